@@ -1,0 +1,363 @@
+"""pytest plugin: one results record per conformance test item, known deviations, JUnit XML.
+
+Load it with ``pytest_plugins = ["reports.pytest_plugin"]`` in the root ``conftest.py``
+(or ``-p reports.pytest_plugin``). It
+
+- registers the ``bnconform(property=..., op=...)`` marker and the session-wide ``observe``
+  fixture (see :mod:`reports.observe`);
+- turns every test item carrying the marker into a record (tests without it, such as the
+  project's own unit tests, are not recorded);
+- applies the known-deviations file: a matching failure is reported as xfail
+  (``known-deviation``), a matching pass stays a pass but is recorded as ``fixed-deviation``;
+- with ``--results DIR``, rewrites ``DIR/results.json`` atomically after every recorded item
+  and writes ``DIR/junit.xml`` when the session ends.
+
+Options: ``--results DIR``, ``--run-name NAME`` (default ``$TOX_ENV_NAME`` or ``local``),
+``--known-deviations FILE`` (default ``known_deviations.toml`` in the rootdir, if present).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .atomic import write_atomic
+from .deviations import Deviation, DeviationsError, entry_statuses, load_deviations, match
+from .environment import collect_environment
+from .junit import junit_xml
+from .observe import ItemObservation, Observer
+from .schema import VERDICTS
+from .targets import describe
+from .writer import ResultsFile
+
+__all__ = ["ResultsPlugin"]
+
+MARKER = "bnconform"
+_MESSAGE_LIMIT = 20_000
+_PLUGIN_NAME = "bnconform-results"
+_plugin_key = pytest.StashKey["ResultsPlugin"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("bnconform", "bnconform results")
+    group.addoption("--results", metavar="DIR", default=None,
+                    help="write results.json (after every test) and junit.xml (at the end) to DIR")
+    group.addoption("--run-name", metavar="NAME", default=None,
+                    help="name of this run in the results (default: $TOX_ENV_NAME or 'local')")
+    group.addoption("--known-deviations", metavar="FILE", default=None,
+                    help="known-deviations TOML (default: known_deviations.toml in the rootdir, if any)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(property, op): a conformance property; recorded in the results file "
+        "(parametrize the test with target, mode and dtype)")
+    plugin = ResultsPlugin(config)
+    config.stash[_plugin_key] = plugin
+    config.pluginmanager.register(plugin, _PLUGIN_NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.stash.get(_plugin_key, None)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)
+        del config.stash[_plugin_key]
+
+
+@pytest.fixture(scope="session")
+def observe(pytestconfig: pytest.Config) -> Observer:
+    """Report examples, failing cases, CIFAR records, drift outputs and fingerprints."""
+    return pytestconfig.stash[_plugin_key].observer
+
+
+def _deviations_path(config: pytest.Config) -> Path | None:
+    """The option's file (which must exist), else the rootdir's file when there is one."""
+    given = config.getoption("known_deviations")
+    if given:
+        return Path(given)
+    default = Path(config.rootpath) / "known_deviations.toml"
+    return default if default.is_file() else None
+
+
+def _is_assertion(exc: BaseException) -> bool:
+    """An AssertionError, or a group (Hypothesis: several distinct bugs) of only those."""
+    if isinstance(exc, AssertionError):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_assertion(sub) for sub in exc.exceptions)
+    return False
+
+
+def _describe_exception(excinfo: pytest.ExceptionInfo) -> str:
+    import traceback
+
+    def lines(exc: BaseException, indent: str) -> list[str]:
+        own = [indent + line for chunk in traceback.format_exception_only(exc) for line in chunk.rstrip("\n").split("\n")]
+        if isinstance(exc, BaseExceptionGroup):
+            for number, sub in enumerate(exc.exceptions, start=1):
+                own.append(f"{indent}[{number}]")
+                own.extend(lines(sub, indent + "    "))
+        return own
+
+    text = "\n".join(lines(excinfo.value, ""))
+    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "\n... (truncated)"
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
+
+
+class _ItemState:
+    """Bookkeeping for the item that is running."""
+
+    def __init__(self, identity: dict[str, Any], observation: ItemObservation):
+        self.identity = identity
+        self.observation = observation
+        self.verdict = "pass"
+        self.reason: str | None = None
+        self.message: str | None = None
+        self.deviation: Deviation | None = None
+        self.duration = 0.0
+
+    def escalate(self, verdict: str, message: str | None = None, reason: str | None = None) -> None:
+        # later phases (teardown) may only make things worse, never hide a failure
+        from .schema import SEVERITY
+
+        if self.verdict == "pass" or SEVERITY[verdict] > SEVERITY[self.verdict]:
+            self.verdict = verdict
+            if message is not None:
+                self.message = message
+            if reason is not None:
+                self.reason = reason
+
+
+class ResultsPlugin:
+    """Per-session state of the results plugin (registered as ``bnconform-results``)."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        path = _deviations_path(config)
+        self.deviations_path = path
+        try:
+            self.deviations: list[Deviation] = load_deviations(path) if path else []
+        except DeviationsError as exc:
+            raise pytest.UsageError(f"known deviations: {exc}") from None
+        results_dir = config.getoption("results")
+        self.results_dir = Path(results_dir) if results_dir else None
+        self.run_name = config.getoption("run_name") or os.environ.get("TOX_ENV_NAME") or "local"
+        self.results: ResultsFile | None = None
+        self.observer: Observer | None = None
+        self._state: _ItemState | None = None
+        self._dirty = False
+
+    # -- session ----------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        path = None
+        environment: dict[str, Any] = {}
+        if self.results_dir is not None:
+            try:
+                self.results_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise pytest.UsageError(f"--results {self.results_dir}: cannot create directory: {exc}") from None
+            path = self.results_dir / "results.json"
+            environment = collect_environment()
+        args = " ".join(shlex.quote(str(a)) for a in self.config.invocation_params.args)
+        run = {"name": self.run_name, "profile": None,
+               "command": f"{Path(sys.executable).name} -m pytest {args}".rstrip(),
+               "known_deviations": str(self.deviations_path) if self.deviations_path else None}
+        self.results = ResultsFile(path, run, environment)
+        self.observer = Observer(self.results, self._mark_dirty, describe)
+        self.results.flush()
+
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and self.results is not None:
+            self.results.add_collection_error(report.nodeid, report.longreprtext[:_MESSAGE_LIMIT])
+            self._dirty = True
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.results is None:
+            return
+        self.results.run["profile"] = _hypothesis_profile()
+        stopped = None
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            stopped = "interrupted"
+        elif exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            stopped = "internal error"
+        elif session.shouldfail:
+            stopped = f"stopped early: {session.shouldfail}"
+        elif session.shouldstop:
+            stopped = f"stopped early: {session.shouldstop}"
+        self.results.finish(complete=stopped is None, stopped=stopped)
+        if self.results_dir is not None:
+            write_atomic(self.results_dir / "junit.xml", junit_xml(self.results.run, self.results.records))
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.results is None:
+            return
+        records = self.results.records
+        if not records and self.results_dir is None:
+            return
+        counts = {v: sum(r["verdict"] == v for r in records) for v in VERDICTS}
+        summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no records"
+        terminalreporter.section("bnconform results", sep="-")
+        where = f" -> {self.results_dir / 'results.json'}" if self.results_dir is not None else ""
+        terminalreporter.write_line(f"run {self.run_name}: {summary}{where}")
+        for record in records:
+            if record["verdict"] == "fixed-deviation":
+                terminalreporter.write_line(
+                    f"FIXED DEVIATION {record['id']}: passes although listed as known "
+                    f"(entry #{record['deviation']['index']}); remove the entry?", yellow=True)
+        for status in entry_statuses(self.deviations, records):
+            if status.status in ("stale", "unused"):
+                terminalreporter.write_line(
+                    f"{status.status.upper()} known deviation {status.deviation.label}: "
+                    + ("no tested version is in its range (tested: "
+                       f"{', '.join(status.tested_versions)})" if status.status == "stale"
+                       else "matches no test of a tested version"), yellow=True)
+
+    # -- items ------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
+        marker = item.get_closest_marker(MARKER)
+        if marker is None or self.observer is None:
+            if self.observer is not None:
+                self.observer._begin()  # observe.example() in an unmarked test is harmless
+            try:
+                return (yield)
+            finally:
+                if self.observer is not None:
+                    self.observer._end()
+                self._flush_if_dirty()
+        self._state = _ItemState(self._identity(item, marker), self.observer._begin())
+        try:
+            return (yield)
+        finally:
+            self.observer._end()
+            state, self._state = self._state, None
+            self.results.add_record(self._record(item, state))
+            self._dirty = True
+            self._flush_if_dirty()
+
+    def _flush_if_dirty(self) -> None:
+        if self._dirty and self.results is not None:
+            self._dirty = False
+            self.results.flush()
+
+    @staticmethod
+    def _identity(item: pytest.Item, marker: pytest.Mark) -> dict[str, Any]:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        target = params.get("target")
+        target = None if target is None else str(target)
+        who = describe(target) if target is not None else {"framework": None, "version": None, "backend": None}
+        mode = params.get("mode")
+        dtype = params.get("dtype")
+        return {
+            "property": str(marker.kwargs.get("property") or getattr(item, "originalname", item.name)),
+            "target": target,
+            "framework": who["framework"],
+            "version": who["version"],
+            "backend": who["backend"],
+            "op": None if marker.kwargs.get("op") is None else str(marker.kwargs["op"]),
+            "mode": "-" if mode is None else str(mode),
+            "dtype": None if dtype is None else str(getattr(dtype, "name", dtype)),
+        }
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report: pytest.TestReport = yield
+        state = self._state
+        if state is None or item.get_closest_marker(MARKER) is None:
+            return report
+        state.duration += report.duration
+        xfail_reason = getattr(report, "wasxfail", None)
+        if report.when == "call":
+            self._judge_call(state, report, call, xfail_reason)
+        elif report.skipped:  # setup: skip marks, pytest.skip() in fixtures, xfail(run=False)
+            if xfail_reason is not None:
+                state.escalate("known-deviation", reason=xfail_reason)
+            else:
+                state.verdict, state.reason = "skip", _skip_reason(report)
+        elif report.failed:  # setup or teardown raised
+            message = _describe_exception(call.excinfo) if call.excinfo else report.longreprtext
+            state.escalate("error", message=f"{report.when} failed: {message}")
+        return report
+
+    def _judge_call(self, state: _ItemState, report: pytest.TestReport, call: pytest.CallInfo,
+                    xfail_reason: str | None) -> None:
+        if report.skipped and xfail_reason is not None:  # pytest's own xfail mark
+            state.escalate("known-deviation", reason=xfail_reason or "xfail",
+                           message=_describe_exception(call.excinfo) if call.excinfo else None)
+            return
+        if report.skipped:  # pytest.skip() inside the test
+            state.verdict, state.reason = "skip", _skip_reason(report)
+            return
+        if report.passed:
+            if xfail_reason is not None:  # non-strict XPASS
+                state.escalate("fixed-deviation", reason=xfail_reason)
+                return
+            entry = match(self.deviations, state.identity)
+            if entry is not None:
+                state.deviation = entry
+                state.escalate("fixed-deviation", reason=entry.reason)
+            return
+        # failed
+        if call.excinfo is None:  # strict XPASS
+            state.escalate("fail", message=report.longreprtext)
+            return
+        message = _describe_exception(call.excinfo)
+        if not _is_assertion(call.excinfo.value):
+            state.escalate("error", message=message)
+            return
+        entry = match(self.deviations, state.identity)
+        if entry is None:
+            state.escalate("fail", message=message)
+            return
+        state.deviation = entry
+        state.escalate("known-deviation", message=message, reason=entry.reason)
+        report.outcome = "skipped"
+        report.wasxfail = f"known deviation #{entry.index}: {entry.reason}"
+
+    def _record(self, item: pytest.Item, state: _ItemState) -> dict[str, Any]:
+        obs = state.observation
+        deviation = None
+        if state.deviation is not None:
+            deviation = {"index": state.deviation.index, **state.deviation.as_dict()}
+        return {
+            "id": item.nodeid,
+            **state.identity,
+            "verdict": state.verdict,
+            "reason": state.reason,
+            "examples": obs.examples,
+            "max_abs_error": obs.max_abs_error,
+            "max_rel_error": obs.max_rel_error,
+            "max_ulp_error": obs.max_ulp_error,
+            "max_tol_ratio": obs.max_tol_ratio,
+            "example": obs.example,
+            "message": state.message,
+            "replay": obs.replay,
+            "duration_s": round(state.duration, 6),
+            "deviation": deviation,
+        }
+
+
+def _hypothesis_profile() -> str | None:
+    module = sys.modules.get("hypothesis")
+    if module is None:
+        return None
+    try:
+        return module.settings.get_current_profile_name()
+    except Exception:  # noqa: BLE001 - older Hypothesis
+        return getattr(module.settings, "_current_profile", None)

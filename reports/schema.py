@@ -1,0 +1,161 @@
+"""The results-file schema ``bnconform-results/1``: names, verdicts and a validating loader.
+
+The schema itself is described in ``docs/design.md`` ("Results"); additions made by this
+package (all optional, so older files stay valid) are listed in ``docs/reports.md``.
+
+:func:`load_results` is the only way the report, the merge and the gate read a file: it
+raises :class:`ResultsError` whose message starts with the file's path and says what is
+wrong, so that a CI log names the culprit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .jsonsafe import as_number
+
+__all__ = [
+    "SCHEMA",
+    "VERDICTS",
+    "SEVERITY",
+    "NUMERIC_FIELDS",
+    "ResultsError",
+    "load_results",
+    "validate",
+    "worst_verdict",
+]
+
+SCHEMA = "bnconform-results/1"
+
+#: Every verdict a record may carry.
+VERDICTS = ("pass", "fail", "error", "skip", "known-deviation", "fixed-deviation")
+
+#: Larger is worse; decides the colour of a matrix cell that holds several records.
+SEVERITY = {
+    "skip": 0,
+    "pass": 1,
+    "known-deviation": 2,
+    "fixed-deviation": 3,
+    "fail": 4,
+    "error": 5,
+}
+
+#: Record fields that hold numbers (possibly the strings "nan"/"inf"/"-inf" or null).
+NUMERIC_FIELDS = ("max_abs_error", "max_rel_error", "max_ulp_error", "max_tol_ratio", "duration_s")
+
+_RECORD_STRINGS = ("property", "target", "framework", "version", "backend", "op", "mode", "dtype",
+                   "reason", "message", "replay")
+
+
+class ResultsError(Exception):
+    """A results file is missing, unreadable, truncated, not JSON or not of this schema."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def worst_verdict(verdicts) -> str | None:
+    """The most severe of ``verdicts`` (see :data:`SEVERITY`), or None for none."""
+    worst = None
+    for verdict in verdicts:
+        if worst is None or SEVERITY[verdict] > SEVERITY[worst]:
+            worst = verdict
+    return worst
+
+
+def load_results(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate one results file; a directory means its ``results.json``.
+
+    Numeric record fields come back as floats (``inf``/``nan`` decoded) or None.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(path, "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ResultsError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not text.strip():
+        raise ResultsError(path, "empty file")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        if exc.pos >= len(text.rstrip()):
+            raise ResultsError(path, f"truncated JSON (ends unexpectedly at {where})") from None
+        raise ResultsError(path, f"corrupt JSON: {exc.msg} at {where}") from None
+    validate(doc, path)
+    return doc
+
+
+def validate(doc: Any, path: str | os.PathLike = "<results>") -> None:
+    """Check ``doc`` against the schema in place; decode numeric fields. Raises :class:`ResultsError`."""
+
+    def fail(problem: str):
+        raise ResultsError(path, problem)
+
+    if not isinstance(doc, dict):
+        fail(f"top level is {type(doc).__name__}, expected an object")
+    schema = doc.get("schema")
+    if schema != SCHEMA:
+        fail(f"schema is {schema!r}, expected {SCHEMA!r}")
+    run = doc.get("run")
+    if not isinstance(run, dict):
+        fail("'run' is missing or not an object")
+    if not isinstance(run.get("name"), str) or not run["name"]:
+        fail("'run.name' is missing or not a non-empty string")
+    if not isinstance(run.get("complete"), bool):
+        fail("'run.complete' is missing or not true/false")
+    errors = run.setdefault("collection_errors", [])
+    if not isinstance(errors, list):
+        fail("'run.collection_errors' is not a list")
+    for key, kind in (("environment", dict), ("fingerprints", dict), ("records", list),
+                      ("cifar", list), ("drift", list)):
+        value = doc.setdefault(key, kind())
+        if not isinstance(value, kind):
+            fail(f"'{key}' is {type(value).__name__}, expected {'an object' if kind is dict else 'a list'}")
+    for index, record in enumerate(doc["records"]):
+        _validate_record(record, f"records[{index}]", fail)
+    for index, entry in enumerate(doc["drift"]):
+        if not isinstance(entry, dict):
+            fail(f"drift[{index}] is not an object")
+        for key in ("target", "op", "dtype"):
+            if not isinstance(entry.get(key), str):
+                fail(f"drift[{index}].{key} is missing or not a string")
+        if "output" not in entry or "case" not in entry:
+            fail(f"drift[{index}] lacks 'case' or 'output'")
+    for index, entry in enumerate(doc["cifar"]):
+        if not isinstance(entry, dict):
+            fail(f"cifar[{index}] is not an object")
+
+
+def _validate_record(record: Any, where: str, fail) -> None:
+    if not isinstance(record, dict):
+        fail(f"{where} is not an object")
+    if not isinstance(record.get("id"), str):
+        fail(f"{where}.id is missing or not a string")
+    verdict = record.get("verdict")
+    if verdict not in VERDICTS:
+        fail(f"{where}.verdict is {verdict!r}, expected one of {', '.join(VERDICTS)}")
+    for key in _RECORD_STRINGS:
+        value = record.setdefault(key, None)
+        if value is not None and not isinstance(value, str):
+            fail(f"{where}.{key} is {type(value).__name__}, expected a string or null")
+    for key in NUMERIC_FIELDS:
+        try:
+            record[key] = as_number(record.get(key))
+        except ValueError as exc:
+            fail(f"{where}.{key}: {exc}")
+    examples = record.setdefault("examples", 0)
+    if not isinstance(examples, int) or isinstance(examples, bool) or examples < 0:
+        fail(f"{where}.examples is {examples!r}, expected a count")
+    record.setdefault("example", None)

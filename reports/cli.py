@@ -1,0 +1,175 @@
+"""Command lines: ``bnconform report``, ``bnconform gate`` and the README screenshot.
+
+Each ``main_*`` takes ``argv`` (without the program and subcommand names) and returns the
+exit code; nothing here calls ``sys.exit``. Usage and input errors return 2 with a message
+on stderr that names the offending file or option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .atomic import write_atomic
+from .deviations import Deviation, DeviationsError, load_deviations
+from .gate import evaluate
+from .model import build, load_runs
+from .schema import ResultsError
+
+__all__ = ["main", "main_report", "main_gate", "main_screenshot", "USAGE_ERROR"]
+
+USAGE_ERROR = 2
+_REPO_DEVIATIONS = Path(__file__).resolve().parents[1] / "known_deviations.toml"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so ``main_*`` can return the code."""
+
+    def exit(self, status: int = 0, message: str | None = None):
+        if message:
+            self._print_message(message, sys.stderr)
+        raise _Exit(status)
+
+
+class _Exit(Exception):
+    def __init__(self, code: int):
+        self.code = code
+
+
+def _add_deviation_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--known-deviations", "--known", dest="known", metavar="FILE",
+                       help="known-deviations TOML (default: ./known_deviations.toml, else the repository's)")
+    group.add_argument("--no-known-deviations", dest="no_known", action="store_true",
+                       help="keep the verdicts the runs recorded; do not re-derive them")
+
+
+def _deviations(args) -> tuple[list[Deviation] | None, str | None]:
+    """The deviations in force and where they came from (raises DeviationsError)."""
+    if args.no_known:
+        return None, None
+    if args.known:
+        return load_deviations(args.known), args.known
+    for candidate in (Path("known_deviations.toml"), _REPO_DEVIATIONS):
+        if candidate.is_file():
+            return load_deviations(candidate), str(candidate)
+    return None, None
+
+
+def _error(prog: str, message: str) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def _load(prog: str, args):
+    """(results, deviations source) or an exit code."""
+    try:
+        runs = load_runs(args.results)
+        deviations, source = _deviations(args)
+    except (ResultsError, DeviationsError) as exc:
+        return _error(prog, str(exc))
+    return build(runs, deviations), source
+
+
+def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report") -> int:
+    """Render ``index.html`` from one or several results files."""
+    parser = _Parser(prog=prog, description="Render the HTML report of one or several runs.")
+    parser.add_argument("results", nargs="+", metavar="RESULTS",
+                        help="results.json files (or directories holding one), one per run")
+    parser.add_argument("-o", "--output", metavar="DIR", default="reports/out",
+                        help="directory for index.html (default: reports/out)")
+    parser.add_argument("--title", default="bnconform report", help="page title")
+    _add_deviation_options(parser)
+    try:
+        args = parser.parse_args(argv)
+    except _Exit as exc:
+        return exc.code
+    loaded = _load(prog, args)
+    if isinstance(loaded, int):
+        return loaded
+    results, source = loaded
+    from .page import render_page
+
+    outcome = evaluate(results)
+    page = render_page(results, outcome, deviations_source=source, title=args.title)
+    output = Path(args.output)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        write_atomic(output / "index.html", page)
+    except OSError as exc:
+        return _error(prog, f"{output}: cannot write the report: {exc.strerror or exc}")
+    counts = results.verdict_counts()
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no records"
+    print(f"{output / 'index.html'}: {len(results.runs)} run(s), {summary}")
+    return 0
+
+
+def main_gate(argv: Sequence[str] | None = None, prog: str = "bnconform gate") -> int:
+    """Exit 0 when everything conforms or deviates as known, 1 on anything new, 2 on bad input."""
+    parser = _Parser(prog=prog, description="Decide whether the tested framework versions may go in.",
+                     epilog="exit status: 0 conforms or deviates as known; 1 new failure, CIFAR failure, "
+                            "incomplete run, collection error or nothing tested; 2 usage or input error")
+    parser.add_argument("results", nargs="+", metavar="RESULTS",
+                        help="results.json files (or directories holding one), one per run")
+    parser.add_argument("--strict", action="store_true",
+                        help="also fail on fixed, stale and unused known-deviation entries")
+    _add_deviation_options(parser)
+    try:
+        args = parser.parse_args(argv)
+    except _Exit as exc:
+        return exc.code
+    loaded = _load(prog, args)
+    if isinstance(loaded, int):
+        return loaded
+    results, source = loaded
+    outcome = evaluate(results, strict=args.strict)
+    print(outcome.summary(deviations_source=source or "none (recorded verdicts)"))
+    return outcome.code
+
+
+def main_screenshot(argv: Sequence[str] | None = None, prog: str = "python -m reports screenshot") -> int:
+    """Open a report in headless Chromium, check the console, write a PNG."""
+    parser = _Parser(prog=prog, description="Screenshot a report page with headless Chromium "
+                                            "(fails if the page logs console errors or touches the network).")
+    parser.add_argument("page", metavar="INDEX_HTML")
+    parser.add_argument("png", metavar="OUT_PNG")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=860)
+    parser.add_argument("--full-page", action="store_true", help="capture the whole page, not the first screen")
+    parser.add_argument("--chromium", default=None, help="browser executable (default: $CHROMIUM or chromium)")
+    try:
+        args = parser.parse_args(argv)
+    except _Exit as exc:
+        return exc.code
+    from .browser import BrowserError, find_chromium, load_page
+
+    page = Path(args.page)
+    if not page.is_file():
+        return _error(prog, f"{page}: no such file")
+    executable = args.chromium or find_chromium()
+    if executable is None:
+        return _error(prog, "no Chromium found (install Debian's chromium, or pass --chromium / set $CHROMIUM)")
+    try:
+        loaded = load_page(page, executable=executable, width=args.width, height=args.height,
+                           screenshot=Path(args.png), full_page=args.full_page)
+    except BrowserError as exc:
+        return _error(prog, str(exc))
+    for problem in loaded.problems():
+        print(f"{prog}: {problem}", file=sys.stderr)
+    print(f"{args.png}: screenshot of {page}")
+    return 1 if loaded.problems() else 0
+
+
+_COMMANDS = {"report": main_report, "gate": main_gate, "screenshot": main_screenshot}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m reports report|gate|screenshot ...``"""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in _COMMANDS:
+        print(f"usage: python -m reports {{{','.join(_COMMANDS)}}} ...", file=sys.stderr)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else USAGE_ERROR
+    command = argv.pop(0)
+    return _COMMANDS[command](argv, prog=f"python -m reports {command}")

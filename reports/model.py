@@ -1,0 +1,169 @@
+"""Several runs read together: verdicts re-derived, the matrix's rows and columns.
+
+This is what the report and the gate look at. :func:`load_runs` reads results files
+(each one run, e.g. one tox environment per framework version), gives duplicate run
+names a suffix, and re-derives every record's verdict from the known-deviations file in
+force now (see :func:`reports.deviations.classify`); the verdict the run itself wrote is
+kept as ``recorded_verdict``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from packaging.version import InvalidVersion, Version
+
+from .deviations import Deviation, EntryStatus, classify, entry_statuses
+from .schema import load_results, worst_verdict
+
+__all__ = ["Run", "Row", "Column", "Matrix", "Results", "load_runs", "build", "version_key"]
+
+MODE_ORDER = {"train": 0, "inference": 1, "-": 2}
+#: Columns of the matrix come in this op order; other ops follow alphabetically.
+OP_ORDER = {"batch_norm": 0, "conv2d": 1, "max_pool2d": 2, "avg_pool2d": 3}
+
+
+@dataclass
+class Run:
+    """One results file."""
+
+    name: str
+    path: str
+    doc: dict[str, Any]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return self.doc["records"]
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.doc["run"]["complete"])
+
+    def target_versions(self) -> dict[str, str | None]:
+        """``{target: framework version}`` from the records and fingerprints of this run."""
+        versions: dict[str, str | None] = {}
+        for target, fingerprint in self.doc["fingerprints"].items():
+            if isinstance(fingerprint, dict):
+                versions.setdefault(target, fingerprint.get("version"))
+        for record in self.records:
+            if record.get("target") is not None and record.get("version") is not None:
+                versions[record["target"]] = record["version"]
+        return versions
+
+
+def version_key(version: str | None) -> tuple:
+    """Sort key for framework versions: unknown first, then PEP 440 order, then text."""
+    if version is None:
+        return (0,)
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (2, version)
+
+
+@dataclass(frozen=True, order=True)
+class Row:
+    """A matrix row: one target of one framework version in one run."""
+
+    framework: str
+    target: str
+    version_sort: tuple = field(compare=True, repr=False)
+    version: str | None = field(compare=False)
+    backend: str | None = field(compare=False)
+    run: str = field(compare=True)
+
+
+@dataclass(frozen=True)
+class Column:
+    op: str
+    mode: str
+
+    @property
+    def label(self) -> str:
+        return self.op if self.mode == "-" else f"{self.op} · {self.mode}"
+
+
+@dataclass
+class Matrix:
+    rows: list[Row]
+    columns: list[Column]
+    cells: dict[tuple[Row, Column], list[dict[str, Any]]]
+
+    def counts(self, row: Row, column: Column) -> Counter:
+        return Counter(r["verdict"] for r in self.cells.get((row, column), []))
+
+    def worst(self, row: Row, column: Column) -> str | None:
+        return worst_verdict(r["verdict"] for r in self.cells.get((row, column), []))
+
+
+@dataclass
+class Results:
+    """Everything the report and the gate need."""
+
+    runs: list[Run]
+    deviations: list[Deviation] | None  # None: no known-deviations file in force
+    statuses: list[EntryStatus]
+    matrix: Matrix
+
+    def records(self) -> Iterable[tuple[Run, dict[str, Any]]]:
+        for run in self.runs:
+            for record in run.records:
+                yield run, record
+
+    def verdict_counts(self) -> Counter:
+        return Counter(record["verdict"] for _, record in self.records())
+
+
+def load_runs(paths: Sequence[str | os.PathLike]) -> list[Run]:
+    """Read the results files at ``paths`` (:class:`reports.schema.ResultsError` on bad input)."""
+    runs: list[Run] = []
+    seen: Counter = Counter()
+    for path in paths:
+        doc = load_results(path)
+        name = doc["run"]["name"]
+        seen[name] += 1
+        if seen[name] > 1:
+            name = f"{name} ({seen[name]})"
+        runs.append(Run(name=name, path=str(Path(path)), doc=doc))
+    return runs
+
+
+def build(runs: list[Run], deviations: list[Deviation] | None) -> Results:
+    """Re-derive verdicts (when ``deviations`` is given) and lay out the matrix."""
+    for run in runs:
+        for record in run.records:
+            record.setdefault("recorded_verdict", record["verdict"])
+            record["run"] = run.name
+            if deviations is not None:
+                verdict, entry = classify({**record, "verdict": record["recorded_verdict"]}, deviations)
+                record["verdict"] = verdict
+                if entry is not None:
+                    record["deviation"] = {"index": entry.index, **entry.as_dict()}
+                    record["reason"] = entry.reason
+                elif verdict in ("pass", "fail"):
+                    record["deviation"] = None
+    all_records = [record for run in runs for record in run.records]
+    statuses = entry_statuses(deviations or [], all_records)
+    return Results(runs, deviations, statuses, _matrix(runs))
+
+
+def _matrix(runs: list[Run]) -> Matrix:
+    cells: dict[tuple[Row, Column], list[dict[str, Any]]] = {}
+    rows: set[Row] = set()
+    columns: set[Column] = set()
+    for run in runs:
+        for record in run.records:
+            row = Row(framework=record.get("framework") or "(unknown)",
+                      target=record.get("target") or "(none)",
+                      version_sort=version_key(record.get("version")),
+                      version=record.get("version"), backend=record.get("backend"), run=run.name)
+            column = Column(op=record.get("op") or "(none)", mode=record.get("mode") or "-")
+            rows.add(row)
+            columns.add(column)
+            cells.setdefault((row, column), []).append(record)
+    ordered_columns = sorted(columns, key=lambda c: (OP_ORDER.get(c.op, len(OP_ORDER)), c.op, MODE_ORDER.get(c.mode, 3), c.mode))
+    return Matrix(sorted(rows), ordered_columns, cells)

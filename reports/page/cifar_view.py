@@ -1,0 +1,120 @@
+"""CIFAR-10 training: curves per epoch, final accuracy against the baseline band (with and
+without batch norm), and throughput. Shown only when the runs hold ``cifar`` records."""
+
+from __future__ import annotations
+
+import math
+from statistics import fmean
+from typing import Any, Sequence
+
+from ..markup import Markup, el
+from ..model import Run
+from ..svg import PALETTE, Interval, Series, bar_chart, interval_chart, line_chart
+from .common import badge, fmt
+from .style import VERDICT_COLORS
+
+__all__ = ["cifar_section", "baseline_band"]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def baseline_band(baseline: Any) -> tuple[float, float] | None:
+    """The accuracy range a baseline describes: ``low``/``high``, ``min``/``max``, or mean ± std."""
+    if not isinstance(baseline, dict):
+        return None
+    for low_key, high_key in (("low", "high"), ("min", "max"), ("lower", "upper")):
+        low, high = _number(baseline.get(low_key)), _number(baseline.get(high_key))
+        if low is not None and high is not None:
+            return (min(low, high), max(low, high))
+    mean, std = _number(baseline.get("mean")), _number(baseline.get("std"))
+    if mean is not None and std is not None:
+        return (mean - std, mean + std)
+    return None
+
+
+def _name(run: Run, record: dict[str, Any]) -> str:
+    bn = "BN" if record.get("bn") else "no BN"
+    return f"{record.get('target')} {record.get('arch', '?')} {bn} · {run.name}"
+
+
+def _images_per_s(record: dict[str, Any]) -> float | None:
+    values = [_number(e.get("images_per_s")) for e in record.get("epochs") or [] if isinstance(e, dict)]
+    values = [v for v in values if v is not None]
+    return fmean(values) if values else None
+
+
+def cifar_section(runs: Sequence[Run]) -> Markup | None:
+    entries = [(run, record) for run in runs for record in run.doc["cifar"] if isinstance(record, dict)]
+    if not entries:
+        return None
+    parts = [el("h2", "CIFAR-10 training"),
+             el("p", "The course models trained in each framework: per-epoch curves (dashed: without batch "
+                     "norm), final test accuracy against the baseline band and threshold, and throughput.",
+                class_="note")]
+    head = el("tr", [el("th", h) for h in ("target", "framework", "arch", "BN", "profile", "seed", "epochs",
+                                            "test accuracy", "baseline band", "threshold", "images/s",
+                                            "data", "verdict")])
+    body = []
+    for run, record in entries:
+        band = baseline_band(record.get("baseline"))
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        verdict = str(record.get("verdict") or "-")
+        body.append(el("tr",
+                       el("td", record.get("target"), el("span", run.name, class_="sub")),
+                       el("td", f"{record.get('framework')} {record.get('version') or ''}"
+                                + (f" [{record['backend']}]" if record.get("backend") else "")),
+                       el("td", record.get("arch")), el("td", "yes" if record.get("bn") else "no"),
+                       el("td", record.get("profile")), el("td", fmt(record.get("seed"))),
+                       el("td", str(len(record.get("epochs") or [])), class_="num"),
+                       el("td", fmt(_number(record.get("test_accuracy")), 4), class_="num"),
+                       el("td", f"{band[0]:.4g} – {band[1]:.4g}" if band else "-", class_="num"),
+                       el("td", fmt(_number(record.get("threshold")), 4), class_="num"),
+                       el("td", fmt(_images_per_s(record), 4), class_="num"),
+                       el("td", f"{data.get('source', '-')} ({data.get('n_train', '?')}/{data.get('n_test', '?')})",
+                          el("span", str(data.get("sha256") or "")[:12], class_="sub")),
+                       el("td", badge(verdict) if verdict in VERDICT_COLORS else verdict)))
+    parts.append(el("table", el("thead", head), el("tbody", body)))
+
+    colors = {}
+    for run, record in entries:
+        key = (run.name, record.get("target"), record.get("arch"))
+        colors.setdefault(key, PALETTE[len(colors) % len(PALETTE)])
+    charts = []
+    for arch in sorted({str(r.get("arch")) for _, r in entries}):
+        for metric, label in (("val_accuracy", "validation accuracy"), ("loss", "training loss")):
+            series = []
+            for run, record in entries:
+                if str(record.get("arch")) != arch:
+                    continue
+                points = [(_number(e.get("epoch")), _number(e.get(metric)))
+                          for e in record.get("epochs") or [] if isinstance(e, dict)]
+                points = [(x, y) for x, y in points if x is not None]
+                if points:
+                    series.append(Series(_name(run, record), points,
+                                         colors[(run.name, record.get("target"), record.get("arch"))],
+                                         dashed=not record.get("bn")))
+            if series:
+                charts.append(line_chart(f"arch {arch}: {label}", series, x_label="epoch", y_label=label))
+    if charts:
+        parts.append(el("div", charts, class_="charts"))
+    intervals = []
+    for run, record in entries:
+        band = baseline_band(record.get("baseline"))
+        verdict = str(record.get("verdict"))
+        accuracy = _number(record.get("test_accuracy"))
+        intervals.append(Interval(_name(run, record), accuracy, band[0] if band else None,
+                                  band[1] if band else None, _number(record.get("threshold")),
+                                  VERDICT_COLORS.get(verdict, "#4e79a7"),
+                                  f"{_name(run, record)}: test accuracy {fmt(accuracy, 4)} ({verdict})"))
+    parts.append(interval_chart("final test accuracy (band: baseline, red tick: threshold)", intervals,
+                                axis_label="test accuracy"))
+    bars = [(_name(run, record), _images_per_s(record), colors[(run.name, record.get("target"), record.get("arch"))],
+             f"{_name(run, record)}: {fmt(_images_per_s(record), 4)} images/s") for run, record in entries]
+    bars = [b for b in bars if b[1] is not None]
+    if bars:
+        parts.append(bar_chart("training throughput (mean over epochs)", bars, axis_label="images per second"))
+    return el("section", parts, id="cifar")

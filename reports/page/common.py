@@ -1,0 +1,77 @@
+"""Helpers shared by the report's sections: numbers, badges, row labels, anchors."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ..markup import Markup, el, slug
+from ..model import Column, Row
+from .style import VERDICT_COLORS
+
+__all__ = ["fmt", "badge", "row_title", "row_subtitle", "row_label_text", "cell_anchor", "record_anchor",
+           "pretty_json", "verdict_legend"]
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A number for a table: ``-`` for None, ``inf``/``nan`` spelled out, else ``digits`` significant."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def badge(verdict: str, text: str | None = None) -> Markup:
+    """A coloured pill naming ``verdict``."""
+    return el("span", text if text is not None else verdict, class_=f"badge v-{verdict}",
+              style=f"background:{VERDICT_COLORS.get(verdict, '#666')}")
+
+
+def row_title(row: Row) -> str:
+    """``torch 2.13.0+cpu`` or ``keras 3.15.1 [jax]``."""
+    text = f"{row.framework} {row.version or '(version unknown)'}"
+    return f"{text} [{row.backend}]" if row.backend else text
+
+
+def row_subtitle(row: Row) -> str:
+    """``target torch · run torch213``."""
+    return f"target {row.target} · run {row.run}"
+
+
+def row_label_text(row: Row) -> str:
+    """One line for chart axes."""
+    return f"{row_title(row)} · {row.target} · {row.run}"
+
+
+def cell_anchor(row: Row, column: Column) -> str:
+    return "cell-" + slug(row.run, row.target, row.framework, row.version, column.op, column.mode)
+
+
+def record_anchor(record: dict[str, Any]) -> str:
+    return "rec-" + slug(record.get("run"), record["id"])
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON for a human (a string that is not JSON is shown as is)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def verdict_legend(verdicts=None) -> Markup:
+    """A line of colour swatches with verdict names."""
+    names = verdicts or list(VERDICT_COLORS)
+    parts = []
+    for name in names:
+        parts.append(el("span", class_="swatch", style=f"background:{VERDICT_COLORS[name]}"))
+        parts.append(name)
+    return el("div", parts, class_="legend")

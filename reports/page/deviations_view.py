@@ -1,0 +1,51 @@
+"""The known-deviations file against these results: which entries still deviate, which were
+fixed, which are stale (no tested version in range) or unused."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..deviations import EntryStatus
+from ..markup import Markup, el, safe_href
+
+__all__ = ["deviations_section"]
+
+_EXPLAIN = {
+    "active": "still deviates",
+    "fixed": "listed, but every matching test passed: remove or narrow the entry",
+    "stale": "no tested version of the framework is in its range: update or remove the entry",
+    "unused": "a tested version is in range but no test matches: renamed property or typo?",
+    "not-tested": "its framework is not in these results",
+}
+_CLASS = {"fixed": "warn", "stale": "warn", "unused": "warn"}
+
+
+def deviations_section(statuses: Sequence[EntryStatus] | None, source: str | None) -> Markup:
+    parts = [el("h2", "Known deviations")]
+    if source is None:
+        parts.append(el("p", "No known-deviations file was given; verdicts are as the runs recorded them.",
+                        class_="note"))
+        return el("section", parts, id="deviations")
+    parts.append(el("p", f"From {source}. Verdicts in this report were re-derived with this file.", class_="note"))
+    if not statuses:
+        parts.append(el("p", "The file lists no deviations.", class_="note"))
+        return el("section", parts, id="deviations")
+    head = el("tr", [el("th", h) for h in ("#", "framework", "versions", "target", "property", "op", "mode",
+                                            "dtype", "status", "known / fixed", "tested versions", "reason")])
+    body = []
+    for status in statuses:
+        d = status.deviation
+        href = safe_href(d.link)
+        link = el("a", "link", href=href) if href else el("span", d.link, class_="muted")
+        body.append(el("tr",
+                       el("td", str(d.index)), el("td", d.framework), el("td", d.versions or "*"),
+                       el("td", d.target), el("td", d.property), el("td", d.op), el("td", d.mode),
+                       el("td", d.dtype),
+                       el("td", el("span", status.status, class_=_CLASS.get(status.status)),
+                          el("span", _EXPLAIN[status.status], class_="sub"),
+                          id=f"deviation-{d.index}", data_status=status.status),
+                       el("td", f"{status.known} / {status.fixed}", class_="num"),
+                       el("td", ", ".join(status.tested_versions) or "-"),
+                       el("td", d.reason, " ", link)))
+    parts.append(el("table", el("thead", head), el("tbody", body), class_="deviations"))
+    return el("section", parts, id="deviations")

@@ -1,0 +1,67 @@
+"""Drift: for the same replayed cases, how far each op's output moved between two runs, in ULPs."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from ..drift import DriftRow, drift_rows
+from ..markup import Markup, el
+from ..model import Run, version_key
+from ..svg import bar_chart
+from .common import fmt
+
+__all__ = ["drift_section", "compute_drift"]
+
+
+def compute_drift(runs: Sequence[Run]) -> list[DriftRow]:
+    """Drift between consecutive versions: runs are ordered per target by framework version."""
+    prepared = []
+    for order, run in enumerate(runs):
+        prepared.append({"name": run.name, "versions": run.target_versions(), "drift": run.doc["drift"],
+                         "order": order})
+    rows: list[DriftRow] = []
+    targets = sorted({entry["target"] for run in prepared for entry in run["drift"]})
+    for target in targets:
+        having = [dict(run, drift=[e for e in run["drift"] if e["target"] == target])
+                  for run in prepared if any(e["target"] == target for e in run["drift"])]
+        having.sort(key=lambda r: (version_key(r["versions"].get(target)), r["order"]))
+        rows.extend(drift_rows(having))
+    return rows
+
+
+def _color(max_ulp: float) -> str:
+    if not math.isfinite(max_ulp):
+        return "#8e44ad"
+    if max_ulp == 0:
+        return "#3a9d5d"
+    if max_ulp <= 4:
+        return "#f0a030"
+    return "#d64541"
+
+
+def drift_section(rows: Sequence[DriftRow], runs_with_drift: int) -> Markup:
+    parts = [el("h2", "Drift between versions")]
+    if not rows:
+        why = ("no run stored drift outputs" if runs_with_drift == 0 else
+               "drift needs the same target in at least two runs")
+        parts.append(el("p", f"Nothing to compare: {why}.", class_="note"))
+        return el("section", parts, id="drift")
+    parts.append(el("p", "For the same fixed cases, the largest distance between the two runs' outputs in "
+                         "ULPs of the output dtype (0: bit-identical; ∞: a NaN appeared or vanished, or the "
+                         "shape changed).", class_="note"))
+    bars = [(f"{r.target} {r.op} {r.dtype}: {r.before} → {r.after}", r.max_ulp, _color(r.max_ulp),
+             f"{r.cases_changed}/{r.cases} cases changed") for r in rows]
+    parts.append(bar_chart("max ULP distance", bars, axis_label="ULPs (log scale)", log=True))
+    head = el("tr", [el("th", h) for h in ("target", "op", "dtype", "from", "to", "cases", "changed",
+                                            "max ULP", "NaN mismatches", "notes")])
+    body = [el("tr",
+               el("td", r.target), el("td", r.op), el("td", r.dtype),
+               el("td", r.before, el("span", r.before_version or "", class_="sub")),
+               el("td", r.after, el("span", r.after_version or "", class_="sub")),
+               el("td", str(r.cases), class_="num"), el("td", str(r.cases_changed), class_="num"),
+               el("td", "∞" if not math.isfinite(r.max_ulp) else fmt(r.max_ulp, 6), class_="num"),
+               el("td", str(r.nan_mismatch), class_="num"), el("td", "; ".join(r.notes)))
+            for r in rows]
+    parts.append(el("table", el("thead", head), el("tbody", body), class_="drift"))
+    return el("section", parts, id="drift")

@@ -1,0 +1,72 @@
+"""Per failure: the minimal (shrunk) example, the errors, the message and the replay command."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..markup import Markup, el, safe_href
+from ..model import Run
+from .common import badge, fmt, pretty_json, record_anchor
+
+__all__ = ["failures_section"]
+
+
+def _who(record: dict[str, Any]) -> str:
+    text = f"{record.get('framework')} {record.get('version') or '(version unknown)'}"
+    if record.get("backend"):
+        text += f" [{record['backend']}]"
+    return text
+
+
+def _failure(record: dict[str, Any], open_: bool) -> Markup:
+    verdict = record["verdict"]
+    where = f"{record.get('op')} · {record.get('mode')} · {record.get('dtype')}"
+    errors = el("table",
+                el("thead", el("tr", [el("th", h) for h in ("examples", "max abs err", "max rel err", "max ULP",
+                                                             "err / tol")])),
+                el("tbody", el("tr", [el("td", fmt(record.get(k)), class_="num") for k in (
+                    "examples", "max_abs_error", "max_rel_error", "max_ulp_error", "max_tol_ratio")])))
+    items = [el("dt", "test"), el("dd", el("code", record["id"])),
+             el("dt", "run"), el("dd", record.get("run") or "-"),
+             el("dt", "errors"), el("dd", errors)]
+    deviation = record.get("deviation")
+    if verdict == "known-deviation" and deviation:
+        href = safe_href(deviation.get("link"))
+        link = el("a", deviation.get("link"), href=href) if href else (deviation.get("link") or "")
+        items += [el("dt", "known deviation"),
+                  el("dd", f"#{deviation.get('index')}: {deviation.get('reason')} ", link)]
+    elif record.get("reason"):
+        items += [el("dt", "reason"), el("dd", record["reason"])]
+    items += [el("dt", "minimal example"),
+              el("dd", el("pre", pretty_json(record["example"])) if record.get("example") is not None
+                 else el("span", "not reported by the test", class_="muted"))]
+    items += [el("dt", "replay"),
+              el("dd", el("pre", record["replay"]) if record.get("replay")
+                 else el("span", "not reported by the test", class_="muted"))]
+    if record.get("message"):
+        items += [el("dt", "message"), el("dd", el("pre", record["message"]))]
+    return el("details",
+              el("summary", badge(verdict), " ", _who(record), " · ", record.get("property") or "?", " · ", where,
+                 el("span", f"target {record.get('target')} · run {record.get('run')}", class_="sub")),
+              el("dl", items, class_="kv"),
+              id=record_anchor(record), class_=f"failure v-{verdict}", open=open_)
+
+
+def failures_section(runs: Iterable[Run]) -> Markup:
+    new, known = [], []
+    for run in runs:
+        for record in run.records:
+            if record["verdict"] in ("fail", "error"):
+                new.append(record)
+            elif record["verdict"] == "known-deviation":
+                known.append(record)
+    parts = [el("h2", f"Failures ({len(new)} new, {len(known)} known)")]
+    if not new and not known:
+        parts.append(el("p", "No property failed.", class_="note"))
+    if new:
+        parts.append(el("h3", "New failures and errors"))
+        parts.extend(_failure(r, True) for r in new)
+    if known:
+        parts.append(el("h3", "Known deviations (listed in the known-deviations file)"))
+        parts.extend(_failure(r, False) for r in known)
+    return el("section", parts, id="failures")

@@ -1,0 +1,72 @@
+"""The convention fingerprint table: every probe for every framework, side by side.
+
+A cell whose value differs from the most common value of its row is highlighted: that
+framework follows another convention there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any, Iterable
+
+from ..markup import Markup, el
+from ..model import Run, version_key
+
+__all__ = ["fingerprints_section"]
+
+_EVIDENCE_CHARS = 160
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _probe(probe: Any) -> tuple[str, str | None]:
+    if isinstance(probe, dict) and "value" in probe:
+        evidence = probe.get("evidence")
+        return _value_text(probe["value"]), None if evidence is None else _value_text(evidence)
+    return _value_text(probe), None
+
+
+def fingerprints_section(runs: Iterable[Run]) -> Markup:
+    columns = []  # (run, target, fingerprint)
+    for run in runs:
+        for target, fingerprint in run.doc["fingerprints"].items():
+            if isinstance(fingerprint, dict):
+                columns.append((run, target, fingerprint))
+    parts = [el("h2", "Convention fingerprints")]
+    if not columns:
+        parts.append(el("p", "No fingerprints in these results.", class_="note"))
+        return el("section", parts, id="fingerprints")
+    columns.sort(key=lambda c: (str(c[2].get("framework")), c[1], version_key(c[2].get("version")), c[0].name))
+    probes = sorted({name for _, _, fp in columns for name in (fp.get("probes") or {})})
+    head = el("tr", el("th", "probe"), [
+        el("th", f"{fp.get('framework') or target} {fp.get('version') or ''}".strip(),
+           el("span", (f"[{fp['backend']}] " if fp.get("backend") else "") + f"{target} · {run.name}", class_="sub"))
+        for run, target, fp in columns])
+    rows = []
+    for name in probes:
+        values = [_probe((fp.get("probes") or {}).get(name)) if name in (fp.get("probes") or {}) else None
+                  for _, _, fp in columns]
+        common = Counter(v[0] for v in values if v is not None).most_common(1)
+        majority = common[0][0] if common else None
+        cells = [el("th", name, scope="row")]
+        for value in values:
+            if value is None:
+                cells.append(el("td", "—", class_="muted"))
+                continue
+            text, evidence = value
+            short = None
+            if evidence:
+                short = evidence if len(evidence) <= _EVIDENCE_CHARS else evidence[:_EVIDENCE_CHARS] + "…"
+            cells.append(el("td", text, el("div", short, class_="evidence") if short else None,
+                            class_="differs" if text != majority and len(columns) > 1 else None,
+                            title=evidence))
+        rows.append(el("tr", cells))
+    parts.append(el("p", "Highlighted: differs from the most common value of the row.", class_="note"))
+    parts.append(el("div", el("table", el("thead", head), el("tbody", rows), class_="fingerprints"),
+                    style="overflow-x:auto"))
+    return el("section", parts, id="fingerprints")

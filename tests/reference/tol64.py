@@ -160,7 +160,7 @@ def bn_train_grads(dy, x, gamma_, eps: float, axis: int):
 
 
 def bn_inference_grads(dy, x, gamma_, mean, var, eps: float, axis: int):
-    """dx = gamma dy / sigma: 4 roundings on |gamma dy / sigma|; dgamma = sum dy x_hat with x_hat from
+    """dx = gamma dy / sigma: 5 roundings (add eps, sqrt, reciprocal, two multiplies) on |gamma dy / sigma|; dgamma = sum dy x_hat with x_hat from
     bn_inference_y's chain: n = m + 4, M = sum |dy| (|x| + |mean|) / sigma; dbeta = sum dy: n = m."""
     x = np.asarray(x, dtype=np.float64)
     dy = np.asarray(dy, dtype=np.float64)
@@ -170,7 +170,7 @@ def bn_inference_grads(dy, x, gamma_, mean, var, eps: float, axis: int):
     mean, sigma = _shaped(mean, x, axis), np.sqrt(_shaped(var, x, axis) + eps)
     ady = np.abs(dy)
     return (
-        bound(4, g * ady / sigma),
+        bound(5, g * ady / sigma),
         bound(m + 4, (ady * (np.abs(x) + np.abs(mean)) / sigma).sum(axis=axes)),
         bound(m, ady.sum(axis=axes)),
     )
@@ -202,7 +202,7 @@ def bn_output_moments(x, gamma_, beta, eps: float, axis: int):
 # moving statistics
 
 
-def ema(batches, init_mean, init_var, *, convention: str, axis: int):
+def ema(batches, init_mean, init_var, *, convention: str, axis: int, steps: int | None = None):
     """Tolerances for the moving (mean, var) after feeding ``batches``.
 
     Each batch statistic s is within gamma_{m+3} M_s of exact (M_s = mean|x| for the mean;
@@ -210,8 +210,9 @@ def ema(batches, init_mean, init_var, *, convention: str, axis: int):
     ``xhat_error_magnitude``); the update a old + (1 - a) s passes it on with weights summing to <= 1,
     and each of the K updates adds at most 3 roundings on values bounded by V = max(|init|, |s|). So
     n = m + 3 + 3K and M = max M_s + V. (The cumulative average divides a sum of K + 1 terms: the same.)
+    K = ``steps`` when the batches are fed repeatedly, else len(batches).
     """
-    k = len(batches)
+    k = len(batches) if steps is None else steps
     m_mean = m_var = v_mean = v_var = 0.0
     m = 1
     for xb in batches:

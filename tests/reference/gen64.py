@@ -145,7 +145,7 @@ class ConvCase:
     b: Any  # (C_out,) or None
     stride: tuple
     dilation: tuple
-    padding: Any  # "valid", "same", an int or ((top, bottom), (left, right))
+    padding: Any  # "valid", "same", an int, (ph, pw) or ((top, bottom), (left, right))
     groups: int
     data_format: str
 
@@ -153,6 +153,7 @@ class ConvCase:
 PADDINGS = st.one_of(
     st.sampled_from(["valid", "same"]),
     st.integers(0, 2),
+    st.tuples(st.integers(0, 2), st.integers(0, 2)),
     st.tuples(st.tuples(st.integers(0, 2), st.integers(0, 2)), st.tuples(st.integers(0, 2), st.integers(0, 2))),
 )
 
@@ -160,7 +161,8 @@ PADDINGS = st.one_of(
 def _explicit(padding, which: int) -> tuple[int, int]:
     if isinstance(padding, int):
         return padding, padding
-    return padding[which]
+    p = padding[which]
+    return (p, p) if isinstance(p, int) else p
 
 
 @st.composite

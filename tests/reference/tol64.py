@@ -341,3 +341,12 @@ def bn_inference_loss_error(dy, x, gamma_, beta, mean, var, eps: float, axis: in
     m_y = g * (np.abs(x) + np.abs(mean)) / sigma + g * np.abs(x - mean) / sigma + b
     return gamma(m + 6) * (np.abs(dy) * m_y).sum(axis=axes)
 
+
+
+def true_conv_commuted(x2d, k2d) -> float:
+    """x * k computed as 'x under the kernel k' (kh kw terms per output) or as 'k under the kernel x'
+    (H W terms): each side is within gamma_n sum|k x| of the exact full convolution, and
+    sum|k x| <= min(max|x| sum|k|, max|k| sum|x|); so n = max(kh kw, H W) + 1 and M = that minimum."""
+    x2d, k2d = np.abs(np.asarray(x2d, dtype=np.float64)), np.abs(np.asarray(k2d, dtype=np.float64))
+    n = max(x2d.size, k2d.size) + 1
+    return float(bound(n, min(x2d.max() * k2d.sum(), k2d.max() * x2d.sum())))

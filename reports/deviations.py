@@ -197,6 +197,7 @@ class EntryStatus:
     - ``"stale"``: its framework was tested, but no tested version lies in ``versions``;
     - ``"unused"``: a tested version matches, but no record matches its property/op/mode/dtype
       (a typo or a renamed property?);
+    - ``"inconclusive"``: the records it covers were all skipped or raised errors;
     - ``"not-tested"``: its framework does not appear in the results at all.
     """
 
@@ -236,6 +237,8 @@ def entry_statuses(deviations: Iterable[Deviation], records: Iterable[Mapping[st
             status = "active"
         elif fixed:
             status = "fixed"
+        elif covered:
+            status = "inconclusive"
         elif not any(deviation.version_matches(r.get("version")) for r in same_framework):
             status = "stale"
         else:

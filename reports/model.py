@@ -75,6 +75,7 @@ class Row:
     version: str | None = field(compare=False)
     backend: str | None = field(compare=False)
     run: str = field(compare=True)
+    backend_version: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ def _matrix(runs: list[Run]) -> Matrix:
             row = Row(framework=record.get("framework") or "(unknown)",
                       target=record.get("target") or "(none)",
                       version_sort=version_key(record.get("version")),
-                      version=record.get("version"), backend=record.get("backend"), run=run.name)
+                      version=record.get("version"), backend=record.get("backend"), run=run.name,
+                      backend_version=record.get("backend_version"))
             column = Column(op=record.get("op") or "(none)", mode=record.get("mode") or "-")
             rows.add(row)
             columns.add(column)

@@ -261,15 +261,16 @@ class ResultsPlugin:
         params = getattr(getattr(item, "callspec", None), "params", {})
         target = params.get("target")
         target = None if target is None else str(target)
-        who = describe(target) if target is not None else {"framework": None, "version": None, "backend": None}
+        who = describe(target) if target is not None else {}
         mode = params.get("mode")
         dtype = params.get("dtype")
         return {
             "property": str(marker.kwargs.get("property") or getattr(item, "originalname", item.name)),
             "target": target,
-            "framework": who["framework"],
-            "version": who["version"],
-            "backend": who["backend"],
+            "framework": who.get("framework"),
+            "version": who.get("version"),
+            "backend": who.get("backend"),
+            "backend_version": who.get("backend_version"),
             "op": None if marker.kwargs.get("op") is None else str(marker.kwargs["op"]),
             "mode": "-" if mode is None else str(mode),
             "dtype": None if dtype is None else str(getattr(dtype, "name", dtype)),

@@ -46,7 +46,7 @@ SEVERITY = {
 #: Record fields that hold numbers (possibly the strings "nan"/"inf"/"-inf" or null).
 NUMERIC_FIELDS = ("max_abs_error", "max_rel_error", "max_ulp_error", "max_tol_ratio", "duration_s")
 
-_RECORD_STRINGS = ("property", "target", "framework", "version", "backend", "op", "mode", "dtype",
+_RECORD_STRINGS = ("property", "target", "framework", "version", "backend", "backend_version", "op", "mode", "dtype",
                    "reason", "message", "replay")
 
 

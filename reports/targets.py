@@ -15,7 +15,7 @@ __all__ = ["describe"]
 
 @functools.lru_cache(maxsize=None)
 def describe(target: str) -> dict[str, Any]:
-    """``{"framework", "version", "backend"}`` for ``target`` (cached: one lookup per target)."""
+    """``{"framework", "version", "backend", "backend_version"}`` for ``target`` (cached)."""
     try:
         from adapters import describe as adapters_describe  # the real resolver
     except ImportError:
@@ -26,8 +26,9 @@ def describe(target: str) -> dict[str, Any]:
         return _fallback(target)
     return {"framework": info.get("framework") or target,
             "version": info.get("version"),
-            "backend": info.get("backend")}
+            "backend": info.get("backend"),
+            "backend_version": info.get("backend_version")}
 
 
 def _fallback(target: str) -> dict[str, Any]:
-    return {"framework": target, "version": None, "backend": None}
+    return {"framework": target, "version": None, "backend": None, "backend_version": None}

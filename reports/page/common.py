@@ -36,7 +36,9 @@ def badge(verdict: str, text: str | None = None) -> Markup:
 def row_title(row: Row) -> str:
     """``torch 2.13.0+cpu`` or ``keras 3.15.1 [jax]``."""
     text = f"{row.framework} {row.version or '(version unknown)'}"
-    return f"{text} [{row.backend}]" if row.backend else text
+    if not row.backend:
+        return text
+    return f"{text} [{row.backend} {row.backend_version}]" if row.backend_version else f"{text} [{row.backend}]"
 
 
 def row_subtitle(row: Row) -> str:

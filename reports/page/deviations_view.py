@@ -16,6 +16,7 @@ _EXPLAIN = {
     "stale": "no tested version of the framework is in its range: update or remove the entry",
     "unused": "a tested version is in range but no test matches: renamed property or typo?",
     "not-tested": "its framework is not in these results",
+    "inconclusive": "the tests it covers were skipped or raised errors",
 }
 _CLASS = {"fixed": "warn", "stale": "warn", "unused": "warn"}
 

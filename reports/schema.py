@@ -90,7 +90,8 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
-        if exc.pos >= len(text.rstrip()):
+        # the scanner reports an unterminated string only when the input ends inside it
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             raise ResultsError(path, f"truncated JSON (ends unexpectedly at {where})") from None
         raise ResultsError(path, f"corrupt JSON: {exc.msg} at {where}") from None
     validate(doc, path)

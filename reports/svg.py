@@ -54,7 +54,7 @@ def nice_ticks(high: float, count: int = 5) -> list[float]:
     raw = high / count
     power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    return [step * i for i in range(int(math.ceil(high / step - 1e-9)) + 1)]
+    return [round(step * i, 12) for i in range(int(math.ceil(high / step - 1e-9)) + 1)]
 
 
 def _fmt_tick(value: float) -> str:
@@ -88,6 +88,8 @@ def dot_strip_chart(title: str, rows: Sequence[str], points: Sequence[Point], *,
     high = 10.0 ** math.ceil(math.log10(max(finite + [reference])))
     if high <= low:
         high = low * 10
+    if any(p.value <= 0 for p in points):
+        low /= 10  # zeros sit at the left edge, one decade clear of the smallest positive value
     left = _label_width(rows)
     right = width - 24
     top, strip = 26.0, 18.0

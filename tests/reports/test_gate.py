@@ -1,0 +1,176 @@
+"""The gate's exit codes: 0 conforms or deviates as known, 1 anything new, 2 bad input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from reports.cli import main_gate
+
+from .conftest import DEVIATION_FLAX, REPO, make_doc, make_record
+
+
+def flax_adversarial(verdict):
+    return make_record(target="flax-linen", framework="flax", version="0.12.8", property="bn_forward_adversarial",
+                       verdict=verdict, max_tol_ratio=40.0)
+
+
+@pytest.fixture
+def known(tmp_path):
+    path = tmp_path / "known.toml"
+    path.write_text(DEVIATION_FLAX)
+    return str(path)
+
+
+def gate(capsys, *args):
+    code = main_gate([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_everything_passing_exits_0(write, known, capsys):
+    path = write(make_doc("torch213", [make_record(), make_record(dtype="float16")]))
+    code, out, _ = gate(capsys, path, "--known-deviations", known)
+    assert code == 0
+    assert out.splitlines()[0].startswith("bnconform gate: PASS (exit 0)")
+    assert "2 pass" in out
+
+
+def test_only_known_deviations_exit_0(write, known, capsys):
+    path = write(make_doc("flax", [make_record(), flax_adversarial("fail")]))
+    code, out, _ = gate(capsys, path, "--known-deviations", known)
+    assert code == 0
+    assert "1 known-deviation" in out and "NEW FAILURES" not in out
+
+
+def test_a_planted_new_failure_exits_1_and_is_named(write, known, capsys):
+    planted = make_record(dtype="float16", verdict="fail", max_ulp_error=12.0, max_tol_ratio=3.5,
+                          replay="python -m bnconform replay torch bn_forward train '{}'")
+    path = write(make_doc("torch213", [make_record(), flax_adversarial("fail"), planted]))
+    code, out, _ = gate(capsys, path, "--known-deviations", known)
+    assert code == 1
+    assert "FAIL (exit 1) - 1 new failure(s)" in out
+    assert "[torch213] fail  torch 2.13.0 batch_norm/train float16 bn_forward" in out
+    assert planted["id"] in out
+    assert "replay the first: python -m bnconform replay torch bn_forward train '{}'" in out
+
+
+def test_errors_count_as_new_failures(write, capsys):
+    path = write(make_doc("r", [make_record(verdict="error", message="ValueError: boom")]))
+    assert gate(capsys, path, "--no-known-deviations")[0] == 1
+
+
+def test_a_known_deviation_whose_entry_was_removed_is_new_again(write, tmp_path, capsys):
+    """The gate re-derives verdicts from the file in force, not from what the run wrote."""
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    path = write(make_doc("flax", [flax_adversarial("known-deviation")]))
+    code, out, _ = gate(capsys, path, "--known-deviations", empty)
+    assert code == 1 and "1 new failure(s)" in out
+    assert gate(capsys, path, "--no-known-deviations")[0] == 0  # as recorded
+
+
+def test_fixed_deviations_and_stale_entries_warn_but_pass(write, tmp_path, capsys):
+    kd = tmp_path / "kd.toml"
+    kd.write_text(DEVIATION_FLAX + '''
+[[deviation]]
+framework = "torch"
+versions = "<2.0"
+property = "bn_forward"
+reason = "ancient"
+link = "https://example.org/torch/1"
+''')
+    path = write(make_doc("mixed", [make_record(), flax_adversarial("pass")]))
+    code, out, _ = gate(capsys, path, "--known-deviations", kd)
+    assert code == 0
+    assert "WARNINGS (2):" in out
+    assert "fixed deviation [mixed]" in out and "(entry #1)" in out
+    assert "stale known deviation #2 torch <2.0 bn_forward/*: no tested version in range (tested 2.13.0)" in out
+    code, out, _ = gate(capsys, path, "--known-deviations", kd, "--strict")
+    assert code == 1 and "--strict: 2 warning(s)" in out
+
+
+def test_an_incomplete_run_exits_1(write, capsys):
+    path = write(make_doc("torch213", [make_record()], complete=False))
+    code, out, _ = gate(capsys, path, "--no-known-deviations")
+    assert code == 1 and "run did not complete: torch213" in out and "INCOMPLETE" in out
+
+
+def test_collection_errors_exit_1(write, capsys):
+    path = write(make_doc("r", [make_record()], collection_errors=[{"id": "tests/conformance/test_bn.py",
+                                                                     "message": "ImportError"}]))
+    code, out, _ = gate(capsys, path, "--no-known-deviations")
+    assert code == 1 and "1 collection error(s): [r] tests/conformance/test_bn.py" in out
+
+
+def test_a_failed_cifar_run_exits_1(write, capsys):
+    cifar = [{"target": "torch", "arch": "B", "bn": True, "test_accuracy": 0.41, "threshold": 0.7, "verdict": "fail"}]
+    path = write(make_doc("r", [make_record()], cifar=cifar))
+    code, out, _ = gate(capsys, path, "--no-known-deviations")
+    assert code == 1 and "1 CIFAR-10 failure(s)" in out
+    assert "[r] torch arch B bn=True test accuracy 0.41 < threshold 0.7" in out
+
+
+def test_nothing_tested_exits_1(write, capsys):
+    path = write(make_doc("r", [make_record(verdict="skip", reason="torch is not installed")]))
+    code, out, _ = gate(capsys, path, "--no-known-deviations")
+    assert code == 1 and "nothing was tested" in out
+
+
+def test_several_runs_are_judged_together(write, known, capsys):
+    old = write(make_doc("torch212", [make_record(version="2.12.0")]))
+    new = write(make_doc("torch213", [make_record(verdict="fail")]))
+    code, out, _ = gate(capsys, old, new, "--known-deviations", known)
+    assert code == 1
+    assert "torch212" in out and "[torch213] fail" in out
+
+
+def test_a_truncated_results_file_exits_2_naming_it(write, capsys):
+    good = write(make_doc("good", [make_record()]))
+    bad = write(make_doc("bad", [make_record()] * 3))
+    bad.write_text(bad.read_text()[:-40])
+    code, out, err = gate(capsys, good, bad, "--no-known-deviations")
+    assert code == 2 and out == ""
+    assert f"{bad}: truncated JSON" in err
+
+
+def test_a_missing_results_file_exits_2_naming_it(tmp_path, capsys):
+    code, _, err = gate(capsys, tmp_path / "nope" / "results.json")
+    assert code == 2 and "nope/results.json: no such file" in err
+
+
+def test_a_wrong_schema_exits_2(tmp_path, capsys):
+    path = tmp_path / "results.json"
+    path.write_text('{"schema": "junit"}')
+    code, _, err = gate(capsys, path)
+    assert code == 2 and f"{path}: schema is 'junit'" in err
+
+
+def test_a_bad_deviations_file_exits_2_naming_it(write, tmp_path, capsys):
+    kd = tmp_path / "kd.toml"
+    kd.write_text("[[deviation]]\nframework = 'flax'\n")
+    code, _, err = gate(capsys, write(make_doc("r", [make_record()])), "--known", kd)
+    assert code == 2 and f"{kd}: deviation #1: missing required key(s)" in err
+
+
+@pytest.mark.parametrize("args", [["--frobnicate"], []])
+def test_usage_errors_exit_2(write, capsys, args):
+    path = [write(make_doc("r", [make_record()]))] if args else []
+    code, _, err = gate(capsys, *path, *args)
+    assert code == 2 and "usage:" in err
+
+
+def test_summary_fits_one_screen(write, capsys):
+    records = [make_record(id=f"t::test[{i}]", verdict="fail") for i in range(40)]
+    code, out, _ = gate(capsys, write(make_doc("r", records)), "--no-known-deviations")
+    assert code == 1
+    assert len(out.splitlines()) <= 30 and "... and 32 more" in out
+
+
+def test_python_dash_m_reports_gate(write, known):
+    path = write(make_doc("flax", [flax_adversarial("fail")]))
+    done = subprocess.run([sys.executable, "-m", "reports", "gate", str(path), "--known-deviations", known],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    bad = subprocess.run([sys.executable, "-m", "reports", "gait"], capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and "usage: python -m reports {report,gate,screenshot}" in bad.stderr

@@ -223,9 +223,10 @@ SPECIALS = st.sampled_from([np.nan, np.inf, -np.inf])
 
 @st.composite
 def pool_cases(draw, *, kinds=("max", "avg", "lp"), max_side: int = 7, specials: bool = True,
-               paddings=None, ceil_modes=(False, True)):
+               paddings=None, ceil_modes=(False, True), half_padding: bool = False):
     """Windows up to 3x3, strides up to 3 or the window, explicit padding up to the window (which can
-    leave a window with no input value: the reference must then refuse), 'same' (not with ceil mode).
+    leave a window with no input value: the reference must then refuse), or up to window // 2 with
+    ``half_padding`` (PyTorch's limit: every window sees data), 'same' (not with ceil mode).
     Max pooling also gets NaN and +-inf sprinkled in, and often all-negative data (so -inf padding
     matters)."""
     kind = draw(st.sampled_from(kinds))
@@ -234,9 +235,10 @@ def pool_cases(draw, *, kinds=("max", "avg", "lp"), max_side: int = 7, specials:
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if kind == "max" else (1, 1)
     ceil_mode = draw(st.sampled_from(ceil_modes))
     if paddings is None:
+        top = [k // 2 if half_padding else k for k in window]
         explicit = st.tuples(
-            st.tuples(st.integers(0, window[0]), st.integers(0, window[0])),
-            st.tuples(st.integers(0, window[1]), st.integers(0, window[1])),
+            st.tuples(st.integers(0, top[0]), st.integers(0, top[0])),
+            st.tuples(st.integers(0, top[1]), st.integers(0, top[1])),
         )
         paddings = st.one_of(st.just("valid"), explicit) if ceil_mode else st.one_of(st.sampled_from(["valid", "same"]), explicit)
     padding = draw(paddings)

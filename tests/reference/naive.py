@@ -12,8 +12,8 @@ could be written alike, this module takes the other road on purpose:
 - true convolution indexes the input *backwards*, ``y[t] = sum_j w[j] x[t - j]``, instead of flipping
   the kernel;
 - pooling enumerates window start positions from the stated rules (floor: the window fits; ceil: keep
-  adding windows while the previous one stops short of the end and the new one starts inside the input
-  or the left padding) and classifies every tap as data, padding or overhang.
+  adding windows while the previous one stops short of the end, then drop a last one that starts in the
+  end padding) and classifies every tap as data, padding or overhang.
 """
 
 from __future__ import annotations
@@ -199,8 +199,10 @@ def window_starts(length: int, lo: int, hi: int, k: int, s: int, d: int, ceil_mo
     """Start positions (in padded coordinates) of the windows along one axis.
 
     floor mode: every start j*s whose window (extent d(k-1)+1) fits in the padded length;
-    ceil mode:  also one more window that overhangs the end, as long as the previous window stopped
-                short of the end and the new one starts inside the input or the left padding.
+    ceil mode:  keep adding windows as long as the previous one stopped short of the end of the padded
+                input (so the last may overhang it), then drop the last one if it starts in the end
+                padding (PyTorch's rule; with padding <= window / 2, "windows that would start in the
+                right padded region are ignored").
     """
     extent = d * (k - 1) + 1
     padded = lo + length + hi
@@ -208,14 +210,13 @@ def window_starts(length: int, lo: int, hi: int, k: int, s: int, d: int, ceil_mo
     j = 0
     while True:
         start = j * s
-        fits = start + extent <= padded
-        if fits:
-            starts.append(start)
-        elif ceil_mode and j > 0 and (j - 1) * s + extent < padded and start < lo + length:
+        if start + extent <= padded or (ceil_mode and j > 0 and starts[-1] + extent < padded):
             starts.append(start)
         else:
             break
         j += 1
+    if ceil_mode and len(starts) > 1 and starts[-1] >= lo + length:
+        starts.pop()
     return starts
 
 

@@ -182,10 +182,11 @@ def bn_output_moments(x, gamma_, beta, eps: float, axis: int):
     mean(y') - beta: each y' is within gamma_{m+6} M_y of y (``bn_train_y``), and the mean of m of them
     adds gamma_m mean|y|, so n = 2m + 6, M = mean(M_y).
     var(y') against gamma^2 var / (var + eps) evaluated from np.var(x): var(y + e) - var(y) is at most
-    2 std(y) max|e| to first order; the mean of m squares adds gamma_{m+3} var(y); and the expected value
+    2 std(y) max|e| to first order; np.var of the m values y' adds gamma_{m+3} var(y) and, as in
+    ``variance_magnitude``, (m + 2) u max|y|^2 (all of it when gamma = 0 makes y constant); and the expected value
     carries np.var's error times d/dvar[gamma^2 var / (var + eps)] <= gamma^2 / sigma^2, i.e.
     gamma^2 / sigma^2 ((m + 3) u var + 4 u std max|x|). So n = 2m + 6 and
-    M = 2 std(y) max(M_y) + gamma^2 ``variance_magnitude`` / sigma^2.
+    M = 2 std(y) max(M_y) + (m + 2) u max(M_y)^2 + gamma^2 ``variance_magnitude`` / sigma^2.
     """
     x = np.asarray(x, dtype=np.float64)
     axes = tuple(a for a in range(x.ndim) if a != axis % x.ndim)
@@ -194,7 +195,8 @@ def bn_output_moments(x, gamma_, beta, eps: float, axis: int):
     g, b = np.abs(_shaped(gamma_, x, axis)), np.abs(_shaped(beta, x, axis))
     m_y = g * (xi + np.abs(x - mu) / sigma) + b
     std_y = g * np.sqrt(var) / sigma
-    mag_var = 2 * std_y * m_y.max(axis=axes, keepdims=True) + g**2 * variance_magnitude(var, amax, m) / sigma**2
+    my_max = m_y.max(axis=axes, keepdims=True)
+    mag_var = 2 * std_y * my_max + (m + 2) * U * my_max**2 + g**2 * variance_magnitude(var, amax, m) / sigma**2
     return bound(2 * m + 6, m_y.mean(axis=axes)), bound(2 * m + 6, mag_var.reshape(-1))
 
 
@@ -350,3 +352,28 @@ def true_conv_commuted(x2d, k2d) -> float:
     x2d, k2d = np.abs(np.asarray(x2d, dtype=np.float64)), np.abs(np.asarray(k2d, dtype=np.float64))
     n = max(x2d.size, k2d.size) + 1
     return float(bound(n, min(x2d.max() * k2d.sum(), k2d.max() * x2d.sum())))
+
+
+def bn_dx_sums(dy, x, gamma_, eps: float, axis: int, dx, dgamma):
+    """Tolerances for sum_i dx_i = 0 and sum_i dx_i x_hat_i = gamma eps dgamma / sigma^3 (per feature).
+
+    Each computed dx_i is within t_i = ``bn_train_grads``' dx bound of the exact one, and the test's own
+    x_hat within gamma_{m+6} Xi (``xhat_error_magnitude``); summing m products adds gamma_m of their
+    absolute sum. So: sum dx: sum t + 2 gamma_m sum |dx|; sum dx x_hat: sum (t |x_hat| + |dx| 2 gamma_{m+6} Xi)
+    + 2 gamma_m sum |dx x_hat|, plus the right-hand side's error: dgamma's bound times |gamma| eps / sigma^3
+    and 5 roundings on its value.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    dx = np.asarray(dx, dtype=np.float64)
+    axes = tuple(a for a in range(x.ndim) if a != axis % x.ndim)
+    tol_dx, tol_dgamma, _ = bn_train_grads(dy, x, gamma_, eps, axis)
+    xi, m = xhat_error_magnitude(x, eps, axis)
+    mu, _, sigma, _, _ = _per_channel(x, axis, eps)
+    axhat = np.abs(x - mu) / sigma
+    g = np.abs(np.broadcast_to(np.asarray(gamma_, dtype=np.float64), (x.shape[axis],)))
+    s3 = sigma.reshape(-1) ** 3
+    rhs = g * eps * np.abs(np.asarray(dgamma)) / s3
+    tol_sum = tol_dx.sum(axis=axes) + bound(m, np.abs(dx).sum(axis=axes))
+    tol_dot = ((tol_dx * axhat + np.abs(dx) * bound(m + 6, xi)).sum(axis=axes)
+               + bound(m, (np.abs(dx) * axhat).sum(axis=axes)) + tol_dgamma * g * eps / s3 + bound(5, rhs))
+    return tol_sum, tol_dot

@@ -67,11 +67,11 @@ def update_moving_stats(
     if momentum is None:
         if convention != "torch":
             raise ValueError('momentum: None (cumulative average) exists only in the "torch" convention')
-        weight_old = 1.0 - 1.0 / tracked
+        weight_old, weight_new = 1.0 - 1.0 / tracked, 1.0 / tracked
     else:
+        # each weight straight from the momentum: 1 - (1 - m) is not m in floating point
         m = _checks.momentum(momentum)
-        weight_old = m if convention == "keras" else 1.0 - m
-    weight_new = 1.0 - weight_old
+        weight_old, weight_new = (m, 1.0 - m) if convention == "keras" else (1.0 - m, m)
     return MovingStats(
         weight_old * old_mean + weight_new * stats.mean,
         weight_old * old_var + weight_new * var,

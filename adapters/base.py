@@ -1,0 +1,157 @@
+"""The one small interface every framework adapter implements.
+
+An adapter takes a case spec and its materialized inputs (``bnconform.cases``: float64 arrays
+whose values are exactly representable in ``case.dtype``), runs the framework in that dtype, and
+returns float64 NumPy arrays. Arguments keep the reference's meaning everywhere: the feature axis
+(``case.axis``), OIHW kernels, padding ``"valid"``/``"same"``/explicit pairs; the adapter translates
+them into its framework's own terms, and states its framework's conventions in ``conventions``.
+
+Momentum is the exception: ``case.momentum`` is passed to the framework as is, in the framework's
+own meaning, which ``conventions.momentum`` names ("keras" or "torch", see ``reference.moving_stats``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+OPS = ("batch_norm", "conv2d", "pool2d")
+MODES = ("train", "inference")
+
+
+class Unavailable(Exception):
+    """The adapter's framework is not installed or cannot be loaded; the message says why."""
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """What an adapter's framework means by its batch-norm arguments, as the adapter declares it.
+
+    The fingerprint (``adapters.fingerprint``) measures the same things by probes, so a declaration
+    that is wrong shows up as a disagreement in the report.
+    """
+
+    momentum: str  # "keras": new = m*old + (1-m)*batch;  "torch": new = (1-m)*old + m*batch
+    running_var: str  # "biased" (divide by m) or "unbiased" (divide by m - 1)
+    default_eps: float
+    default_momentum: float | None
+    default_axis: int  # the feature axis a default layer normalizes, for a 4-D input
+    momentum_none: bool = False  # True if momentum=None means the cumulative average
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the framework offers, used to shape the generated cases.
+
+    Cases outside these are not generated; the few combinations these flags cannot describe are
+    refused by ``Adapter.unsupported`` with the framework's reason.
+    """
+
+    ops: tuple[str, ...] = OPS
+    dtypes: tuple[str, ...] = ("float32",)
+    dtypes_by_op: dict = field(default_factory=dict)  # op -> dtypes, where an op offers fewer/more
+    bn_modes: tuple[str, ...] = MODES
+    bn_backward: bool = True
+    bn_ranks: tuple[int, ...] = (2, 4)  # input ranks
+    bn_any_axis: bool = True  # False: only the framework's layout (e.g. axis 1)
+    bn_axes: tuple[int, ...] = (-1, 1)  # feature axes offered when not any_axis
+    bn_min_values_per_feature: int = 1  # PyTorch refuses training with 1
+    conv_data_formats: tuple[str, ...] = ("channels_last", "channels_first")
+    conv_paddings: tuple[str, ...] = ("valid", "same", "explicit")
+    conv_same_strided: bool = True  # padding="same" together with stride > 1
+    conv_dilated_strided: bool = True  # dilation > 1 together with stride > 1
+    conv_groups: bool = True
+    conv_dilation: bool = True
+    conv_bias: bool = True
+    pool_kinds: tuple[str, ...] = ("max", "avg", "lp", "global_avg")
+    pool_data_formats: tuple[str, ...] = ("channels_last", "channels_first")
+    pool_paddings: tuple[str, ...] = ("valid", "same", "explicit")
+    pool_symmetric_padding: bool = False  # explicit padding must be equal on both sides
+    pool_lp_paddings: tuple[str, ...] = ("valid", "same", "explicit")
+    pool_ceil_mode: bool = False
+    pool_count_include_pad: tuple[bool, ...] = (False,)  # for explicit padding
+    pool_dilation: bool = False
+    pool_lp_p: tuple[float, ...] = ()
+
+    def op_dtypes(self, op: str) -> tuple[str, ...]:
+        return tuple(self.dtypes_by_op.get(op, self.dtypes)) if op in self.ops else ()
+
+
+class BNRun(NamedTuple):
+    """What a batch-norm adapter call returns (float64 arrays; None where not asked for)."""
+
+    y: np.ndarray  # output of the last call
+    moving_mean: np.ndarray  # moving statistics after all calls
+    moving_var: np.ndarray
+    dx: np.ndarray | None = None  # gradients of sum(y * dy) for the last call
+    dgamma: np.ndarray | None = None
+    dbeta: np.ndarray | None = None
+
+
+class LayerState(NamedTuple):
+    """A freshly constructed default layer: its parameters and hyper-parameters as the framework sets them."""
+
+    gamma: np.ndarray
+    beta: np.ndarray
+    moving_mean: np.ndarray
+    moving_var: np.ndarray
+
+
+class DefaultRun(NamedTuple):
+    """One call of a layer built with every default, on a given input (for the fingerprint probes)."""
+
+    initial: LayerState
+    y: np.ndarray | None  # None if the framework raised; ``error`` holds the message
+    moving_mean: np.ndarray | None
+    moving_var: np.ndarray | None
+    error: str | None = None
+
+
+@dataclass
+class Adapter:
+    """Base class: name, framework, version and conventions; the ops raise until implemented."""
+
+    name: str
+    framework: str
+    version: str
+    conventions: Conventions
+    capabilities: Capabilities
+    backend: str | None = None
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+    # -- batch normalization ------------------------------------------------------------------
+    def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:
+        """Build a layer with ``inputs``' parameters and initial moving statistics, run
+        ``case.steps`` training-mode calls on ``inputs.xs`` (one per batch), and return the last
+        output, the moving statistics after all calls, and with ``grads`` the gradients of
+        ``sum(y * inputs.dy)`` of the last call with respect to x, gamma and beta."""
+        raise NotImplementedError
+
+    def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
+        """One inference-mode call on ``inputs.xs[0]`` with the given moving statistics; returns the
+        output, the moving statistics after the call (they must not change), and gradients."""
+        raise NotImplementedError
+
+    def bn_default(self, x: np.ndarray, *, training: bool | None) -> DefaultRun:
+        """Build the framework's BN layer with every default for an input like ``x`` (float32) and
+        call it once: ``training=True``/``False``, or ``None`` for a call with no training flag."""
+        raise NotImplementedError
+
+    # -- convolution and pooling ----------------------------------------------------------------
+    def conv2d(self, case, inputs) -> np.ndarray:
+        raise NotImplementedError
+
+    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- what is offered ------------------------------------------------------------------------
+    def unsupported(self, case) -> str | None:
+        """Why this framework cannot run ``case`` (a documented restriction), or None."""
+        return None
+
+    def describe(self) -> dict:
+        return {"framework": self.framework, "version": self.version, "backend": self.backend}

@@ -1,0 +1,124 @@
+"""Element-wise comparison of a framework's output with the reference, and its report.
+
+An element conforms when
+
+- the reference is NaN and the framework's value is NaN;
+- the reference is +inf or -inf and the framework's value is the same infinity;
+- both are finite and ``|actual - expected| <= tol`` (``bnconform.tolerance``).
+
+The message follows ``torch.testing.assert_close``: the number of mismatched elements, the largest
+absolute and relative differences with their index, plus the largest difference in units of the
+tolerance and in ULPs of the dtype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import dtypes
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    dtype: str
+    shape: tuple
+    n_total: int
+    n_mismatch: int
+    max_abs: float
+    max_abs_index: tuple | None
+    max_rel: float
+    max_rel_index: tuple | None
+    max_ulp: float
+    max_ratio: float  # largest |actual - expected| / tol: 1.0 is the edge of the tolerance
+    max_ratio_index: tuple | None
+    tol_at_max_abs: float
+    first_mismatch: str | None  # a description of one mismatch of NaN/inf class, or of value
+
+    @property
+    def ok(self) -> bool:
+        return self.n_mismatch == 0
+
+    def message(self) -> str:
+        if self.ok:
+            return f"{self.name!r}: all {self.n_total} elements within tolerance (max |err|/tol = {self.max_ratio:.3g})"
+        pct = 100.0 * self.n_mismatch / max(self.n_total, 1)
+        lines = [
+            f"Mismatched elements in {self.name!r} ({self.dtype}, shape {self.shape}): "
+            f"{self.n_mismatch} / {self.n_total} ({pct:.1f}%)",
+            f"Greatest absolute difference: {self.max_abs:.6g} at index {self.max_abs_index} "
+            f"(up to {self.tol_at_max_abs:.3g} allowed)",
+            f"Greatest relative difference: {self.max_rel:.6g} at index {self.max_rel_index}",
+            f"Greatest difference in units of the tolerance: {self.max_ratio:.6g} at index {self.max_ratio_index}",
+            f"Greatest difference in ULPs of {self.dtype}: {self.max_ulp:.6g}",
+        ]
+        if self.first_mismatch:
+            lines.append(self.first_mismatch)
+        return "\n".join(lines)
+
+
+def _index(flat_index: int, shape: tuple) -> tuple:
+    return tuple(int(i) for i in np.unravel_index(flat_index, shape)) if shape else ()
+
+
+def compare(actual, expected, tol, *, dtype: str, name: str = "output") -> Comparison:
+    """Compare ``actual`` (any float array) with ``expected`` (float64) under ``tol``."""
+    expected = np.asarray(expected, np.float64)
+    actual = np.asarray(actual, np.float64)
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{name!r}: shape {actual.shape} does not match the reference's {expected.shape}")
+    tol = np.broadcast_to(np.asarray(tol, np.float64), expected.shape)
+    nan_e, nan_a = np.isnan(expected), np.isnan(actual)
+    inf_e, inf_a = np.isinf(expected), np.isinf(actual)
+    finite = ~(nan_e | inf_e) & ~(nan_a | inf_a)
+    class_bad = (nan_e != nan_a) | ((inf_e | inf_a) & ~(nan_e | nan_a) & (actual != expected))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        err = np.where(finite, np.abs(actual - expected), 0.0)
+        rel = np.where(finite & (expected != 0), err / np.abs(expected), np.where(err > 0, np.inf, 0.0))
+        ratio = np.where(finite, np.where(tol > 0, err / tol, np.where(err > 0, np.inf, 0.0)), 0.0)
+        ulps = np.where(finite, err / dtypes.ulp(expected, dtype), 0.0)
+    value_bad = finite & (err > tol)
+    bad = class_bad | value_bad
+    ratio = np.where(class_bad, np.inf, ratio)
+    first = None
+    if class_bad.any():
+        i = int(np.flatnonzero(class_bad)[0])
+        first = (
+            f"Non-finite mismatch at index {_index(i, expected.shape)}: "
+            f"got {actual.flat[i]!r}, expected {expected.flat[i]!r}"
+        )
+    shape = expected.shape
+    i_abs = int(np.argmax(err)) if err.size else 0
+    i_rel = int(np.argmax(rel)) if rel.size else 0
+    i_ratio = int(np.argmax(ratio)) if ratio.size else 0
+    return Comparison(
+        name=name,
+        dtype=dtype,
+        shape=shape,
+        n_total=int(expected.size),
+        n_mismatch=int(bad.sum()),
+        max_abs=float(err.flat[i_abs]) if err.size else 0.0,
+        max_abs_index=_index(i_abs, shape) if err.size else None,
+        max_rel=float(rel.flat[i_rel]) if rel.size else 0.0,
+        max_rel_index=_index(i_rel, shape) if rel.size else None,
+        max_ulp=float(ulps.max()) if ulps.size else 0.0,
+        max_ratio=float(ratio.flat[i_ratio]) if ratio.size else 0.0,
+        max_ratio_index=_index(i_ratio, shape) if ratio.size else None,
+        tol_at_max_abs=float(tol.flat[i_abs]) if tol.size else 0.0,
+        first_mismatch=first,
+    )
+
+
+def worst(comparisons) -> Comparison:
+    """The comparison with the largest error in units of tolerance (for the results record)."""
+    return max(comparisons, key=lambda c: (c.n_mismatch > 0, c.max_ratio))
+
+
+def assert_all_within(comparisons, context: str = "") -> None:
+    """Raise one ``AssertionError`` listing every output that does not conform."""
+    failed = [c for c in comparisons if not c.ok]
+    if failed:
+        head = f"{context}\n" if context else ""
+        raise AssertionError(head + "\n\n".join(c.message() for c in failed))

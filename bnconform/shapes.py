@@ -1,0 +1,46 @@
+"""Shape menus: the sizes the strategies draw from.
+
+Shapes come from short menus rather than free integers. The menus still reach every regime that
+matters (one value per feature, a single channel, odd and non-square spatial sizes, reductions of a
+few hundred values), and because they are short, frameworks that compile per shape (JAX and XLA,
+Keras on the JAX backend) reuse their compiled code across examples instead of recompiling for each.
+"""
+
+from __future__ import annotations
+
+# Batch norm, logical (N, features) and (N, H, W, C) before the feature axis is placed.
+BN_2D = ((2, 1), (3, 4), (8, 3), (16, 5), (64, 2))
+BN_4D = ((2, 1, 1, 3), (1, 3, 3, 2), (2, 4, 4, 3), (3, 5, 2, 1), (4, 6, 6, 4))
+BN_ONE_VALUE = ((1, 3), (1, 1, 1, 2))  # m = 1: one value per feature (adversarial only)
+
+# Convolution: logical (N, H, W), channel counts, kernel sizes and the rest.
+CONV_SPATIAL = ((1, 5, 5), (2, 6, 7), (1, 8, 8), (2, 4, 9))
+CONV_C_IN = (1, 2, 3, 4, 6)
+CONV_C_OUT = (1, 2, 4, 6)
+CONV_KERNELS = ((1, 1), (2, 2), (3, 3), (3, 2), (1, 3), (5, 5))
+STRIDES = ((1, 1), (2, 2), (1, 2), (3, 3))
+DILATIONS = ((1, 1), (2, 2), (2, 1))
+
+# Pooling: logical (N, H, W, C) and windows.
+POOL_SHAPES = ((1, 4, 4, 1), (2, 5, 7, 3), (1, 8, 8, 2), (2, 6, 3, 4), (1, 9, 9, 1))
+POOL_WINDOWS = ((1, 1), (2, 2), (3, 3), (2, 3), (3, 1))
+
+
+def place_feature_axis(logical: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    """Move the last entry of a logical (N, ..., C) shape to position ``axis``."""
+    *rest, c = logical
+    axis = axis % len(logical)
+    return tuple(rest[:axis]) + (c,) + tuple(rest[axis:])
+
+
+def nhwc_to(logical: tuple[int, int, int, int], data_format: str) -> tuple[int, int, int, int]:
+    n, h, w, c = logical
+    return (n, h, w, c) if data_format == "channels_last" else (n, c, h, w)
+
+
+def values_per_feature(shape: tuple[int, ...], axis: int) -> int:
+    n = 1
+    for i, s in enumerate(shape):
+        if i != axis % len(shape):
+            n *= s
+    return n

@@ -1,0 +1,206 @@
+"""Hypothesis strategies that draw case specs (``bnconform.cases``) within what an adapter offers.
+
+Each strategy takes the adapter's ``Capabilities`` and draws only cases the framework offers, so no
+example is wasted on a combination it refuses. Values come from a seed and a distribution
+(``Values``), so examples shrink towards small shapes, seed 0 and plain values, and a failing case
+prints as a few lines of JSON.
+
+Value ranges depend on the dtype: half precision keeps |x| well inside its range (float16 tops out at
+65504), and the adversarial strategies push the conditioning (offset / spread) as far as the dtype
+can represent the spread at all.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from reference import windows
+
+from . import shapes
+from .cases import BNCase, ConvCase, PoolCase, Values
+
+SEEDS = st.integers(0, 2**31 - 1)
+EPS = st.one_of(st.sampled_from([1e-5, 1e-3, 1e-2]), st.floats(1e-6, 0.5))
+
+
+def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.floats(math.log10(lo), math.log10(hi)).map(lambda e: float(10.0**e))
+
+
+def _max_offset_ratio(dtype: str) -> float:
+    """Largest offset / spread for which the spread is still resolved by the dtype (about 1/(8u))."""
+    return {"float16": 1e2, "bfloat16": 1e1, "float32": 1e4, "float64": 1e8}[dtype]
+
+
+def _max_magnitude(dtype: str) -> float:
+    return 1e3 if dtype == "float16" else 1e4
+
+
+@st.composite
+def plain_values(draw, dtype: str) -> Values:
+    """Ordinary data: moderate offset and spread."""
+    dist = draw(st.sampled_from(["normal", "uniform", "ints"]))
+    loc = draw(st.one_of(st.just(0.0), st.floats(-5.0, 5.0)))
+    scale = draw(st.one_of(st.just(1.0), log_uniform(0.1, 10.0)))
+    return Values(seed=draw(SEEDS), dist=dist, loc=loc, scale=scale)
+
+
+@st.composite
+def adversarial_values(draw, dtype: str, eps: float, n_features: int) -> Values:
+    """Ill-conditioned data: a large offset relative to the spread, a constant feature, or a
+    variance near eps."""
+    kind = draw(st.sampled_from(["offset", "constant_feature", "tiny_variance"]))
+    seed = draw(SEEDS)
+    if kind == "offset":
+        ratio = draw(log_uniform(10.0, _max_offset_ratio(dtype)))
+        scale = draw(log_uniform(1e-2, 1.0))
+        loc = min(ratio * scale, _max_magnitude(dtype)) * draw(st.sampled_from([1.0, -1.0]))
+        return Values(seed=seed, dist="normal", loc=loc, scale=scale)
+    if kind == "constant_feature":
+        loc = draw(st.floats(-10.0, 10.0))
+        return Values(seed=seed, dist="normal", loc=loc, scale=1.0, constant_feature=draw(st.integers(0, n_features - 1)))
+    scale = math.sqrt(eps) * draw(log_uniform(1e-2, 10.0))
+    return Values(seed=seed, dist="normal", loc=draw(st.floats(-1.0, 1.0)), scale=scale)
+
+
+@st.composite
+def bn_cases(
+    draw,
+    caps,
+    *,
+    dtype: str,
+    adversarial: bool = False,
+    max_steps: int = 1,
+    momentum_none: bool = False,
+    random_params: bool | None = None,
+) -> BNCase:
+    """Batch-norm cases: layout and feature axis, shape, eps, momentum, steps and values."""
+    rank = draw(st.sampled_from(caps.bn_ranks))
+    if rank == 2:
+        axis = 1
+        menu = shapes.BN_2D
+    else:
+        axis = draw(st.sampled_from((-1, 1, 2) if caps.bn_any_axis else caps.bn_axes))
+        menu = shapes.BN_4D
+    if adversarial and caps.bn_min_values_per_feature <= 1:
+        menu = menu + tuple(s for s in shapes.BN_ONE_VALUE if len(s) == rank)
+    logical = draw(st.sampled_from(menu))
+    shape = shapes.place_feature_axis(logical, axis)
+    assume(shapes.values_per_feature(shape, axis) >= caps.bn_min_values_per_feature)
+    eps = draw(EPS)
+    momentum = draw(st.one_of(st.sampled_from([0.0, 0.9, 0.99, 1.0]), st.floats(0.0, 1.0)))
+    if momentum_none:
+        momentum = draw(st.one_of(st.just(None), st.just(momentum)))
+    n_features = shape[axis]
+    x = draw(adversarial_values(dtype, eps, n_features) if adversarial else plain_values(dtype))
+    return BNCase(
+        shape=shape,
+        axis=axis,
+        dtype=dtype,
+        eps=eps,
+        momentum=momentum,
+        steps=draw(st.integers(1, max_steps)),
+        x=x,
+        params_seed=draw(SEEDS),
+        random_params=draw(st.booleans()) if random_params is None else random_params,
+    )
+
+
+def _fits(spatial, window, stride, dilation, padding, ceil_mode=False) -> bool:
+    try:
+        windows.plan(spatial, window, stride, dilation, padding, ceil_mode)
+    except ValueError:
+        return False
+    return True
+
+
+@st.composite
+def explicit_padding(draw, window: tuple[int, int], limit_to_half_window: bool):
+    """((top, bottom), (left, right)); pooling frameworks allow at most half the window."""
+    hi = [k // 2 for k in window] if limit_to_half_window else [2, 2]
+    return tuple((draw(st.integers(0, h)), draw(st.integers(0, h))) for h in hi)
+
+
+@st.composite
+def conv_cases(draw, caps, *, dtype: str) -> ConvCase:
+    """Convolution cases over every padding mode, stride, dilation, groups and layout offered."""
+    data_format = draw(st.sampled_from(caps.conv_data_formats))
+    n, h, w = draw(st.sampled_from(shapes.CONV_SPATIAL))
+    c_in = draw(st.sampled_from(shapes.CONV_C_IN))
+    c_out = draw(st.sampled_from(shapes.CONV_C_OUT))
+    common = [g for g in range(1, c_in + 1) if c_in % g == 0 and c_out % g == 0]
+    groups = draw(st.sampled_from(common)) if caps.conv_groups else 1
+    kernel = draw(st.sampled_from(shapes.CONV_KERNELS))
+    stride = draw(st.sampled_from(shapes.STRIDES))
+    dilation = draw(st.sampled_from(shapes.DILATIONS)) if caps.conv_dilation else (1, 1)
+    mode = draw(st.sampled_from(caps.conv_paddings))
+    padding = draw(explicit_padding(kernel, False)) if mode == "explicit" else mode
+    if stride != (1, 1) and (
+        (mode == "same" and not caps.conv_same_strided)
+        or (dilation != (1, 1) and not caps.conv_dilated_strided)
+    ):
+        stride = (1, 1)
+    assume(_fits((h, w), kernel, stride, dilation, padding))
+    return ConvCase(
+        x_shape=shapes.nhwc_to((n, h, w, c_in), data_format),
+        data_format=data_format,
+        c_out=c_out,
+        kernel=kernel,
+        stride=stride,
+        dilation=dilation,
+        padding=padding,
+        groups=groups,
+        bias=draw(st.booleans()) if caps.conv_bias else False,
+        dtype=dtype,
+        x=draw(plain_values(dtype)),
+        w_seed=draw(SEEDS),
+    )
+
+
+@st.composite
+def pool_cases(
+    draw,
+    caps,
+    *,
+    kind: str,
+    dtype: str,
+    specials: bool = False,
+    lp_p: tuple[float, ...] | None = None,
+    ceil_mode: bool | None = None,
+) -> PoolCase:
+    """Pooling cases of one kind; ``specials`` puts NaN and infinities into the input.
+
+    ``lp_p`` restricts the norms drawn for Lp pooling (default: all the adapter offers);
+    ``ceil_mode`` forces ceil mode on or off (default: drawn where offered).
+    """
+    data_format = draw(st.sampled_from(caps.pool_data_formats))
+    logical = draw(st.sampled_from(shapes.POOL_SHAPES))
+    x = draw(plain_values(dtype))
+    if specials:
+        x = Values(
+            seed=x.seed, dist=x.dist, loc=x.loc, scale=x.scale,
+            specials=tuple(draw(st.lists(st.sampled_from(["nan", "inf", "-inf"]), min_size=1, max_size=3))),
+        )
+    base = dict(kind=kind, x_shape=shapes.nhwc_to(logical, data_format), data_format=data_format, dtype=dtype, x=x)
+    if kind == "global_avg":
+        return PoolCase(window=(1, 1), stride=(1, 1), **base)
+    window = draw(st.sampled_from(shapes.POOL_WINDOWS))
+    stride = draw(st.one_of(st.just(window), st.sampled_from(shapes.STRIDES)))
+    mode = draw(st.sampled_from(caps.pool_lp_paddings if kind == "lp" else caps.pool_paddings))
+    padding = draw(explicit_padding(window, True)) if mode == "explicit" else mode
+    if mode == "explicit" and caps.pool_symmetric_padding:
+        padding = tuple((lo, lo) for lo, _ in padding)
+    if ceil_mode is None:
+        ceil_mode = draw(st.booleans()) if caps.pool_ceil_mode and mode != "same" else False
+    count_include_pad = (
+        draw(st.sampled_from(caps.pool_count_include_pad)) if kind == "avg" and mode == "explicit" else False
+    )
+    p = draw(st.sampled_from(lp_p or caps.pool_lp_p)) if kind == "lp" else 2.0
+    assume(_fits(logical[1:3], window, stride, (1, 1), padding, ceil_mode))
+    return PoolCase(
+        window=window, stride=stride, padding=padding, ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad, p=p, **base,
+    )

@@ -1,0 +1,294 @@
+"""The tolerance model: how far a framework's output may honestly lie from the float64 reference.
+
+Every comparison in the suite is element-wise, ``|actual - expected| <= tol``, with ``tol`` computed
+here from a first-order rounding-error bound of the op (Higham, "Accuracy and Stability of Numerical
+Algorithms", 2nd ed., chapters 2-4). The ingredients:
+
+- the framework's dtype, through two unit roundoffs (``bnconform.dtypes``): ``u_acc`` for the
+  accumulation of reductions (sums, means, dot products) and ``u`` for everything else: element-wise
+  arithmetic and every stored intermediate (a framework may keep the per-feature mean, 1/sigma, scale
+  and shift in the dtype). For float32 and float64 both are the dtype's own. For float16 and bfloat16,
+  ``u_acc`` is float32's: every framework here accumulates half-precision reductions in float32
+  (Keras upcasts BN explicitly; PyTorch uses float32 "opmath" on CPU; XLA upcasts on CPU). An
+  implementation that accumulates in half precision exceeds this model and is reported, not excused.
+- the length n of each reduction, through Higham's gamma_n = n u / (1 - n u), the worst-case relative
+  error of any order of summation of n terms (recursive, pairwise or blocked):
+  ``m`` = N*H*W values per feature for BN statistics, ``C_in/groups * kh * kw`` for convolution,
+  the window size for pooling;
+- the magnitudes that enter the computation, so the conditioning of the input shows up: a sum of
+  terms that cancel is bounded by the sum of their absolute values, and batch norm divides by
+  sigma = sqrt(var + eps), so a large offset relative to the spread (mean|x| / sigma) gives a large,
+  honest bound for a backward-stable algorithm -- and still exposes one that is not (one-pass
+  variance E[x^2] - E[x]^2 loses about (mean|x| / sigma)^2 u, a factor kappa beyond the bound);
+- one safety factor ``SAFETY`` for the whole suite, covering the second-order terms the first-order
+  bounds drop, and ``smallest_normal(dtype)`` as an absolute floor for gradual underflow.
+
+Inputs are generated already representable in the dtype (``bnconform.cases``), so input rounding
+contributes nothing. The bounds below are worst-case: typical errors are far smaller, and the
+suite records the largest ``|err| / tol`` seen so that the margin is visible in the report.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from reference import batch_norm as _bn
+from reference import conv as _conv
+from reference import pool as _pool
+
+from . import dtypes
+
+SAFETY = 2.0
+"""The suite's single safety factor on first-order bounds."""
+
+
+class Roundoff(NamedTuple):
+    acc: float  # u for the accumulation of reductions
+    out: float  # u for element-wise arithmetic and stored results, in the dtype
+    floor: float  # absolute allowance for gradual underflow
+
+    def gamma(self, n) -> np.ndarray:
+        """Higham's gamma_n = n u / (1 - n u) for the accumulation precision."""
+        nu = np.asarray(n, np.float64) * self.acc
+        if np.any(nu >= 0.5):
+            raise ValueError(
+                f"n: a reduction of {int(np.max(n))} terms is too long for a rounding-error bound at u={self.acc:g}"
+            )
+        return nu / (1.0 - nu)
+
+
+def roundoff(dtype: str) -> Roundoff:
+    return Roundoff(
+        dtypes.unit_roundoff(dtypes.accumulation_dtype(dtype)),
+        dtypes.unit_roundoff(dtype),
+        dtypes.smallest_normal(dtype),
+    )
+
+
+def _finish(bound: np.ndarray, y: np.ndarray, r: Roundoff) -> np.ndarray:
+    """Add the rounding of the stored result, the safety factor and the underflow floor."""
+    return SAFETY * (bound + r.out * np.abs(y)) + r.floor
+
+
+# --------------------------------------------------------------------------------------------
+# Batch normalization
+# --------------------------------------------------------------------------------------------
+
+
+class BNErrors(NamedTuple):
+    """First-order error bounds of the pieces of batch normalization (float64 arrays)."""
+
+    x_hat: np.ndarray  # bound on |x_hat_computed - x_hat|, element-wise
+    sigma_rel: np.ndarray  # relative bound on sigma = sqrt(var + eps), per feature (broadcastable)
+    mean: np.ndarray  # bound on the batch mean, per feature (broadcastable); 0 in inference
+
+
+def batch_stat_errors(x, mean, var, axis: int, r: Roundoff) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on the batch mean and biased variance of ``x`` per feature (keepdims shape).
+
+        |e_mean| <= gamma_{m+1} mean|x| + u |mu|            (sum of m terms, / m, stored)
+        |e_var|  <= gamma_{m+3} (var + 2 mean(|x - mu| |x|)) + e_mean^2 + u var
+
+    The middle term of e_var is what a relative perturbation of x of size u_acc moves the variance
+    by: the problem's own conditioning, large when the offset is large relative to the spread.
+    (gamma_n with u_acc; u alone is the dtype's own roundoff.)
+    """
+    axes = _bn.reduction_axes(x.ndim, axis)
+    m = x.size // x.shape[axis]
+    mean_b = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
+    var_b = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
+    e_mean = r.gamma(m + 1) * np.abs(x).mean(axis=axes, keepdims=True) + r.out * np.abs(mean_b)
+    spread = np.abs(x - mean_b)
+    e_var = r.gamma(m + 3) * (var_b + 2.0 * (spread * np.abs(x)).mean(axis=axes, keepdims=True))
+    return e_mean, e_var + e_mean**2 + r.out * var_b
+
+
+def bn_errors(x, mean, var, eps: float, axis: int, dtype: str, *, training: bool) -> BNErrors:
+    """Error of x_hat = (x - mean) / sqrt(var + eps), in the dtype's arithmetic.
+
+    Training (mean and var from the batch): e_mean and e_var from ``batch_stat_errors``, then
+
+        rel(sigma)   <= (|e_var| / (var + eps)) / 2 + 2 u
+        |e_x_hat_i|  <= (|e_mean| + 3 u (|x_i| + |mu|)) / sigma + |x_hat_i| rel(sigma)
+
+    Inference (mean and var are stored constants): the same with e_mean = e_var = 0 and a 3 u
+    relative error on sigma.
+    """
+    r = roundoff(dtype)
+    x = np.asarray(x, np.float64)
+    axis = axis % x.ndim
+    mean_b = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
+    var_b = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
+    sigma = np.sqrt(var_b + eps)
+    if training:
+        e_mean, e_var = batch_stat_errors(x, mean, var, axis, r)
+        sigma_rel = 0.5 * e_var / (var_b + eps) + 2.0 * r.out
+    else:
+        e_mean = np.zeros_like(mean_b)
+        sigma_rel = 3.0 * r.out + 0.0 * var_b
+    x_hat = (x - mean_b) / sigma
+    e_x_hat = (e_mean + 3.0 * r.out * (np.abs(x) + np.abs(mean_b))) / sigma + np.abs(x_hat) * sigma_rel
+    return BNErrors(e_x_hat, sigma_rel, e_mean)
+
+
+def bn_forward(x, gamma, beta, mean, var, eps: float, axis: int, dtype: str, *, training: bool) -> np.ndarray:
+    """Tolerance on y = gamma * x_hat + beta.
+
+        |e_y| <= |gamma| |e_x_hat| + 2 u (|gamma x_hat| + |beta|)       (scale, shift)
+               + u_out |y|                                              (storing y)
+    """
+    r = roundoff(dtype)
+    x = np.asarray(x, np.float64)
+    axis = axis % x.ndim
+    errs = bn_errors(x, mean, var, eps, axis, dtype, training=training)
+    g, b, mu, v = (_bn.broadcast(np.asarray(a, np.float64), x.ndim, axis) for a in (gamma, beta, mean, var))
+    y_scaled = g * (x - mu) / np.sqrt(v + eps)
+    bound = np.abs(g) * errs.x_hat + 2.0 * r.out * (np.abs(y_scaled) + np.abs(b))
+    return _finish(bound, y_scaled + b, r)
+
+
+class BNGradTolerance(NamedTuple):
+    dx: np.ndarray
+    dgamma: np.ndarray
+    dbeta: np.ndarray
+
+
+def bn_backward(
+    dy, x, gamma, mean, var, eps: float, axis: int, dtype: str, *, training: bool, grads
+) -> BNGradTolerance:
+    """Tolerances on dx, dgamma, dbeta (``grads``: the reference's, to size the stored results).
+
+    With s = gamma / sigma, A = mean(dy), B = mean(dy x_hat) over the m values of a feature:
+
+        dbeta  = sum dy                  |e| <= gamma_m sum|dy|
+        dgamma = sum dy x_hat            |e| <= gamma_{m+1} sum|dy x_hat| + sum |dy| |e_x_hat|
+        dx (training)  = s (dy - A - x_hat B)
+            |e| <= |s| [ gamma_{m+1} mean|dy| + |x_hat| (gamma_{m+2} mean|dy x_hat| + mean(|dy| |e_x_hat|))
+                         + |e_x_hat| |B| + (3 u + rel(sigma)) (|dy| + |A| + |x_hat B|) ]
+        dx (inference) = s dy            |e| <= |s| |dy| (3 u + rel(sigma))
+
+    (gamma_n with u_acc; u is the dtype's own roundoff.)
+    """
+    r = roundoff(dtype)
+    x = np.asarray(x, np.float64)
+    dy = np.asarray(dy, np.float64)
+    axis = axis % x.ndim
+    axes = _bn.reduction_axes(x.ndim, axis)
+    m = x.size // x.shape[axis]
+    errs = bn_errors(x, mean, var, eps, axis, dtype, training=training)
+    g, mu, v = (_bn.broadcast(np.asarray(a, np.float64), x.ndim, axis) for a in (gamma, mean, var))
+    x_hat = (x - mu) / np.sqrt(v + eps)
+    s = np.abs(g) / np.sqrt(v + eps)
+
+    def total(a):
+        return a.sum(axis=axes)
+
+    e_dbeta = r.gamma(m) * total(np.abs(dy))
+    e_dgamma = r.gamma(m + 1) * total(np.abs(dy * x_hat)) + total(np.abs(dy) * errs.x_hat)
+    if training:
+        a = dy.mean(axis=axes, keepdims=True)
+        b = (dy * x_hat).mean(axis=axes, keepdims=True)
+        e_b = r.gamma(m + 2) * np.abs(dy * x_hat).mean(axis=axes, keepdims=True) + (
+            np.abs(dy) * errs.x_hat
+        ).mean(axis=axes, keepdims=True)
+        e_dx = s * (
+            r.gamma(m + 1) * np.abs(dy).mean(axis=axes, keepdims=True)
+            + np.abs(x_hat) * e_b
+            + errs.x_hat * np.abs(b)
+            + (3.0 * r.out + errs.sigma_rel) * (np.abs(dy) + np.abs(a) + np.abs(x_hat * b))
+        )
+    else:
+        e_dx = s * np.abs(dy) * (3.0 * r.out + errs.sigma_rel)
+    return BNGradTolerance(
+        _finish(e_dx, grads.dx, r), _finish(e_dgamma, grads.dgamma, r), _finish(e_dbeta, grads.dbeta, r)
+    )
+
+
+def moving_stats(
+    batches, init_mean, init_var, results, *, axis: int, dtype: str, weights_old, unbiased: bool
+) -> tuple:
+    """Tolerances on the moving mean and variance after len(batches) updates.
+
+    One update new = a old + (1 - a) stat, with the batch statistics' errors from
+    ``batch_stat_errors`` (the variance's scaled by m / (m - 1) when ``unbiased``), costs
+
+        |e_new| <= a |e_old| + (1 - a) |e_stat| + 3 u (|a old| + |(1 - a) stat|) + u |new|
+                   + u (|old| + |stat|)
+
+    and the bound is carried through the steps. The last term allows the momentum itself to be
+    rounded to the dtype (PyTorch does in bfloat16: 0.99 becomes 0.98828125), which moves both
+    weights by up to u. ``weights_old`` holds a for each step (momentum or
+    1 - momentum, or 1 - 1/k for the cumulative average); ``results`` the reference's states after
+    each step (``reference.MovingStats``), used for the magnitudes.
+    """
+    r = roundoff(dtype)
+    e_mean = np.zeros_like(np.asarray(init_mean, np.float64))
+    e_var = np.zeros_like(e_mean)
+    old_mean, old_var = np.asarray(init_mean, np.float64), np.asarray(init_var, np.float64)
+    for x, a, new in zip(batches, weights_old, results):
+        x = np.asarray(x, np.float64)
+        ax = axis % x.ndim
+        stats = _bn.batch_stats(x, ax)
+        m = stats.count
+        var_scale = m / (m - 1) if unbiased and m > 1 else 1.0
+        e_batch_mean, e_batch_var = (e.reshape(-1) for e in batch_stat_errors(x, stats.mean, stats.var, ax, r))
+        e_batch_var = var_scale * e_batch_var + 2.0 * r.out * stats.var * var_scale
+        b = 1.0 - a
+        e_mean = a * e_mean + b * e_batch_mean + 3.0 * r.out * (np.abs(a * old_mean) + np.abs(b * stats.mean))
+        e_mean = e_mean + r.out * (np.abs(new.mean) + np.abs(old_mean) + np.abs(stats.mean))
+        e_var = a * e_var + b * e_batch_var + 3.0 * r.out * (np.abs(a * old_var) + np.abs(b * stats.var * var_scale))
+        e_var = e_var + r.out * (np.abs(new.var) + np.abs(old_var) + np.abs(stats.var * var_scale))
+        old_mean, old_var = new.mean, new.var
+    return SAFETY * e_mean + r.floor, SAFETY * e_var + r.floor
+
+
+# --------------------------------------------------------------------------------------------
+# Convolution and pooling
+# --------------------------------------------------------------------------------------------
+
+
+def conv2d(x, w, b, y, *, dtype: str, **conv_kwargs) -> np.ndarray:
+    """Tolerance on a 2-D convolution output y = b + sum_{K terms} w x, K = C_in/groups * kh * kw.
+
+        |e_y| <= gamma_{K+1} (conv(|x|, |w|) + |b|) + u_out |y|
+
+    conv(|x|, |w|) is the sum of the absolute products under each output (the reduction's
+    condition), computed with the reference itself on absolute values.
+    """
+    r = roundoff(dtype)
+    w = np.asarray(w, np.float64)
+    k = w.shape[1] * w.shape[2] * w.shape[3]
+    magnitude = _conv.conv2d(np.abs(x), np.abs(w), None if b is None else np.abs(b), **conv_kwargs)
+    return _finish(r.gamma(k + 1) * magnitude, y, r)
+
+
+def pool2d(kind: str, x, y, *, dtype: str, window=None, p=None, **pool_kwargs) -> np.ndarray:
+    """Tolerance on a pooled output.
+
+        max:             0 (the result is one of the inputs; no arithmetic)
+        average:         gamma_{k+1} avg(|x|) + u_out |y|        (k values summed, one division)
+        Lp-norm:         ((k u_acc + 4 u) max(1, 1/p) + u) |y|     (|x|^p, the sum, the root; all
+                         terms non-negative, so the relative error of the sum is gamma_k)
+        global average:  as average with k = H * W
+    """
+    r = roundoff(dtype)
+    y = np.asarray(y, np.float64)
+    if kind == "max":
+        return np.zeros_like(y)
+    if kind == "global_avg":
+        fmt = pool_kwargs.get("data_format", "channels_last")
+        x = np.asarray(x, np.float64)
+        k = x.shape[1] * x.shape[2]
+        magnitude = _pool.global_avg_pool2d(np.abs(x), data_format=fmt)
+        return _finish(r.gamma(k + 1) * magnitude, y, r)
+    kh, kw = (window, window) if np.isscalar(window) else window
+    k = kh * kw
+    if kind == "avg":
+        magnitude = _pool.avg_pool2d(np.abs(x), window, **pool_kwargs)
+        return _finish(r.gamma(k + 1) * magnitude, y, r)
+    if kind == "lp":
+        rel = (k * r.acc + 4.0 * r.out) * max(1.0, 1.0 / p)
+        return _finish(rel * np.abs(y), y, r)
+    raise ValueError(f"kind: expected 'max', 'avg', 'lp' or 'global_avg', got {kind!r}")

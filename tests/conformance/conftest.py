@@ -1,0 +1,96 @@
+"""Shared plumbing of the conformance properties: targets, the adapter fixture, one example's run.
+
+Every property is parametrized over ``target`` (an adapter name), ``mode`` and ``dtype``. A target
+whose framework is not installed, or a dtype/op it does not offer, is skipped with the reason, which
+the results file and the report show.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+from hypothesis import assume
+
+import adapters
+from bnconform import compare
+from bnconform.dtypes import DTYPES
+
+MODES = ("train", "inference")
+
+
+def all_targets() -> list[str]:
+    return [info.name for info in adapters.discover()]
+
+
+def pytest_generate_tests(metafunc):
+    if "target" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--target") or selected_targets(metafunc.config)
+        metafunc.parametrize("target", chosen)
+    if "dtype" in metafunc.fixturenames and not _parametrized(metafunc, "dtype"):
+        metafunc.parametrize("dtype", DTYPES)
+
+
+def _parametrized(metafunc, name: str) -> bool:
+    return any(name in m.args[0] for m in metafunc.definition.iter_markers("parametrize"))
+
+
+def selected_targets(config) -> list[str]:
+    """Hook for --bn-impl (a user's layer replaces the framework adapters)."""
+    user = getattr(config, "_bnconform_user_targets", None)
+    return user if user else all_targets()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run each target's tests together: Keras switches backend once per group, not per test."""
+    order = {name: i for i, name in enumerate(all_targets())}
+
+    def key(item):
+        callspec = getattr(item, "callspec", None)
+        target = callspec.params.get("target") if callspec else None
+        return (target is not None, order.get(target, len(order)) if target else 0)
+
+    items.sort(key=key)
+
+
+@pytest.fixture
+def adapter(target):
+    try:
+        return adapters.load(target)
+    except adapters.Unavailable as e:
+        pytest.skip(str(e))
+
+
+def require(adapter, op: str, dtype: str, mode: str | None = None) -> None:
+    """Skip, with the reason, what the adapter does not offer."""
+    caps = adapter.capabilities
+    if op not in caps.ops:
+        pytest.skip(f"{adapter.name} does not offer {op}")
+    if dtype not in caps.op_dtypes(op):
+        pytest.skip(f"{adapter.name} does not offer {dtype} for {op}")
+    if mode is not None and op == "batch_norm" and mode not in caps.bn_modes:
+        pytest.skip(f"{adapter.name} does not offer batch norm in {mode} mode")
+
+
+def replay_command(target: str, prop: str, mode: str, case) -> str:
+    return f"python -m bnconform replay {target} {prop} {mode} {shlex.quote(case.dumps())}"
+
+
+def run_example(observe, adapter, prop: str, check, case, mode: str) -> None:
+    """One Hypothesis example: check, record the errors, and fail with a replayable report."""
+    reason = adapter.unsupported(case)
+    assume(reason is None)
+    comparisons = check(adapter, case, mode)
+    observe.example(compare.worst(comparisons))
+    if not all(c.ok for c in comparisons):
+        replay = replay_command(adapter.name, prop, mode, case)
+        observe.failing_case(case.to_json(), replay)
+        fw = adapter.describe()
+        context = (
+            f"property {prop} | target {adapter.name} ({fw['framework']} {fw['version']}"
+            + (f", backend {fw['backend']}" if fw.get("backend") else "")
+            + f") | mode {mode} | dtype {case.dtype}\n"
+            f"case: {case.dumps()}\n"
+            f"replay: {replay}"
+        )
+        compare.assert_all_within(comparisons, context)

@@ -69,7 +69,10 @@ def data_format(value) -> str:
 
 def positive_pair(name: str, value) -> tuple[int, int]:
     """An int or a pair of ints, each >= 1 (strides, dilations, window sizes)."""
-    pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
+    try:
+        pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
+    except TypeError:  # a float or another non-iterable
+        pair = ()
     if len(pair) != 2 or not all(
         isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in pair
     ):

@@ -87,4 +87,10 @@ def batch_norm_inference(
     x, gamma, beta, moving_mean, moving_var, *, eps: float = 1e-3, axis: int = -1
 ) -> np.ndarray:
     """Inference-mode batch normalization: normalize with the moving (population) statistics."""
+    x = _checks.as_float64("x", x)
+    c = x.shape[_checks.feature_axis(axis, x.ndim)]
+    moving_mean = _checks.per_feature("moving_mean", moving_mean, c)
+    moving_var = _checks.per_feature("moving_var", moving_var, c)
+    if np.any(moving_var < 0):
+        raise ValueError("moving_var: variances must be >= 0")
     return normalize(x, moving_mean, moving_var, gamma, beta, eps, axis)

@@ -36,6 +36,8 @@ def conv2d(
     xc = windows.to_nchw(x, data_format)
     n, c_in, h, wd = xc.shape
     c_out, c_per_group, kh, kw = w.shape
+    if kh < 1 or kw < 1:
+        raise ValueError(f"w: the kernel's spatial size must be at least 1x1, got kernel shape {w.shape}")
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"groups: expected a positive int, got {groups!r}")
     if c_in % groups or c_out % groups:

@@ -63,7 +63,10 @@ def update_moving_stats(
     old_mean = _checks.per_feature("moving_mean", moving.mean, c)
     old_var = _checks.per_feature("moving_var", moving.var, c)
     var = batch_variance_for_update(stats.var, stats.count, convention)
-    tracked = moving.num_batches_tracked + 1
+    tracked = moving.num_batches_tracked
+    if isinstance(tracked, bool) or not isinstance(tracked, (int, np.integer)) or tracked < 0:
+        raise ValueError(f"num_batches_tracked: expected an int >= 0, got {tracked!r}")
+    tracked = int(tracked) + 1
     if momentum is None:
         if convention != "torch":
             raise ValueError('momentum: None (cumulative average) exists only in the "torch" convention')

@@ -86,8 +86,9 @@ def _deviations_path(config: pytest.Config) -> Path | None:
 
 
 def _is_assertion(exc: BaseException) -> bool:
-    """An AssertionError, or a group (Hypothesis: several distinct bugs) of only those."""
-    if isinstance(exc, AssertionError):
+    """An AssertionError or ``pytest.fail()``, or a group (Hypothesis: several distinct bugs)
+    of only those: the property did not hold. Anything else means the test could not check it."""
+    if isinstance(exc, (AssertionError, pytest.fail.Exception)):
         return True
     if isinstance(exc, BaseExceptionGroup):
         return all(_is_assertion(sub) for sub in exc.exceptions)

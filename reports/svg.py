@@ -88,11 +88,12 @@ def dot_strip_chart(title: str, rows: Sequence[str], points: Sequence[Point], *,
     high = 10.0 ** math.ceil(math.log10(max(finite + [reference])))
     if high <= low:
         high = low * 10
-    if any(p.value <= 0 for p in points):
+    zeros = any(p.value <= 0 for p in points)
+    if zeros:
         low /= 10  # zeros sit at the left edge, one decade clear of the smallest positive value
     left = _label_width(rows)
     right = width - 24
-    top, strip = 26.0, 18.0
+    top, strip = 36.0, 18.0
     height = top + strip * len(rows) + 34
 
     def x(value: float) -> float:
@@ -113,10 +114,11 @@ def dot_strip_chart(title: str, rows: Sequence[str], points: Sequence[Point], *,
         parts.append(_text(left - 6, y + strip / 2 + 4, label, anchor="end"))
     for tick in log_ticks(low, high):
         parts.append(el("line", x1=_num(x(tick)), x2=_num(x(tick)), y1=_num(top), y2=_num(bottom), class_="grid"))
-        parts.append(_text(x(tick), bottom + 14, _fmt_tick(tick), anchor="middle", cls="tick"))
+        label = "0" if zeros and tick == low else _fmt_tick(tick)  # the left edge stands for zero
+        parts.append(_text(x(tick), bottom + 14, label, anchor="middle", cls="tick"))
     rx = x(reference)
     parts.append(el("line", x1=_num(rx), x2=_num(rx), y1=_num(top - 4), y2=_num(bottom), class_="reference"))
-    parts.append(_text(rx - 3, top - 6, reference_label, anchor="end", cls="tick"))
+    parts.append(_text(rx - 3, top - 7, reference_label, anchor="end", cls="tick"))
     if axis_label:
         parts.append(_text((left + right) / 2, bottom + 28, axis_label, anchor="middle", cls="axis-label"))
     for point in points:

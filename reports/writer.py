@@ -68,7 +68,7 @@ class ResultsFile:
         self.run["complete"] = bool(complete)
         if stopped:
             self.run["stopped"] = stopped
-        self.flush()
+        self.flush(final=True)
 
     def text(self) -> str:
         """The whole file as strict JSON, one record per line."""
@@ -87,7 +87,12 @@ class ResultsFile:
             "}\n"
         )
 
-    def flush(self) -> None:
-        """Rewrite the file atomically (no-op without a path)."""
+    def flush(self, final: bool = False) -> None:
+        """Rewrite the file atomically (no-op without a path).
+
+        The data is fsync'ed every time; the directory (which makes the rename survive a
+        power loss, not needed against a killed process) only on the ``final`` write,
+        which saves a third of the per-test cost.
+        """
         if self.path is not None:
-            write_atomic(self.path, self.text())
+            write_atomic(self.path, self.text(), fsync=True, fsync_directory=final)

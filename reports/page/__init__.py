@@ -43,7 +43,8 @@ def _header(results: Results, gate: GateOutcome, title: str, generated: str) -> 
               el("ul", [el("li", reason) for reason in gate.reasons], class_="reasons") if gate.reasons else None,
               el("div", [badge(v, f"{counts[v]} {v}") for v in VERDICTS if counts[v]] or "no records",
                  class_="totals", id="totals"),
-              el("ul", [el("li", w) for w in gate.warnings[:10]], class_="reasons warn") if gate.warnings else None)
+              el("ul", [el("li", w) for w in gate.warnings[:10]], class_="warnings", id="warnings")
+              if gate.warnings else None)
 
 
 def render_page(results: Results, gate: GateOutcome, *, deviations_source: str | None = None,

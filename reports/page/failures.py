@@ -20,7 +20,9 @@ def _who(record: dict[str, Any]) -> str:
 
 def _failure(record: dict[str, Any], open_: bool) -> Markup:
     verdict = record["verdict"]
-    where = f"{record.get('op')} · {record.get('mode')} · {record.get('dtype')}"
+    mode = record.get("mode")
+    where = " · ".join(str(part) for part in (record.get("op"), None if mode in (None, "-") else mode,
+                                              record.get("dtype")) if part is not None)
     errors = el("table",
                 el("thead", el("tr", [el("th", h) for h in ("examples", "max abs err", "max rel err", "max ULP",
                                                              "err / tol")])),

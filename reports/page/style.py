@@ -50,9 +50,11 @@ code { font:12px ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace; }
 .banner.pass { background:#dcf1e2; color:#1d5e33; border:1px solid #3a9d5d; }
 .banner.fail { background:#fbd9d7; color:#8c1d1a; border:1px solid #d64541; }
 .reasons { margin:2px 0 0 0; padding-left:20px; color:#8c1d1a; }
+.warnings { margin:6px 0 0 0; padding-left:20px; color:#7a4f00; font-size:12.5px; }
 .badge { display:inline-block; padding:0 7px; border-radius:10px; font-size:12px; color:#fff; white-space:nowrap;
          line-height:18px; }
-.totals .badge { margin-right:6px; }
+.totals .warnings { margin:6px 0 0 0; padding-left:20px; color:#7a4f00; font-size:12.5px; }
+.badge { margin-right:6px; }
 table.matrix td.cell { min-width:118px; padding:0; }
 table.matrix td.cell a { display:block; padding:5px 8px; color:var(--fg); text-decoration:none; }
 table.matrix td.cell a:hover { outline:2px solid #1f5fa8; outline-offset:-2px; }

@@ -7,7 +7,8 @@ import math
 import os
 import xml.etree.ElementTree as ET
 
-import pytest
+import numpy  # noqa: F401 - load NumPy in this process before pytester's in-process runs: it
+import pytest  # cannot be imported a second time after pytester drops the modules a run loaded
 
 from .conftest import REPO
 
@@ -209,6 +210,11 @@ def test_mixed_group(target, observe):
 @pytest.mark.parametrize("target", ["alpha"])
 def test_setup_error(target, broken, observe):
     pass
+
+@pytest.mark.bnconform(property="s", op="batch_norm")
+@pytest.mark.parametrize("target", ["alpha"])
+def test_explicit_fail(target, observe):
+    pytest.fail("property violated")
 ''')
     pytester.runpytest(*PLUGIN, "--results", "out")
     records = {r["property"]: r for r in results_of(pytester)["records"]}
@@ -217,6 +223,7 @@ def test_setup_error(target, broken, observe):
     assert records["q"]["verdict"] == "error"
     assert records["r"]["verdict"] == "error"
     assert "setup failed" in records["r"]["message"] and "no device" in records["r"]["message"]
+    assert records["s"]["verdict"] == "fail" and "property violated" in records["s"]["message"]
 
 
 def test_run_level_observations(pytester):

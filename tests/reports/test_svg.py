@@ -26,6 +26,8 @@ def test_dot_strip_places_values_on_a_log_axis_and_keeps_extremes_visible():
     assert y1 > y0 and x_zero < x_small
     assert "<path" in svg and "<title>infinite</title>" in svg  # inf drawn as a cross, not dropped
     assert re.search(r'class="reference"', svg)
+    ticks = re.findall(r'class="tick">([^<]+)<', svg)
+    assert ticks[0] == "0" and ticks[1:4] == ["0.01", "0.1", "1"]  # the zero edge, then the decades
 
 
 def test_labels_are_escaped():

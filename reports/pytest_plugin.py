@@ -35,6 +35,11 @@ from .schema import VERDICTS
 from .targets import describe
 from .writer import ResultsFile
 
+try:
+    _ExceptionGroup = BaseExceptionGroup
+except NameError:  # Python 3.10: the backport pytest itself depends on
+    from exceptiongroup import BaseExceptionGroup as _ExceptionGroup
+
 __all__ = ["ResultsPlugin"]
 
 MARKER = "bnconform"
@@ -90,7 +95,7 @@ def _is_assertion(exc: BaseException) -> bool:
     of only those: the property did not hold. Anything else means the test could not check it."""
     if isinstance(exc, (AssertionError, pytest.fail.Exception)):
         return True
-    if isinstance(exc, BaseExceptionGroup):
+    if isinstance(exc, _ExceptionGroup):
         return all(_is_assertion(sub) for sub in exc.exceptions)
     return False
 
@@ -100,7 +105,7 @@ def _describe_exception(excinfo: pytest.ExceptionInfo) -> str:
 
     def lines(exc: BaseException, indent: str) -> list[str]:
         own = [indent + line for chunk in traceback.format_exception_only(exc) for line in chunk.rstrip("\n").split("\n")]
-        if isinstance(exc, BaseExceptionGroup):
+        if isinstance(exc, _ExceptionGroup):
             for number, sub in enumerate(exc.exceptions, start=1):
                 own.append(f"{indent}[{number}]")
                 own.extend(lines(sub, indent + "    "))

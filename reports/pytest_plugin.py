@@ -31,7 +31,7 @@ from .deviations import Deviation, DeviationsError, entry_statuses, load_deviati
 from .environment import collect_environment
 from .junit import junit_xml
 from .observe import ItemObservation, Observer
-from .schema import VERDICTS
+from .schema import SEVERITY, VERDICTS
 from .targets import describe
 from .writer import ResultsFile
 
@@ -135,8 +135,6 @@ class _ItemState:
 
     def escalate(self, verdict: str, message: str | None = None, reason: str | None = None) -> None:
         # later phases (teardown) may only make things worse, never hide a failure
-        from .schema import SEVERITY
-
         if self.verdict == "pass" or SEVERITY[verdict] > SEVERITY[self.verdict]:
             self.verdict = verdict
             if message is not None:

@@ -150,8 +150,9 @@ class ConvCase:
     data_format: str
 
 
-PADDINGS = st.one_of(
-    st.sampled_from(["valid", "same"]),
+PADDINGS = st.one_of(  # 'same' (the subtle one: the odd pixel goes at the end) gets its own branch
+    st.just("same"),
+    st.just("valid"),
     st.integers(0, 2),
     st.tuples(st.integers(0, 2), st.integers(0, 2)),
     st.tuples(st.tuples(st.integers(0, 2), st.integers(0, 2)), st.tuples(st.integers(0, 2), st.integers(0, 2))),
@@ -240,7 +241,7 @@ def pool_cases(draw, *, kinds=("max", "avg", "lp"), max_side: int = 7, specials:
             st.tuples(st.integers(0, top[0]), st.integers(0, top[0])),
             st.tuples(st.integers(0, top[1]), st.integers(0, top[1])),
         )
-        paddings = st.one_of(st.just("valid"), explicit) if ceil_mode else st.one_of(st.sampled_from(["valid", "same"]), explicit)
+        paddings = st.one_of(st.just("valid"), explicit) if ceil_mode else st.one_of(st.just("same"), st.just("valid"), explicit)
     padding = draw(paddings)
     sizes = []
     for which in (0, 1):

@@ -60,7 +60,7 @@ def _pool(op, **kw):
     return lambda: op(x, window, stride, **a)
 
 
-CASES = {
+BAD_ARGUMENTS = {
     # ---- batch norm, forward
     "gamma length": (_bn_train(gamma=np.ones(4)), "gamma"),
     "beta length": (_bn_train(beta=np.zeros(2)), "beta"),
@@ -166,7 +166,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("call, name", CASES.values(), ids=list(CASES))
+@pytest.mark.parametrize("call, name", BAD_ARGUMENTS.values(), ids=list(BAD_ARGUMENTS))
 def test_bad_argument_raises_value_error_naming_it(call, name):
     with pytest.raises(ValueError, match=f"^{name}\\b"):
         call()

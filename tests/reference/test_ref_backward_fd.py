@@ -114,13 +114,15 @@ def check_inference_fd(case: gen64.BNCase) -> None:
                                f"d{name}[{c}] (inference) vs central difference")
 
 
+CASES = gen64.bn_cases(max_side=3)  # every element is perturbed: keep arrays small
+
 @settings(deadline=None)
-@given(gen64.bn_cases(max_side=3))
+@given(CASES)
 def test_train_backward_matches_central_differences(case):
     check_train_fd(case)
 
 
 @settings(deadline=None)
-@given(gen64.bn_cases(max_side=3))
+@given(CASES)
 def test_inference_backward_matches_central_differences(case):
     check_inference_fd(case)

@@ -57,25 +57,27 @@ def check_inference_backward(case: gen64.BNCase) -> None:
     tol64.assert_close(grads.dbeta, dbeta, tols[2], "dbeta (inference)")
 
 
+CASES = gen64.bn_cases()
+
 @settings(deadline=None)
-@given(gen64.bn_cases())
+@given(CASES)
 def test_train_forward_matches_naive(case):
     check_train_forward(case)
 
 
 @settings(deadline=None)
-@given(gen64.bn_cases())
+@given(CASES)
 def test_inference_forward_matches_naive(case):
     check_inference_forward(case)
 
 
 @settings(deadline=None)
-@given(gen64.bn_cases())
+@given(CASES)
 def test_train_backward_matches_naive(case):
     check_train_backward(case)
 
 
 @settings(deadline=None)
-@given(gen64.bn_cases())
+@given(CASES)
 def test_inference_backward_matches_naive(case):
     check_inference_backward(case)

@@ -97,21 +97,24 @@ def check_gradient_sums(case: gen64.BNCase) -> None:
                        "sum over the batch of dx * x_hat vs gamma eps dgamma / sigma^3")
 
 
-@given(gen64.bn_cases())
+CASES = gen64.bn_cases()
+AFFINE_CASES = affine_cases()
+
+@given(CASES)
 def test_output_has_mean_beta_and_std_gamma_sqrt_var_over_var_plus_eps(case):
     check_output_moments(case)
 
 
-@given(affine_cases())
+@given(AFFINE_CASES)
 def test_output_is_invariant_under_affine_change_of_the_input(case_ab):
     check_affine_invariance(case_ab)
 
 
-@given(gen64.bn_cases())
+@given(CASES)
 def test_training_equals_inference_at_the_batch_statistics(case):
     check_train_is_inference_at_batch_stats(case)
 
 
-@given(gen64.bn_cases())
+@given(CASES)
 def test_dx_sums_to_zero_and_is_orthogonal_to_xhat_up_to_eps(case):
     check_gradient_sums(case)

@@ -37,13 +37,15 @@ def check_true_conv2d(case: gen64.ConvCase) -> None:
     tol64.assert_close(y, expected, tol, "true_conv2d")
 
 
+CASES = gen64.conv_cases()
+
 @settings(deadline=None)
-@given(gen64.conv_cases())
+@given(CASES)
 def test_conv2d_matches_naive(case):
     check_conv2d(case)
 
 
 @settings(deadline=None)
-@given(gen64.conv_cases())
+@given(CASES)
 def test_true_conv2d_matches_naive(case):
     check_true_conv2d(case)

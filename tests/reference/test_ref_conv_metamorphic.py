@@ -212,35 +212,40 @@ def check_layouts_agree(case: gen64.ConvCase) -> None:
                        f"conv2d {case.data_format} vs {other}")
 
 
+CASES = gen64.conv_cases()
+SHIFTED_CASES = shifted_cases()
+LINEAR_CASES = linear_cases()
+COMMUTATIVE_CASES = commutative_cases()
+
 @settings(deadline=None)
-@given(shifted_cases())
+@given(SHIFTED_CASES)
 def test_translation_equivariance(case_shift):
     check_translation_equivariance(case_shift)
 
 
 @settings(deadline=None)
-@given(linear_cases())
+@given(LINEAR_CASES)
 def test_linearity(case_extra):
     check_linearity(case_extra)
 
 
-@given(commutative_cases())
+@given(COMMUTATIVE_CASES)
 def test_true_convolution_is_commutative(xk):
     check_commutativity(xk)
 
 
 @settings(deadline=None)
-@given(gen64.conv_cases())
+@given(CASES)
 def test_conv2d_is_the_toeplitz_product(case):
     check_toeplitz(case)
 
 
 @settings(deadline=None)
-@given(gen64.conv_cases())
+@given(CASES)
 def test_true_conv2d_is_the_toeplitz_product(case):
     check_true_conv_toeplitz(case)
 
 
-@given(gen64.conv_cases())
+@given(CASES)
 def test_layouts_agree(case):
     check_layouts_agree(case)

@@ -72,13 +72,16 @@ def check_closed_form(case_steps) -> None:
     tol64.assert_close(state.var, expected[1], tol_var, f"moving var after {steps} steps")
 
 
+CASES = gen64.ema_cases()
+FIXED_BATCH_CASES = fixed_batch_cases()
+
 @settings(deadline=None)
-@given(gen64.ema_cases())
+@given(CASES)
 def test_updates_match_naive(case):
     check_updates_match_naive(case)
 
 
 @settings(deadline=None)
-@given(fixed_batch_cases())
+@given(FIXED_BATCH_CASES)
 def test_steps_on_a_fixed_batch_follow_the_closed_form(case_steps):
     check_closed_form(case_steps)

@@ -59,12 +59,15 @@ def check_global_avg(x_format) -> None:
     tol64.assert_close(y, naive.global_avg_pool2d(x, data_format), tol, "global average pooling")
 
 
+CASES = gen64.pool_cases()
+GLOBAL_CASES = gen64.pool_cases(kinds=("avg",), specials=False)
+
 @settings(deadline=None)
-@given(gen64.pool_cases())
+@given(CASES)
 def test_pooling_matches_naive(case):
     check_pool(case)
 
 
-@given(gen64.pool_cases(kinds=("avg",), specials=False))
+@given(GLOBAL_CASES)
 def test_global_average_matches_naive(case):
     check_global_avg((case.x, case.data_format))

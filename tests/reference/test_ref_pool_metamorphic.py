@@ -117,29 +117,35 @@ def check_global_is_one_window(case: gen64.PoolCase) -> None:
                        "global average vs one (H, W) window")
 
 
+SANDWICH_CASES = sandwich_cases()
+CONSTANT_CASES = constant_cases()
+UNIFORM_CONV_CASES = uniform_conv_cases()
+L1_CASES = gen64.pool_cases(kinds=("lp",), specials=False, paddings=st.just("valid"), ceil_modes=(False,))
+GLOBAL_CASES = gen64.pool_cases(kinds=("avg",), specials=False)
+
 @settings(deadline=None)
-@given(sandwich_cases())
+@given(SANDWICH_CASES)
 def test_average_lies_between_min_and_max(case):
     check_min_avg_max(case)
 
 
 @settings(deadline=None)
-@given(constant_cases())
+@given(CONSTANT_CASES)
 def test_pooling_a_constant_gives_the_constant(case_c):
     check_constant(case_c)
 
 
 @settings(deadline=None)
-@given(uniform_conv_cases())
+@given(UNIFORM_CONV_CASES)
 def test_average_pooling_is_a_uniform_depthwise_convolution(case):
     check_avg_is_uniform_depthwise_conv(case)
 
 
-@given(gen64.pool_cases(kinds=("lp",), specials=False, paddings=st.just("valid"), ceil_modes=(False,)))
+@given(L1_CASES)
 def test_l1_pooling_is_window_size_times_mean_abs(case):
     check_l1_is_window_times_mean_abs(case)
 
 
-@given(gen64.pool_cases(kinds=("avg",), specials=False))
+@given(GLOBAL_CASES)
 def test_global_average_is_one_window(case):
     check_global_is_one_window(case)

@@ -91,10 +91,14 @@ class TorchAdapter(Adapter):
         torch.use_deterministic_algorithms(True)
 
     # -- batch normalization ------------------------------------------------------------------
+    def make_bn(self, rank: int, num_features: int, **kwargs) -> torch.nn.Module:
+        """A batch-norm module for ``rank``-D inputs; ``kwargs`` are eps and momentum, or none."""
+        cls = torch.nn.BatchNorm1d if rank == 2 else torch.nn.BatchNorm2d
+        return cls(num_features, **kwargs)
+
     def _module(self, case, inputs) -> torch.nn.Module:
-        c = case.n_features
-        cls = torch.nn.BatchNorm1d if len(case.shape) == 2 else torch.nn.BatchNorm2d
-        bn = cls(c, eps=case.eps, momentum=case.momentum).to(DTYPES[case.dtype])
+        bn = self.make_bn(len(case.shape), case.n_features, eps=case.eps, momentum=case.momentum)
+        bn = bn.to(DTYPES[case.dtype])
         with torch.no_grad():
             bn.weight.copy_(tensor(inputs.gamma, case.dtype))
             bn.bias.copy_(tensor(inputs.beta, case.dtype))
@@ -152,7 +156,7 @@ class TorchAdapter(Adapter):
             except Exception as e:  # noqa: BLE001 - the probe records the framework's refusal
                 return DefaultRun(initial, None, None, None, f"{type(e).__name__}: {e}")
             return DefaultRun(initial, numpy(y), numpy(rm), numpy(rv))
-        bn = (torch.nn.BatchNorm1d if x.ndim == 2 else torch.nn.BatchNorm2d)(c)
+        bn = self.make_bn(x.ndim, c)
         initial = LayerState(numpy(bn.weight), numpy(bn.bias), numpy(bn.running_mean), numpy(bn.running_var))
         if training is not None:
             bn.train(training)

@@ -1,0 +1,120 @@
+"""A user's own batch-norm layer as an adapter: ``--bn-impl FRAMEWORK:MODULE:NAME``.
+
+Course exercises write their own BatchNormalization; teams ship fused layers. Such a class is
+checked by every batch-norm property, with the conventions of the framework it stands in for:
+
+- ``torch``: a drop-in for ``torch.nn.BatchNorm2d``: constructor ``(num_features, eps=, momentum=)``,
+  attributes ``weight``, ``bias``, ``running_mean``, ``running_var``, methods ``train()``/``eval()``,
+  called on (N, C) and (N, C, H, W) inputs; PyTorch's conventions (momentum weighs the new batch,
+  unbiased running variance, eps 1e-5, momentum=None the cumulative average).
+- ``keras``: a drop-in for ``keras.layers.BatchNormalization``: constructor
+  ``(axis=, momentum=, epsilon=)``, weights ``gamma``, ``beta``, ``moving_mean``,
+  ``moving_variance``, ``call(x, training=)``; Keras's conventions.
+
+A class that cannot be imported, or lacks part of that shape, is a ``UsageError`` naming what is
+missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+
+from . import AdapterInfo, register
+
+FRAMEWORKS = ("torch", "keras")
+
+
+class UsageError(ValueError):
+    """The --bn-impl argument or the class it names is not usable; the message says why."""
+
+
+def parse(spec: str) -> tuple[str, str, str]:
+    parts = spec.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise UsageError(f"--bn-impl: expected FRAMEWORK:MODULE:NAME, got {spec!r}")
+    framework, module, name = parts
+    if framework not in FRAMEWORKS:
+        raise UsageError(f"--bn-impl: FRAMEWORK must be one of {FRAMEWORKS}, got {framework!r} in {spec!r}")
+    return framework, module, name
+
+
+def import_class(module: str, name: str, spec: str):
+    try:
+        mod = importlib.import_module(module)
+    except Exception as e:  # noqa: BLE001 - any import failure is the user's to fix
+        raise UsageError(f"--bn-impl {spec}: cannot import module {module!r}: {type(e).__name__}: {e}") from e
+    try:
+        cls = getattr(mod, name)
+    except AttributeError:
+        raise UsageError(f"--bn-impl {spec}: module {module!r} has no attribute {name!r}") from None
+    if not inspect.isclass(cls):
+        raise UsageError(f"--bn-impl {spec}: {module}.{name} is not a class")
+    return cls
+
+
+def _accepts(cls, *keywords: str) -> list[str]:
+    """The keyword arguments among ``keywords`` that the constructor does not accept."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return []
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return []
+    return [k for k in keywords if k not in params]
+
+
+def check_torch_shape(cls, spec: str) -> None:
+    missing = [f"constructor keyword {k!r}" for k in _accepts(cls, "eps", "momentum")]
+    try:
+        layer = cls(3, eps=1e-5, momentum=0.1) if not missing else None
+    except Exception as e:  # noqa: BLE001
+        raise UsageError(f"--bn-impl {spec}: {cls.__name__}(3, eps=1e-5, momentum=0.1) failed: {type(e).__name__}: {e}") from e
+    if layer is not None:
+        for attr in ("weight", "bias", "running_mean", "running_var"):
+            if not hasattr(layer, attr):
+                missing.append(f"attribute {attr!r}")
+        for method in ("train", "eval"):
+            if not callable(getattr(layer, method, None)):
+                missing.append(f"method {method}()")
+        if not callable(layer):
+            missing.append("__call__ (forward)")
+    if missing:
+        raise UsageError(
+            f"--bn-impl {spec}: {cls.__name__} is not a drop-in for torch.nn.BatchNorm2d; missing: "
+            + ", ".join(missing)
+        )
+
+
+def torch_adapter(cls, spec: str, target: str):
+    from .torch_adapter import CAPABILITIES, TorchAdapter
+
+    check_torch_shape(cls, spec)
+
+    class UserTorchAdapter(TorchAdapter):
+        def make_bn(self, rank, num_features, **kwargs):
+            return cls(num_features, **kwargs)
+
+    adapter = UserTorchAdapter()
+    adapter.name = target
+    adapter.description = f"{cls.__module__}.{cls.__qualname__} (user class, PyTorch conventions)"
+    adapter.capabilities = dataclasses.replace(CAPABILITIES, ops=("batch_norm",), dtypes=("float32", "float64"))
+    return adapter
+
+
+def keras_adapter(cls, spec: str, target: str):
+    from .keras_adapter import user_adapter  # the Keras adapter knows how to drive a Keras layer
+
+    return user_adapter(cls, spec, target)
+
+
+def register_user_impl(spec: str) -> str:
+    """Import, check and register the class named by ``spec``; return its target name."""
+    framework, module, name = parse(spec)
+    cls = import_class(module, name, spec)
+    target = f"user-{framework}:{module}.{name}"
+    adapter = torch_adapter(cls, spec, target) if framework == "torch" else keras_adapter(cls, spec, target)
+    info = AdapterInfo(target, framework, "adapters.user_impl", "-", (framework,))
+    register(info, adapter)
+    return target

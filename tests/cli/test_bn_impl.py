@@ -1,0 +1,64 @@
+"""``python -m pytest tests --bn-impl FRAMEWORK:MODULE:NAME`` accepts a correct hand-written layer and
+rejects each planted bug, exactly as a user would run it (a separate pytest process)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytest.importorskip("torch")
+
+
+def run_bn_impl(spec: str, *extra: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    cmd = [sys.executable, "-m", "pytest", "tests", "--bn-impl", spec, "-q", "-p", "no:cacheprovider",
+           "--hypothesis-profile", "ci", *extra]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_hand_written_torch_batchnorm_conforms():
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:HandBatchNorm2d")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "mutant, property_name",
+    [
+        ("InvertedMomentum", "bn_moving_stats"),
+        ("BiasedRunningVar", "bn_moving_stats"),
+        ("EpsOutsideSqrt", "bn_forward"),
+        ("UpdatesInEval", "bn_inference_keeps_stats"),
+    ],
+)
+def test_each_planted_bug_fails(mutant, property_name):
+    proc = run_bn_impl(f"torch:tests.bn_impl.torch_bn:{mutant}", "-x")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert f"property {property_name} " in proc.stdout, proc.stdout[-3000:]
+
+
+def test_a_class_without_the_drop_in_shape_is_a_usage_error():
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:NotABatchNorm")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "missing: constructor keyword 'eps', constructor keyword 'momentum'" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("torch:no_such_module_xyz:Layer", "cannot import module 'no_such_module_xyz'"),
+        ("torch:tests.bn_impl.torch_bn:Missing", "has no attribute 'Missing'"),
+        ("mxnet:tests.bn_impl.torch_bn:HandBatchNorm2d", "FRAMEWORK must be one of"),
+        ("torch:HandBatchNorm2d", "expected FRAMEWORK:MODULE:NAME"),
+    ],
+)
+def test_bad_specs_are_usage_errors_naming_the_problem(spec, message):
+    from adapters.user_impl import UsageError, register_user_impl
+
+    with pytest.raises(UsageError, match=message):
+        register_user_impl(spec)

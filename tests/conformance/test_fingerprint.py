@@ -1,0 +1,49 @@
+"""Each framework's batch-norm conventions, measured by probes (``adapters.fingerprint``).
+
+The fingerprint goes into the results file and the report's side-by-side table. The tests here
+check that what each adapter declares (and what the other properties rely on) is what the probes
+measure, and that a fresh layer starts where the paper and the course say it does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adapters.fingerprint import disagreements, fingerprint
+from bnconform.compare import compare
+
+
+def _require_bn(adapter):
+    if "batch_norm" not in adapter.capabilities.ops:
+        pytest.skip(f"{adapter.name} does not offer batch_norm")
+
+
+@pytest.mark.bnconform(property="conventions", op="batch_norm")
+@pytest.mark.parametrize("mode", ["-"])
+@pytest.mark.parametrize("dtype", ["float32"])
+def test_declared_conventions_are_measured(target, mode, dtype, adapter, observe):
+    """Momentum meaning, running-variance bias, default eps and default axis, as probed, equal the
+    adapter's declaration."""
+    _require_bn(adapter)
+    found = fingerprint(adapter)
+    observe.fingerprint(target, found)
+    problems = disagreements(found)
+    assert not problems, f"{target}: measured conventions differ from the declared ones:\n" + "\n".join(problems)
+
+
+@pytest.mark.bnconform(property="bn_fresh_state", op="batch_norm")
+@pytest.mark.parametrize("mode", ["-"])
+@pytest.mark.parametrize("dtype", ["float32"])
+def test_fresh_layer_state(target, mode, dtype, adapter, observe):
+    """A fresh layer holds gamma 1, beta 0, moving mean 0, moving variance 1 (the course's worked
+    example 1: Keras get_weights() of a new layer is [1,1,1], [0,0,0], [0,0,0], [1,1,1])."""
+    _require_bn(adapter)
+    state = adapter.bn_default(np.zeros((4, 3)), training=False).initial
+    expected = {"gamma": 1.0, "beta": 0.0, "moving_mean": 0.0, "moving_var": 1.0}
+    comparisons = [
+        compare(getattr(state, k), np.full(3, v), 0.0, dtype=dtype, name=k) for k, v in expected.items()
+    ]
+    observe.example(max(comparisons, key=lambda c: c.max_ratio))
+    failed = [c.message() for c in comparisons if not c.ok]
+    assert not failed, "\n".join(failed)

@@ -157,6 +157,8 @@ CHECKS = {
     "conv2d": check_conv2d,
     "pool2d": check_pool2d,
     "pool2d_nonfinite": check_pool2d,
+    "pool2d_lp_odd_p": check_pool2d,
+    "pool2d_lp_ceil_mode": check_pool2d,
 }
 
 

@@ -148,6 +148,13 @@ class Adapter:
     def pool2d(self, case, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    # -- benchmark ----------------------------------------------------------------------------------
+    def bare_call(self, prop: str, mode: str, case, inputs):
+        """A zero-argument callable doing only the framework's own work for this example: inputs
+        already converted to framework tensors, the layer already built. ``benchmarks/`` times it
+        against the adapter's whole call to show what the adapter adds."""
+        raise NotImplementedError
+
     # -- what is offered ------------------------------------------------------------------------
     def unsupported(self, case) -> str | None:
         """Why this framework cannot run ``case`` (a documented restriction), or None."""

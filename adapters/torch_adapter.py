@@ -204,6 +204,36 @@ class TorchAdapter(Adapter):
         return numpy(from_nchw(y, case.data_format))
 
 
+    def bare_call(self, prop: str, mode: str, case, inputs):
+        dt = case.dtype
+        if case.op == "batch_norm":
+            bn = self._module(case, inputs).train(mode == "train")
+            x = tensor(inputs.xs[-1], dt, requires_grad=prop == "bn_backward")
+            if prop == "bn_backward":
+                dy = tensor(inputs.dy, dt)
+                return lambda: bn(x).backward(dy)
+            return lambda: bn(x)
+        if case.op == "conv2d":
+            x = to_nchw(tensor(inputs.x, dt), case.data_format)
+            w, b = tensor(inputs.w, dt), None if inputs.b is None else tensor(inputs.b, dt)
+            if isinstance(case.padding, str):
+                pad = case.padding
+            else:
+                (top, bottom), (left, right) = case.padding
+                x, pad = F.pad(x, (left, right, top, bottom)), 0
+            return lambda: F.conv2d(x, w, b, stride=case.stride, padding=pad, dilation=case.dilation, groups=case.groups)
+        t = to_nchw(tensor(inputs, dt), case.data_format)
+        pad = (0, 0) if case.padding == "valid" else (case.padding[0][0], case.padding[1][0])
+        calls = {
+            "max": lambda: F.max_pool2d(t, case.window, case.stride, pad, ceil_mode=case.ceil_mode),
+            "avg": lambda: F.avg_pool2d(t, case.window, case.stride, pad, ceil_mode=case.ceil_mode,
+                                        count_include_pad=case.count_include_pad),
+            "lp": lambda: F.lp_pool2d(t, case.p, case.window, case.stride, ceil_mode=case.ceil_mode),
+            "global_avg": lambda: F.adaptive_avg_pool2d(t, 1),
+        }
+        return calls[case.kind]
+
+
 def load() -> TorchAdapter:
     return TorchAdapter()
 

@@ -63,14 +63,39 @@ def _error(prog: str, message: str) -> int:
     return USAGE_ERROR
 
 
+def _expand(paths: Sequence[str]) -> list[Path]:
+    """Results files: a file as given, a directory's own results.json, else every results.json
+    below it (``results/`` after a tox matrix: one sub-directory per environment)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir() and not (path / "results.json").is_file():
+            found = sorted(path.rglob("results.json"))
+            if not found:
+                raise ResultsError(path, "no results.json in this directory or below it")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _add_expect_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--expect", metavar="NAMES", default="",
+                        help="comma-separated run names that must be present (e.g. every tox environment); "
+                             "a missing one is reported and fails the gate")
+
+
 def _load(prog: str, args):
     """(results, deviations source) or an exit code."""
     try:
-        runs = load_runs(args.results)
+        runs = load_runs(_expand(args.results))
         deviations, source = _deviations(args)
     except (ResultsError, DeviationsError) as exc:
         return _error(prog, str(exc))
-    return build(runs, deviations), source
+    results = build(runs, deviations)
+    names = {run.doc["run"]["name"] for run in runs}
+    results.missing = [n for n in (x.strip() for x in args.expect.split(",")) if n and n not in names]
+    return results, source
 
 
 def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report") -> int:
@@ -81,6 +106,7 @@ def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report
     parser.add_argument("-o", "--output", metavar="DIR", default="reports/out",
                         help="directory for index.html (default: reports/out)")
     parser.add_argument("--title", default="bnconform report", help="page title")
+    _add_expect_option(parser)
     _add_deviation_options(parser)
     try:
         args = parser.parse_args(argv)
@@ -115,6 +141,7 @@ def main_gate(argv: Sequence[str] | None = None, prog: str = "bnconform gate") -
                         help="results.json files (or directories holding one), one per run")
     parser.add_argument("--strict", action="store_true",
                         help="also fail on fixed, stale and unused known-deviation entries")
+    _add_expect_option(parser)
     _add_deviation_options(parser)
     try:
         args = parser.parse_args(argv)

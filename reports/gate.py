@@ -131,6 +131,9 @@ def evaluate(results: Results, *, strict: bool = False) -> GateOutcome:
         elif status.status == "unused":
             outcome.warnings.append(f"unused known deviation {status.deviation.label}: matches no test "
                                     "of a tested version (renamed property? typo?)")
+    if results.missing:
+        outcome.reasons.append(f"no results from {', '.join(results.missing)}: the environment failed "
+                               "before the suite ran (an install error, say); see its log")
     if outcome.failures:
         outcome.reasons.append(f"{len(outcome.failures)} new failure(s)")
     if outcome.cifar_failures:

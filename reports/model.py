@@ -109,6 +109,7 @@ class Results:
     deviations: list[Deviation] | None  # None: no known-deviations file in force
     statuses: list[EntryStatus]
     matrix: Matrix
+    missing: list[str] = field(default_factory=list)  # expected runs that wrote no results file
 
     def records(self) -> Iterable[tuple[Run, dict[str, Any]]]:
         for run in self.runs:

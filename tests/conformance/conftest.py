@@ -7,6 +7,7 @@ the results file and the report show.
 
 from __future__ import annotations
 
+import os
 import shlex
 
 import pytest
@@ -23,9 +24,17 @@ def all_targets() -> list[str]:
     return [info.name for info in adapters.discover()]
 
 
+def _env_targets() -> list[str]:
+    """``BNCONFORM_TARGETS=torch,torch-functional``: the default of --target (tox sets it per env)."""
+    return [t.strip() for t in os.environ.get("BNCONFORM_TARGETS", "").split(",") if t.strip()]
+
+
 def pytest_generate_tests(metafunc):
     if "target" in metafunc.fixturenames:
-        chosen = metafunc.config.getoption("--target") or selected_targets(metafunc.config)
+        chosen = metafunc.config.getoption("--target") or _env_targets() or selected_targets(metafunc.config)
+        unknown = sorted(set(chosen) - set(all_targets()) - set(selected_targets(metafunc.config)))
+        if unknown:
+            raise pytest.UsageError(f"--target: unknown adapter(s) {', '.join(unknown)}; known: {', '.join(all_targets())}")
         metafunc.parametrize("target", chosen)
     if "dtype" in metafunc.fixturenames and not _parametrized(metafunc, "dtype"):
         metafunc.parametrize("dtype", DTYPES)

@@ -241,7 +241,10 @@ def pool_cases(draw, *, kinds=("max", "avg", "lp"), max_side: int = 7, specials:
             st.tuples(st.integers(0, top[0]), st.integers(0, top[0])),
             st.tuples(st.integers(0, top[1]), st.integers(0, top[1])),
         )
-        paddings = st.one_of(st.just("valid"), explicit) if ceil_mode else st.one_of(st.just("same"), st.just("valid"), explicit)
+        if ceil_mode:  # 'same' is not defined with ceil mode
+            paddings = st.one_of(st.just("valid"), explicit)
+        else:
+            paddings = st.one_of(st.just("same"), st.just("valid"), explicit)
     padding = draw(paddings)
     sizes = []
     for which in (0, 1):

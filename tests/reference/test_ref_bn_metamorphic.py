@@ -3,8 +3,9 @@
 - moments of the output: per feature, mean(y) = beta and var(y) = gamma^2 var / (var + eps), i.e.
   std(y) = |gamma| sqrt(var / (var + eps)) (checked squared, which is smooth at var = 0);
 - affine change of the input, per feature x' = a x + b: x_hat' = sign(a) x_hat exactly when eps is scaled
-  too (eps' = a^2 eps), so y(x'; eps') = y(x; eps) with gamma -> sign(a) gamma. With eps unscaled only a
-  shift (a = 1) leaves y unchanged; that case is checked separately, with eps as is;
+  too (eps' = a^2 eps), so y(x'; eps') = y(x; eps) with gamma -> sign(a) gamma (eps being one scalar, a
+  is one number for all features unless eps = 0). With eps unscaled only a shift (a = 1) leaves y
+  unchanged; that case is checked separately, with eps as is;
 - training output = inference output evaluated at the batch's own statistics;
 - backward: sum_i dx_i = 0 (since sum x_hat = 0) and
   sum_i dx_i x_hat_i = (gamma / sigma) dgamma (1 - mean(x_hat^2)) = gamma eps dgamma / sigma^3
@@ -55,8 +56,8 @@ def affine_cases(draw):
 
 
 def check_affine_invariance(case_ab) -> None:
-    """y(a x + b; a^2 eps, gamma) = y(x; eps, sign(a) gamma), with one a for all features when eps is
-    scaled (eps is a scalar), and y(x + b; eps) = y(x; eps) per feature."""
+    """y(a x + b; a^2 eps, gamma) = y(x; eps, sign(a) gamma), with one a for all features when eps > 0
+    (eps is one scalar) and a per-feature a when eps = 0; and y(x + b; eps) = y(x; eps), b per feature."""
     case, a, b = case_ab
     x, axis, eps = case.x, case.axis, case.eps
     y = ref.batch_norm_train(x, case.gamma, case.beta, eps=eps, axis=axis).y
@@ -67,13 +68,13 @@ def check_affine_invariance(case_ab) -> None:
     tol64.assert_close(y_shift, y, tol + tol64.bn_train_y(shifted, case.gamma, case.beta, eps, axis),
                        "y(x + b) vs y(x), eps unchanged")
 
-    scale = float(a[0])
-    moved = scale * x + _along(b, x, axis)
-    eps_moved = scale**2 * eps
+    scales = a if eps == 0.0 else np.full(case.c, a[0])  # eps is one scalar: one a, unless eps = 0
+    moved = _along(scales, x, axis) * x + _along(b, x, axis)
+    eps_moved = float(scales[0]) ** 2 * eps
     y_moved = ref.batch_norm_train(moved, case.gamma, case.beta, eps=eps_moved, axis=axis).y
-    y_signed = ref.batch_norm_train(x, np.sign(scale) * case.gamma, case.beta, eps=eps, axis=axis).y
+    y_signed = ref.batch_norm_train(x, np.sign(scales) * case.gamma, case.beta, eps=eps, axis=axis).y
     tol64.assert_close(y_moved, y_signed, tol + tol64.bn_train_y(moved, case.gamma, case.beta, eps_moved, axis),
-                       f"y({scale} x + b; {scale}^2 eps) vs y(x; eps) with gamma * sign({scale})")
+                       f"y(a x + b; a^2 eps) vs y(x; eps) with gamma * sign(a), a = {scales}")
 
 
 def check_train_is_inference_at_batch_stats(case: gen64.BNCase) -> None:

@@ -20,6 +20,7 @@ import gen64
 import reference as ref
 import tol64
 
+
 def _spatial(x, data_format):
     return x.shape[1:3] if data_format == "channels_last" else x.shape[2:4]
 

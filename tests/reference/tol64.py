@@ -160,8 +160,9 @@ def bn_train_grads(dy, x, gamma_, eps: float, axis: int):
 
 
 def bn_inference_grads(dy, x, gamma_, mean, var, eps: float, axis: int):
-    """dx = gamma dy / sigma: 5 roundings (add eps, sqrt, reciprocal, two multiplies) on |gamma dy / sigma|; dgamma = sum dy x_hat with x_hat from
-    bn_inference_y's chain: n = m + 4, M = sum |dy| (|x| + |mean|) / sigma; dbeta = sum dy: n = m."""
+    """dx = gamma dy / sigma: 5 roundings (add eps, sqrt, reciprocal, two multiplies) on |gamma dy / sigma|;
+    dgamma = sum dy x_hat with x_hat from ``bn_inference_y``'s chain: n = m + 4,
+    M = sum |dy| (|x| + |mean|) / sigma; dbeta = sum dy: n = m."""
     x = np.asarray(x, dtype=np.float64)
     dy = np.asarray(dy, dtype=np.float64)
     axes = tuple(a for a in range(x.ndim) if a != axis % x.ndim)

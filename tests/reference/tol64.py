@@ -261,10 +261,14 @@ def avg_pool(x, window, stride=None, **kwargs) -> np.ndarray:
 
 def lp_pool(y_exact, window, p: float) -> np.ndarray:
     """(sum |x|^p)^(1/p): each power is within 2u (libm pow, taken as 2 roundings), the sum of positive
-    terms adds (k - 1) u, and the root turns a relative error r of the sum into r / p, plus its own 2u:
-    relative (k + 1) / p + 2 in units of u, so n = (k + 1) / p + 2 and M = |y|."""
+    terms adds (k - 1) u, and the root turns a relative error r of the sum S into r / p, plus its own 2u;
+    the exponent 1/p is itself rounded (relative u), which moves S^(1/p) by a relative u |ln S| / p =
+    u |ln y|. In units of u: (k + 1) / p + 2 + |ln y|, so n = that and M = |y|."""
     kh, kw = (window, window) if isinstance(window, int) else window
-    return bound((kh * kw + 1) / p + 2, np.abs(y_exact))
+    y = np.abs(np.asarray(y_exact, dtype=np.float64))
+    with np.errstate(divide="ignore"):
+        log_y = np.where(y > 0, np.abs(np.log(np.where(y > 0, y, 1.0))), 0.0)
+    return bound((kh * kw + 1) / p + 2 + log_y, y)
 
 
 def mean_of(values, n: int) -> np.ndarray:

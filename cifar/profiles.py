@@ -1,0 +1,58 @@
+"""Training profiles: how much data and how many epochs.
+
+- ``standard``: the first lecture's protocol, 5 epochs on all the data;
+- ``full``: the second lecture's, 25 epochs;
+- ``quick``: for CI, a fixed subset and few epochs (sized below).
+
+Each architecture keeps its own protocol: model A (batch 100) validates on the test images after
+every epoch, as the first lecture did (``quick``: on a fixed subset of them, to save time); model B
+(batch 32) holds out the last 10% of its training images (``validation_split=0.1``). The test accuracy
+the gate uses is always measured on all 10,000 test images after the last epoch: a larger test set
+lowers the spread between seeds, hence a tighter gate, and inference is cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Protocol:
+    epochs: int
+    n_train: int | None  # None: all 50,000 (model B then trains on 45,000)
+    n_val: int | None = None  # model A: test images validated on after each epoch (None: all)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    protocols: dict  # arch -> Protocol
+    matrix: tuple = (("A", True), ("A", False), ("B", True), ("B", False))  # what `run` trains
+
+    def protocol(self, arch: str) -> Protocol:
+        return self.protocols[arch]
+
+
+VALIDATION_SPLIT = {"A": 0.0, "B": 0.1}
+
+PROFILES = {
+    "quick": Profile("quick", "CI: fixed subset, few epochs", {
+        "A": Protocol(epochs=6, n_train=10_000, n_val=2_000),
+        "B": Protocol(epochs=3, n_train=10_000),
+    }),
+    "standard": Profile("standard", "first lecture: 5 epochs, all data", {
+        "A": Protocol(epochs=5, n_train=None),
+        "B": Protocol(epochs=5, n_train=None),
+    }),
+    "full": Profile("full", "second lecture: 25 epochs, all data", {
+        "A": Protocol(epochs=25, n_train=None),
+        "B": Protocol(epochs=25, n_train=None),
+    }),
+}
+
+
+def get(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {name!r}")
+    return PROFILES[name]

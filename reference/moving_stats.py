@@ -62,6 +62,8 @@ def update_moving_stats(
     c = stats.mean.shape[0]
     old_mean = _checks.per_feature("moving_mean", moving.mean, c)
     old_var = _checks.per_feature("moving_var", moving.var, c)
+    if np.any(old_var < 0):
+        raise ValueError("moving_var: variances must be >= 0")
     var = batch_variance_for_update(stats.var, stats.count, convention)
     tracked = moving.num_batches_tracked
     if isinstance(tracked, bool) or not isinstance(tracked, (int, np.integer)) or tracked < 0:

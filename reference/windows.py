@@ -40,6 +40,9 @@ class AxisPlan(NamedTuple):
 
 def same_padding(length: int, k: int, s: int, d: int) -> tuple[int, int]:
     """TensorFlow's 'same' padding for one axis: out = ceil(L / s), extra pixel at the end."""
+    for name, v in (("length", length), ("window", k), ("stride", s), ("dilation", d)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if name == "length" else 1):
+            raise ValueError(f"{name}: expected an int >= {0 if name == 'length' else 1}, got {v!r}")
     out = -(-length // s)
     total = max((out - 1) * s + d * (k - 1) + 1 - length, 0)
     return total // 2, total - total // 2

@@ -185,3 +185,18 @@ def test_the_good_arguments_of_these_calls_are_accepted():
         _pool(op)()
     ref.closed_form(0.0, 1.0, momentum=0.9, steps=1)
     ref.global_avg_pool2d(IMG)
+
+
+@pytest.mark.parametrize(
+    "args, name",
+    [((5, 3, 0, 1), "stride"), ((5, 0, 1, 1), "window"), ((5, 3, 1, 0), "dilation"), ((-1, 3, 1, 1), "length"),
+     ((5.0, 3, 1, 1), "length")],
+)
+def test_same_padding_names_its_bad_argument(args, name):
+    with pytest.raises(ValueError, match=f"^{name}"):
+        ref.same_padding(*args)
+
+
+def test_negative_moving_variance_is_refused():
+    with pytest.raises(ValueError, match="^moving_var"):
+        ref.update_moving_stats(ref.MovingStats(np.zeros(2), np.array([1.0, -0.5])), np.ones((3, 2)), momentum=0.9)

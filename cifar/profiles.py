@@ -29,6 +29,7 @@ class Profile:
     description: str
     protocols: dict  # arch -> Protocol
     matrix: tuple = (("A", True), ("A", False), ("B", True), ("B", False))  # what `run` trains
+    broken_bn_targets: tuple = ()  # where the tests also train model B with a broken BN
 
     def protocol(self, arch: str) -> Protocol:
         return self.protocols[arch]

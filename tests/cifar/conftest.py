@@ -78,30 +78,93 @@ def cifar_data(cifar_path, require_data):
         pytest.skip(str(exc))
 
 
-@pytest.fixture
-def record_run(request):
-    """``record_run(record)``: hand a training record to the results plugin and to the JSON file."""
+@pytest.fixture(scope="session")
+def cifar_results_file():
+    """This session's CIFAR records, rewritten after each: ``$BNCONFORM_CIFAR_RESULTS`` or
+    ``results/cifar-pytest.json`` (readable by ``python -m cifar report`` and ``gate``)."""
+    path = Path(os.environ.get("BNCONFORM_CIFAR_RESULTS", "results/cifar-pytest.json"))
+    doc = {"schema": "bnconform-cifar/1", "command": "pytest", "cifar": []}
 
-    def record(run: dict) -> None:
-        try:
-            observe = request.getfixturevalue("observe")
-        except pytest.FixtureLookupError:
-            observe = None
-        if observe is not None and hasattr(observe, "cifar"):
-            observe.cifar(run)
-        path = Path(os.environ.get("BNCONFORM_CIFAR_RESULTS", "results/cifar-pytest.json"))
+    def add(record: dict) -> None:
+        doc["cifar"].append(record)
         path.parent.mkdir(parents=True, exist_ok=True)
-        doc = json.loads(path.read_text()) if path.exists() else {
-            "schema": "bnconform-cifar/1", "cifar": []}
-        doc["cifar"].append({**run, "test_id": request.node.nodeid})
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(doc, indent=1) + "\n")
         os.replace(tmp, path)
 
+    return add
+
+
+@pytest.fixture
+def record_run(request, cifar_results_file):
+    """``record_run(record, observe=True)``: hand a training record to the results plugin
+    (``observe.cifar``, when the plugin is active) and to this session's CIFAR results file."""
+
+    def record(run: dict, observe: bool = True) -> None:
+        if observe:
+            try:
+                plugin = request.getfixturevalue("observe")
+            except pytest.FixtureLookupError:
+                plugin = None
+            if plugin is not None and hasattr(plugin, "cifar"):
+                plugin.cifar(run)
+        cifar_results_file({**run, "test_id": request.node.nodeid})
+
     return record
 
 
+def _profile(config):
+    from cifar import profiles
+
+    return profiles.get(option(config, "--cifar-profile", "BNCONFORM_CIFAR_PROFILE", "quick"))
+
+
 def pytest_generate_tests(metafunc):
-    """A test asking for ``cifar_target`` runs once per selected target."""
+    """``cifar_target``: once per selected target; ``cifar_config``: once per (arch, bn) of the
+    profile's matrix; ``broken_target``: once per target the broken-BN check runs on."""
+    targets = selected_targets(metafunc.config)
     if "cifar_target" in metafunc.fixturenames:
-        metafunc.parametrize("cifar_target", selected_targets(metafunc.config))
+        metafunc.parametrize("cifar_target", targets)
+    if "cifar_config" in metafunc.fixturenames:
+        metafunc.parametrize("cifar_config", _profile(metafunc.config).matrix,
+                             ids=lambda c: f"{c[0]}-{'BN' if c[1] else 'noBN'}")
+    if "broken_target" in metafunc.fixturenames:
+        broken = [t for t in _profile(metafunc.config).broken_bn_targets if t in targets]
+        metafunc.parametrize("broken_target", broken)
+
+
+@pytest.fixture(scope="session")
+def baseline_store():
+    from cifar.baselines import Store
+
+    return Store.load(os.environ.get("BNCONFORM_CIFAR_BASELINES"))
+
+
+@pytest.fixture(scope="session")
+def profile_runs(pytestconfig, cifar_data, cifar_path, cifar_profile):
+    """Every run of the gated profile (its matrix on each selected target, plus the broken-BN runs),
+    trained once per session, two worker processes at a time. Keyed by
+    ``(target, arch, bn, broken_bn)``; failed runs are under the same key in the second dict."""
+    from cifar import profiles
+    from cifar.runner import Job, run
+
+    profile = profiles.get(cifar_profile)
+    targets = selected_targets(pytestconfig)
+    jobs = [Job(target=t, arch=a, bn=bn, profile=profile.name, seed=0, cifar_path=cifar_path)
+            for t in targets for a, bn in profile.matrix]
+    jobs += [Job(target=t, arch="B", bn=True, profile=profile.name, seed=0, broken_bn=True,
+                 cifar_path=cifar_path) for t in profile.broken_bn_targets if t in targets]
+    records, errors = {}, {}
+
+    def one(job):
+        key = (job.target, job.arch, job.bn, job.broken_bn)
+        try:
+            records[key] = run(job, timeout=3600)
+        except Exception as exc:  # reported by the test that needs this run
+            errors[key] = str(exc)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        list(pool.map(one, jobs))
+    return records, errors

@@ -1,0 +1,226 @@
+"""``python -m cifar`` (and ``bnconform cifar``): train, gate, record baselines, report.
+
+    python -m cifar run --profile quick                      # train the profile's matrix and gate it
+    python -m cifar run --targets torch --archs B --seeds 0 --broken-bn
+    python -m cifar baseline --profile quick --seeds 0 1 2 3 4
+    python -m cifar gate results/cifar-quick.json            # re-judge recorded runs
+    python -m cifar report results/cifar-quick.json          # curves, BN vs no-BN, images/s
+    python -m cifar locate                                    # where the data is, its sha256
+    python -m cifar targets
+
+Exit codes: 0 all passed (``no-baseline`` counts as passed unless ``--require-baseline``),
+1 a run failed the gate, 2 a run could not be done (error, missing data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from . import backends, profiles
+
+DEFAULT_OUT = Path("results")
+
+
+def _matrix_args(p: argparse.ArgumentParser, seeds_default=(0,)) -> None:
+    p.add_argument("--profile", default="quick", choices=sorted(profiles.PROFILES))
+    p.add_argument("--targets", nargs="+", default=None, choices=sorted(backends.TARGETS),
+                   help="default: every target")
+    p.add_argument("--archs", nargs="+", default=None, choices=["A", "B"],
+                   help="default: the profile's matrix")
+    p.add_argument("--bn", choices=["on", "off", "both"], default=None,
+                   help="default: the profile's matrix")
+    p.add_argument("--seeds", nargs="+", type=int, default=list(seeds_default))
+    p.add_argument("--epochs", type=int, help="override the profile (the run becomes 'custom')")
+    p.add_argument("--n-train", type=int, help="override the profile's training subset")
+    p.add_argument("--n-val", type=int, help="override model A's per-epoch validation subset")
+    p.add_argument("--cifar-path", help="data location (else $CIFAR10_PATH, then the usual caches)")
+    p.add_argument("--baselines", help="baseline file (default cifar/baselines/baselines.json)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="framework threads per run (default 1; part of the baseline key)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="runs at once (default: cores // threads)")
+    p.add_argument("--nice", type=int, default=None, help="run the workers under nice -n N")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per run")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--out", help="results JSON (default results/cifar-<profile>.json)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cifar", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="train the matrix and gate each run against its baseline")
+    _matrix_args(p)
+    p.add_argument("--broken-bn", action="store_true", help="invert the BN momentum's meaning")
+    p.add_argument("--require-baseline", action="store_true", help="fail on no-baseline")
+
+    p = sub.add_parser("baseline", help="train several seeds and record them as baselines")
+    _matrix_args(p, seeds_default=(0, 1, 2, 3, 4))
+
+    p = sub.add_parser("gate", help="re-judge the runs of results files against the baselines")
+    p.add_argument("results", nargs="+")
+    p.add_argument("--baselines")
+    p.add_argument("--require-baseline", action="store_true")
+
+    p = sub.add_parser("report", help="text report of results files")
+    p.add_argument("results", nargs="+")
+
+    p = sub.add_parser("locate", help="find, verify and decode the data; print its identity")
+    p.add_argument("--cifar-path")
+
+    sub.add_parser("targets", help="list the targets")
+
+    p = sub.add_parser("worker", help=argparse.SUPPRESS)
+    p.add_argument("--job", required=True)
+    p.add_argument("--out", required=True)
+    return parser
+
+
+def _jobs(args, broken_bn=False):
+    from .runner import Job
+
+    targets = args.targets or list(backends.TARGETS)
+    matrix = profiles.get(args.profile).matrix
+    archs = args.archs or sorted({arch for arch, _ in matrix})
+    for target in targets:
+        for arch in archs:
+            bns = ({"on": [True], "off": [False], "both": [True, False]}[args.bn] if args.bn
+                   else [bn for a, bn in matrix if a == arch] or [True])
+            for bn in bns:
+                for seed in args.seeds:
+                    yield Job(target=target, arch=arch, bn=bn, profile=args.profile, seed=seed,
+                              broken_bn=broken_bn, cifar_path=args.cifar_path, epochs=args.epochs,
+                              n_train=args.n_train, n_val=args.n_val,
+                              progress=not args.no_progress, live=sys.stderr.isatty())
+
+
+def _execute(args, jobs) -> tuple[list, list]:
+    from .runner import run_many
+
+    threads = args.threads or backends.DEFAULT_THREADS
+    parallel = args.jobs or max(1, (os.cpu_count() or 1) // threads)
+    records, errors = run_many(list(jobs), parallel=parallel, threads=threads, nice=args.nice,
+                               timeout=args.timeout)
+    for error in errors:
+        print(f"ERROR {error}", file=sys.stderr)
+    return records, errors
+
+
+def _write_results(path, records, command) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"schema": "bnconform-cifar/1", "command": command, "cifar": records}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _exit_code(records, errors, require_baseline) -> int:
+    if errors:
+        return 2
+    bad = {"fail"} | ({"no-baseline"} if require_baseline else set())
+    return 1 if any(r["verdict"] in bad for r in records) else 0
+
+
+def cmd_run(args, command) -> int:
+    from .baselines import Store
+    from .gate import judge, summary_line
+
+    store = Store.load(args.baselines)
+    t0 = time.perf_counter()
+    records, errors = _execute(args, _jobs(args, broken_bn=args.broken_bn))
+    for record in records:
+        judge(record, store)
+        print(summary_line(record))
+    print(f"{len(records)} runs in {time.perf_counter() - t0:.0f} s")
+    _write_results(args.out or DEFAULT_OUT / f"cifar-{args.profile}.json", records, command)
+    return _exit_code(records, errors, args.require_baseline)
+
+
+def cmd_baseline(args, command) -> int:
+    from .baselines import Store
+
+    if len(set(args.seeds)) < 3:
+        print("baseline: give at least 3 distinct --seeds", file=sys.stderr)
+        return 2
+    records, errors = _execute(args, _jobs(args))
+    groups: dict = {}
+    for record in records:
+        key = (record["target"], record["arch"], record["bn"])
+        groups.setdefault(key, []).append(record)
+    store = Store.load(args.baselines)
+    for key, group in groups.items():
+        entry = store.record(group, command=command)
+        band = entry["band"]
+        print(f"{key[0]:<16} {key[1]} {'BN' if key[2] else 'no-BN'}: accuracies "
+              f"{' '.join(f'{a:.4f}' for a in entry['accuracies'])}; mean {band['mean']:.4f} "
+              f"sd {band['std']:.4f} threshold {band['threshold']:.4f}")
+    store.save()
+    print(f"recorded {len(groups)} baselines in {store.path}")
+    _write_results(args.out or DEFAULT_OUT / f"cifar-baseline-{args.profile}.json", records, command)
+    return 2 if errors else 0
+
+
+def _load_records(paths) -> list:
+    records = []
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        records += doc["cifar"] if isinstance(doc, dict) else doc
+    return records
+
+
+def cmd_gate(args) -> int:
+    from .baselines import Store
+    from .gate import judge, summary_line
+
+    store = Store.load(args.baselines)
+    records = [judge(r, store) for r in _load_records(args.results)]
+    for record in records:
+        print(summary_line(record))
+    return _exit_code(records, [], args.require_baseline)
+
+
+def cmd_report(args) -> int:
+    from .report import render_text
+
+    print(render_text(_load_records(args.results)))
+    return 0
+
+
+def cmd_locate(args) -> int:
+    from .dataset import load
+    from .errors import DataError
+
+    try:
+        data = load(args.cifar_path)
+    except DataError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(json.dumps({**data.describe(), "train": list(data.x_train.shape),
+                      "test": list(data.x_test.shape)}, indent=1))
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    command = "python -m cifar " + " ".join(shlex.quote(a) for a in argv)
+    if args.command == "worker":
+        from .runner import Job, work
+
+        work(Job.from_json(args.job), args.out)
+        return 0
+    if args.command == "targets":
+        for target, (_, framework, backend) in backends.TARGETS.items():
+            print(f"{target:<18} {framework}{' on ' + backend if backend else ''}")
+        return 0
+    return {"run": lambda: cmd_run(args, command), "baseline": lambda: cmd_baseline(args, command),
+            "gate": lambda: cmd_gate(args), "report": lambda: cmd_report(args),
+            "locate": lambda: cmd_locate(args)}[args.command]()

@@ -1,0 +1,194 @@
+"""One training run in its own process.
+
+Keras fixes its backend at import, frameworks keep global state (seeds, thread pools, determinism
+flags), and a crash in one framework should not take the others down: so every run is a fresh
+``python -m cifar worker`` process with its environment prepared
+(:func:`cifar.backends.prepare_environment`), optionally under ``nice``. The child writes its record
+to a file; its stderr (progress bar, framework messages) is passed through, and its tail is kept for
+the error message if it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .backends import prepare_environment
+from .locate import PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class Job:
+    target: str
+    arch: str = "A"
+    bn: bool = True
+    profile: str = "quick"
+    seed: int = 0
+    broken_bn: bool = False
+    cifar_path: str | None = None
+    epochs: int | None = None  # overrides of the profile (profile name becomes "custom")
+    n_train: int | None = None
+    n_val: int | None = None
+    progress: bool = True
+    live: bool = False  # redraw the progress line (the parent is on a terminal)
+    task: str = "train"  # or "forward": logits of initial models on parity.parity_batch
+    forward_n: int = 16
+    # for "forward": dicts {"arch", "bn", "training", "permute_flatten"} (the last: torch only,
+    # False only to show that the permutation matters); one process serves them all
+    forward_configs: tuple = ()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Job":
+        fields = json.loads(text)
+        fields["forward_configs"] = tuple(fields.get("forward_configs", ()))
+        return cls(**fields)
+
+
+class RunFailed(RuntimeError):
+    """The worker process exited with an error; the message holds its stderr tail."""
+
+
+# Messages TensorFlow prints before its logging is set up (so TF_CPP_MIN_LOG_LEVEL cannot silence
+# them): not passed through, but kept in the tail an error message quotes.
+NOISE = re.compile(rb"oneDNN custom operations are on|absl::InitializeLog|node_def_util\.cc|"
+                   rb"cpu_feature_guard\.cc|To enable the following instructions|"
+                   rb"rebuild TensorFlow with the appropriate")
+
+
+def _pump(source, sink, tail: bytearray, limit: int = 16_384) -> None:
+    """Copy the child's stderr to ``sink`` segment by segment (a segment ends in \\n or \\r, so the
+    progress bar's redraws pass), dropping :data:`NOISE`; keep the last ``limit`` bytes."""
+    pending = b""
+    for chunk in iter(lambda: source.read1(4096), b""):
+        tail += chunk
+        del tail[:-limit]
+        pending += chunk
+        segments = re.split(rb"(?<=[\r\n])", pending)
+        pending = segments.pop()
+        if sink is not None:
+            kept = b"".join(seg for seg in segments if not NOISE.search(seg))
+            if kept:
+                sink.write(kept)
+                sink.flush()
+    if sink is not None and pending and not NOISE.search(pending):
+        sink.write(pending)
+        sink.flush()
+
+
+def run(job: Job, *, threads: int | None = None, nice: int | None = None,
+        timeout: float | None = None, stream=None) -> dict:
+    """Run ``job`` in a worker process and return its record."""
+    env = prepare_environment(job.target, threads, env=dict(os.environ))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    sink = stream if stream is not None else getattr(sys.stderr, "buffer", None)
+    with tempfile.TemporaryDirectory(prefix="bnconform-cifar-") as tmp:
+        out = Path(tmp) / "record.json"
+        command = [sys.executable, "-m", "cifar", "worker", "--job", job.to_json(), "--out", str(out)]
+        if nice:
+            command = ["nice", "-n", str(nice)] + command
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        tail = bytearray()
+        pump = threading.Thread(target=_pump, args=(process.stderr, sink, tail), daemon=True)
+        pump.start()
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise RunFailed(f"{job.target}: worker timed out after {timeout} s") from None
+        pump.join()
+        if code != 0 or not out.exists():
+            text = tail.decode(errors="replace").strip()
+            raise RunFailed(f"{job.target}: worker exited with {code}:\n{text[-4000:]}")
+        return json.loads(out.read_text())
+
+
+def run_many(jobs: list, *, parallel: int = 1, **options) -> tuple[list, list]:
+    """Run ``jobs``, ``parallel`` worker processes at a time (each with ``options`` of :func:`run`).
+
+    Returns the records in the order of ``jobs`` (failed runs left out) and the error messages.
+    With several at once the progress bars print one line per epoch instead of redrawing.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    if parallel > 1:
+        jobs = [replace(job, live=False) for job in jobs]
+    outcomes: list = [None] * len(jobs)
+
+    def one(index: int) -> None:
+        try:
+            outcomes[index] = run(jobs[index], **options)
+        except RunFailed as exc:
+            outcomes[index] = exc
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        list(pool.map(one, range(len(jobs))))
+    records = [o for o in outcomes if isinstance(o, dict)]
+    errors = [str(o) for o in outcomes if isinstance(o, RunFailed)]
+    return records, errors
+
+
+def work(job: Job, out: str) -> None:
+    """The worker's side: train in this process and write the record to ``out``."""
+    prepare_environment(job.target)
+    if job.task == "forward":
+        record = forward(job)
+    else:
+        record = train_job(job)
+    tmp = Path(out).with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, out)
+
+
+def forward(job: Job) -> dict:
+    """Logits of initial models (seed ``job.seed``) on the parity batch, and the versions.
+
+    A fresh model per configuration: a training-mode forward updates the moving statistics.
+    """
+    from . import backends
+    from .archs import build_spec
+    from .parity import parity_batch
+    from .weights import initial_weights
+
+    x = parity_batch(job.forward_n)
+    outputs = []
+    for config in job.forward_configs:
+        spec = build_spec(config["arch"], config["bn"])
+        options = {} if config.get("permute_flatten", True) else {"permute_flatten": False}
+        trainer = backends.create(job.target, spec, initial_weights(spec, job.seed),
+                                  seed=job.seed, **options)
+        logits = trainer.logits(x, training=config.get("training", False))
+        outputs.append({**config, "logits": np.asarray(logits, np.float64).tolist(),
+                        "dtype": str(np.asarray(logits).dtype)})
+    return {"target": job.target, "outputs": outputs, "versions": trainer.versions()}
+
+
+def train_job(job: Job) -> dict:
+    from . import profiles, train
+    from .dataset import load
+
+    data = load(job.cifar_path)
+    profile = profiles.get(job.profile) if job.profile != "custom" else None
+    base = profile.protocol(job.arch) if profile else profiles.Protocol(1, None, None)
+    protocol = profiles.Protocol(
+        job.epochs if job.epochs is not None else base.epochs,
+        job.n_train if job.n_train is not None else base.n_train,
+        job.n_val if job.n_val is not None else base.n_val,
+    )
+    overridden = protocol != base or profile is None
+    return train.run(job.target, job.arch, job.bn, "custom" if overridden else job.profile,
+                     protocol, job.seed, data, broken_bn=job.broken_bn, progress=job.progress,
+                     live=job.live)

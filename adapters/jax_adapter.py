@@ -1,0 +1,228 @@
+"""JAX without a layer library: ``lax.conv_general_dilated``, ``lax.reduce_window`` and ``jnp.mean``.
+
+What is tested, and why:
+
+- convolution: ``lax.conv_general_dilated`` with the kernel given OIHW through ``dimension_numbers``
+  (``("NHWC", "OIHW", "NHWC")`` or ``("NCHW", "OIHW", "NCHW")``), ``window_strides``,
+  ``rhs_dilation``, ``feature_group_count`` and padding ``"VALID"``, ``"SAME"`` or explicit
+  ``(low, high)`` pairs. JAX's ``"SAME"`` (``lax.padtype_to_pads``) is TensorFlow's: out = ceil(L / s),
+  the odd pixel at the end, computed on the dilated kernel. lax takes no bias, so none is offered
+  (``conv_bias=False``): a bias added here would test this adapter's addition, not JAX.
+- max pooling: ``lax.reduce_window(x, -inf, lax.max, ...)``; padding is -inf, so padding never wins.
+- global average pooling: ``jnp.mean`` over the spatial axes (JAX upcasts float16/bfloat16
+  reductions to float32, ``jax.numpy`` reductions' ``_upcast_f16_for_computation``).
+- average pooling is *not* offered here: lax has no average-pooling op, and ``reduce_window(add) /
+  count`` written in this adapter would test this adapter, not JAX. The same composition as JAX users
+  get it is ``flax.linen.avg_pool`` (``reduce_window`` add, divided by the window size or by a
+  ``reduce_window`` over ones), tested under the ``flax-linen`` target.
+- no batch norm: bare lax has none (see ``adapters.flax_adapter``).
+
+float64 needs ``jax_enable_x64``. Rather than switching it on for the whole process (Keras on the
+JAX backend runs in the same pytest process and must keep JAX's default), every call runs inside
+``jax.enable_x64(dtype == "float64")`` -- JAX's thread-local context manager, part of the jit cache
+key -- so float64 cases get 64-bit arithmetic and every other dtype runs in JAX's default mode, as
+users get it, whatever the process-wide setting.
+
+Speed: the ops are jitted once at module level with the configuration (strides, padding, layout,
+groups) as static arguments, so an identical (shapes, dtype, configuration) reuses the compiled code
+(``count_compiles`` measures this in the adapter tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from bnconform import dtypes
+
+from .base import Adapter, Capabilities, Conventions
+
+DTYPES = dtypes.DTYPES  # float16, bfloat16, float32, float64 (the last under enable_x64)
+
+CONVENTIONS = Conventions(
+    # bare lax has no batch norm; these describe nothing it computes and are never used by a check.
+    momentum="keras",
+    running_var="biased",
+    default_eps=0.0,
+    default_momentum=None,
+    default_axis=-1,
+    notes="no batch norm in bare lax (capabilities.ops excludes it); NHWC is JAX's conventional layout",
+)
+
+CAPABILITIES = Capabilities(
+    ops=("conv2d", "pool2d"),
+    dtypes=DTYPES,
+    bn_modes=(),
+    bn_backward=False,
+    conv_data_formats=("channels_last", "channels_first"),
+    conv_paddings=("valid", "same", "explicit"),
+    conv_same_strided=True,
+    conv_dilated_strided=True,
+    conv_groups=True,
+    conv_dilation=True,
+    conv_bias=False,  # lax.conv_general_dilated takes no bias
+    pool_kinds=("max", "global_avg"),
+    pool_data_formats=("channels_last", "channels_first"),
+    pool_paddings=("valid", "same", "explicit"),
+    pool_symmetric_padding=False,
+    pool_lp_paddings=(),
+    pool_ceil_mode=False,
+    pool_count_include_pad=(False,),
+)
+
+# -- shared plumbing (also used by adapters.flax_adapter) --------------------------------------
+
+
+def x64_scope(dtype: str):
+    """The precision mode a case runs in: 64-bit for float64 cases, JAX's default otherwise."""
+    return jax.enable_x64(dtypes.check(dtype) == "float64")
+
+
+def as_input(a: np.ndarray, dtype: str) -> np.ndarray:
+    """A NumPy array in the case's dtype (values are already representable: the cast is exact)."""
+    return np.asarray(a, np.float64).astype(dtypes.numpy_dtype(dtype))
+
+
+def as_float64(a) -> np.ndarray:
+    return np.asarray(a).astype(np.float64)
+
+
+def padding_arg(padding):
+    """The reference's padding in lax terms: "VALID", "SAME" or ((top, bottom), (left, right))."""
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding: expected 'valid', 'same' or explicit pairs, got {padding!r}")
+        return padding.upper()
+    try:
+        (top, bottom), (left, right) = padding
+        pairs = ((int(top), int(bottom)), (int(left), int(right)))
+    except (TypeError, ValueError):
+        raise ValueError(f"padding: expected ((top, bottom), (left, right)), got {padding!r}") from None
+    if min(min(p) for p in pairs) < 0:
+        raise ValueError(f"padding: must be >= 0, got {padding!r}")
+    return pairs
+
+
+def layout(data_format: str) -> str:
+    if data_format == "channels_last":
+        return "NHWC"
+    if data_format == "channels_first":
+        return "NCHW"
+    raise ValueError(f"data_format: expected 'channels_last' or 'channels_first', got {data_format!r}")
+
+
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+_compile_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def count_compiles():
+    """Count XLA backend compilations inside the block (JAX's monitoring event, one per compile).
+
+    Yields a list that receives the name of each compiled function, e.g. ``["jit(_conv)"]``.
+    """
+    names: list[str] = []
+
+    def listener(event, duration, **kwargs):
+        if event == COMPILE_EVENT:
+            names.append(str(kwargs.get("fun_name")))
+
+    with _compile_lock:
+        jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield names
+    finally:
+        with _compile_lock:
+            jax.monitoring.unregister_event_duration_listener(listener)
+
+
+# -- the jitted ops ---------------------------------------------------------------------------
+
+
+@partial(jax.jit, static_argnames=("stride", "padding", "dilation", "groups", "fmt"))
+def _conv(x, w, *, stride, padding, dilation, groups, fmt):
+    return lax.conv_general_dilated(
+        x,
+        w,
+        window_strides=stride,
+        padding=padding,
+        rhs_dilation=dilation,
+        dimension_numbers=(fmt, "OIHW", fmt),
+        feature_group_count=groups,
+    )
+
+
+@partial(jax.jit, static_argnames=("dims", "strides", "padding"))
+def _max_pool(x, *, dims, strides, padding):
+    return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, padding)
+
+
+@partial(jax.jit, static_argnames=("axes",))
+def _mean(x, *, axes):
+    return jnp.mean(x, axis=axes)
+
+
+class JaxAdapter(Adapter):
+    """Bare ``jax.lax`` convolution and max pooling, ``jnp.mean`` global average pooling."""
+
+    def __init__(self):
+        super().__init__(
+            name="jax",
+            framework="jax",
+            version=jax.__version__,
+            conventions=CONVENTIONS,
+            capabilities=CAPABILITIES,
+            description="lax.conv_general_dilated, lax.reduce_window (max), jnp.mean (global average)",
+            extra={"x64": "scoped: jax.enable_x64(True) around float64 cases only"},
+        )
+
+    def unsupported(self, case) -> str | None:
+        if getattr(case, "op", None) == "conv2d" and case.bias:
+            return "lax.conv_general_dilated takes no bias"
+        return None
+
+    def conv2d(self, case, inputs) -> np.ndarray:
+        if inputs.b is not None:
+            raise ValueError("bias: lax.conv_general_dilated takes no bias; the jax target offers none")
+        fmt = layout(case.data_format)
+        with x64_scope(case.dtype):
+            y = _conv(
+                as_input(inputs.x, case.dtype),
+                as_input(inputs.w, case.dtype),
+                stride=tuple(case.stride),
+                padding=padding_arg(case.padding),
+                dilation=tuple(case.dilation),
+                groups=int(case.groups),
+                fmt=fmt,
+            )
+            return as_float64(y)
+
+    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
+        fmt = layout(case.data_format)
+        with x64_scope(case.dtype):
+            xj = as_input(x, case.dtype)
+            if case.kind == "global_avg":
+                return as_float64(_mean(xj, axes=(1, 2) if fmt == "NHWC" else (2, 3)))
+            if case.kind != "max":
+                raise ValueError(f"kind: the jax target offers 'max' and 'global_avg' pooling, got {case.kind!r}")
+            if case.ceil_mode:
+                raise ValueError("ceil_mode: lax.reduce_window has no ceil mode")
+            (kh, kw), (sh, sw) = case.window, case.stride
+            padding = padding_arg(case.padding)
+            if fmt == "NHWC":
+                dims, strides = (1, kh, kw, 1), (1, sh, sw, 1)
+                pads = padding if isinstance(padding, str) else ((0, 0), *padding, (0, 0))
+            else:
+                dims, strides = (1, 1, kh, kw), (1, 1, sh, sw)
+                pads = padding if isinstance(padding, str) else ((0, 0), (0, 0), *padding)
+            return as_float64(_max_pool(xj, dims=dims, strides=strides, padding=pads))
+
+
+def load() -> JaxAdapter:
+    return JaxAdapter()

@@ -9,6 +9,8 @@ What is tested, and why:
   the odd pixel at the end, computed on the dilated kernel. lax takes no bias, so none is offered
   (``conv_bias=False``): a bias added here would test this adapter's addition, not JAX.
 - max pooling: ``lax.reduce_window(x, -inf, lax.max, ...)``; padding is -inf, so padding never wins.
+  On CPU, XLA runs with denormals-are-zero, so a subnormal maximum comes out as 0 (JAX: "working as
+  intended", https://github.com/jax-ml/jax/issues/16200); the ci examples draw no subnormal input.
 - global average pooling: ``jnp.mean`` over the spatial axes (JAX upcasts float16/bfloat16
   reductions to float32, ``jax.numpy`` reductions' ``_upcast_f16_for_computation``).
 - average pooling is *not* offered here: lax has no average-pooling op, and ``reduce_window(add) /

@@ -117,7 +117,7 @@ class Adapter:
     name: str
     framework: str
     version: str
-    conventions: Conventions
+    conventions: Conventions | None  # None for an adapter without batch norm
     capabilities: Capabilities
     backend: str | None = None
     description: str = ""

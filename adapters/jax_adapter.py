@@ -43,19 +43,9 @@ from jax import lax
 
 from bnconform import dtypes
 
-from .base import Adapter, Capabilities, Conventions
+from .base import Adapter, Capabilities
 
 DTYPES = dtypes.DTYPES  # float16, bfloat16, float32, float64 (the last under enable_x64)
-
-CONVENTIONS = Conventions(
-    # bare lax has no batch norm; these describe nothing it computes and are never used by a check.
-    momentum="keras",
-    running_var="biased",
-    default_eps=0.0,
-    default_momentum=None,
-    default_axis=-1,
-    notes="no batch norm in bare lax (capabilities.ops excludes it); NHWC is JAX's conventional layout",
-)
 
 CAPABILITIES = Capabilities(
     ops=("conv2d", "pool2d"),
@@ -178,7 +168,7 @@ class JaxAdapter(Adapter):
             name="jax",
             framework="jax",
             version=jax.__version__,
-            conventions=CONVENTIONS,
+            conventions=None,  # bare lax has no batch norm
             capabilities=CAPABILITIES,
             description="lax.conv_general_dilated, lax.reduce_window (max), jnp.mean (global average)",
             extra={"x64": "scoped: jax.enable_x64(True) around float64 cases only"},

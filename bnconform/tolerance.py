@@ -252,16 +252,20 @@ def moving_stats(
 def conv2d(x, w, b, y, *, dtype: str, **conv_kwargs) -> np.ndarray:
     """Tolerance on a 2-D convolution output y = b + sum_{K terms} w x, K = C_in/groups * kh * kw.
 
-        |e_y| <= gamma_{K+1} (conv(|x|, |w|) + |b|) + u_out |y|
+        |e_y| <= gamma_{K+1} (conv(|x|, |w|) + |b|) + u conv(|x|, |w|) + u |y|
 
     conv(|x|, |w|) is the sum of the absolute products under each output (the reduction's
-    condition), computed with the reference itself on absolute values.
+    condition), computed with the reference itself on absolute values. The middle term lets the
+    sum be stored in the dtype before the bias is added (Flax's Conv adds the bias as a separate op).
     """
     r = roundoff(dtype)
     w = np.asarray(w, np.float64)
     k = w.shape[1] * w.shape[2] * w.shape[3]
-    magnitude = _conv.conv2d(np.abs(x), np.abs(w), None if b is None else np.abs(b), **conv_kwargs)
-    return _finish(r.gamma(k + 1) * magnitude, y, r)
+    magnitude = _conv.conv2d(np.abs(x), np.abs(w), None, **conv_kwargs)
+    bias = 0.0 if b is None else _bn.broadcast(np.abs(np.asarray(b, np.float64)), 4, 3 if conv_kwargs.get(
+        "data_format", "channels_last") == "channels_last" else 1)
+    bound = r.gamma(k + 1) * (magnitude + bias) + (r.out * magnitude if b is not None else 0.0)
+    return _finish(bound, y, r)
 
 
 def pool2d(kind: str, x, y, *, dtype: str, window=None, p=None, **pool_kwargs) -> np.ndarray:

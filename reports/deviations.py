@@ -41,7 +41,8 @@ __all__ = [
 
 _PATTERN_FIELDS = ("target", "framework", "property", "op", "mode", "dtype")
 _REQUIRED = ("framework", "versions", "property", "reason", "link")
-_KNOWN = set(_PATTERN_FIELDS) | {"versions", "reason", "link"}
+_KNOWN = set(_PATTERN_FIELDS) | {"versions", "reason", "link", "occurs"}
+OCCURS = ("always", "sometimes")
 
 
 class DeviationsError(Exception):
@@ -67,6 +68,7 @@ class Deviation:
     op: str = "*"
     mode: str = "*"
     dtype: str = "*"
+    occurs: str = "always"  # "sometimes": only some examples reach it, so a pass is not a fix
     _spec: SpecifierSet | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -106,7 +108,8 @@ class Deviation:
     def as_dict(self) -> dict[str, str]:
         """The entry as written (for the results file and the report)."""
         return {name: getattr(self, name) for name in
-                ("target", "framework", "versions", "property", "op", "mode", "dtype", "reason", "link")}
+                ("target", "framework", "versions", "property", "op", "mode", "dtype", "occurs",
+                 "reason", "link")}
 
 
 def load_deviations(path: str | os.PathLike) -> list[Deviation]:
@@ -152,6 +155,8 @@ def _entry(raw: Mapping[str, Any], index: int, path) -> Deviation:
     for key in ("reason", "link", "framework", "property"):
         if not raw[key].strip():
             raise DeviationsError(path, f"{where}: {key} must not be empty")
+    if raw.get("occurs", "always") not in OCCURS:
+        raise DeviationsError(path, f"{where}: occurs must be one of {', '.join(OCCURS)}, got {raw['occurs']!r}")
     versions = raw["versions"].strip()
     spec = None
     if versions not in ("", "*"):
@@ -177,8 +182,10 @@ def classify(record: Mapping[str, Any], deviations: Iterable[Deviation]) -> tupl
 
     A property failure (``fail`` or ``known-deviation``) becomes ``known-deviation`` if
     an entry covers it, else ``fail``; a success (``pass`` or ``fixed-deviation``)
-    becomes ``fixed-deviation`` if an entry covers it, else ``pass``. ``error`` (the
-    test raised something other than an assertion) and ``skip`` are never covered.
+    becomes ``fixed-deviation`` if an entry covers it, else ``pass`` -- except under an
+    entry that ``occurs = "sometimes"`` (only some examples reach the deviation, so a pass
+    is no evidence of a fix): that pass stays ``pass``. ``error`` (the test raised
+    something other than an assertion) and ``skip`` are never covered.
     """
     verdict = record["verdict"]
     if verdict in ("error", "skip"):
@@ -187,6 +194,8 @@ def classify(record: Mapping[str, Any], deviations: Iterable[Deviation]) -> tupl
     failed = verdict in ("fail", "known-deviation")
     if entry is None:
         return ("fail" if failed else "pass"), None
+    if not failed and entry.occurs == "sometimes":
+        return "pass", None
     return ("known-deviation" if failed else "fixed-deviation"), entry
 
 
@@ -202,6 +211,7 @@ class EntryStatus:
     - ``"unused"``: a tested version matches, but no record matches its property/op/mode/dtype
       (a typo or a renamed property?);
     - ``"inconclusive"``: the records it covers were all skipped or raised errors;
+    - ``"not-reached"``: an ``occurs = "sometimes"`` entry whose records all passed this time;
     - ``"not-tested"``: its framework does not appear in the results at all.
     """
 
@@ -241,6 +251,8 @@ def entry_statuses(deviations: Iterable[Deviation], records: Iterable[Mapping[st
             status = "active"
         elif fixed:
             status = "fixed"
+        elif covered and deviation.occurs == "sometimes" and any(r["verdict"] == "pass" for r in covered):
+            status = "not-reached"
         elif covered:
             status = "inconclusive"
         elif not any(deviation.version_matches(r.get("version")) for r in same_framework):

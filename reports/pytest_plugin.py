@@ -314,7 +314,7 @@ class ResultsPlugin:
                 state.escalate("fixed-deviation", reason=xfail_reason)
                 return
             entry = match(self.deviations, state.identity)
-            if entry is not None:
+            if entry is not None and entry.occurs != "sometimes":
                 state.deviation = entry
                 state.escalate("fixed-deviation", reason=entry.reason)
             return

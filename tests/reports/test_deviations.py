@@ -158,3 +158,28 @@ def test_bad_files_are_refused_naming_the_problem(tmp_path, text, problem):
 def test_missing_file(tmp_path):
     with pytest.raises(DeviationsError, match="no such file"):
         load_deviations(tmp_path / "absent.toml")
+
+
+def test_a_sometimes_entry_covers_failures_but_a_pass_is_not_a_fix():
+    from reports.deviations import classify, entry_statuses, parse_deviations
+
+    entries = parse_deviations(
+        '[[deviation]]\nframework = "flax"\nversions = "*"\nproperty = "bn_forward"\n'
+        'occurs = "sometimes"\nreason = "one-pass variance on ill-conditioned draws"\nlink = "https://example.org/1"\n'
+    )
+    failing = {"framework": "flax", "version": "0.12.8", "property": "bn_forward", "verdict": "fail"}
+    passing = {**failing, "verdict": "pass"}
+    assert classify(failing, entries) == ("known-deviation", entries[0])
+    assert classify(passing, entries) == ("pass", None)
+    (status,) = entry_statuses(entries, [{**passing}])
+    assert status.status == "not-reached" and not status.is_warning
+
+
+def test_occurs_takes_only_always_or_sometimes():
+    import pytest
+
+    from reports.deviations import DeviationsError, parse_deviations
+
+    with pytest.raises(DeviationsError, match="occurs must be one of always, sometimes"):
+        parse_deviations('[[deviation]]\nframework = "f"\nversions = "*"\nproperty = "p"\n'
+                         'occurs = "often"\nreason = "r"\nlink = "l"\n')

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("baseline", help="train several seeds and record them as baselines")
     _matrix_args(p, seeds_default=(0, 1, 2, 3, 4))
+    p.add_argument("--from", dest="from_results", nargs="+", metavar="RESULTS",
+                   help="record from the runs in these results files instead of training")
 
     p = sub.add_parser("gate", help="re-judge the runs of results files against the baselines")
     p.add_argument("results", nargs="+")
@@ -147,24 +149,38 @@ def cmd_run(args, command) -> int:
 def cmd_baseline(args, command) -> int:
     from .baselines import Store
 
-    if len(set(args.seeds)) < 3:
+    from .baselines import full_key
+
+    if args.from_results:
+        records, errors = [r for r in _load_records(args.from_results)
+                           if not r.get("broken_bn") and r["profile"] == args.profile], []
+    elif len(set(args.seeds)) < 3:
         print("baseline: give at least 3 distinct --seeds", file=sys.stderr)
         return 2
-    records, errors = _execute(args, _jobs(args))
+    else:
+        records, errors = _execute(args, _jobs(args))
     groups: dict = {}
     for record in records:
-        key = (record["target"], record["arch"], record["bn"])
-        groups.setdefault(key, []).append(record)
+        groups.setdefault(full_key(record), {})[record["seed"]] = record  # last run of a seed wins
     store = Store.load(args.baselines)
-    for key, group in groups.items():
+    for group in groups.values():
+        group = [group[seed] for seed in sorted(group)]
+        first = group[0]
+        key = (first["target"], first["arch"], first["bn"])
+        if len(group) < 3:
+            print(f"{key[0]:<16} {key[1]} {'BN' if key[2] else 'no-BN'}: only {len(group)} seeds, "
+                  "not recorded", file=sys.stderr)
+            continue
         entry = store.record(group, command=command)
         band = entry["band"]
         print(f"{key[0]:<16} {key[1]} {'BN' if key[2] else 'no-BN'}: accuracies "
               f"{' '.join(f'{a:.4f}' for a in entry['accuracies'])}; mean {band['mean']:.4f} "
               f"sd {band['std']:.4f} threshold {band['threshold']:.4f}")
     store.save()
-    print(f"recorded {len(groups)} baselines in {store.path}")
-    _write_results(args.out or DEFAULT_OUT / f"cifar-baseline-{args.profile}.json", records, command)
+    print(f"baselines in {store.path}")
+    if not args.from_results:
+        _write_results(args.out or DEFAULT_OUT / f"cifar-baseline-{args.profile}.json", records,
+                       command)
     return 2 if errors else 0
 
 

@@ -1,7 +1,7 @@
 """Fixtures and options of the CIFAR-10 tests.
 
-Options (registered here when this conftest is an initial one, e.g. ``pytest tests/cifar``; the root
-conftest registers them otherwise; environment variables work either way):
+Options (:mod:`cifar.pytest_options`: registered by the root conftest, and here for
+``pytest tests/cifar``; each has an environment variable too):
 
 - ``--require-data`` (``BNCONFORM_REQUIRE_DATA=1``): missing CIFAR-10 data fails instead of skipping;
 - ``--cifar-path PATH`` (``CIFAR10_PATH``): where the data is;
@@ -22,16 +22,11 @@ from pathlib import Path
 import pytest
 
 from cifar.backends import TARGETS
+from cifar.pytest_options import add_options
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("bnconform-cifar")
-    group.addoption("--require-data", action="store_true", default=None,
-                    help="fail, instead of skip, the CIFAR-10 tests when the data is missing")
-    group.addoption("--cifar-path", default=None, help="CIFAR-10 location (else $CIFAR10_PATH)")
-    group.addoption("--cifar-profile", default=None, help="profile of the gated CIFAR tests")
-    group.addoption("--cifar-targets", default=None,
-                    help="comma-separated targets of the CIFAR tests (default: all)")
+    add_options(parser)
 
 
 def option(config, name: str, env: str, default=None):
@@ -150,10 +145,15 @@ def profile_runs(pytestconfig, cifar_data, cifar_path, cifar_profile):
 
     profile = profiles.get(cifar_profile)
     targets = selected_targets(pytestconfig)
-    jobs = [Job(target=t, arch=a, bn=bn, profile=profile.name, seed=0, cifar_path=cifar_path)
-            for t in targets for a, bn in profile.matrix]
-    jobs += [Job(target=t, arch="B", bn=True, profile=profile.name, seed=0, broken_bn=True,
-                 cifar_path=cifar_path) for t in profile.broken_bn_targets if t in targets]
+    runs = {(t, a, bn, False) for t in targets for a, bn in profile.matrix}
+    for t in profile.broken_bn_targets:
+        if t in targets:
+            runs |= {(t, "B", True, False), (t, "B", True, True)}
+    # slowest first, so that the two workers finish together
+    cost = {"keras-jax": 5, "flax-linen": 4, "keras-torch": 3, "torch": 2, "keras-tensorflow": 1}
+    jobs = [Job(target=t, arch=a, bn=bn, profile=profile.name, seed=0, broken_bn=broken,
+                cifar_path=cifar_path)
+            for t, a, bn, broken in sorted(runs, key=lambda r: (-cost.get(r[0], 0), r))]
     records, errors = {}, {}
 
     def one(job):

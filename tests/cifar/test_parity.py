@@ -11,13 +11,17 @@ different function, and the same comparison catches it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
 from cifar import settings
 from cifar.archs import build_spec, shapes
 from cifar.parity import forward_with_bound, parity_batch
-from cifar.runner import Job, run
+from cifar.runner import Job, RunFailed, run
+
+from .conftest import selected_targets
 from cifar.weights import flatten_permutation, initial_weights
 
 N = 16
@@ -37,10 +41,44 @@ def reference(config):
                               eps=settings.BN_EPSILON, training=config["training"])
 
 
-def forward(target, configs):
-    job = Job(target=target, seed=SEED, task="forward", forward_n=N,
-              forward_configs=tuple(configs), progress=False)
-    return run(job, timeout=600)
+def forward_job(target, configs) -> Job:
+    return Job(target=target, seed=SEED, task="forward", forward_n=N,
+               forward_configs=tuple(configs), progress=False)
+
+
+UNPERMUTED = tuple({"arch": arch, "bn": True, "training": False, "permute_flatten": False}
+                   for arch in ("A", "B"))
+
+
+@pytest.fixture(scope="module")
+def outputs(pytestconfig):
+    """The forward passes of every selected target (and the unpermuted PyTorch control), two worker
+    processes at a time; keyed by target ("torch-unpermuted" for the control)."""
+    targets = selected_targets(pytestconfig)
+    jobs = [forward_job(t, CONFIGS) for t in targets]
+    names = list(targets)
+    if "torch" in targets:
+        jobs.append(forward_job("torch", UNPERMUTED))
+        names.append("torch-unpermuted")
+    results = {}
+
+    def one(item):
+        name, job = item
+        try:
+            results[name] = run(job, timeout=900)
+        except RunFailed as exc:
+            results[name] = exc
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, zip(names, jobs)))
+    return results
+
+
+def _result(outputs, name):
+    result = outputs[name]
+    if isinstance(result, Exception):
+        pytest.fail(str(result), pytrace=False)
+    return result
 
 
 def describe(config) -> str:
@@ -48,8 +86,8 @@ def describe(config) -> str:
             f"{'training' if config['training'] else 'inference'}")
 
 
-def test_initial_forward_matches_float64_within_float32_bound(cifar_target):
-    result = forward(cifar_target, CONFIGS)
+def test_initial_forward_matches_float64_within_float32_bound(cifar_target, outputs):
+    result = _result(outputs, cifar_target)
     report = []
     for out in result["outputs"]:
         logits = np.asarray(out["logits"])
@@ -66,12 +104,11 @@ def test_initial_forward_matches_float64_within_float32_bound(cifar_target):
     print(f"\n{cifar_target} ({result['versions']}):\n  " + "\n  ".join(report))
 
 
-def test_the_bound_catches_a_missing_flatten_permutation():
+def test_the_bound_catches_a_missing_flatten_permutation(outputs):
     """Control: the same check fails for PyTorch without the NCHW flatten permutation."""
-    pytest.importorskip("torch")
-    configs = [{"arch": arch, "bn": True, "training": False, "permute_flatten": False}
-               for arch in ("A", "B")]
-    for out in forward("torch", configs)["outputs"]:
+    if "torch-unpermuted" not in outputs:
+        pytest.skip("torch is not among the selected targets")
+    for out in _result(outputs, "torch-unpermuted")["outputs"]:
         expected, bound = reference(out)
         error = np.abs(np.asarray(out["logits"]) - expected)
         assert (error > bound).mean() > 0.5, f"{describe(out)}: the unpermuted model passed"

@@ -1,0 +1,47 @@
+"""Training is deterministic: the same seed and versions give the same numbers, to the last digit.
+
+Each target trains a tiny run twice, in two fresh processes (the way every run is made), for model A
+(BN) and model B (BN and dropout, whose masks come from the framework's seeded generator); every
+per-epoch loss and accuracy and the test accuracy must be equal as floats, not merely close.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cifar.runner import Job, run_many
+
+from .conftest import selected_targets
+
+TINY = {"A": {"epochs": 1, "n_train": 1000, "n_val": 500},
+        "B": {"epochs": 1, "n_train": 700, "n_val": None}}
+
+
+def numbers(record: dict) -> list:
+    keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+    return [[e[k] for k in keys] for e in record["epochs"]] + [
+        record["test_accuracy"], record["test_loss"]]
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(pytestconfig, cifar_data, cifar_path):
+    """Every selected target's tiny runs, twice each, two worker processes at a time."""
+    targets = selected_targets(pytestconfig)
+    jobs = [Job(target=t, arch=arch, profile="custom", seed=0, cifar_path=cifar_path,
+                progress=False, **TINY[arch]) for t in targets for arch in ("A", "B")
+            for _ in range(2)]
+    records, errors = run_many(jobs, parallel=2, timeout=900)
+    by_target: dict = {}
+    for record in records:
+        by_target.setdefault(record["target"], []).append(record)
+    return by_target, errors
+
+
+def test_same_seed_same_result(cifar_target, tiny_runs):
+    by_target, errors = tiny_runs
+    records = by_target.get(cifar_target, [])
+    assert len(records) == 4, [e for e in errors if cifar_target in e] or records
+    a1, a2, b1, b2 = sorted(records, key=lambda r: r["arch"])
+    assert numbers(a1) == numbers(a2), f"{cifar_target} model A differs between two runs"
+    assert numbers(b1) == numbers(b2), f"{cifar_target} model B differs between two runs"
+    assert a1["data"]["n_train"] == 1000 and b1["data"]["n_train"] == 630

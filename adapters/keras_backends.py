@@ -1,0 +1,207 @@
+"""How a Keras layer is run on each backend, and the layer cache (used by the Keras 3 and tf_keras adapters).
+
+Keras 3 has no backend-agnostic gradient API, so each backend has a small runner:
+
+- ``EagerRunner`` (tensorflow, torch, and tf_keras): the layer is called as a user calls it, eagerly,
+  with its variables assigned first; gradients of ``sum(y * dy)`` come from ``tf.GradientTape``
+  (``output_gradients=dy``) or ``torch.autograd.grad`` (``grad_outputs=dy``).
+- ``JaxRunner``: JAX dispatches an eager call op by op and compiles every primitive for every new shape,
+  which made one batch-norm example with gradients cost about a second. It runs
+  ``Layer.stateless_call`` under ``jax.jit`` instead, as Keras's own JAX trainer does, one compiled
+  function per layer configuration (shape, axis, dtype, mode), kept with the layer; gradients come from
+  ``jax.vjp`` inside the compiled function. Epsilon and momentum are arguments of the compiled function
+  (Python floats, so JAX traces them weakly typed, exactly as it treats the constants a layer holds),
+  set on the layer only while it is traced; so examples that differ only in those reuse the compiled code.
+
+Every runner's ``bn`` takes the layer, the parameters by variable name, the batches and ``dy`` as
+backend tensors, and returns ``(y, moving_mean, moving_var, dx, dgamma, dbeta)`` as backend tensors or
+variables (gradients None unless asked for).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+
+import numpy as np
+
+CACHE_SIZE = 1024  # layers are small; compiled JAX functions are reused across properties
+BN_PARAMS = ("gamma", "beta", "moving_mean", "moving_variance")
+
+
+class Entry:
+    """A cached layer and the functions compiled for it."""
+
+    __slots__ = ("layer", "compiled")
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.compiled: dict = {}
+
+
+class LayerCache:
+    """Layers by configuration, for one Keras module object: everything is dropped when the owner
+    changes (Keras re-imported by a backend switch), so no layer outlives the modules it was built with."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self.owner = None
+        self.entries: collections.OrderedDict = collections.OrderedDict()
+
+    def get(self, owner, key, build) -> Entry:
+        if owner is not self.owner:
+            self.entries.clear()
+            self.owner = owner
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self.entries[key] = Entry(build())
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        else:
+            self.entries.move_to_end(key)
+        return entry
+
+
+@contextlib.contextmanager
+def hyper_parameters(layer, eps, momentum):
+    """Epsilon and momentum of a batch-norm layer for one call (its ``call`` reads both every time)."""
+    saved = layer.epsilon, layer.momentum
+    layer.epsilon, layer.momentum = eps, momentum
+    try:
+        yield layer
+    finally:
+        layer.epsilon, layer.momentum = saved
+
+
+# --------------------------------------------------------------------------------------------
+# Eager backends: tensorflow and torch
+# --------------------------------------------------------------------------------------------
+
+
+def grads_tensorflow(layer, x, dy, training: bool):
+    """(y, dx, dgamma, dbeta) by tf.GradientTape; works for Keras 3 variables and tf.Variables alike."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=training)
+    dx, dgamma, dbeta = tape.gradient(y, [x, layer.gamma, layer.beta], output_gradients=dy)
+    return y, dx, dgamma, dbeta
+
+
+def grads_torch(layer, x, dy, training: bool):
+    """(y, dx, dgamma, dbeta) by torch.autograd.grad; Keras's torch variables hold nn.Parameters."""
+    import torch
+
+    x = x.detach().requires_grad_(True)
+    y = layer(x, training=training)
+    dx, dgamma, dbeta = torch.autograd.grad(y, [x, layer.gamma.value, layer.beta.value], grad_outputs=dy)
+    return y, dx, dgamma, dbeta
+
+
+class EagerRunner:
+    """Calls the layer directly, as a user does in eager mode."""
+
+    def __init__(self, grads):
+        self.grads = grads
+
+    def bn(self, entry, params, xs, dy, *, training, grads, eps, momentum):
+        layer = entry.layer
+        for name, value in params.items():
+            getattr(layer, name).assign(value)
+        out = (None, None, None)
+        with hyper_parameters(layer, eps, momentum):
+            for x in xs[:-1]:
+                layer(x, training=True)
+            if grads:
+                y, *out = self.grads(layer, xs[-1], dy, training)
+            else:
+                y = layer(xs[-1], training=training)
+        return (y, layer.moving_mean, layer.moving_variance, *out)
+
+    def call(self, entry, weights, x):
+        for name, value in weights.items():
+            getattr(entry.layer, name).assign(value)
+        return entry.layer(x)
+
+
+# --------------------------------------------------------------------------------------------
+# JAX: compiled stateless calls
+# --------------------------------------------------------------------------------------------
+
+
+def _ordered(variables, values_by_name, layer):
+    """Values in the order of ``variables`` (a layer's trainable or non-trainable list)."""
+    index = {id(getattr(layer, name)): value for name, value in values_by_name.items()}
+    return [index[id(v)] for v in variables]
+
+
+def _position(variables, variable) -> int:
+    return next(i for i, v in enumerate(variables) if v is variable)
+
+
+class JaxRunner:
+    """``Layer.stateless_call`` under ``jax.jit``; gradients by ``jax.vjp`` inside the compiled function."""
+
+    def _compiled(self, entry, key, make):
+        fn = entry.compiled.get(key)
+        if fn is None:
+            import jax
+
+            fn = entry.compiled[key] = jax.jit(make(entry.layer))
+        return fn
+
+    @staticmethod
+    def _bn_step(training: bool):
+        """One call and its vector-Jacobian product, compiled together: the forward-only properties
+        use the same compiled function (discarding the gradients), which halves the compilations."""
+
+        def make(layer):
+            def call_with_grads(trainable, non_trainable, x, dy, eps, momentum):
+                import jax
+
+                def call(params, x):
+                    with hyper_parameters(layer, eps, momentum):
+                        return layer.stateless_call(params, non_trainable, x, training=training)
+
+                y, vjp, new_state = jax.vjp(call, trainable, x, has_aux=True)
+                dtrainable, dx = vjp(dy)
+                return y, new_state, dtrainable, dx
+
+            return call_with_grads
+
+        return make
+
+    def bn(self, entry, params, xs, dy, *, training, grads, eps, momentum):
+        layer = entry.layer
+        trainable, non_trainable = layer.trainable_variables, layer.non_trainable_variables
+        p = _ordered(trainable, {k: params[k] for k in ("gamma", "beta")}, layer)
+        state = _ordered(non_trainable, {k: params[k] for k in ("moving_mean", "moving_variance")}, layer)
+        no_dy = np.zeros_like(xs[-1])
+        step = self._compiled(entry, ("bn", True), self._bn_step(True))
+        for x in xs[:-1]:
+            _, state, _, _ = step(p, state, x, no_dy, eps, momentum)
+        last = self._compiled(entry, ("bn", training), self._bn_step(training))
+        y, state, dp, dx = last(p, state, xs[-1], no_dy if dy is None else dy, eps, momentum)
+        out = (None, None, None)
+        if grads:
+            out = (dx, dp[_position(trainable, layer.gamma)], dp[_position(trainable, layer.beta)])
+        mean = state[_position(non_trainable, layer.moving_mean)]
+        var = state[_position(non_trainable, layer.moving_variance)]
+        return (y, mean, var, *out)
+
+    def call(self, entry, weights, x):
+        layer = entry.layer
+        fn = self._compiled(entry, "call", lambda layer: lambda p, x: layer.stateless_call(p, [], x)[0])
+        return fn(_ordered(layer.trainable_variables, weights, layer), x)
+
+
+def runner(backend: str):
+    """The runner for a Keras backend (``"tensorflow"`` also serves tf_keras)."""
+    if backend == "jax":
+        return JaxRunner()
+    if backend == "tensorflow":
+        return EagerRunner(grads_tensorflow)
+    if backend == "torch":
+        return EagerRunner(grads_torch)
+    raise ValueError(f"backend: expected 'tensorflow', 'jax' or 'torch', got {backend!r}")

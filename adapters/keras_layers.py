@@ -1,0 +1,221 @@
+"""The ops through Keras layers, shared by the Keras 3 adapter (``keras_adapter``) and the legacy Keras 2
+adapter (``tf_keras_adapter``); each subclass says how to reach its Keras module and convert tensors.
+
+Arguments are translated from the reference's terms (``adapters.base``): OIHW kernels become Keras's
+HWIO ``(kh, kw, C_in/groups, C_out)``; padding is ``"valid"`` or ``"same"`` only (Keras has no explicit
+pairs); the batch-norm feature axis is passed as ``axis``. Layers are built with ``dtype=case.dtype``
+(a Keras dtype policy: variables and computation in that dtype, apart from what a layer upcasts itself),
+cached per configuration (``keras_backends.LayerCache``) and given the example's values before each call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .base import Adapter, BNRun, Capabilities, DefaultRun, LayerState
+from .keras_backends import BN_PARAMS, LayerCache
+
+POOL_LAYERS = {"max": "MaxPooling2D", "avg": "AveragePooling2D", "global_avg": "GlobalAveragePooling2D"}
+
+
+def oihw_to_hwio(w: np.ndarray) -> np.ndarray:
+    """Reference kernels are (C_out, C_in/groups, kh, kw); Keras kernels are (kh, kw, C_in/groups, C_out)."""
+    return np.transpose(np.asarray(w, np.float64), (2, 3, 1, 0))
+
+
+def exact_dtype(dtype: str) -> str:
+    """The dtype in which a case's values cross from NumPy to the framework without rounding."""
+    return "float64" if dtype == "float64" else "float32"
+
+
+def outside_keras(case, caps: Capabilities) -> str | None:
+    """Why Keras (3 or 2) cannot express ``case`` at all, or None (for cases replayed from other targets)."""
+    if case.op == "conv2d":
+        if not (isinstance(case.padding, str) and case.padding in caps.conv_paddings):
+            return f"Conv2D offers padding 'valid' or 'same' only, not {case.padding!r}"
+        if case.stride != (1, 1) and case.dilation != (1, 1) and not caps.conv_dilated_strided:
+            return "Conv2D refuses strides > 1 together with dilation_rate > 1"
+    elif case.op == "pool2d":
+        if case.kind not in caps.pool_kinds:
+            return f"Keras has no {case.kind} pooling layer"
+        if case.kind == "global_avg":
+            return None
+        if case.ceil_mode:
+            return "Keras pooling has no ceil_mode"
+        if not (isinstance(case.padding, str) and case.padding in caps.pool_paddings):
+            return f"Keras pooling offers padding 'valid' or 'same' only, not {case.padding!r}"
+        if case.count_include_pad:
+            return "Keras average pooling never counts padding"
+    elif case.op == "batch_norm" and case.momentum is None:
+        return "Keras BatchNormalization has no cumulative moving average (momentum=None)"
+    return None
+
+
+def framework_message(error: Exception) -> str:
+    """The framework's own sentence from an op error (TensorFlow wraps it in layer and op context)."""
+    text = " ".join(str(error).split())
+    if "}}" in text:
+        text = text.split("}}", 1)[1]
+    text = text.split("[Op:", 1)[0]
+    for marker in ("\x1b[0m", "\x1b[1m"):
+        text = text.replace(marker, "")
+    return text.strip()[:300]
+
+
+def _check_op(case, op: str) -> None:
+    if case.op != op:
+        raise ValueError(f"case: expected a {op} case, got {case.op!r}")
+
+
+class KerasLayersAdapter(Adapter):
+    """Batch norm, convolution and pooling through ``<keras>.layers``. Subclasses provide ``keras()``
+    (the module, made current), ``_tensor``/``_numpy``/``_dtype_of`` and call ``_setup(runner)``."""
+
+    def _setup(self, runner) -> None:
+        self._cache = LayerCache()
+        self._runner = runner
+        self._probes: dict = {}
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def keras(self):
+        raise NotImplementedError
+
+    def _tensor(self, keras, a, dtype: str):
+        raise NotImplementedError
+
+    def _numpy(self, keras, t) -> np.ndarray:
+        raise NotImplementedError
+
+    def _dtype_of(self, keras, variable) -> str:
+        raise NotImplementedError
+
+    def _bn_layer(self, keras, axis: int, dtype: str):
+        return keras.layers.BatchNormalization(axis=axis, dtype=dtype)
+
+    def _scope(self, dtype: str):
+        """A context every call in ``dtype`` runs in (JAX needs one for float64)."""
+        return contextlib.nullcontext()
+
+    def _refusal(self, case) -> str | None:
+        """The framework's reason for refusing a case the capabilities admit (default: none)."""
+        return None
+
+    # -- batch normalization --------------------------------------------------------------------
+    def _bn(self, case, inputs, training: bool, grads: bool) -> BNRun:
+        _check_op(case, "batch_norm")
+        self._refuse(case)
+        keras = self.keras()
+        dt = case.dtype
+        with self._scope(dt):
+
+            def build():
+                layer = self._bn_layer(keras, case.axis, dt)
+                layer.build(case.shape)
+                return layer
+
+            entry = self._cache.get(keras, ("bn", case.shape, case.axis, dt), build)
+            values = (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)
+            params = {
+                name: self._tensor(keras, v, self._dtype_of(keras, getattr(entry.layer, name)))
+                for name, v in zip(BN_PARAMS, values)
+            }
+            xs = [self._tensor(keras, x, dt) for x in (inputs.xs if training else inputs.xs[:1])]
+            dy = self._tensor(keras, inputs.dy, dt) if grads else None
+            out = self._runner.bn(
+                entry, params, xs, dy, training=training, grads=grads,
+                eps=float(case.eps), momentum=float(case.momentum),
+            )
+            return BNRun(*(None if t is None else self._numpy(keras, t) for t in out))
+
+    def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:
+        return self._bn(case, inputs, True, grads)
+
+    def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
+        return self._bn(case, inputs, False, grads)
+
+    def bn_default(self, x: np.ndarray, *, training: bool | None) -> DefaultRun:
+        keras = self.keras()
+        layer = keras.layers.BatchNormalization()
+        layer.build(np.shape(x))
+        n = lambda v: self._numpy(keras, v)  # noqa: E731
+        initial = LayerState(n(layer.gamma), n(layer.beta), n(layer.moving_mean), n(layer.moving_variance))
+        t = self._tensor(keras, x, "float32")
+        try:
+            y = layer(t) if training is None else layer(t, training=training)
+        except Exception as e:  # noqa: BLE001 - the probe records the framework's refusal
+            return DefaultRun(initial, None, None, None, f"{type(e).__name__}: {e}")
+        return DefaultRun(initial, n(y), n(layer.moving_mean), n(layer.moving_variance))
+
+    # -- convolution and pooling ----------------------------------------------------------------
+    def conv2d(self, case, inputs) -> np.ndarray:
+        _check_op(case, "conv2d")
+        self._refuse(case)
+        keras = self.keras()
+        with self._scope(case.dtype):
+
+            def build():
+                layer = keras.layers.Conv2D(
+                    filters=case.c_out,
+                    kernel_size=case.kernel,
+                    strides=case.stride,
+                    padding=case.padding,
+                    data_format=case.data_format,
+                    dilation_rate=case.dilation,
+                    groups=case.groups,
+                    use_bias=case.bias,
+                    kernel_initializer="zeros",  # assigned before every call: no random draws to run
+                    bias_initializer="zeros",
+                    dtype=case.dtype,
+                )
+                layer.build(case.x_shape)
+                return layer
+
+            key = ("conv", case.x_shape, case.data_format, case.c_out, case.kernel, case.stride, case.dilation,
+                   case.padding, case.groups, case.bias, case.dtype)
+            entry = self._cache.get(keras, key, build)
+            weights = {"kernel": self._tensor(keras, oihw_to_hwio(inputs.w), case.dtype)}
+            if case.bias:
+                weights["bias"] = self._tensor(keras, inputs.b, case.dtype)
+            y = self._runner.call(entry, weights, self._tensor(keras, inputs.x, case.dtype))
+            return self._numpy(keras, y)
+
+    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
+        _check_op(case, "pool2d")
+        self._refuse(case)
+        keras = self.keras()
+        with self._scope(case.dtype):
+            key = ("pool", case.kind, case.window, case.stride, case.padding, case.data_format, case.dtype)
+            entry = self._cache.get(keras, key, lambda: self._pool_layer(keras, case))
+            return self._numpy(keras, self._runner.call(entry, {}, self._tensor(keras, x, case.dtype)))
+
+    @staticmethod
+    def _pool_layer(keras, case):
+        cls = getattr(keras.layers, POOL_LAYERS[case.kind])
+        fmt = dict(data_format=case.data_format, dtype=case.dtype)
+        if case.kind == "global_avg":
+            return cls(**fmt)
+        return cls(pool_size=case.window, strides=case.stride, padding=case.padding, **fmt)
+
+    # -- what is offered ------------------------------------------------------------------------
+    def unsupported(self, case) -> str | None:
+        return outside_keras(case, self.capabilities) or self._refusal(case)
+
+    def _refuse(self, case) -> None:
+        reason = self.unsupported(case)
+        if reason:
+            raise ValueError(f"case: {reason}")
+
+    def _probe(self, what: str, layer_factory, shape, dtype: str) -> str | None:
+        """Run a tiny layer, ``layer_factory(keras, dtype)``, once per (what, dtype): the framework's
+        message if it refuses, else None."""
+        key = (what, dtype)
+        if key not in self._probes:
+            keras = self.keras()
+            try:
+                layer_factory(keras, dtype)(self._tensor(keras, np.ones(shape), dtype))
+                self._probes[key] = None
+            except Exception as e:  # noqa: BLE001 - the framework's refusal is the reason
+                self._probes[key] = f"{self.framework} {self.version} refuses {what} in {dtype}: {framework_message(e)}"
+        return self._probes[key]

@@ -229,9 +229,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     command = "python -m cifar " + " ".join(shlex.quote(a) for a in argv)
     if args.command == "worker":
-        from .runner import Job, work
+        from .runner import work
 
-        work(Job.from_json(args.job), args.out)
+        work(args.job, args.out)
         return 0
     if args.command == "targets":
         for target, (_, framework, backend) in backends.TARGETS.items():

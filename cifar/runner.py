@@ -87,15 +87,24 @@ def _pump(source, sink, tail: bytearray, limit: int = 16_384) -> None:
         sink.flush()
 
 
-def run(job: Job, *, threads: int | None = None, nice: int | None = None,
-        timeout: float | None = None, stream=None) -> dict:
-    """Run ``job`` in a worker process and return its record."""
+def run(job: Job | list, *, threads: int | None = None, nice: int | None = None,
+        timeout: float | None = None, stream=None) -> dict | list:
+    """Run ``job`` in a worker process and return its record.
+
+    ``job`` may be a list of jobs of one target: one process runs them in turn (saving the
+    framework's start-up) and the list of their records is returned.
+    """
+    batch = list(job) if isinstance(job, (list, tuple)) else [job]
+    if len({j.target for j in batch}) != 1:
+        raise ValueError("job: a batch must hold jobs of one target")
+    payload = json.dumps([asdict(j) for j in batch]) if batch is not job else job.to_json()
+    job = batch[0]
     env = prepare_environment(job.target, threads, env=dict(os.environ))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     sink = stream if stream is not None else getattr(sys.stderr, "buffer", None)
     with tempfile.TemporaryDirectory(prefix="bnconform-cifar-") as tmp:
         out = Path(tmp) / "record.json"
-        command = [sys.executable, "-m", "cifar", "worker", "--job", job.to_json(), "--out", str(out)]
+        command = [sys.executable, "-m", "cifar", "worker", "--job", payload, "--out", str(out)]
         if nice:
             command = ["nice", "-n", str(nice)] + command
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
@@ -117,7 +126,8 @@ def run(job: Job, *, threads: int | None = None, nice: int | None = None,
 
 
 def run_many(jobs: list, *, parallel: int = 1, **options) -> tuple[list, list]:
-    """Run ``jobs``, ``parallel`` worker processes at a time (each with ``options`` of :func:`run`).
+    """Run ``jobs``, ``parallel`` worker processes at a time (each with ``options`` of :func:`run`;
+    an item may be a list of jobs of one target, run by one process).
 
     Returns the records in the order of ``jobs`` (failed runs left out) and the error messages.
     With several at once the progress bars print one line per epoch instead of redrawing.
@@ -125,7 +135,8 @@ def run_many(jobs: list, *, parallel: int = 1, **options) -> tuple[list, list]:
     from concurrent.futures import ThreadPoolExecutor
 
     if parallel > 1:
-        jobs = [replace(job, live=False) for job in jobs]
+        jobs = [[replace(j, live=False) for j in job] if isinstance(job, (list, tuple)) else
+                replace(job, live=False) for job in jobs]
     outcomes: list = [None] * len(jobs)
 
     def one(index: int) -> None:
@@ -136,18 +147,20 @@ def run_many(jobs: list, *, parallel: int = 1, **options) -> tuple[list, list]:
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         list(pool.map(one, range(len(jobs))))
-    records = [o for o in outcomes if isinstance(o, dict)]
+    records = [o for o in outcomes if not isinstance(o, RunFailed)]
     errors = [str(o) for o in outcomes if isinstance(o, RunFailed)]
     return records, errors
 
 
-def work(job: Job, out: str) -> None:
-    """The worker's side: train in this process and write the record to ``out``."""
-    prepare_environment(job.target)
-    if job.task == "forward":
-        record = forward(job)
-    else:
-        record = train_job(job)
+def work(payload: str, out: str) -> None:
+    """The worker's side: run the job (or list of jobs) of ``payload`` in this process and write
+    the record (or list of records) to ``out``."""
+    parsed = json.loads(payload)
+    jobs = [Job.from_json(json.dumps(j)) for j in parsed] if isinstance(parsed, list) else [
+        Job.from_json(payload)]
+    prepare_environment(jobs[0].target)
+    records = [forward(job) if job.task == "forward" else train_job(job) for job in jobs]
+    record = records if isinstance(parsed, list) else records[0]
     tmp = Path(out).with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
     os.replace(tmp, out)

@@ -1,8 +1,8 @@
 """Training is deterministic: the same seed and versions give the same numbers, to the last digit.
 
-Each target trains a tiny run twice, in two fresh processes (the way every run is made), for model A
-(BN) and model B (BN and dropout, whose masks come from the framework's seeded generator); every
-per-epoch loss and accuracy and the test accuracy must be equal as floats, not merely close.
+Each target trains a tiny run of model A (BN) and of model B (BN and dropout, whose masks come from
+the framework's seeded generator) in a fresh process, twice; every per-epoch loss and accuracy and
+the test accuracy must be equal as floats, not merely close.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ def numbers(record: dict) -> list:
 def tiny_runs(pytestconfig, cifar_data, cifar_path):
     """Every selected target's tiny runs, twice each, two worker processes at a time."""
     targets = selected_targets(pytestconfig)
-    jobs = [Job(target=t, arch=arch, profile="custom", seed=0, cifar_path=cifar_path,
-                progress=False, **TINY[arch]) for t in targets for arch in ("A", "B")
-            for _ in range(2)]
-    records, errors = run_many(jobs, parallel=2, timeout=900)
+    batches = [[Job(target=t, arch=arch, profile="custom", seed=0, cifar_path=cifar_path,
+                    progress=False, **TINY[arch]) for arch in ("A", "B")]
+               for t in targets for _ in range(2)]  # one process per (target, repetition)
+    results, errors = run_many(batches, parallel=2, timeout=900)
     by_target: dict = {}
-    for record in records:
-        by_target.setdefault(record["target"], []).append(record)
+    for pair in results:
+        by_target.setdefault(pair[0]["target"], []).extend(pair)
     return by_target, errors
 
 

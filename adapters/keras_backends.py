@@ -7,15 +7,17 @@ Keras 3 has no backend-agnostic gradient API, so each backend has a small runner
   (``output_gradients=dy``) or ``torch.autograd.grad`` (``grad_outputs=dy``).
 - ``JaxRunner``: JAX dispatches an eager call op by op and compiles every primitive for every new shape,
   which made one batch-norm example with gradients cost about a second. It runs
-  ``Layer.stateless_call`` under ``jax.jit`` instead, as Keras's own JAX trainer does, one compiled
-  function per layer configuration (shape, axis, dtype, mode), kept with the layer; gradients come from
-  ``jax.vjp`` inside the compiled function. Epsilon and momentum are arguments of the compiled function
-  (Python floats, so JAX traces them weakly typed, exactly as it treats the constants a layer holds),
-  set on the layer only while it is traced; so examples that differ only in those reuse the compiled code.
+  ``Layer.stateless_call`` under ``jax.jit`` instead, as Keras's own JAX trainer does, with gradients
+  from ``jax.vjp`` inside the compiled function: one compilation per layer configuration (shape, axis,
+  dtype) and mode, kept with the cached layer and shared by every property (the forward-only ones
+  discard the gradients). Epsilon and momentum are arguments of the compiled function (Python floats,
+  so JAX traces them weakly typed, exactly as it treats the constants a layer holds), set on the layer
+  only while it is traced; so examples that differ only in those, or in values, compile nothing.
 
-Every runner's ``bn`` takes the layer, the parameters by variable name, the batches and ``dy`` as
-backend tensors, and returns ``(y, moving_mean, moving_var, dx, dgamma, dbeta)`` as backend tensors or
-variables (gradients None unless asked for).
+Every runner's ``bn`` takes the cached entry, the parameters by variable name, the batches and ``dy``
+as backend tensors (NumPy arrays for JAX, which transfers them with the compiled call), and returns
+``(y, moving_mean, moving_var, dx, dgamma, dbeta)`` as backend tensors or variables (gradients None
+unless asked for).
 """
 
 from __future__ import annotations

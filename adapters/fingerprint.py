@@ -6,7 +6,8 @@ different numbers, and reads the convention off the output:
 - momentum meaning: one training step with momentum 0.9 from moving mean 0 on a batch of mean 1
   leaves 0.1 ("keras": new = m*old + (1-m)*batch) or 0.9 ("torch": new = (1-m)*old + m*batch);
 - running variance: with momentum 0.5 (the same weight in both meanings) from moving variance 0, a
-  batch {-1, 1} per feature gives 0.5 * 1 (biased, / m) or 0.5 * 2 (unbiased, / (m - 1));
+  batch {-1, 1} per feature gives 0.5 * 1 (biased, / m) or 0.5 * 2 (unbiased, / (m - 1)); on a
+  2-D and on a 4-D input, since fused 4-D kernels may take another path;
 - default eps, and where it sits: a default layer on x = +-a per feature outputs
   a / sqrt(a^2 + eps) (inside the square root) or a / (a + eps) (outside); solving both forms for
   eps at two values of a, the right form gives the same eps twice;
@@ -38,9 +39,9 @@ def _inputs(xs, c: int, *, moving_mean=0.0, moving_var=1.0) -> BNInputs:
     )
 
 
-def _train_once(adapter: Adapter, x: np.ndarray, *, momentum: float, eps: float = 1e-3, **init):
-    case = BNCase(shape=x.shape, axis=1, dtype="float32", eps=eps, momentum=momentum, steps=1)
-    return adapter.bn_train(case, _inputs([x], x.shape[1], **init))
+def _train_once(adapter: Adapter, x: np.ndarray, *, momentum: float, eps: float = 1e-3, axis: int = 1, **init):
+    case = BNCase(shape=x.shape, axis=axis, dtype="float32", eps=eps, momentum=momentum, steps=1)
+    return adapter.bn_train(case, _inputs([x], x.shape[axis], **init))
 
 
 def _finding(value, evidence: str) -> dict:
@@ -54,11 +55,26 @@ def probe_momentum(adapter: Adapter) -> dict:
     return _finding(meaning, f"momentum=0.9, moving mean 0, batch mean 1 -> {new:.6g} (keras 0.1, torch 0.9)")
 
 
+def _running_var_kind(new: float) -> str:
+    return "biased" if abs(new - 0.5) < 1e-3 else "unbiased" if abs(new - 1.0) < 1e-3 else "unknown"
+
+
 def probe_running_var(adapter: Adapter) -> dict:
     x = np.array([[-1.0, -1.0], [1.0, 1.0]])  # biased variance 1, unbiased 2
     new = float(_train_once(adapter, x, momentum=0.5, moving_var=0.0).moving_var[0])
-    kind = "biased" if abs(new - 0.5) < 1e-3 else "unbiased" if abs(new - 1.0) < 1e-3 else "unknown"
-    return _finding(kind, f"momentum=0.5, moving var 0, batch {{-1, 1}} -> {new:.6g} (biased 0.5, unbiased 1)")
+    return _finding(_running_var_kind(new), f"(2, 2) input, momentum=0.5, moving var 0, batch {{-1, 1}} -> "
+                    f"{new:.6g} (biased 0.5, unbiased 1)")
+
+
+def probe_running_var_4d(adapter: Adapter) -> dict:
+    """The same on a 4-D input along the default feature axis (fused kernels take this path)."""
+    axis = adapter.conventions.default_axis
+    x = np.array([-1.0, 1.0]).reshape(2, 1, 1, 1) * np.ones((1, 1, 1, 2))
+    if axis % 4 == 1:
+        x = x.transpose(0, 3, 1, 2)
+    new = float(_train_once(adapter, x, momentum=0.5, moving_var=0.0, axis=axis).moving_var[0])
+    return _finding(_running_var_kind(new), f"{x.shape} input, feature axis {axis}, momentum=0.5, moving var 0, "
+                    f"batch {{-1, 1}} -> {new:.6g} (biased 0.5, unbiased 1)")
 
 
 def _eps_estimates(adapter: Adapter, a: float):
@@ -140,6 +156,7 @@ def probe_flagless_call(adapter: Adapter) -> dict:
 PROBES = {
     "momentum_meaning": probe_momentum,
     "running_variance": probe_running_var,
+    "running_variance_4d": probe_running_var_4d,
     "default_eps": probe_eps,
     "default_axis": probe_default_axis,
     "initial_state": probe_initial_state,
@@ -177,9 +194,9 @@ def disagreements(fp: dict) -> list[str]:
     """Where the measured conventions contradict what the adapter declares."""
     probes, declared = fp["probes"], fp["declared"]
     out = []
-    for key in ("momentum_meaning", "running_variance", "default_axis"):
+    for key in ("momentum_meaning", "running_variance", "running_variance_4d", "default_axis"):
         measured = probes[key]["value"]
-        if measured != declared[key]:
+        if measured != declared[key.removesuffix("_4d")]:
             out.append(f"{key}: declared {declared[key]!r}, measured {measured!r} ({probes[key]['evidence']})")
     eps = probes["default_eps"]["value"]
     if eps is None or abs(eps["eps"] - declared["default_eps"]) > 0.05 * declared["default_eps"]:

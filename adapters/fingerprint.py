@@ -195,9 +195,9 @@ def disagreements(fp: dict) -> list[str]:
     probes, declared = fp["probes"], fp["declared"]
     out = []
     for key in ("momentum_meaning", "running_variance", "running_variance_4d", "default_axis"):
-        measured = probes[key]["value"]
-        if measured != declared[key.removesuffix("_4d")]:
-            out.append(f"{key}: declared {declared[key]!r}, measured {measured!r} ({probes[key]['evidence']})")
+        measured, expected = probes[key]["value"], declared[key.removesuffix("_4d")]
+        if measured != expected:
+            out.append(f"{key}: declared {expected!r}, measured {measured!r} ({probes[key]['evidence']})")
     eps = probes["default_eps"]["value"]
     if eps is None or abs(eps["eps"] - declared["default_eps"]) > 0.05 * declared["default_eps"]:
         out.append(f"default_eps: declared {declared['default_eps']!r}, measured {eps!r}")

@@ -8,7 +8,7 @@ running, and per-item calls land in that item's :class:`ItemObservation`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 __all__ = ["ItemObservation", "Observer", "worst"]
@@ -47,6 +47,7 @@ class ItemObservation:
     max_tol_ratio: float | None = None
     example: Any = None
     replay: str | None = None
+    unsupported: dict = field(default_factory=dict)  # reason -> examples the framework refused
 
     def add_example(self, comparison: Any) -> None:
         """Count one example and fold its comparison into the maxima."""
@@ -95,6 +96,12 @@ class Observer:
         """Record one Hypothesis example's comparison (attributes or keys ``n_mismatch``,
         ``max_abs``, ``max_rel``, ``max_ulp``, ``max_ratio``; missing ones count as not measured)."""
         self._item("example").add_example(comparison)
+
+    def unsupported(self, reason: str) -> None:
+        """Count a drawn example the framework does not offer (``Adapter.unsupported``), by reason,
+        so that combinations never tested show in the results instead of vanishing."""
+        counts = self._item("unsupported").unsupported
+        counts[str(reason)] = counts.get(str(reason), 0) + 1
 
     def failing_case(self, case_json: Any, replay: str) -> None:
         """Record the failing example and its replay command; the last call wins (Hypothesis

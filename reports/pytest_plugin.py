@@ -353,6 +353,7 @@ class ResultsPlugin:
             "example": obs.example,
             "message": state.message,
             "replay": obs.replay,
+            "unsupported": dict(obs.unsupported),
             "duration_s": round(state.duration, 6),
             "deviation": deviation,
         }

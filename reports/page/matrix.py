@@ -69,7 +69,9 @@ def cell_details_section(matrix: Matrix) -> Markup:
                 trs.append(el("tr",
                               el("td", name, el("span", record["id"], class_="sub")),
                               el("td", record.get("dtype") or "-"),
-                              el("td", badge(verdict), el("span", record.get("reason") or "", class_="sub")),
+                              el("td", badge(verdict), el("span", record.get("reason") or "", class_="sub"),
+                                 [el("span", f"not offered, {n} example(s) not run: {why}", class_="sub")
+                                  for why, n in sorted((record.get("unsupported") or {}).items())]),
                               el("td", fmt(record.get("examples")), class_="num"),
                               el("td", fmt(record.get("max_abs_error")), class_="num"),
                               el("td", fmt(record.get("max_rel_error")), class_="num"),

@@ -88,6 +88,8 @@ def replay_command(target: str, prop: str, mode: str, case) -> str:
 def run_example(observe, adapter, prop: str, check, case, mode: str) -> None:
     """One Hypothesis example: check, record the errors, and fail with a replayable report."""
     reason = adapter.unsupported(case)
+    if reason is not None:
+        observe.unsupported(reason)
     assume(reason is None)
     comparisons = check(adapter, case, mode)
     observe.example(compare.worst(comparisons))

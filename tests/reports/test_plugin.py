@@ -310,3 +310,32 @@ def test_nan(target, observe):
     # NaN dominates a later finite value: an example that produced NaN is never hidden
     assert (record["max_abs_error"], record["max_ulp_error"]) == ("inf", "nan")
     assert math.isinf(float(record["max_abs_error"]))
+
+
+def test_unsupported_examples_are_counted_by_reason_and_shown(pytester, tmp_path):
+    """Examples a framework refuses do not vanish: the record counts them by reason, and the
+    report's cell details show them (escaped)."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.bnconform(property="conv2d", op="conv2d")
+        @pytest.mark.parametrize("target", ["fw"])
+        def test_x(target, observe):
+            observe.unsupported("no <float16> here")
+            observe.unsupported("no <float16> here")
+            observe.example({"max_ratio": 0.1})
+        """
+    )
+    out = tmp_path / "res"
+    pytester.runpytest("-p", "reports.pytest_plugin", "--results", str(out)).assert_outcomes(passed=1)
+    import json
+
+    record = json.loads((out / "results.json").read_text())["records"][0]
+    assert record["unsupported"] == {"no <float16> here": 2}
+
+    from reports.cli import main_report
+
+    assert main_report([str(out), "-o", str(tmp_path / "page"), "--no-known-deviations"]) == 0
+    page = (tmp_path / "page" / "index.html").read_text()
+    assert "2 example(s) not run: no &lt;float16&gt; here" in page

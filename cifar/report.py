@@ -53,8 +53,10 @@ def speed_rows(records) -> list:
     rows = []
     for (target, arch, bn), rs in sorted(groups.items()):
         versions = " ".join(f"{k} {v}" for k, v in rs[0]["versions"].items())
+        per_cpu = [r["images_per_cpu_s"] for r in rs if r.get("images_per_cpu_s")]
         rows.append([target, versions, arch, "BN" if bn else "no-BN", rs[0]["batch_size"],
-                     f"{statistics.median(r['images_per_s'] for r in rs):.0f}", len(rs),
+                     f"{statistics.median(r['images_per_s'] for r in rs):.0f}",
+                     f"{statistics.median(per_cpu):.0f}" if per_cpu else "-", len(rs),
                      f"{statistics.median(r['wall_seconds'] for r in rs) / 60:.1f}"])
     return rows
 
@@ -69,9 +71,11 @@ def render_text(records) -> str:
         lines += _table(["target", "arch", "profile", "seed", "BN", "no-BN", "BN - no-BN"],
                         [[t, a, p, s, _pct(x), _pct(y), f"{100 * (x - y):+.2f}"]
                          for t, a, p, s, x, y in pairs])
-    lines += ["", "## Training images per second (median of per-epoch values)", ""]
-    lines += _table(["target", "versions", "arch", "BN", "batch", "img/s", "runs", "minutes/run"],
-                    speed_rows(records))
+    lines += ["", "## Training images per second (median of per-epoch values)", "",
+              "img/s: wall clock (a lower bound on a shared machine); img/CPU-s: per second of the "
+              "run's CPU time (one thread: what the run would reach alone).", ""]
+    lines += _table(["target", "versions", "arch", "BN", "batch", "img/s", "img/CPU-s", "runs",
+                     "minutes/run"], speed_rows(records))
     lines += ["", "## Training curves", ""]
     for r in records:
         lines += [f"**{r['target']} {r['arch']} {'BN' if r['bn'] else 'no-BN'}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import time
 
 import numpy as np
@@ -21,6 +22,12 @@ from .archs import BATCH_SIZE, build_spec
 from .profiles import VALIDATION_SPLIT, Protocol
 from .progress import Progress
 from .weights import initial_weights
+
+
+def _process_cpu_seconds() -> float:
+    """CPU time of this worker process so far (start-up, data loading and training)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def to_float(x: np.ndarray) -> np.ndarray:
@@ -48,14 +55,17 @@ def run(target: str, arch: str, bn: bool, profile: str, protocol: Protocol, seed
     for epoch in range(protocol.epochs):
         visit = order.epoch_order(seed, epoch, len(y_train))
         bar.start_epoch(epoch)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fit = trainer.train_epoch(x_train, y_train, visit, batch_size, on_batch=bar.on_batch)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         val = trainer.evaluate(x_val, y_val)
         entry = {"epoch": epoch + 1, "loss": fit["loss"], "accuracy": fit["accuracy"],
                  "val_loss": val["loss"], "val_accuracy": val["accuracy"],
                  "images_per_s": len(y_train) / seconds, "seconds": seconds,
-                 "eval_seconds": time.perf_counter() - t0 - seconds}
+                 "eval_seconds": time.perf_counter() - t0 - seconds,
+                 # CPU time of the training part: on a shared machine, images per CPU second
+                 # estimate the throughput the run would have alone
+                 "cpu_seconds": cpu, "images_per_cpu_s": len(y_train) / max(cpu, 1e-9)}
         epochs.append(entry)
         bar.end_epoch(entry)
     if test_is_val:
@@ -84,7 +94,9 @@ def run(target: str, arch: str, bn: bool, profile: str, protocol: Protocol, seed
         "test_accuracy": test["accuracy"],
         "test_loss": test["loss"],
         "images_per_s": float(np.median([e["images_per_s"] for e in epochs])),
+        "images_per_cpu_s": float(np.median([e["images_per_cpu_s"] for e in epochs])),
         "wall_seconds": time.perf_counter() - started,
+        "process_cpu_seconds": _process_cpu_seconds(),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or None,
                     "cpus": os.cpu_count(), "threads": int(os.environ.get("BNCONFORM_THREADS", 0))},
         "baseline": None,

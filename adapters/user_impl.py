@@ -103,10 +103,32 @@ def torch_adapter(cls, spec: str, target: str):
     return adapter
 
 
-def keras_adapter(cls, spec: str, target: str):
-    from .keras_adapter import user_adapter  # the Keras adapter knows how to drive a Keras layer
+def check_keras_shape(cls, spec: str) -> None:
+    missing = [f"constructor keyword {k!r}" for k in _accepts(cls, "axis", "momentum", "epsilon")]
+    if not missing:
+        try:
+            layer = cls(axis=-1, momentum=0.99, epsilon=1e-3)
+            layer.build((4, 3))
+        except Exception as e:  # noqa: BLE001
+            raise UsageError(
+                f"--bn-impl {spec}: {cls.__name__}(axis=-1, momentum=0.99, epsilon=1e-3).build((4, 3)) failed: "
+                f"{type(e).__name__}: {e}"
+            ) from e
+        missing += [f"weight {w!r}" for w in ("gamma", "beta", "moving_mean", "moving_variance") if not hasattr(layer, w)]
+        if not callable(getattr(layer, "call", None)):
+            missing.append("method call(x, training=)")
+    if missing:
+        raise UsageError(
+            f"--bn-impl {spec}: {cls.__name__} is not a drop-in for keras.layers.BatchNormalization; missing: "
+            + ", ".join(missing)
+        )
 
-    return user_adapter(cls, spec, target)
+
+def keras_adapter(cls, spec: str, target: str):
+    from .keras_user import UserKerasAdapter
+
+    check_keras_shape(cls, spec)
+    return UserKerasAdapter(cls, spec, target)
 
 
 def register_user_impl(spec: str) -> str:

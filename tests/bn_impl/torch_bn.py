@@ -40,7 +40,7 @@ class HandBatchNorm2d(torch.nn.Module):
             mean = x.mean(dims)
             var = ((x - mean.view(shape)) ** 2).mean(dims)
         else:
-            mean, var = self.running_mean, self.running_var
+            mean, var = self.running_mean.clone(), self.running_var.clone()
         if self.training or self.update_in_eval:
             self._update(x.detach(), dims, shape, m)
         denom = var.sqrt() + self.eps if self.eps_outside_sqrt else (var + self.eps).sqrt()

@@ -14,9 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("torch")
 
 
-def run_bn_impl(spec: str, *extra: str) -> subprocess.CompletedProcess:
+BN_PROPERTIES = "tests/conformance/test_batch_norm.py"
+
+
+def run_bn_impl(spec: str, *extra: str, path: str = "tests") -> subprocess.CompletedProcess:
+    """``python -m pytest tests --bn-impl SPEC`` as a user runs it (the mutants narrow the path to the
+    batch-norm properties and stop at the first failure, to keep the suite fast)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    cmd = [sys.executable, "-m", "pytest", "tests", "--bn-impl", spec, "-q", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", path, "--bn-impl", spec, "-q", "-p", "no:cacheprovider",
            "--hypothesis-profile", "ci", *extra]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
@@ -37,13 +42,36 @@ def test_hand_written_torch_batchnorm_conforms():
     ],
 )
 def test_each_planted_bug_fails(mutant, property_name):
-    proc = run_bn_impl(f"torch:tests.bn_impl.torch_bn:{mutant}", "-x")
+    proc = run_bn_impl(f"torch:tests.bn_impl.torch_bn:{mutant}", "-x", path=BN_PROPERTIES)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert f"property {property_name} " in proc.stdout, proc.stdout[-3000:]
+
+
+def test_hand_written_keras_batchnormalization_conforms():
+    pytest.importorskip("keras")
+    proc = run_bn_impl("keras:tests.bn_impl.keras_bn:HandBatchNormalization")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "mutant, property_name",
+    [
+        ("InvertedMomentum", "bn_moving_stats"),
+        ("UnbiasedMovingVar", "bn_moving_stats"),
+        ("EpsOutsideSqrt", "bn_forward"),
+        ("UpdatesInInference", "bn_inference_keeps_stats"),
+    ],
+)
+def test_each_planted_bug_in_the_keras_copy_fails(mutant, property_name):
+    pytest.importorskip("keras")
+    proc = run_bn_impl(f"keras:tests.bn_impl.keras_bn:{mutant}", "-x", path=BN_PROPERTIES)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert f"property {property_name} " in proc.stdout, proc.stdout[-3000:]
 
 
 def test_a_class_without_the_drop_in_shape_is_a_usage_error():
-    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:NotABatchNorm")
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:NotABatchNorm", path=BN_PROPERTIES)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "missing: constructor keyword 'eps', constructor keyword 'momentum'" in proc.stderr
 
@@ -55,6 +83,7 @@ def test_a_class_without_the_drop_in_shape_is_a_usage_error():
         ("torch:tests.bn_impl.torch_bn:Missing", "has no attribute 'Missing'"),
         ("mxnet:tests.bn_impl.torch_bn:HandBatchNorm2d", "FRAMEWORK must be one of"),
         ("torch:HandBatchNorm2d", "expected FRAMEWORK:MODULE:NAME"),
+        ("keras:tests.bn_impl.torch_bn:NotABatchNorm", "missing: constructor keyword 'axis'"),
     ],
 )
 def test_bad_specs_are_usage_errors_naming_the_problem(spec, message):

@@ -60,6 +60,7 @@ def test_lp_pool2d(target, kind, mode, dtype, adapter, observe, data):
 @given(data=st.data())
 def test_lp_pool2d_odd_p(target, kind, mode, dtype, adapter, observe, data):
     """Lp-norm pooling with odd p on signed inputs: the norm takes |x|^p, so the sign of x is lost."""
+    _require_kind(adapter, kind, dtype)
     odd = tuple(p for p in adapter.capabilities.pool_lp_p if p % 2 == 1)
     if not odd:
         pytest.skip(f"{adapter.name} offers no odd p for Lp pooling")
@@ -71,6 +72,7 @@ def test_lp_pool2d_odd_p(target, kind, mode, dtype, adapter, observe, data):
 @given(data=st.data())
 def test_lp_pool2d_ceil_mode(target, kind, mode, dtype, adapter, observe, data):
     """Lp-norm pooling in ceil mode: a window cut short by the border sums only what it covers."""
+    _require_kind(adapter, kind, dtype)
     if not adapter.capabilities.pool_ceil_mode:
         pytest.skip(f"{adapter.name} offers no ceil_mode")
     _pool_property(observe, adapter, data, "pool2d_lp_ceil_mode", kind, dtype, lp_p=(2.0,), ceil_mode=True)

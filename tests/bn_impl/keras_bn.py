@@ -1,0 +1,81 @@
+"""A hand-written copy of ``keras.layers.BatchNormalization`` (from its documentation, not its
+source), and copies with one planted bug each, for ``--bn-impl keras:...``."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+class HandBatchNormalization(keras.layers.Layer):
+    """y = gamma * (x - mean) / sqrt(var + epsilon) + beta along ``axis``.
+
+    Training normalizes with the batch mean and biased variance and updates
+    moving = momentum * moving + (1 - momentum) * batch; inference uses the moving statistics.
+    """
+
+    invert_momentum = False
+    unbiased_moving_var = False
+    eps_outside_sqrt = False
+    update_in_inference = False
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.axis, self.momentum, self.epsilon = axis, momentum, epsilon
+
+    def build(self, input_shape):
+        c = (input_shape[self.axis],)
+        self.gamma = self.add_weight(shape=c, initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=c, initializer="zeros", name="beta")
+        self.moving_mean = self.add_weight(shape=c, initializer="zeros", name="moving_mean", trainable=False)
+        self.moving_variance = self.add_weight(shape=c, initializer="ones", name="moving_variance", trainable=False)
+
+    def call(self, x, training=False):
+        ndim = len(x.shape)
+        axis = self.axis % ndim
+        reduce = [i for i in range(ndim) if i != axis]
+        shape = [1] * ndim
+        shape[axis] = -1
+        batch_mean = ops.mean(x, axis=reduce)
+        batch_var = ops.mean(ops.square(x - ops.reshape(batch_mean, shape)), axis=reduce)
+        mean, var = (batch_mean, batch_var) if training else (self.moving_mean, self.moving_variance)
+        sigma = ops.sqrt(var) + self.epsilon if self.eps_outside_sqrt else ops.sqrt(var + self.epsilon)
+        r = lambda v: ops.reshape(v, shape)  # noqa: E731
+        y = r(self.gamma) * (x - r(mean)) / r(sigma) + r(self.beta)
+        if training or self.update_in_inference:
+            self._update(batch_mean, batch_var, x.shape, axis)
+        return y
+
+    def _update(self, mean, var, shape, axis):
+        m = 1
+        for i, s in enumerate(shape):
+            m *= s if i != axis else 1
+        if self.unbiased_moving_var:
+            var = var * (m / max(m - 1, 1))
+        keep = 1.0 - self.momentum if self.invert_momentum else self.momentum
+        self.moving_mean.assign(keep * self.moving_mean + (1.0 - keep) * mean)
+        self.moving_variance.assign(keep * self.moving_variance + (1.0 - keep) * var)
+
+
+class InvertedMomentum(HandBatchNormalization):
+    """Bug: momentum weighs the new batch (the PyTorch meaning) under Keras's convention."""
+
+    invert_momentum = True
+
+
+class UnbiasedMovingVar(HandBatchNormalization):
+    """Bug: the moving variance is updated with the unbiased batch variance."""
+
+    unbiased_moving_var = True
+
+
+class EpsOutsideSqrt(HandBatchNormalization):
+    """Bug: (x - mean) / (sqrt(var) + epsilon)."""
+
+    eps_outside_sqrt = True
+
+
+class UpdatesInInference(HandBatchNormalization):
+    """Bug: the moving statistics also move in inference mode."""
+
+    update_in_inference = True

@@ -1,0 +1,41 @@
+"""``bnconform replay``: the one-line command every failure prints re-runs exactly that example."""
+
+from __future__ import annotations
+
+import pytest
+
+from bnconform.cli import main
+
+pytest.importorskip("torch")
+
+# A ceil-mode Lp pooling case that PyTorch gets wrong (a known deviation: the border window is
+# scaled by kh*kw / covered), and the same case in floor mode, which it gets right.
+CEIL = ('{"op":"pool2d","kind":"lp","x_shape":[1,1,5,1],"data_format":"channels_first","window":[3,1],'
+        '"stride":[3,1],"padding":"valid","ceil_mode":true,"p":2.0,"dtype":"float32",'
+        '"x":{"seed":1,"dist":"uniform","loc":0.0,"scale":1.0,"constant_feature":null,"specials":[]}}')
+
+
+def test_a_failing_example_replays_as_a_failure_with_the_comparison(capsys):
+    assert main(["replay", "torch", "pool2d_lp_ceil_mode", "-", CEIL]) == 1
+    out = capsys.readouterr().out
+    assert "pool2d_lp_ceil_mode | torch (torch" in out
+    assert "Mismatched elements in 'y'" in out and "Greatest difference in units of the tolerance" in out
+
+
+def test_a_conforming_example_replays_as_a_pass(capsys):
+    assert main(["replay", "torch", "pool2d", "-", CEIL.replace('"ceil_mode":true', '"ceil_mode":false')]) == 0
+    assert "all 1 elements within tolerance" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["replay", "torch", "pool2d", "-", "{not json"], "bnconform replay:"),
+        (["replay", "no-such-target", "pool2d", "-", CEIL], "unknown adapter 'no-such-target'"),
+        (["replay", "torch", "no_such_property", "-", CEIL], "property: expected one of"),
+        (["replay", "torch", "pool2d", "-", '{"op":"pool2d","colour":"red"}'], "unknown fields for pool2d"),
+    ],
+)
+def test_bad_input_is_a_usage_error_naming_it(args, message, capsys):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err

@@ -52,13 +52,27 @@ CAPABILITIES = Capabilities(
 )
 
 
+REUSABLE = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)  # modules ``TorchAdapter._module`` may reuse
+
+
+# NumPy holds every dtype but bfloat16, which crosses as float32 (exactly: the values are representable)
+_NUMPY = {"float16": np.float16, "bfloat16": np.float32, "float32": np.float32, "float64": np.float64}
+
+
 def tensor(a: np.ndarray, dtype: str, requires_grad: bool = False) -> torch.Tensor:
-    # a copy: from_numpy would share memory, and F.batch_norm updates running stats in place
-    return torch.tensor(np.asarray(a, np.float64), dtype=DTYPES[dtype], requires_grad=requires_grad)
+    # a copy (astype): from_numpy shares memory, and F.batch_norm updates running stats in place
+    t = torch.from_numpy(np.asarray(a, np.float64).astype(_NUMPY[dtype]))
+    if dtype == "bfloat16":
+        t = t.to(torch.bfloat16)
+    return t.requires_grad_(True) if requires_grad else t
 
 
 def numpy(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to(torch.float64).numpy()
+    # a copy (astype): numpy() shares memory with the tensor (a reused module's buffers)
+    t = t.detach()
+    if t.dtype == torch.bfloat16:
+        t = t.to(torch.float32)
+    return t.numpy().astype(np.float64)
 
 
 def to_nchw(x: torch.Tensor, data_format: str) -> torch.Tensor:
@@ -88,6 +102,7 @@ class TorchAdapter(Adapter):
             description="F.batch_norm" if functional else "nn.BatchNorm1d/2d, F.conv2d, F.*_pool2d",
         )
         self.functional = functional
+        self._modules: dict = {}
         torch.use_deterministic_algorithms(True)
 
     # -- batch normalization ------------------------------------------------------------------
@@ -96,48 +111,74 @@ class TorchAdapter(Adapter):
         cls = torch.nn.BatchNorm1d if rank == 2 else torch.nn.BatchNorm2d
         return cls(num_features, **kwargs)
 
-    def _module(self, case, inputs) -> torch.nn.Module:
-        bn = self.make_bn(len(case.shape), case.n_features, eps=case.eps, momentum=case.momentum)
-        bn = bn.to(DTYPES[case.dtype])
-        with torch.no_grad():
-            bn.weight.copy_(tensor(inputs.gamma, case.dtype))
-            bn.bias.copy_(tensor(inputs.beta, case.dtype))
-            bn.running_mean.copy_(tensor(inputs.moving_mean, case.dtype))
-            bn.running_var.copy_(tensor(inputs.moving_var, case.dtype))
-        return bn
+    def _module(self, case, inputs) -> tuple[torch.nn.Module, tuple]:
+        """A module constructed with the case's eps and momentum, holding the case's values, and its
+        tensors (weight, bias, running mean, running variance).
 
-    def _run(self, case, inputs, training: bool, grads: bool) -> BNRun:
-        if self.functional:
-            return self._run_functional(case, inputs, training, grads)
-        bn = self._module(case, inputs)
-        bn.train(training)
-        xs = inputs.xs if training else inputs.xs[:1]
-        with torch.no_grad():
-            for x in xs[:-1]:
-                bn(tensor(x, case.dtype))
-        x = tensor(xs[-1], case.dtype, requires_grad=grads)
-        y = bn(x)
-        out = dict(y=numpy(y), moving_mean=numpy(bn.running_mean), moving_var=numpy(bn.running_var))
-        if grads:
-            y.backward(tensor(inputs.dy, case.dtype))
-            out.update(dx=numpy(x.grad), dgamma=numpy(bn.weight.grad), dbeta=numpy(bn.bias.grad))
-        return BNRun(**out)
+        PyTorch's own modules are reused per (rank, features, dtype), since constructing one costs
+        more than calling it: ``_BatchNorm.forward`` reads ``eps`` and ``momentum`` on every call, and
+        the module's state (parameters, buffers including ``num_batches_tracked``, gradients) is all
+        set here, so the reused module is the one a user would construct for the case
+        (``tests/adapters/test_torch_adapter.py`` compares the two). Any other class (a user's
+        ``--bn-impl``) may read its arguments at construction only, so it is constructed every time.
+        """
+        key = (len(case.shape), case.n_features, case.dtype)
+        entry = self._modules.get(key)
+        if entry is None:
+            bn = self.make_bn(*key[:2], eps=case.eps, momentum=case.momentum).to(DTYPES[case.dtype])
+            entry = bn, (bn.weight, bn.bias, bn.running_mean, bn.running_var)
+            if type(bn) in REUSABLE:
+                self._modules[key] = entry
+        else:  # the case's hyper-parameters, and the state a new module starts with
+            bn = entry[0]
+            if (bn.eps, bn.momentum) != (case.eps, case.momentum):  # (a Module's setattr is slow)
+                bn.eps, bn.momentum = case.eps, case.momentum
+            bn.num_batches_tracked.zero_()  # momentum=None averages over the batches seen
+            entry[1][0].grad = entry[1][1].grad = None
+        values = (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)
+        with torch.no_grad():  # copy_ casts (exactly: the values are representable in the dtype)
+            for t, v in zip(entry[1], values):
+                t.copy_(torch.from_numpy(np.asarray(v, np.float64)))
+        return entry
 
-    def _run_functional(self, case, inputs, training: bool, grads: bool) -> BNRun:
+    def _layer(self, case, inputs, training: bool, grads: bool):
+        """The batch norm a case runs, as a function of x, and its tensors (weight, bias, running
+        mean, running variance): the module, or ``F.batch_norm`` with tensors of its own."""
+        if not self.functional:
+            bn, tensors = self._module(case, inputs)
+            if bn.training != training:
+                bn.train(training)
+            return bn, tensors
         dt = case.dtype
         rm, rv = tensor(inputs.moving_mean, dt), tensor(inputs.moving_var, dt)
         w, b = tensor(inputs.gamma, dt, grads), tensor(inputs.beta, dt, grads)
-        xs = inputs.xs if training else inputs.xs[:1]
         kw = dict(training=training, momentum=case.momentum, eps=case.eps)
+        return (lambda x: F.batch_norm(x, rm, rv, w, b, **kw)), (w, b, rm, rv)
+
+    @staticmethod
+    def _calls(layer, xs, dy):
+        """All batches but the last without autograd, then the last (``y.backward(dy)`` if dy is given)."""
         with torch.no_grad():
             for x in xs[:-1]:
-                F.batch_norm(tensor(x, dt), rm, rv, w, b, **kw)
-        x = tensor(xs[-1], dt, requires_grad=grads)
-        y = F.batch_norm(x, rm, rv, w, b, **kw)
+                layer(x)
+        y = layer(xs[-1])
+        if dy is not None:
+            y.backward(dy)
+        return y
+
+    def _bn_args(self, case, inputs, training: bool, grads: bool):
+        layer, tensors = self._layer(case, inputs, training, grads)
+        xs = inputs.xs if training else inputs.xs[:1]
+        xs = [tensor(x, case.dtype) for x in xs[:-1]] + [tensor(xs[-1], case.dtype, requires_grad=grads)]
+        dy = tensor(inputs.dy, case.dtype) if grads else None
+        return layer, tensors, xs, dy
+
+    def _run(self, case, inputs, training: bool, grads: bool) -> BNRun:
+        layer, (w, b, rm, rv), xs, dy = self._bn_args(case, inputs, training, grads)
+        y = self._calls(layer, xs, dy)
         out = dict(y=numpy(y), moving_mean=numpy(rm), moving_var=numpy(rv))
         if grads:
-            y.backward(tensor(inputs.dy, dt))
-            out.update(dx=numpy(x.grad), dgamma=numpy(w.grad), dbeta=numpy(b.grad))
+            out.update(dx=numpy(xs[-1].grad), dgamma=numpy(w.grad), dbeta=numpy(b.grad))
         return BNRun(**out)
 
     def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:
@@ -168,70 +209,67 @@ class TorchAdapter(Adapter):
         return DefaultRun(initial, numpy(y), numpy(bn.running_mean), numpy(bn.running_var))
 
     # -- convolution and pooling ----------------------------------------------------------------
+    @staticmethod
+    def _op(case, inputs):
+        """The case's F.conv2d or pooling call, a function of an NCHW tensor that returns y in the
+        case's layout, and that tensor: x as (channels-last) NCHW, for convolution zero-padded here
+        where the padding is asymmetric (F.conv2d pads both sides equally)."""
+        fmt = case.data_format
+        if case.op == "conv2d":
+            x = to_nchw(tensor(inputs.x, case.dtype), fmt)
+            w = tensor(inputs.w, case.dtype)
+            b = None if inputs.b is None else tensor(inputs.b, case.dtype)
+            padding = case.padding
+            if not isinstance(padding, str):
+                (top, bottom), (left, right) = padding
+                if top == bottom and left == right:
+                    padding = (top, left)
+                else:
+                    x = F.pad(x, (left, right, top, bottom))
+                    padding = 0
+            kw = dict(stride=case.stride, padding=padding, dilation=case.dilation, groups=case.groups)
+            return (lambda t: from_nchw(F.conv2d(t, w, b, **kw), fmt)), x
+        x = to_nchw(tensor(inputs, case.dtype), fmt)
+        pad = (0, 0) if case.padding == "valid" else (case.padding[0][0], case.padding[1][0])
+        window, stride, ceil = case.window, case.stride, case.ceil_mode
+        if case.kind == "max":
+            return (lambda t: from_nchw(F.max_pool2d(t, window, stride, pad, ceil_mode=ceil), fmt)), x
+        if case.kind == "avg":
+            include = case.count_include_pad
+            return (lambda t: from_nchw(
+                F.avg_pool2d(t, window, stride, pad, ceil_mode=ceil, count_include_pad=include), fmt
+            )), x
+        if case.kind == "lp":
+            return (lambda t: from_nchw(F.lp_pool2d(t, case.p, window, stride, ceil_mode=ceil), fmt)), x
+        if case.kind == "global_avg":
+            return (lambda t: F.adaptive_avg_pool2d(t, 1).flatten(1)), x
+        raise ValueError(f"kind: unknown pooling kind {case.kind!r}")
+
     def conv2d(self, case, inputs) -> np.ndarray:
-        x = to_nchw(tensor(inputs.x, case.dtype), case.data_format)
-        w = tensor(inputs.w, case.dtype)
-        b = None if inputs.b is None else tensor(inputs.b, case.dtype)
-        padding = case.padding
-        if not isinstance(padding, str):
-            (top, bottom), (left, right) = padding
-            if top == bottom and left == right:
-                padding = (top, left)
-            else:
-                x = F.pad(x, (left, right, top, bottom))
-                padding = 0
+        fn, x = self._op(case, inputs)
         with torch.no_grad():
-            y = F.conv2d(x, w, b, stride=case.stride, padding=padding, dilation=case.dilation, groups=case.groups)
-        return numpy(from_nchw(y, case.data_format))
+            return numpy(fn(x))
 
     def pool2d(self, case, x: np.ndarray) -> np.ndarray:
-        t = to_nchw(tensor(x, case.dtype), case.data_format)
-        pad = (0, 0) if case.padding == "valid" else (case.padding[0][0], case.padding[1][0])
+        fn, x = self._op(case, x)
         with torch.no_grad():
-            if case.kind == "max":
-                y = F.max_pool2d(t, case.window, case.stride, pad, ceil_mode=case.ceil_mode)
-            elif case.kind == "avg":
-                y = F.avg_pool2d(
-                    t, case.window, case.stride, pad, ceil_mode=case.ceil_mode,
-                    count_include_pad=case.count_include_pad,
-                )
-            elif case.kind == "lp":
-                y = F.lp_pool2d(t, case.p, case.window, case.stride, ceil_mode=case.ceil_mode)
-            elif case.kind == "global_avg":
-                return numpy(F.adaptive_avg_pool2d(t, 1).flatten(1))
-            else:
-                raise ValueError(f"kind: unknown pooling kind {case.kind!r}")
-        return numpy(from_nchw(y, case.data_format))
+            return numpy(fn(x))
 
-
+    # -- benchmark ------------------------------------------------------------------------------
     def bare_call(self, prop: str, mode: str, case, inputs):
-        dt = case.dtype
+        """The adapter's calls on tensors made beforehand, the module holding the case's values:
+        for batch norm every batch of the case, the last with its backward for ``bn_backward``.
+        Returns y (for convolution and pooling a view in the case's layout, as the adapter reads it)."""
         if case.op == "batch_norm":
-            bn = self._module(case, inputs).train(mode == "train")
-            x = tensor(inputs.xs[-1], dt, requires_grad=prop == "bn_backward")
-            if prop == "bn_backward":
-                dy = tensor(inputs.dy, dt)
-                return lambda: bn(x).backward(dy)
-            return lambda: bn(x)
-        if case.op == "conv2d":
-            x = to_nchw(tensor(inputs.x, dt), case.data_format)
-            w, b = tensor(inputs.w, dt), None if inputs.b is None else tensor(inputs.b, dt)
-            if isinstance(case.padding, str):
-                pad = case.padding
-            else:
-                (top, bottom), (left, right) = case.padding
-                x, pad = F.pad(x, (left, right, top, bottom)), 0
-            return lambda: F.conv2d(x, w, b, stride=case.stride, padding=pad, dilation=case.dilation, groups=case.groups)
-        t = to_nchw(tensor(inputs, dt), case.data_format)
-        pad = (0, 0) if case.padding == "valid" else (case.padding[0][0], case.padding[1][0])
-        calls = {
-            "max": lambda: F.max_pool2d(t, case.window, case.stride, pad, ceil_mode=case.ceil_mode),
-            "avg": lambda: F.avg_pool2d(t, case.window, case.stride, pad, ceil_mode=case.ceil_mode,
-                                        count_include_pad=case.count_include_pad),
-            "lp": lambda: F.lp_pool2d(t, case.p, case.window, case.stride, ceil_mode=case.ceil_mode),
-            "global_avg": lambda: F.adaptive_avg_pool2d(t, 1),
-        }
-        return calls[case.kind]
+            layer, _, xs, dy = self._bn_args(case, inputs, mode == "train", prop == "bn_backward")
+            return lambda: self._calls(layer, xs, dy)
+        fn, x = self._op(case, inputs)
+
+        def call():
+            with torch.no_grad():
+                return fn(x)
+
+        return call
 
 
 def load() -> TorchAdapter:

@@ -117,3 +117,13 @@ def test_the_report_renders_the_others_and_names_an_environment_whose_install_fa
     assert all(name in page for name in matrix[1:])
     assert main_gate([str(results), *expect]) == 1
     assert f"no results from {matrix[0]}" in capsys.readouterr().out
+
+
+def test_the_documented_bad_pin_override_replaces_the_pin_and_keeps_the_cleaning_install(tox_conf):
+    """README: ``tox -e torch213 -x testenv.deps=torch==9.9.9`` (the base-section form, which tox 4.11
+    applies too; ``testenv:torch213.deps`` is ignored there)."""
+    _, _, env = tox_conf
+    conf = json.loads(_tox("config", "--format", "json", "-e", "torch213", "-k", "deps", "install_command",
+                           "-x", "testenv.deps=torch==9.9.9"))["env"]["torch213"]
+    assert conf["deps"] == ["torch==9.9.9"]
+    assert conf["install_command"] == env["torch213"]["install_command"]

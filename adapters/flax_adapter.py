@@ -46,7 +46,7 @@ import numpy as np
 from flax import nnx
 
 from .base import Adapter, BNRun, Capabilities, Conventions, DefaultRun, LayerState
-from .jax_adapter import DTYPES, as_float64, as_input, layout, padding_arg, x64_scope
+from .jax_adapter import DTYPES, as_float64, as_input, bare, layout, padding_arg, x64_scope
 
 CONVENTIONS = Conventions(
     momentum="keras",
@@ -221,26 +221,34 @@ class FlaxAdapter(Adapter):
         self._step, self._step_grads = _IMPL[api]
 
     # -- batch normalization ------------------------------------------------------------------
-    def _run(self, case, inputs, training: bool, grads: bool) -> BNRun:
+    def _prepare(self, case, inputs, training: bool, grads: bool):
+        """The jitted functions' arguments for a case: parameters, running statistics, batches and dy
+        (NumPy arrays; statistics in ``stats_dtype``), the hyper-parameters and the static arguments."""
         dt, sdt = case.dtype, stats_dtype(case.dtype)
-        axis = case.axis % len(case.shape)
-        with x64_scope(dt):
-            params = {"scale": as_input(inputs.gamma, dt), "bias": as_input(inputs.beta, dt)}
-            stats = {"mean": as_input(inputs.moving_mean, sdt), "var": as_input(inputs.moving_var, sdt)}
-            hyper = (float(case.eps), float(case.momentum))
-            xs = inputs.xs if training else inputs.xs[:1]
-            for x in xs[:-1]:
-                _, stats = self._step(params, stats, as_input(x, dt), *hyper, axis=axis, training=training)
-            x = as_input(xs[-1], dt)
+        params = {"scale": as_input(inputs.gamma, dt), "bias": as_input(inputs.beta, dt)}
+        stats = {"mean": as_input(inputs.moving_mean, sdt), "var": as_input(inputs.moving_var, sdt)}
+        xs = [as_input(x, dt) for x in (inputs.xs if training else inputs.xs[:1])]
+        dy = as_input(inputs.dy, dt) if grads else None
+        kw = dict(axis=case.axis % len(case.shape), training=training)
+        return params, stats, xs, dy, (float(case.eps), float(case.momentum)), kw
+
+    def _calls(self, params, stats, xs, dy, hyper, kw):
+        """The layer's calls: ``len(xs) - 1`` training steps, then the last call (with its vjp
+        when ``dy`` is given); the last call's results."""
+        for x in xs[:-1]:
+            _, stats = self._step(params, stats, x, *hyper, **kw)
+        if dy is None:
+            return self._step(params, stats, xs[-1], *hyper, **kw)
+        return self._step_grads(params, stats, xs[-1], dy, *hyper, **kw)
+
+    def _run(self, case, inputs, training: bool, grads: bool) -> BNRun:
+        with x64_scope(case.dtype):
+            out = self._calls(*self._prepare(case, inputs, training, grads))
             if not grads:
-                y, stats = self._step(params, stats, x, *hyper, axis=axis, training=training)
+                y, stats = out
                 return BNRun(as_float64(y), as_float64(stats["mean"]), as_float64(stats["var"]))
-            y, stats, dx, dgamma, dbeta = self._step_grads(
-                params, stats, x, as_input(inputs.dy, dt), *hyper, axis=axis, training=training
-            )
-            return BNRun(
-                *(as_float64(a) for a in (y, stats["mean"], stats["var"], dx, dgamma, dbeta))
-            )
+            y, stats, dx, dgamma, dbeta = out
+            return BNRun(*(as_float64(a) for a in (y, stats["mean"], stats["var"], dx, dgamma, dbeta)))
 
     def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:
         return self._run(case, inputs, True, grads)
@@ -288,27 +296,37 @@ class FlaxAdapter(Adapter):
         return DefaultRun(initial, as_float64(y), as_float64(mean), as_float64(var))
 
     # -- pooling (linen only) -----------------------------------------------------------------
-    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
+    def _pool_call(self, case):
+        """The jitted pooling op with the case's static configuration: a function of x."""
         if self.api != "linen":
             raise ValueError(f"op: {self.name} offers batch_norm only")
         if layout(case.data_format) != "NHWC":
             raise ValueError("data_format: flax.linen pooling takes channels_last (batch, H, W, features) only")
         if case.ceil_mode:
             raise ValueError("ceil_mode: flax.linen pooling has no ceil mode")
-        window, strides = tuple(case.window), tuple(case.stride)
-        padding = padding_arg(case.padding)
+        kw = dict(window=tuple(case.window), strides=tuple(case.stride), padding=padding_arg(case.padding))
+        if case.kind == "max":
+            return partial(_linen_max_pool, **kw)
+        if case.kind == "avg":
+            return partial(_linen_avg_pool, **kw, count_include_pad=bool(case.count_include_pad))
+        raise ValueError(f"kind: flax.linen offers 'max' and 'avg' pooling, got {case.kind!r}")
+
+    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
+        fn = self._pool_call(case)
         with x64_scope(case.dtype):
-            xj = as_input(x, case.dtype)
-            if case.kind == "max":
-                y = _linen_max_pool(xj, window=window, strides=strides, padding=padding)
-            elif case.kind == "avg":
-                y = _linen_avg_pool(
-                    xj, window=window, strides=strides, padding=padding,
-                    count_include_pad=bool(case.count_include_pad),
-                )
-            else:
-                raise ValueError(f"kind: flax.linen offers 'max' and 'avg' pooling, got {case.kind!r}")
-            return as_float64(y)
+            return as_float64(fn(as_input(x, case.dtype)))
+
+    # -- benchmark ------------------------------------------------------------------------------
+    def bare_call(self, prop: str, mode: str, case, inputs):
+        """The adapter's jitted calls (every step of the case, the last with its vjp for
+        ``bn_backward``) on arrays already on the device, waited for."""
+        with x64_scope(case.dtype):
+            if case.op == "pool2d":
+                fn, x = self._pool_call(case), jax.device_put(as_input(inputs, case.dtype))
+                return bare(case.dtype, lambda: fn(x))
+            params, stats, xs, dy, hyper, kw = self._prepare(case, inputs, mode == "train", prop == "bn_backward")
+            params, stats, xs, dy = jax.device_put((params, stats, xs, dy))
+        return bare(case.dtype, lambda: self._calls(params, stats, xs, dy, hyper, kw))
 
 
 def load_linen() -> FlaxAdapter:

@@ -182,38 +182,65 @@ class JaxAdapter(Adapter):
     def conv2d(self, case, inputs) -> np.ndarray:
         if inputs.b is not None:
             raise ValueError("bias: lax.conv_general_dilated takes no bias; the jax target offers none")
-        fmt = layout(case.data_format)
         with x64_scope(case.dtype):
-            y = _conv(
-                as_input(inputs.x, case.dtype),
-                as_input(inputs.w, case.dtype),
-                stride=tuple(case.stride),
-                padding=padding_arg(case.padding),
-                dilation=tuple(case.dilation),
-                groups=int(case.groups),
-                fmt=fmt,
-            )
-            return as_float64(y)
+            fn = conv_call(case)
+            return as_float64(fn(as_input(inputs.x, case.dtype), as_input(inputs.w, case.dtype)))
 
     def pool2d(self, case, x: np.ndarray) -> np.ndarray:
-        fmt = layout(case.data_format)
         with x64_scope(case.dtype):
-            xj = as_input(x, case.dtype)
-            if case.kind == "global_avg":
-                return as_float64(_mean(xj, axes=(1, 2) if fmt == "NHWC" else (2, 3)))
-            if case.kind != "max":
-                raise ValueError(f"kind: the jax target offers 'max' and 'global_avg' pooling, got {case.kind!r}")
-            if case.ceil_mode:
-                raise ValueError("ceil_mode: lax.reduce_window has no ceil mode")
-            (kh, kw), (sh, sw) = case.window, case.stride
-            padding = padding_arg(case.padding)
-            if fmt == "NHWC":
-                dims, strides = (1, kh, kw, 1), (1, sh, sw, 1)
-                pads = padding if isinstance(padding, str) else ((0, 0), *padding, (0, 0))
+            return as_float64(pool_call(case)(as_input(x, case.dtype)))
+
+    def bare_call(self, prop: str, mode: str, case, inputs):
+        """The same jitted function on device arrays, waited for; no conversion either way."""
+        with x64_scope(case.dtype):
+            if case.op == "conv2d":
+                fn, args = conv_call(case), (inputs.x, inputs.w)
             else:
-                dims, strides = (1, 1, kh, kw), (1, 1, sh, sw)
-                pads = padding if isinstance(padding, str) else ((0, 0), (0, 0), *padding)
-            return as_float64(_max_pool(xj, dims=dims, strides=strides, padding=pads))
+                fn, args = pool_call(case), (inputs,)
+            args = [jax.device_put(as_input(a, case.dtype)) for a in args]
+        return bare(case.dtype, lambda: fn(*args))
+
+
+def bare(dtype: str, call):
+    """``call`` in the case's precision mode, waited for (JAX dispatches asynchronously)."""
+
+    def run():
+        with x64_scope(dtype):
+            return jax.block_until_ready(call())
+
+    return run
+
+
+def conv_call(case):
+    """``_conv`` with the case's static configuration: a function of (x, w)."""
+    return partial(
+        _conv,
+        stride=tuple(case.stride),
+        padding=padding_arg(case.padding),
+        dilation=tuple(case.dilation),
+        groups=int(case.groups),
+        fmt=layout(case.data_format),
+    )
+
+
+def pool_call(case):
+    """The jitted pooling op with the case's static configuration: a function of x."""
+    fmt = layout(case.data_format)
+    if case.kind == "global_avg":
+        return partial(_mean, axes=(1, 2) if fmt == "NHWC" else (2, 3))
+    if case.kind != "max":
+        raise ValueError(f"kind: the jax target offers 'max' and 'global_avg' pooling, got {case.kind!r}")
+    if case.ceil_mode:
+        raise ValueError("ceil_mode: lax.reduce_window has no ceil mode")
+    (kh, kw), (sh, sw) = case.window, case.stride
+    padding = padding_arg(case.padding)
+    if fmt == "NHWC":
+        dims, strides = (1, kh, kw, 1), (1, sh, sw, 1)
+        pads = padding if isinstance(padding, str) else ((0, 0), *padding, (0, 0))
+    else:
+        dims, strides = (1, 1, kh, kw), (1, 1, sh, sw)
+        pads = padding if isinstance(padding, str) else ((0, 0), (0, 0), *padding)
+    return partial(_max_pool, dims=dims, strides=strides, padding=pads)
 
 
 def load() -> JaxAdapter:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -108,6 +109,9 @@ class Store:
         ordered = sorted(self.entries, key=lambda e: (e["profile"], e["arch"], not e["bn"],
                                                        e["target"], e["recorded"]))
         text = json.dumps({"schema": SCHEMA, "entries": ordered}, indent=1) + "\n"
+        # lists of numbers on one line each: the file is read by people too
+        text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]",
+                      lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text)
         fd, tmp = tempfile.mkstemp(prefix=".baselines.", dir=self.path.parent)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)

@@ -154,6 +154,9 @@ def cmd_baseline(args, command) -> int:
     if args.from_results:
         records, errors = [r for r in _load_records(args.from_results)
                            if not r.get("broken_bn") and r["profile"] == args.profile], []
+        made_by = sorted({json.loads(Path(p).read_text()).get("command") or "?"
+                          for p in args.from_results})
+        command = f"{command}  # runs made by: {'; '.join(made_by)}"
     elif len(set(args.seeds)) < 3:
         print("baseline: give at least 3 distinct --seeds", file=sys.stderr)
         return 2

@@ -107,24 +107,38 @@ class EagerRunner:
     def __init__(self, grads):
         self.grads = grads
 
-    def bn(self, entry, params, xs, dy, *, training, grads, eps, momentum):
-        layer = entry.layer
-        for name, value in params.items():
+    @staticmethod
+    def _assign(layer, values) -> None:
+        for name, value in values.items():
             getattr(layer, name).assign(value)
-        out = (None, None, None)
+
+    def _bn_calls(self, layer, xs, dy, *, training, grads, eps, momentum):
+        """The case's calls on a layer holding its values: (y, dx, dgamma, dbeta) of the last."""
         with hyper_parameters(layer, eps, momentum):
             for x in xs[:-1]:
                 layer(x, training=True)
             if grads:
-                y, *out = self.grads(layer, xs[-1], dy, training)
-            else:
-                y = layer(xs[-1], training=training)
+                return self.grads(layer, xs[-1], dy, training)
+            return layer(xs[-1], training=training), None, None, None
+
+    def bn(self, entry, params, xs, dy, *, training, grads, eps, momentum):
+        layer = entry.layer
+        self._assign(layer, params)
+        y, *out = self._bn_calls(layer, xs, dy, training=training, grads=grads, eps=eps, momentum=momentum)
         return (y, layer.moving_mean, layer.moving_variance, *out)
 
     def call(self, entry, weights, x):
-        for name, value in weights.items():
-            getattr(entry.layer, name).assign(value)
+        self._assign(entry.layer, weights)
         return entry.layer(x)
+
+    # the benchmark's bare calls: the values assigned once, then only the layer's calls
+    def bare_bn(self, entry, params, xs, dy, **kw):
+        self._assign(entry.layer, params)
+        return lambda: self._bn_calls(entry.layer, xs, dy, **kw)
+
+    def bare_call(self, entry, weights, x):
+        self._assign(entry.layer, weights)
+        return lambda: entry.layer(x)
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,17 +188,28 @@ class JaxRunner:
 
         return make
 
+    def _bn_args(self, entry, params, xs, dy):
+        """The compiled function's arguments: parameters and state in the layer's variable order,
+        the batches, and dy (zeros where no gradient is asked for: the function computes one anyway)."""
+        layer = entry.layer
+        p = _ordered(layer.trainable_variables, {k: params[k] for k in ("gamma", "beta")}, layer)
+        state = _ordered(layer.non_trainable_variables, {k: params[k] for k in ("moving_mean", "moving_variance")}, layer)
+        return p, state, xs, np.zeros_like(xs[-1]) if dy is None else dy
+
+    def _bn_calls(self, entry, p, state, xs, dy, *, training, eps, momentum):
+        """The case's calls: training steps, then the last call; (y, state, dtrainable, dx) of the last."""
+        step = self._compiled(entry, ("bn", True), self._bn_step(True))
+        for x in xs[:-1]:
+            _, state, _, _ = step(p, state, x, dy, eps, momentum)
+        last = self._compiled(entry, ("bn", training), self._bn_step(training))
+        return last(p, state, xs[-1], dy, eps, momentum)
+
     def bn(self, entry, params, xs, dy, *, training, grads, eps, momentum):
         layer = entry.layer
         trainable, non_trainable = layer.trainable_variables, layer.non_trainable_variables
-        p = _ordered(trainable, {k: params[k] for k in ("gamma", "beta")}, layer)
-        state = _ordered(non_trainable, {k: params[k] for k in ("moving_mean", "moving_variance")}, layer)
-        no_dy = np.zeros_like(xs[-1])
-        step = self._compiled(entry, ("bn", True), self._bn_step(True))
-        for x in xs[:-1]:
-            _, state, _, _ = step(p, state, x, no_dy, eps, momentum)
-        last = self._compiled(entry, ("bn", training), self._bn_step(training))
-        y, state, dp, dx = last(p, state, xs[-1], no_dy if dy is None else dy, eps, momentum)
+        y, state, dp, dx = self._bn_calls(
+            entry, *self._bn_args(entry, params, xs, dy), training=training, eps=eps, momentum=momentum
+        )
         out = (None, None, None)
         if grads:
             out = (dx, dp[_position(trainable, layer.gamma)], dp[_position(trainable, layer.beta)])
@@ -192,10 +217,27 @@ class JaxRunner:
         var = state[_position(non_trainable, layer.moving_variance)]
         return (y, mean, var, *out)
 
+    def _call_fn(self, entry):
+        return self._compiled(entry, "call", lambda layer: lambda p, x: layer.stateless_call(p, [], x)[0])
+
     def call(self, entry, weights, x):
-        layer = entry.layer
-        fn = self._compiled(entry, "call", lambda layer: lambda p, x: layer.stateless_call(p, [], x)[0])
-        return fn(_ordered(layer.trainable_variables, weights, layer), x)
+        return self._call_fn(entry)(_ordered(entry.layer.trainable_variables, weights, entry.layer), x)
+
+    # the benchmark's bare calls: the same compiled functions on device arrays, waited for
+    def bare_bn(self, entry, params, xs, dy, *, training, grads, eps, momentum):
+        import jax
+
+        args = jax.device_put(self._bn_args(entry, params, xs, dy))
+        return lambda: jax.block_until_ready(
+            self._bn_calls(entry, *args, training=training, eps=eps, momentum=momentum)
+        )
+
+    def bare_call(self, entry, weights, x):
+        import jax
+
+        fn = self._call_fn(entry)
+        w, x = jax.device_put((_ordered(entry.layer.trainable_variables, weights, entry.layer), x))
+        return lambda: jax.block_until_ready(fn(w, x))
 
 
 def runner(backend: str):

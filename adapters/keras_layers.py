@@ -103,30 +103,33 @@ class KerasLayersAdapter(Adapter):
         return None
 
     # -- batch normalization --------------------------------------------------------------------
-    def _bn(self, case, inputs, training: bool, grads: bool) -> BNRun:
+    def _bn_args(self, keras, case, inputs, training: bool, grads: bool):
+        """The cached layer and the runner's arguments for a case (call inside ``_scope``)."""
         _check_op(case, "batch_norm")
         self._refuse(case)
-        keras = self.keras()
         dt = case.dtype
-        with self._scope(dt):
 
-            def build():
-                layer = self._bn_layer(keras, case.axis, dt)
-                layer.build(case.shape)
-                return layer
+        def build():
+            layer = self._bn_layer(keras, case.axis, dt)
+            layer.build(case.shape)
+            return layer
 
-            entry = self._cache.get(keras, ("bn", case.shape, case.axis, dt), build)
-            values = (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)
-            params = {
-                name: self._tensor(keras, v, self._dtype_of(keras, getattr(entry.layer, name)))
-                for name, v in zip(BN_PARAMS, values)
-            }
-            xs = [self._tensor(keras, x, dt) for x in (inputs.xs if training else inputs.xs[:1])]
-            dy = self._tensor(keras, inputs.dy, dt) if grads else None
-            out = self._runner.bn(
-                entry, params, xs, dy, training=training, grads=grads,
-                eps=float(case.eps), momentum=float(case.momentum),
-            )
+        entry = self._cache.get(keras, ("bn", case.shape, case.axis, dt), build)
+        values = (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)
+        params = {
+            name: self._tensor(keras, v, self._dtype_of(keras, getattr(entry.layer, name)))
+            for name, v in zip(BN_PARAMS, values)
+        }
+        xs = [self._tensor(keras, x, dt) for x in (inputs.xs if training else inputs.xs[:1])]
+        dy = self._tensor(keras, inputs.dy, dt) if grads else None
+        kw = dict(training=training, grads=grads, eps=float(case.eps), momentum=float(case.momentum))
+        return entry, params, xs, dy, kw
+
+    def _bn(self, case, inputs, training: bool, grads: bool) -> BNRun:
+        keras = self.keras()
+        with self._scope(case.dtype):
+            entry, params, xs, dy, kw = self._bn_args(keras, case, inputs, training, grads)
+            out = self._runner.bn(entry, params, xs, dy, **kw)
             return BNRun(*(None if t is None else self._numpy(keras, t) for t in out))
 
     def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:
@@ -149,46 +152,75 @@ class KerasLayersAdapter(Adapter):
         return DefaultRun(initial, n(y), n(layer.moving_mean), n(layer.moving_variance))
 
     # -- convolution and pooling ----------------------------------------------------------------
-    def conv2d(self, case, inputs) -> np.ndarray:
+    def _conv_args(self, keras, case, inputs):
+        """The cached Conv2D layer, its weights and the input (call inside ``_scope``)."""
         _check_op(case, "conv2d")
         self._refuse(case)
-        keras = self.keras()
-        with self._scope(case.dtype):
 
-            def build():
-                layer = keras.layers.Conv2D(
-                    filters=case.c_out,
-                    kernel_size=case.kernel,
-                    strides=case.stride,
-                    padding=case.padding,
-                    data_format=case.data_format,
-                    dilation_rate=case.dilation,
-                    groups=case.groups,
-                    use_bias=case.bias,
-                    kernel_initializer="zeros",  # assigned before every call: no random draws to run
-                    bias_initializer="zeros",
-                    dtype=case.dtype,
-                )
-                layer.build(case.x_shape)
-                return layer
+        def build():
+            layer = keras.layers.Conv2D(
+                filters=case.c_out,
+                kernel_size=case.kernel,
+                strides=case.stride,
+                padding=case.padding,
+                data_format=case.data_format,
+                dilation_rate=case.dilation,
+                groups=case.groups,
+                use_bias=case.bias,
+                kernel_initializer="zeros",  # assigned before every call: no random draws to run
+                bias_initializer="zeros",
+                dtype=case.dtype,
+            )
+            layer.build(case.x_shape)
+            return layer
 
-            key = ("conv", case.x_shape, case.data_format, case.c_out, case.kernel, case.stride, case.dilation,
-                   case.padding, case.groups, case.bias, case.dtype)
-            entry = self._cache.get(keras, key, build)
-            weights = {"kernel": self._tensor(keras, oihw_to_hwio(inputs.w), case.dtype)}
-            if case.bias:
-                weights["bias"] = self._tensor(keras, inputs.b, case.dtype)
-            y = self._runner.call(entry, weights, self._tensor(keras, inputs.x, case.dtype))
-            return self._numpy(keras, y)
+        key = ("conv", case.x_shape, case.data_format, case.c_out, case.kernel, case.stride, case.dilation,
+               case.padding, case.groups, case.bias, case.dtype)
+        entry = self._cache.get(keras, key, build)
+        weights = {"kernel": self._tensor(keras, oihw_to_hwio(inputs.w), case.dtype)}
+        if case.bias:
+            weights["bias"] = self._tensor(keras, inputs.b, case.dtype)
+        return entry, weights, self._tensor(keras, inputs.x, case.dtype)
 
-    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
+    def _pool_args(self, keras, case, x):
+        """The cached pooling layer, no weights, and the input (call inside ``_scope``)."""
         _check_op(case, "pool2d")
         self._refuse(case)
+        key = ("pool", case.kind, case.window, case.stride, case.padding, case.data_format, case.dtype)
+        entry = self._cache.get(keras, key, lambda: self._pool_layer(keras, case))
+        return entry, {}, self._tensor(keras, x, case.dtype)
+
+    def conv2d(self, case, inputs) -> np.ndarray:
         keras = self.keras()
         with self._scope(case.dtype):
-            key = ("pool", case.kind, case.window, case.stride, case.padding, case.data_format, case.dtype)
-            entry = self._cache.get(keras, key, lambda: self._pool_layer(keras, case))
-            return self._numpy(keras, self._runner.call(entry, {}, self._tensor(keras, x, case.dtype)))
+            return self._numpy(keras, self._runner.call(*self._conv_args(keras, case, inputs)))
+
+    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
+        keras = self.keras()
+        with self._scope(case.dtype):
+            return self._numpy(keras, self._runner.call(*self._pool_args(keras, case, x)))
+
+    # -- benchmark ------------------------------------------------------------------------------
+    def bare_call(self, prop: str, mode: str, case, inputs):
+        """The runner's calls on the cached layer, its values assigned (or, on JAX, its arguments
+        on the device) beforehand: for batch norm every step of the case, the last one with its
+        gradients for ``bn_backward``."""
+        keras = self.keras()
+        scope = self._scope
+        with scope(case.dtype):
+            if case.op == "batch_norm":
+                entry, params, xs, dy, kw = self._bn_args(keras, case, inputs, mode == "train", prop == "bn_backward")
+                call = self._runner.bare_bn(entry, params, xs, dy, **kw)
+            elif case.op == "conv2d":
+                call = self._runner.bare_call(*self._conv_args(keras, case, inputs))
+            else:
+                call = self._runner.bare_call(*self._pool_args(keras, case, inputs))
+
+        def run():
+            with scope(case.dtype):
+                return call()
+
+        return run
 
     @staticmethod
     def _pool_layer(keras, case):

@@ -151,8 +151,13 @@ class Adapter:
     # -- benchmark ----------------------------------------------------------------------------------
     def bare_call(self, prop: str, mode: str, case, inputs):
         """A zero-argument callable doing only the framework's own work for this example: inputs
-        already converted to framework tensors, the layer already built. ``benchmarks/`` times it
-        against the adapter's whole call to show what the adapter adds."""
+        already converted to framework tensors, the layer already built and holding the case's
+        values; the same calls as the adapter's (every training step of a batch-norm case, the last
+        with its gradients for ``prop == "bn_backward"``), through the same layer or compiled
+        function, without the conversions. It returns the last call's output y in the framework's
+        form (JAX: waited for), or a tuple whose first item is y. ``benchmarks/`` times it against
+        the adapter's whole call to show what the adapter adds; ``prop`` is a ``bnconform.checks``
+        name (bn_forward, bn_backward, bn_moving_stats, conv2d, pool2d)."""
         raise NotImplementedError
 
     # -- what is offered ------------------------------------------------------------------------

@@ -94,10 +94,11 @@ def run(job: Job | list, *, threads: int | None = None, nice: int | None = None,
     ``job`` may be a list of jobs of one target: one process runs them in turn (saving the
     framework's start-up) and the list of their records is returned.
     """
-    batch = list(job) if isinstance(job, (list, tuple)) else [job]
+    single = isinstance(job, Job)
+    batch = [job] if single else list(job)
     if len({j.target for j in batch}) != 1:
         raise ValueError("job: a batch must hold jobs of one target")
-    payload = json.dumps([asdict(j) for j in batch]) if batch is not job else job.to_json()
+    payload = job.to_json() if single else json.dumps([asdict(j) for j in batch])
     job = batch[0]
     env = prepare_environment(job.target, threads, env=dict(os.environ))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))

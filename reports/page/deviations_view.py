@@ -17,6 +17,7 @@ _EXPLAIN = {
     "unused": "a tested version is in range but no test matches: renamed property or typo?",
     "not-tested": "its framework is not in these results",
     "inconclusive": "the tests it covers were skipped or raised errors",
+    "not-reached": "occurs sometimes: its tests passed this time, which is not a fix",
 }
 _CLASS = {"fixed": "warn", "stale": "warn", "unused": "warn"}
 

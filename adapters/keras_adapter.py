@@ -116,6 +116,21 @@ def active_keras(backend: str):
     return keras
 
 
+def device_initializer(name: str):
+    """Keras's "zeros" or "ones" initializer for the JAX backend: the array made by NumPy and put on the
+    device, which Keras takes as it is (``convert_to_tensor`` of a JAX array of the right dtype). Keras's
+    own initializers, and ``jnp.asarray`` of a NumPy array, compile a small program for every new shape."""
+    fill = {"zeros": 0.0, "ones": 1.0}[name]
+
+    def initializer(shape, dtype=None):
+        import jax
+
+        dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype or "float32")
+        return jax.device_put(np.full(tuple(shape), fill, dtype))
+
+    return initializer
+
+
 class KerasAdapter(KerasLayersAdapter):
     """Keras 3 layers on one backend (``keras-<backend>``)."""
 
@@ -145,6 +160,12 @@ class KerasAdapter(KerasLayersAdapter):
             return jax.enable_x64(True)
         return contextlib.nullcontext()
 
+    def _initializers(self, **initializers):
+        if self.backend != "jax":
+            return initializers
+        # the same values without a compilation per new weight shape (tens of ms per layer built)
+        return {name: device_initializer(value) for name, value in initializers.items()}
+
     def _tensor(self, keras, a, dtype: str):
         if self.backend == "jax":  # jitted calls take NumPy arrays and transfer them in one go
             return np.asarray(a, ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype)
@@ -153,6 +174,8 @@ class KerasAdapter(KerasLayersAdapter):
         return t if dtype == exact else keras.ops.cast(t, dtype)
 
     def _numpy(self, keras, t) -> np.ndarray:
+        if self.backend == "jax":  # a JAX array: NumPy reads it directly (and waits for it)
+            return np.asarray(t).astype(np.float64)
         return np.asarray(keras.ops.convert_to_numpy(t)).astype(np.float64)
 
     def _dtype_of(self, keras, variable) -> str:

@@ -32,13 +32,21 @@ BN_PARAMS = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
 class Entry:
-    """A cached layer and the functions compiled for it."""
+    """A cached layer, the functions compiled for it, and what is worked out once about it (``memo``:
+    its variables' dtypes and order, which the layer never changes)."""
 
-    __slots__ = ("layer", "compiled")
+    __slots__ = ("layer", "compiled", "memo")
 
     def __init__(self, layer):
         self.layer = layer
         self.compiled: dict = {}
+        self.memo: dict = {}
+
+    def remember(self, key, compute):
+        value = self.memo.get(key)
+        if value is None:
+            value = self.memo[key] = compute(self.layer)
+        return value
 
 
 class LayerCache:
@@ -146,14 +154,17 @@ class EagerRunner:
 # --------------------------------------------------------------------------------------------
 
 
-def _ordered(variables, values_by_name, layer):
-    """Values in the order of ``variables`` (a layer's trainable or non-trainable list)."""
-    index = {id(getattr(layer, name)): value for name, value in values_by_name.items()}
-    return [index[id(v)] for v in variables]
+def _names(variables, layer) -> tuple[str, ...]:
+    """The attribute names (gamma, kernel, ...) of ``variables`` (a layer's trainable or non-trainable
+    list), in that list's order."""
+    by_id = {id(getattr(layer, name, None)): name for name in (*BN_PARAMS, "kernel", "bias")}
+    return tuple(by_id[id(v)] for v in variables)
 
 
-def _position(variables, variable) -> int:
-    return next(i for i, v in enumerate(variables) if v is variable)
+def _order(entry):
+    """(trainable names, non-trainable names) of the entry's layer, in the order stateless_call takes."""
+    return entry.remember("order", lambda layer: (_names(layer.trainable_variables, layer),
+                                                  _names(layer.non_trainable_variables, layer)))
 
 
 class JaxRunner:
@@ -191,9 +202,8 @@ class JaxRunner:
     def _bn_args(self, entry, params, xs, dy):
         """The compiled function's arguments: parameters and state in the layer's variable order,
         the batches, and dy (zeros where no gradient is asked for: the function computes one anyway)."""
-        layer = entry.layer
-        p = _ordered(layer.trainable_variables, {k: params[k] for k in ("gamma", "beta")}, layer)
-        state = _ordered(layer.non_trainable_variables, {k: params[k] for k in ("moving_mean", "moving_variance")}, layer)
+        trainable, non_trainable = _order(entry)
+        p, state = [params[k] for k in trainable], [params[k] for k in non_trainable]
         return p, state, xs, np.zeros_like(xs[-1]) if dy is None else dy
 
     def _bn_calls(self, entry, p, state, xs, dy, *, training, eps, momentum):
@@ -205,23 +215,22 @@ class JaxRunner:
         return last(p, state, xs[-1], dy, eps, momentum)
 
     def bn(self, entry, params, xs, dy, *, training, grads, eps, momentum):
-        layer = entry.layer
-        trainable, non_trainable = layer.trainable_variables, layer.non_trainable_variables
         y, state, dp, dx = self._bn_calls(
             entry, *self._bn_args(entry, params, xs, dy), training=training, eps=eps, momentum=momentum
         )
+        trainable, non_trainable = _order(entry)
+        state = dict(zip(non_trainable, state))
         out = (None, None, None)
         if grads:
-            out = (dx, dp[_position(trainable, layer.gamma)], dp[_position(trainable, layer.beta)])
-        mean = state[_position(non_trainable, layer.moving_mean)]
-        var = state[_position(non_trainable, layer.moving_variance)]
-        return (y, mean, var, *out)
+            dp = dict(zip(trainable, dp))
+            out = (dx, dp["gamma"], dp["beta"])
+        return (y, state["moving_mean"], state["moving_variance"], *out)
 
     def _call_fn(self, entry):
         return self._compiled(entry, "call", lambda layer: lambda p, x: layer.stateless_call(p, [], x)[0])
 
     def call(self, entry, weights, x):
-        return self._call_fn(entry)(_ordered(entry.layer.trainable_variables, weights, entry.layer), x)
+        return self._call_fn(entry)([weights[k] for k in _order(entry)[0]], x)
 
     # the benchmark's bare calls: the same compiled functions on device arrays, waited for
     def bare_bn(self, entry, params, xs, dy, *, training, grads, eps, momentum):
@@ -236,7 +245,7 @@ class JaxRunner:
         import jax
 
         fn = self._call_fn(entry)
-        w, x = jax.device_put((_ordered(entry.layer.trainable_variables, weights, entry.layer), x))
+        w, x = jax.device_put(([weights[k] for k in _order(entry)[0]], x))
         return lambda: jax.block_until_ready(fn(w, x))
 
 

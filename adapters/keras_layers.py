@@ -17,6 +17,9 @@ import numpy as np
 from .base import Adapter, BNRun, Capabilities, DefaultRun, LayerState
 from .keras_backends import BN_PARAMS, LayerCache
 
+BN_INITIALIZERS = dict(  # BatchNormalization's defaults
+    gamma_initializer="ones", beta_initializer="zeros", moving_mean_initializer="zeros", moving_variance_initializer="ones"
+)
 POOL_LAYERS = {"max": "MaxPooling2D", "avg": "AveragePooling2D", "global_avg": "GlobalAveragePooling2D"}
 
 
@@ -92,7 +95,12 @@ class KerasLayersAdapter(Adapter):
         raise NotImplementedError
 
     def _bn_layer(self, keras, axis: int, dtype: str):
-        return keras.layers.BatchNormalization(axis=axis, dtype=dtype)
+        return keras.layers.BatchNormalization(axis=axis, dtype=dtype, **self._initializers(**BN_INITIALIZERS))
+
+    def _initializers(self, **initializers):
+        """Initializer arguments for a layer whose weights are assigned before every call, as given
+        (Keras's names); a subclass may make the same values more cheaply."""
+        return initializers
 
     def _scope(self, dtype: str):
         """A context every call in ``dtype`` runs in (JAX needs one for float64)."""
@@ -116,10 +124,8 @@ class KerasLayersAdapter(Adapter):
 
         entry = self._cache.get(keras, ("bn", case.shape, case.axis, dt), build)
         values = (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)
-        params = {
-            name: self._tensor(keras, v, self._dtype_of(keras, getattr(entry.layer, name)))
-            for name, v in zip(BN_PARAMS, values)
-        }
+        dtypes = entry.remember("dtypes", lambda layer: [self._dtype_of(keras, getattr(layer, n)) for n in BN_PARAMS])
+        params = {name: self._tensor(keras, v, d) for name, v, d in zip(BN_PARAMS, values, dtypes)}
         xs = [self._tensor(keras, x, dt) for x in (inputs.xs if training else inputs.xs[:1])]
         dy = self._tensor(keras, inputs.dy, dt) if grads else None
         kw = dict(training=training, grads=grads, eps=float(case.eps), momentum=float(case.momentum))
@@ -167,8 +173,8 @@ class KerasLayersAdapter(Adapter):
                 dilation_rate=case.dilation,
                 groups=case.groups,
                 use_bias=case.bias,
-                kernel_initializer="zeros",  # assigned before every call: no random draws to run
-                bias_initializer="zeros",
+                # assigned before every call: no random draws to run
+                **self._initializers(kernel_initializer="zeros", bias_initializer="zeros"),
                 dtype=case.dtype,
             )
             layer.build(case.x_shape)

@@ -130,6 +130,36 @@ def test_jax_compiles_once_per_configuration_whatever_eps_momentum_and_values():
     assert names == []
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64"])
+def test_jax_builds_a_layer_without_compiling_its_initial_values(dtype):
+    """A new configuration compiles the layer's call and nothing else (Keras's "zeros"/"ones"
+    initializers, run by JAX, compile a broadcast for every new weight shape); the layer starts
+    with the values and dtypes a default-initialized layer has."""
+    count_compiles = pytest.importorskip("adapters.jax_adapter").count_compiles
+    adapter = load("keras-jax")
+    conv = dataclasses.replace(CONV, x_shape=(1, 5, 7, 9), c_out=3, kernel=(1, 2), dtype=dtype)  # off the menus
+    bn = C.BNCase(shape=(2, 11, 3), axis=1, dtype=dtype)
+    with count_compiles() as names:
+        adapter.conv2d(conv, C.materialize_conv(conv))
+    assert names == ["jit(<lambda>)"]
+    with count_compiles() as names:
+        adapter.bn_train(bn, C.materialize_bn(bn))
+    assert names == ["jit(call_with_grads)"]
+    keras = adapter.keras()
+    with adapter._scope(dtype):
+        built = [e.layer for e in list(adapter._cache.entries.values())[-2:]]
+        default = [
+            keras.layers.Conv2D(3, (1, 2), kernel_initializer="zeros", bias_initializer="zeros", dtype=dtype),
+            keras.layers.BatchNormalization(axis=1, dtype=dtype),
+        ]
+        default[0].build(conv.x_shape), default[1].build(bn.shape)
+    for layer, expected in zip(built, default):
+        assert [w.path.split("/")[-1] for w in layer.weights] == [w.path.split("/")[-1] for w in expected.weights]
+        for w, e in zip(layer.weights, expected.weights):
+            assert (w.dtype, w.shape) == (e.dtype, e.shape)
+            np.testing.assert_array_equal(np.asarray(w.value, np.float64), np.asarray(e.value, np.float64))
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_default_layer_follows_the_declared_conventions(target):
     adapter = load(target)

@@ -1,27 +1,42 @@
 """Per-example cost of the conformance properties, against the bare framework call.
 
-For each installed adapter and property, this draws the examples the ``ci`` profile would draw
-and times, per example (medians over examples, each example timed as the median of repeats):
+For each installed adapter and property, this draws the examples the ``ci`` profile draws (20 per
+property, derandomized; one dtype, float32 by default) and reports, in milliseconds:
 
-    example   one whole example: materialize the case, the adapter call, the reference, the
-              tolerance, the comparison (Hypothesis's own generation is shown apart, per example)
-    adapter   the adapter call alone (conversions, building the layer, running it, reading back)
-    bare      the framework's own work only: tensors ready, layer built (``Adapter.bare_call``)
-    ratio     adapter / bare: what the adapter adds (target: at most 3x)
+    draw      Hypothesis drawing the case (median over examples)
+    example   one whole example as the suite runs it, first time: materialize the case, the adapter
+              call (compiling, building layers), the reference, the tolerance, the comparison (median)
+    in-ex.    the adapter call inside that example, first time (median)
+    adapter   the adapter call again, warm: conversions, the cached layer, running it, reading back
+    bare      the framework's own work only, warm: tensors ready, layer built (``Adapter.bare_call``)
+    ratio     adapter / bare, medians over examples of each example's own ratio (target: at most 3)
+    total     the examples' 'example' times summed, in seconds (the property's share of a ci run at
+              this dtype, without shrinking)
+    jit/ex    JAX targets: XLA compilations per example, and the compile time per example (ms)
+
+``adapter`` and ``bare`` time each example's call ``--repeats`` times after a warm-up call and take
+the fastest (the timeit convention: on a shared machine the slower repeats measure other processes);
+``example`` and ``in-ex.`` are single first-time runs, as in the suite. A warm repeat that compiles
+is reported (it would mean a recompilation per call).
 
 Run it (not a test; wall-clock numbers belong here, never in assertions):
 
-    python -m benchmarks.per_example [--target NAME ...] [--examples 20] [--repeats 5]
+    python -m benchmarks.per_example [--target NAME ...] [--property NAME ...] [--dtype float32]
+                                     [--examples 20] [--repeats 5] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
+import platform
 import statistics
 import sys
 import time
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import adapters
@@ -36,12 +51,17 @@ PROPERTIES = [
     ("conv2d", "-", "conv2d"),
     ("pool2d:max", "-", "pool2d"),
     ("pool2d:avg", "-", "pool2d"),
+    ("pool2d:global_avg", "-", "pool2d"),
 ]
+OPS = {"bn_train", "bn_inference", "conv2d", "pool2d"}
 
 
-def _strategy(prop: str, caps, dtype: str):
+def _strategy(prop: str, adapter, dtype: str):
+    caps = adapter.capabilities
+    if prop == "bn_moving_stats":  # as tests/conformance/test_batch_norm.py draws it
+        return strategies.bn_cases(caps, dtype=dtype, max_steps=4, momentum_none=adapter.conventions.momentum_none)
     if prop.startswith("bn_"):
-        return strategies.bn_cases(caps, dtype=dtype, max_steps=4 if prop == "bn_moving_stats" else 1)
+        return strategies.bn_cases(caps, dtype=dtype)
     if prop == "conv2d":
         return strategies.conv_cases(caps, dtype=dtype)
     return strategies.pool_cases(caps, kind=prop.split(":")[1], dtype=dtype)
@@ -60,84 +80,226 @@ def _adapter_call(adapter, prop, mode, case, inputs):
     return lambda: adapter.pool2d(case, inputs)
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up: first-call compilation is reported by the 'example' column, not here
+class _Timed:
+    """The adapter, with the time spent in its op methods added up (the check calls it once)."""
+
+    def __init__(self, adapter):
+        self._adapter = adapter
+        self.seconds = 0.0
+
+    def __getattr__(self, name):
+        attr = getattr(self._adapter, name)
+        if name not in OPS:
+            return attr
+
+        def timed(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t
+
+        return timed
+
+
+def _is_jax(adapter) -> bool:
+    return adapter.framework in ("jax", "flax") or adapter.backend == "jax"
+
+
+@contextlib.contextmanager
+def _compiles(adapter):
+    """XLA compilations in the block: a list of (name, seconds); always empty for other targets."""
+    if not _is_jax(adapter):
+        yield []
+        return
+    import jax
+
+    from adapters.jax_adapter import COMPILE_EVENT
+
+    events: list = []
+
+    def listener(event, duration, **kwargs):
+        if event == COMPILE_EVENT:
+            events.append((str(kwargs.get("fun_name")), duration))
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield events
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def _fastest(fn, repeats: int) -> float:
+    fn()  # warm-up: caches filled, compilation done (a first call's cost is in 'example')
     samples = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
+    return min(samples)
 
 
 def measure(adapter, prop: str, mode: str, examples: int, repeats: int, dtype: str = "float32") -> dict | None:
-    caps = adapter.capabilities
+    """One row: the property's examples timed as described in the module docstring."""
     check_name = prop.split(":")[0]
     check = checks.CHECKS[check_name]
-    rows = {"example": [], "adapter": [], "bare": []}
-    seen = {"n": 0, "t0": time.perf_counter()}
+    rows: dict[str, list] = {k: [] for k in ("draw", "example", "in_example", "adapter", "bare", "ratio",
+                                             "compiles", "compile_s", "warm_compiles")}
+    bare_missing = []
 
-    @settings(max_examples=examples, derandomize=True, database=None, deadline=None)
+    @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
     @given(data=st.data())
     def run(data):
-        case = data.draw(_strategy(prop, caps, dtype))
-        if adapter.unsupported(case):
-            return
         t = time.perf_counter()
-        check(adapter, case, mode)
-        rows["example"].append(time.perf_counter() - t)
+        case = data.draw(_strategy(prop, adapter, dtype))
+        drawn = time.perf_counter() - t
+        assume(adapter.unsupported(case) is None)
+        timed = _Timed(adapter)
+        with _compiles(adapter) as events:
+            t = time.perf_counter()
+            check(timed, case, mode)
+            rows["example"].append(time.perf_counter() - t)
+        rows["draw"].append(drawn)
+        rows["in_example"].append(timed.seconds)
+        rows["compiles"].append(len(events))
+        rows["compile_s"].append(sum(d for _, d in events))
         inputs = _materialize(case)
-        rows["adapter"].append(_median_time(_adapter_call(adapter, check_name, mode, case, inputs), repeats))
-        try:
-            rows["bare"].append(_median_time(adapter.bare_call(check_name, mode, case, inputs), repeats))
-        except NotImplementedError:
-            pass
-        seen["n"] += 1
+        with _compiles(adapter) as warm:
+            rows["adapter"].append(_fastest(_adapter_call(adapter, check_name, mode, case, inputs), repeats))
+            try:
+                rows["bare"].append(_fastest(adapter.bare_call(check_name, mode, case, inputs), repeats))
+            except NotImplementedError:
+                bare_missing.append(case)
+            else:
+                rows["ratio"].append(rows["adapter"][-1] / rows["bare"][-1])
+        rows["warm_compiles"].append(len(warm))
 
     run()
-    total = time.perf_counter() - seen["t0"]
     if not rows["example"]:
         return None
     med = {k: statistics.median(v) if v else None for k, v in rows.items()}
-    per_example_total = total / max(seen["n"], 1)
     return {
         **med,
-        "n": seen["n"],
-        "ratio": med["adapter"] / med["bare"] if med["bare"] else None,
-        "first": rows["example"][0],
-        "mean_total": per_example_total,
+        "n": len(rows["example"]),
+        "total": sum(rows["example"]),
+        "compiles": sum(rows["compiles"]) / len(rows["example"]) if _is_jax(adapter) else None,
+        "compile_s": sum(rows["compile_s"]) / len(rows["example"]) if _is_jax(adapter) else None,
+        "warm_compiles": sum(rows["warm_compiles"]),
+        "ratio_max": max(rows["ratio"]) if rows["ratio"] else None,
+        "bare_missing": len(bare_missing),
     }
+
+
+def _properties(adapter, chosen):
+    caps = adapter.capabilities
+    for prop, mode, op in PROPERTIES:
+        if chosen and prop not in chosen and prop.split(":")[0] not in chosen:
+            continue
+        if op not in caps.ops:
+            continue
+        if op == "batch_norm" and mode not in caps.bn_modes:
+            continue
+        if prop == "bn_backward" and not caps.bn_backward:
+            continue
+        if prop.startswith("pool2d:") and prop.split(":")[1] not in caps.pool_kinds:
+            continue
+        yield prop, mode
+
+
+COLUMNS = (  # header, width, row key, format
+    ("target", 17, "target", "s"),
+    ("property", 18, "property", "s"),
+    ("mode", 9, "mode", "s"),
+    ("n", 3, "n", "d"),
+    ("draw", 6, "draw", "ms"),
+    ("example", 8, "example", "ms"),
+    ("in-ex.", 8, "in_example", "ms"),
+    ("adapter", 8, "adapter", "ms"),
+    ("bare", 8, "bare", "ms"),
+    ("ratio", 6, "ratio", ".2f"),
+    ("total", 6, "total", ".1f"),
+    ("jit/ex", 6, "compiles", ".2f"),
+    ("jit ms", 7, "compile_s", "ms"),
+)
+
+
+def _cell(value, fmt: str, width: int) -> str:
+    if value is None:
+        text = "-"
+    elif fmt == "ms":
+        text = f"{1e3 * value:.2f}"
+    else:
+        text = format(value, fmt)
+    return text.ljust(width) if fmt == "s" else text.rjust(width)
+
+
+def format_row(row: dict) -> str:
+    return " ".join(_cell(row.get(key), fmt, width) for _, width, key, fmt in COLUMNS).rstrip()
+
+
+def header() -> str:
+    cells = [h.ljust(w) if f == "s" else h.rjust(w) for h, w, _, f in COLUMNS]
+    return " ".join(cells) + "\n" + " ".join("-" * w for _, w, _, _ in COLUMNS)
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "?"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.per_example", description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", action="append", help="adapters to measure (default: every installed one)")
+    parser.add_argument("--property", action="append",
+                        help=f"properties to measure (default: all): {', '.join(dict.fromkeys(p for p, _, _ in PROPERTIES))}")
+    parser.add_argument("--dtype", default="float32", help="dtype of the cases (default float32)")
     parser.add_argument("--examples", type=int, default=20, help="examples per property (default 20, the ci budget)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per example (default 5)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed warm repeats per example (default 5)")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows and the run's settings as JSON")
     args = parser.parse_args(argv)
     names = args.target or [i.name for i in adapters.discover() if i.missing() is None]
-    ms = lambda v: "-" if v is None else f"{1e3 * v:8.2f}"  # noqa: E731
-    print(f"{'target':18s} {'property':16s} {'mode':9s} {'n':>3s} {'example':>8s} {'1st ex.':>8s} "
-          f"{'all/ex.':>8s} {'adapter':>8s} {'bare':>8s} {'ratio':>6s}   (ms, medians)")
+    started = time.perf_counter()
+    meta = {
+        "command": " ".join(["python -m benchmarks.per_example", *(argv if argv is not None else sys.argv[1:])]),
+        "dtype": args.dtype, "examples": args.examples, "repeats": args.repeats,
+        "cpus": os.cpu_count(), "python": platform.python_version(), "load_start": _load(),
+    }
+    print(f"# {meta['command']}\n# {args.examples} examples per property, dtype {args.dtype}, {args.repeats} warm "
+          f"repeats; times in ms (total in s), medians over examples; {meta['cpus']} CPUs, load {meta['load_start']}")
+    print(header(), flush=True)
+    rows, targets = [], {}
     for name in names:
+        t0 = time.perf_counter()
         try:
             adapter = adapters.load(name)
         except adapters.Unavailable as e:
-            print(f"{name:18s} skipped: {e}")
+            print(f"{name:17s} skipped: {e}", flush=True)
+            targets[name] = {"skipped": str(e)}
             continue
-        for prop, mode, op in PROPERTIES:
-            if op not in adapter.capabilities.ops:
+        loaded = time.perf_counter() - t0
+        for prop, mode in _properties(adapter, args.property):
+            if args.dtype not in adapter.capabilities.op_dtypes(dict((p, o) for p, _, o in PROPERTIES)[prop]):
                 continue
-            if op == "batch_norm" and mode not in adapter.capabilities.bn_modes:
-                continue
-            if prop.startswith("pool2d:") and prop.split(":")[1] not in adapter.capabilities.pool_kinds:
-                continue
-            r = measure(adapter, prop, mode, args.examples, args.repeats)
+            r = measure(adapter, prop, mode, args.examples, args.repeats, args.dtype)
             if r is None:
                 continue
-            ratio = "-" if r["ratio"] is None else f"{r['ratio']:6.2f}"
-            print(f"{name:18s} {prop:16s} {mode:9s} {r['n']:3d} {ms(r['example'])} {ms(r['first'])} "
-                  f"{ms(r['mean_total'])} {ms(r['adapter'])} {ms(r['bare'])} {ratio}", flush=True)
+            row = {"target": name, "property": prop, "mode": mode, **r}
+            rows.append(row)
+            print(format_row(row), flush=True)
+            if r["warm_compiles"]:
+                print(f"  ! {r['warm_compiles']} compilations in warm calls: something recompiles per call", flush=True)
+            if r["bare_missing"]:
+                print(f"  ! no bare_call for {r['bare_missing']} examples", flush=True)
+        targets[name] = {"load_s": loaded, "seconds": time.perf_counter() - t0, "version": adapter.version,
+                         "backend": adapter.backend}
+    meta.update(load_end=_load(), seconds=time.perf_counter() - started)
+    print(f"# {meta['seconds']:.0f} s in all; load {meta['load_end']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"run": meta, "targets": targets, "rows": rows}, f, indent=1)
     return 0
 
 

@@ -185,6 +185,13 @@ class ResultsPlugin:
     def _mark_dirty(self) -> None:
         self._dirty = True
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items) -> None:
+        """Count the marked items selected to run: a run with fewer records did not complete."""
+        self._expected = sum(item.get_closest_marker("bnconform") is not None for item in items)
+        if self.results is not None:
+            self.results.run["expected_records"] = self._expected
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed and self.results is not None:
             self.results.add_collection_error(report.nodeid, report.longreprtext[:_MESSAGE_LIMIT])
@@ -204,6 +211,9 @@ class ResultsPlugin:
             stopped = f"stopped early: {session.shouldfail}"
         elif session.shouldstop:
             stopped = f"stopped early: {session.shouldstop}"
+        recorded, expected = len(self.results.records), getattr(self, "_expected", None)
+        if stopped is None and expected is not None and recorded < expected:
+            stopped = f"only {recorded} of the {expected} selected tests recorded"
         self.results.finish(complete=stopped is None, stopped=stopped)
         if self.results_dir is not None:
             write_atomic(self.results_dir / "junit.xml", junit_xml(self.results.run, self.results.records))

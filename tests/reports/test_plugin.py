@@ -339,3 +339,41 @@ def test_unsupported_examples_are_counted_by_reason_and_shown(pytester, tmp_path
     assert main_report([str(out), "-o", str(tmp_path / "page"), "--no-known-deviations"]) == 0
     page = (tmp_path / "page" / "index.html").read_text()
     assert "2 example(s) not run: no &lt;float16&gt; here" in page
+
+
+def test_a_run_with_fewer_records_than_selected_tests_is_incomplete(pytester, tmp_path):
+    """A selected test that never runs (here the run loop stops after the first, without pytest
+    knowing) leaves the run incomplete, whatever pytest's exit status, so the gate cannot pass a
+    partial run."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtestloop(session):
+            first = session.items[0]
+            first.config.hook.pytest_runtest_protocol(item=first, nextitem=None)
+            return True
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.bnconform(property="p", op="conv2d")
+        def test_kept(observe):
+            observe.example({"max_ratio": 0.1})
+
+        @pytest.mark.bnconform(property="p", op="conv2d")
+        def test_lost(observe):
+            observe.example({"max_ratio": 0.1})
+        """
+    )
+    out = tmp_path / "res"
+    pytester.runpytest("-p", "reports.pytest_plugin", "--results", str(out))
+    import json
+
+    run = json.loads((out / "results.json").read_text())["run"]
+    assert run["complete"] is False
+    assert run["stopped"] == "only 1 of the 2 selected tests recorded"
+    assert run["expected_records"] == 2

@@ -14,19 +14,31 @@ from .common import fmt
 __all__ = ["drift_section", "compute_drift"]
 
 
+def _backend_version(run: Run, target: str) -> str | None:
+    return next((r.get("backend_version") for r in run.records if r.get("target") == target), None)
+
+
 def compute_drift(runs: Sequence[Run]) -> list[DriftRow]:
-    """Drift between consecutive versions: runs are ordered per target by framework version."""
+    """Drift between runs of the same target that differ in exactly one thing: the framework's
+    version or its backend's (so a Keras upgrade and a TensorFlow upgrade are never mixed in one
+    comparison). Where no such pair exists, consecutive runs in version order are compared."""
     prepared = []
     for order, run in enumerate(runs):
         prepared.append({"name": run.name, "versions": run.target_versions(), "drift": run.doc["drift"],
-                         "order": order})
+                         "order": order, "run": run})
     rows: list[DriftRow] = []
     targets = sorted({entry["target"] for run in prepared for entry in run["drift"]})
     for target in targets:
-        having = [dict(run, drift=[e for e in run["drift"] if e["target"] == target])
+        having = [dict(run, drift=[e for e in run["drift"] if e["target"] == target],
+                       backend=_backend_version(run["run"], target))
                   for run in prepared if any(e["target"] == target for e in run["drift"])]
-        having.sort(key=lambda r: (version_key(r["versions"].get(target)), r["order"]))
-        rows.extend(drift_rows(having))
+        having.sort(key=lambda r: (version_key(r["versions"].get(target)), version_key(r["backend"]), r["order"]))
+        pairs = [(a, b) for i, a in enumerate(having) for b in having[i + 1:]
+                 if (a["versions"].get(target) != b["versions"].get(target)) != (a["backend"] != b["backend"])]
+        if not pairs:
+            pairs = list(zip(having, having[1:]))
+        for a, b in pairs:
+            rows.extend(drift_rows([a, b]))
     return rows
 
 

@@ -85,3 +85,23 @@ def test_case_identity_ignores_key_order():
     b = run("b", "2", [entry({"n": 2, "seed": 0}, [1.0])])
     (row,) = drift_rows([a, b])
     assert (row.cases, row.max_ulp) == (1, 0.0)
+
+
+def test_drift_compares_runs_that_differ_in_one_thing_only():
+    """keras-tensorflow at (Keras 3.14.1, TF 2.21), (3.15.1, 2.20), (3.15.1, 2.21): the Keras upgrade
+    and the TensorFlow upgrade are compared each on its own, never the pair where both change."""
+    from reports.model import Run
+    from reports.page.drift_view import compute_drift
+
+    from .conftest import make_doc, make_record
+
+    def run(name, keras, tf, value):
+        record = make_record(target="keras-tensorflow", framework="keras", version=keras, backend="tensorflow",
+                             backend_version=tf)
+        drift = [{"target": "keras-tensorflow", "op": "conv2d/valid", "case": {"seed": 1}, "output": [value],
+                  "dtype": "float32"}]
+        return Run(name=name, path=name, doc=make_doc(name, [record], drift=drift))
+
+    rows = compute_drift([run("keras314-tf", "3.14.1", "2.21.0", 1.0), run("tf220", "3.15.1", "2.20.0", 1.0),
+                          run("tf221", "3.15.1", "2.21.0", 1.0)])
+    assert {(r.before, r.after) for r in rows} == {("keras314-tf", "tf221"), ("tf220", "tf221")}

@@ -67,6 +67,15 @@ def cmd_run(args) -> int:
     except ValueError as e:
         print(f"bnconform run: {e}", file=sys.stderr)
         return USAGE
+    cifar_targets = None
+    if args.cifar:
+        from cifar.backends import TARGETS as CIFAR_TARGETS
+
+        cifar_targets = [t for t in args.target if t in CIFAR_TARGETS] if args.target else []
+        if args.target and not cifar_targets:
+            print(f"bnconform run: --cifar: none of the targets {', '.join(args.target)} has a CIFAR-10 "
+                  f"trainer ({', '.join(CIFAR_TARGETS)})", file=sys.stderr)
+            return USAGE
     results = Path(args.results)
     jobs = []
     for family, targets in groups.items():
@@ -97,6 +106,7 @@ def cmd_run(args) -> int:
                 tail = (results / family / "pytest.log").read_text(errors="replace").strip().splitlines()[-1:]
                 print(f"  done  {family}: exit {proc.returncode} in {time.monotonic() - t0:.0f} s  {tail[0] if tail else ''}", flush=True)
     print(f"conformance finished in {time.monotonic() - started:.0f} s")
+    cifar_code = _run_cifar(args.cifar, cifar_targets, results) if args.cifar else 0
     files = sorted(str(p) for p in results.glob("*/results.json"))
     if not files:
         print("bnconform run: no results were written; see the pytest.log files", file=sys.stderr)
@@ -105,7 +115,25 @@ def cmd_run(args) -> int:
     if report_code != 0:
         return report_code
     print(f"report: {Path(args.out) / 'index.html'}")
-    return main_gate(files)
+    gate_code = main_gate(files)
+    return gate_code or cifar_code
+
+
+def _run_cifar(profile: str, targets: list[str], results: Path) -> int:
+    """``--cifar PROFILE``: train the CIFAR-10 profile's matrix (``python -m cifar run``; on
+    ``targets``, or every CIFAR-10 target when empty) into ``results/cifar/results.json``, which the
+    report and the gate read with the conformance runs. Returns its exit code: 0, 1 (a run below its
+    baseline band) or 2 (no data, a run that failed)."""
+    out = results / "cifar" / "results.json"
+    out.unlink(missing_ok=True)  # never report an earlier session's training as this one's
+    cmd = [sys.executable, "-m", "cifar", "run", "--profile", profile, "--out", str(out), "--no-progress"]
+    if targets:
+        cmd += ["--targets", *targets]
+    print(f"  start cifar: {' '.join(cmd[2:])}", flush=True)
+    started = time.monotonic()
+    code = subprocess.call(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    print(f"  done  cifar: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
+    return code
 
 
 def cmd_replay(args) -> int:
@@ -165,6 +193,9 @@ def main(argv=None) -> int:
     run.add_argument("--out", default="reports/out", help="report directory (default: reports/out/)")
     run.add_argument("--name", default=os.environ.get("TOX_ENV_NAME", "local"), help="run name (default: local)")
     run.add_argument("-j", "--jobs", type=int, default=1, help="framework families run at once (default 1)")
+    run.add_argument("--cifar", metavar="PROFILE", choices=("quick", "standard", "full"),
+                     help="also train the CIFAR-10 models of this profile (quick: about 10 min on 2 cores) "
+                          "and gate them on their baselines")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("replay", help="re-run one example and print the comparison")

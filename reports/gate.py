@@ -63,7 +63,11 @@ class GateOutcome:
             state = "complete" if run.complete else "INCOMPLETE"
             frameworks = ", ".join(sorted({f"{r.get('framework')} {r.get('version') or '?'}"
                                            for r in run.records if r.get("framework")})) or "no records"
-            lines.append(f"  {run.name:<16} {state:<10} {len(run.records):>5} records  {frameworks}  [{run.path}]")
+            cifar = run.doc["cifar"]
+            trained = f", {len(cifar)} CIFAR-10 runs" if cifar else ""
+            if not run.records and cifar:
+                frameworks = ", ".join(sorted({f"{r.get('framework')} {r.get('version') or '?'}" for r in cifar}))
+            lines.append(f"  {run.name:<16} {state:<10} {len(run.records):>5} records{trained}  {frameworks}  [{run.path}]")
         counts = results.verdict_counts()
         lines.append("verdicts: " + (" · ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) or "none"))
         if deviations_source:

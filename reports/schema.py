@@ -30,6 +30,10 @@ __all__ = [
 
 SCHEMA = "bnconform-results/1"
 
+#: What ``python -m cifar run`` writes: training records only. :func:`load_results` reads it as a
+#: run without conformance records, so the report and the gate take CIFAR-10 runs directly.
+CIFAR_SCHEMA = "bnconform-cifar/1"
+
 #: Every verdict a record may carry.
 VERDICTS = ("pass", "fail", "error", "skip", "known-deviation", "fixed-deviation")
 
@@ -94,8 +98,24 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             raise ResultsError(path, f"truncated JSON (ends unexpectedly at {where})") from None
         raise ResultsError(path, f"corrupt JSON: {exc.msg} at {where}") from None
+    if isinstance(doc, dict) and doc.get("schema") == CIFAR_SCHEMA:
+        doc = _from_cifar(doc, path)
     validate(doc, path)
     return doc
+
+
+def _from_cifar(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A ``bnconform-cifar/1`` file as a complete run holding its training records (its name:
+    ``cifar/<file stem>``, or ``cifar/<directory>`` for a ``results.json``; the command that made
+    it goes into the environment)."""
+    records = doc.get("cifar")
+    if not isinstance(records, list):
+        raise ResultsError(path, f"'cifar' is {type(records).__name__}, expected a list")
+    return {"schema": SCHEMA,
+            "run": {"name": f"cifar/{path.parent.name if path.stem == 'results' else path.stem}",
+                    "complete": True},
+            "environment": {"command": doc.get("command")},
+            "records": [], "cifar": records}
 
 
 def validate(doc: Any, path: str | os.PathLike = "<results>") -> None:

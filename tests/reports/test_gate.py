@@ -1,5 +1,6 @@
 """The gate's exit codes: 0 conforms or deviates as known, 1 anything new, 2 bad input."""
 
+import json
 import subprocess
 import sys
 
@@ -174,3 +175,26 @@ def test_python_dash_m_reports_gate(write, known):
     assert done.returncode == 0, done.stderr
     bad = subprocess.run([sys.executable, "-m", "reports", "gait"], capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2 and "usage: python -m reports {report,gate,screenshot}" in bad.stderr
+
+
+def test_a_cifar_run_file_is_judged_as_a_run(tmp_path, capsys):
+    """What ``python -m cifar run`` writes (schema bnconform-cifar/1, training records only) is read
+    as a complete run named cifar/<stem>: its failed run fails the gate."""
+    cifar = {"schema": "bnconform-cifar/1", "command": "python -m cifar run --profile quick",
+             "cifar": [{"target": "torch", "framework": "torch", "version": "2.13.0", "arch": "A", "bn": True,
+                        "test_accuracy": 0.52, "threshold": 0.58, "verdict": "fail"}]}
+    path = tmp_path / "cifar-quick.json"
+    path.write_text(json.dumps(cifar))
+    code, out, _ = gate(capsys, path, "--no-known-deviations")
+    assert code == 1 and "1 CIFAR-10 failure(s)" in out
+    assert "cifar/cifar-quick complete       0 records, 1 CIFAR-10 runs  torch 2.13.0" in out
+    cifar["cifar"][0]["verdict"] = "pass"
+    path.write_text(json.dumps(cifar))
+    assert gate(capsys, path, "--no-known-deviations")[0] == 0
+
+
+def test_a_cifar_run_file_without_its_list_is_named(tmp_path, capsys):
+    path = tmp_path / "cifar-quick.json"
+    path.write_text(json.dumps({"schema": "bnconform-cifar/1", "cifar": {}}))
+    code, _, err = gate(capsys, path)
+    assert code == 2 and f"{path}: 'cifar' is dict, expected a list" in err

@@ -102,6 +102,17 @@ def _linen_apply(params, stats, x, eps, momentum, axis: int, training: bool):
     return y, updated["batch_stats"]
 
 
+def _vjp_step(apply, params, stats, x, dy, eps, momentum, axis: int, training: bool):
+    """One call of ``apply`` and the vjp of sum(y * dy) with respect to x, scale and bias."""
+
+    def f(x, params):
+        return apply(params, stats, x, eps, momentum, axis, training)
+
+    y, vjp, new_stats = jax.vjp(f, x, params, has_aux=True)
+    dx, dparams = vjp(dy)
+    return y, new_stats, dx, dparams["scale"], dparams["bias"]
+
+
 @partial(jax.jit, static_argnames=("axis", "training"))
 def _linen_step(params, stats, x, eps, momentum, *, axis, training):
     """One call: the output and the batch_stats collection after it."""
@@ -110,14 +121,7 @@ def _linen_step(params, stats, x, eps, momentum, *, axis, training):
 
 @partial(jax.jit, static_argnames=("axis", "training"))
 def _linen_step_grads(params, stats, x, dy, eps, momentum, *, axis, training):
-    """One call and the vjp of sum(y * dy) with respect to x, scale and bias."""
-
-    def f(x, params):
-        return _linen_apply(params, stats, x, eps, momentum, axis, training)
-
-    y, vjp, new_stats = jax.vjp(f, x, params, has_aux=True)
-    dx, dparams = vjp(dy)
-    return y, new_stats, dx, dparams["scale"], dparams["bias"]
+    return _vjp_step(_linen_apply, params, stats, x, dy, eps, momentum, axis, training)
 
 
 @partial(jax.jit, static_argnames=("window", "strides", "padding"))
@@ -160,12 +164,7 @@ def _nnx_step(params, stats, x, eps, momentum, *, axis, training):
 
 @partial(jax.jit, static_argnames=("axis", "training"))
 def _nnx_step_grads(params, stats, x, dy, eps, momentum, *, axis, training):
-    def f(x, params):
-        return _nnx_apply(params, stats, x, eps, momentum, axis, training)
-
-    y, vjp, new_stats = jax.vjp(f, x, params, has_aux=True)
-    dx, dparams = vjp(dy)
-    return y, new_stats, dx, dparams["scale"], dparams["bias"]
+    return _vjp_step(_nnx_apply, params, stats, x, dy, eps, momentum, axis, training)
 
 
 # -- layers with every default (the fingerprint probes) ---------------------------------------

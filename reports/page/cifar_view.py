@@ -13,7 +13,7 @@ from ..svg import PALETTE, Interval, Series, bar_chart, interval_chart, line_cha
 from .common import badge, fmt
 from .style import VERDICT_COLORS
 
-__all__ = ["cifar_section", "baseline_band"]
+__all__ = ["cifar_section", "baseline_band", "bn_pairs"]
 
 
 def _number(value: Any) -> float | None:
@@ -47,6 +47,25 @@ def _images_per_s(record: dict[str, Any]) -> float | None:
     return fmean(values) if values else None
 
 
+def bn_pairs(entries) -> list[tuple[Run, dict[str, Any], dict[str, Any], float | None]]:
+    """(run of the BN record, BN record, no-BN record, accuracy difference) for every two records
+    alike in all but ``bn`` (target, versions, arch, profile, seed, broken_bn, data copy)."""
+
+    def key(record):
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        return (record.get("target"), repr(record.get("versions")), record.get("arch"), record.get("profile"),
+                record.get("seed"), bool(record.get("broken_bn")), data.get("sha256"))
+
+    without = {key(r): r for _, r in entries if not r.get("bn")}
+    pairs = []
+    for run, record in entries:
+        plain = without.get(key(record)) if record.get("bn") else None
+        if plain is not None:
+            a, b = _number(record.get("test_accuracy")), _number(plain.get("test_accuracy"))
+            pairs.append((run, record, plain, a - b if a is not None and b is not None else None))
+    return pairs
+
+
 def cifar_section(runs: Sequence[Run]) -> Markup | None:
     entries = [(run, record) for run in runs for record in run.doc["cifar"] if isinstance(record, dict)]
     if not entries:
@@ -78,6 +97,19 @@ def cifar_section(runs: Sequence[Run]) -> Markup | None:
                           el("span", str(data.get("sha256") or "")[:12], class_="sub")),
                        el("td", badge(verdict) if verdict in VERDICT_COLORS else verdict)))
     parts.append(el("table", el("thead", head), el("tbody", body)))
+    pairs = bn_pairs(entries)
+    if pairs:
+        parts.append(el("h3", "With and without batch norm"))
+        parts.append(el("p", "Runs that differ only in batch norm (same target, versions, model, profile, seed "
+                             "and data; the same initial weights).", class_="note"))
+        rows = [el("tr", el("td", bn.get("target"), el("span", run.name, class_="sub")), el("td", bn.get("arch")),
+                   el("td", bn.get("profile")), el("td", fmt(bn.get("seed"))),
+                   el("td", fmt(_number(bn.get("test_accuracy")), 4), class_="num"),
+                   el("td", fmt(_number(plain.get("test_accuracy")), 4), class_="num"),
+                   el("td", f"{diff:+.4f}" if diff is not None else "-", class_="num"))
+                for run, bn, plain, diff in pairs]
+        parts.append(el("table", el("thead", el("tr", [el("th", h) for h in (
+            "target", "arch", "profile", "seed", "with BN", "without BN", "BN − no BN")])), el("tbody", rows)))
 
     colors = {}
     for run, record in entries:

@@ -170,6 +170,22 @@ def test_cifar_section_only_with_cifar_records(write, tmp_path):
     assert section.count("<polyline") + section.count('class="line"') >= 2
 
 
+def test_cifar_bn_against_no_bn_pairs_runs_alike_in_all_else(write, tmp_path):
+    def run(bn, seed, accuracy):
+        return {"target": "torch", "framework": "torch", "version": "2.13.0", "versions": {"torch": "2.13.0"},
+                "arch": "B", "bn": bn, "profile": "standard", "seed": seed, "data": {"sha256": "ab" * 32},
+                "epochs": [], "test_accuracy": accuracy, "verdict": "no-baseline"}
+
+    # seed 0 has both; seed 1 only a BN run: no pair
+    cifar = [run(True, 0, 0.7362), run(False, 0, 0.7185), run(True, 1, 0.7322)]
+    page = render(tmp_path, [write(make_doc("b", [make_record()], cifar=cifar))], "--no-known-deviations")
+    section = page[page.index("With and without batch norm"):page.index('id="cells"')]
+    table = section[:section.index("</table>")]
+    assert table.count("<tr>") == 2  # header and the one pair
+    assert ">0.7362<" in table and ">0.7185<" in table and ">+0.0177<" in table
+    assert ">0.7322<" not in table
+
+
 def test_fingerprints_side_by_side_with_differences_highlighted(write, tmp_path):
     def fp(framework, meaning):
         return {"framework": framework, "version": "1.0", "probes": {"momentum_meaning": {"value": meaning}}}

@@ -1,8 +1,20 @@
 """Framework adapters, discovered at run time.
 
 ``discover()`` lists every adapter the suite knows, installed or not, without importing any
-framework; ``load(name)`` imports one and returns its ``Adapter``, or raises ``Unavailable`` with the
-reason (a framework that is not installed is skipped with that reason, never an import error).
+framework; ``load(name)`` imports one and returns its ``Adapter``.
+
+Two ways it can fail, told apart on purpose:
+
+- ``Unavailable``: the framework is **not installed**: a required module has neither a module spec
+  (``importlib.util.find_spec`` returns None) nor a distribution's metadata. The tests skip the
+  target with the reason.
+- ``Broken``: the framework is **installed but does not load**: its import raises (a broken wheel, a
+  jaxlib mismatch), the adapter's factory raises while building the framework's objects, or the
+  distribution's metadata is there without its module. The tests of the target end in ``error``
+  and the gate fails; skipping them would let a broken release through.
+
+``find_spec`` does not execute a package, so a package whose ``__init__`` raises still has a spec:
+it counts as installed, and its import error is a ``Broken``.
 """
 
 from __future__ import annotations
@@ -12,12 +24,13 @@ import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 
-from .base import Adapter, BNRun, Capabilities, Conventions, DefaultRun, LayerState, Unavailable
+from .base import Adapter, BNRun, Broken, Capabilities, Conventions, DefaultRun, LayerState, Unavailable
 
 __all__ = [
     "Adapter",
     "AdapterInfo",
     "BNRun",
+    "Broken",
     "Capabilities",
     "Conventions",
     "DefaultRun",
@@ -26,6 +39,7 @@ __all__ = [
     "describe",
     "discover",
     "get",
+    "imported",
     "load",
     "register",
 ]
@@ -42,9 +56,12 @@ class AdapterInfo:
     backend_distribution: str | None = None  # e.g. "tensorflow-cpu" under Keras
 
     def missing(self) -> str | None:
-        """Why this adapter cannot load, judged without importing anything; None if it may."""
+        """Why this adapter cannot load because its framework is not installed, judged without
+        importing anything; None if every required module is there (it may still be broken:
+        :meth:`load` says). A module counts as absent only when it has no spec AND no distribution
+        of that name is installed: metadata without its module is a broken install, not a skip."""
         for module in self.requires:
-            if importlib.util.find_spec(module) is None:
+            if _module_spec(module) is None and module_distribution(module) is None:
                 return f"{module} is not installed"
         return None
 
@@ -52,16 +69,56 @@ class AdapterInfo:
         return distribution_version(self.framework)
 
     def load(self) -> Adapter:
+        """The adapter; ``Unavailable`` when not installed, ``Broken`` when installed but failing."""
         reason = self.missing()
         if reason:
             raise Unavailable(f"{self.name}: {reason}")
+        for module in self.requires:
+            if _module_spec(module) is None:  # missing() passed, so its distribution is there
+                dist, version = module_distribution(module)
+                raise Broken(self.name, "ModuleNotFoundError",
+                             f"no module named {module!r}, although the distribution {dist} {version} is "
+                             "installed (its metadata is there, its files are not)")
         try:
             module = importlib.import_module(self.module)
-            return getattr(module, self.factory)()
-        except Unavailable:
+        except (Unavailable, Broken):
             raise
-        except Exception as e:  # noqa: BLE001 - any import failure becomes a skip reason
-            raise Unavailable(f"{self.name}: loading failed with {type(e).__name__}: {e}") from e
+        except Exception as e:  # noqa: BLE001 - any import failure of an installed framework is an error
+            raise Broken(self.name, type(e).__name__, str(e), stage="import") from e
+        try:
+            return getattr(module, self.factory)()
+        except (Unavailable, Broken):
+            raise
+        except Exception as e:  # noqa: BLE001 - the framework imported but cannot build its objects
+            raise Broken(self.name, type(e).__name__, str(e), stage="build") from e
+
+
+def _module_spec(module: str):
+    """``find_spec(module)``, or a marker object when finding it raises (a module in ``sys.modules``
+    without a spec, a finder that fails): something is there, so it is not "not installed"."""
+    try:
+        return importlib.util.find_spec(module)
+    except Exception:  # noqa: BLE001 - present but odd: let the import say what is wrong
+        return _PRESENT
+
+
+_PRESENT = object()
+
+#: Distributions that install an importable module under another name (or under several names).
+_MODULE_DISTRIBUTIONS = {
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel"),
+    "tf_keras": ("tf-keras",),
+}
+
+
+def module_distribution(module: str) -> tuple[str, str] | None:
+    """``(distribution, version)`` of an installed distribution that provides ``module``, else None."""
+    for dist in _MODULE_DISTRIBUTIONS.get(module, (module,)):
+        try:
+            return dist, importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def distribution_version(name: str) -> str | None:
@@ -91,7 +148,7 @@ _REGISTRY: dict[str, AdapterInfo] = {
         AdapterInfo("flax-nnx", "flax", "adapters.flax_adapter", "load_nnx", ("flax", "jax")),
     )
 }
-_LOADED: dict[str, Adapter | Unavailable] = {}
+_LOADED: dict[str, Adapter | Unavailable | Broken] = {}
 
 
 def discover() -> list[AdapterInfo]:
@@ -114,16 +171,31 @@ def register(info: AdapterInfo, adapter: Adapter | None = None) -> None:
 
 
 def load(name: str) -> Adapter:
-    """The loaded adapter (cached); raises ``Unavailable`` with the reason it cannot be."""
+    """The loaded adapter (cached); raises ``Unavailable`` (not installed: skip) or ``Broken``
+    (installed but failing: an error) with the reason, the same on every call."""
     if name not in _LOADED:
         try:
             _LOADED[name] = get(name).load()
-        except Unavailable as e:
+        except (Unavailable, Broken) as e:
             _LOADED[name] = e
     result = _LOADED[name]
+    if isinstance(result, Broken):
+        raise result.again()
     if isinstance(result, Unavailable):
         raise result
     return result
+
+
+def imported(name: str) -> dict | None:
+    """What was actually imported for a loaded target: ``{"framework", "version", "backend",
+    "backend_version"}`` from the modules' ``__version__`` (``adapter.describe()``); None when the
+    target was not loaded in this process (or failed to); ``ValueError`` for an unknown target.
+    Compare :func:`describe`, which reads the distributions' metadata without importing."""
+    get(name)
+    result = _LOADED.get(name)
+    if not isinstance(result, Adapter):
+        return None
+    return dict(result.describe())
 
 
 def describe(target: str) -> dict:

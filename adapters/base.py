@@ -22,7 +22,33 @@ MODES = ("train", "inference")
 
 
 class Unavailable(Exception):
-    """The adapter's framework is not installed or cannot be loaded; the message says why."""
+    """The adapter's framework is not installed (neither its module nor its distribution is there):
+    the conformance tests skip the target with this message as the reason."""
+
+
+class Broken(Exception):
+    """The adapter's framework is installed but does not load: its import, or the adapter's factory
+    (which builds the framework's objects), raised. Not a skip: the tests of the target end in
+    ``error`` with this message, and the gate fails naming the target and the exception.
+
+    Deliberately not a subclass of :class:`Unavailable`, so that code written to skip an absent
+    framework (``except Unavailable``) lets a broken one through as an error instead of hiding it.
+    ``exc_type`` and ``exc_message`` are the original exception's class name and text.
+    """
+
+    def __init__(self, target: str, exc_type: str, exc_message: str, *, stage: str = "import"):
+        self.target = target
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        self.stage = stage
+        what = "fails to import" if stage == "import" else "fails to build its adapter"
+        super().__init__(f"{target}: installed but broken, {what}: {exc_type}: {exc_message}")
+
+    def again(self) -> "Broken":
+        """A fresh copy to raise once more (re-raising one instance would grow its traceback)."""
+        copy = Broken(self.target, self.exc_type, self.exc_message, stage=self.stage)
+        copy.__cause__ = self.__cause__
+        return copy
 
 
 @dataclass(frozen=True)

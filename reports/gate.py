@@ -8,7 +8,14 @@ exit 0
 exit 1
     anything new went wrong:
 
-    - a record with verdict ``fail`` (a property broke) or ``error`` (the test raised);
+    - a record with verdict ``fail`` (a property broke) or ``error`` (the test raised; a
+      framework that is installed but fails to import gives an ``error`` for every test of its
+      targets, and the summary names the target and the exception);
+    - a run none of whose declared targets (``run.targets``, else the targets its records name)
+      has a record other than ``skip``: in an upgrade matrix, an environment whose framework
+      was not there, which the other environments must not carry through the gate;
+    - a target whose imported module's ``__version__`` differs from its distribution's
+      metadata: the run tested another release than the one it names (see :mod:`reports.tested`);
     - a CIFAR-10 training record with verdict ``fail``;
     - a file that could not be collected (its tests never ran);
     - a run with ``run.complete == false``: the process died or was stopped before its last
@@ -17,6 +24,8 @@ exit 1
     - no record other than ``skip`` and no CIFAR record at all: a gate that passes on
       nothing tested would let any upgrade through (e.g. one whose import broke).
 
+    A declared target left untested in a run that tested others (say ``tf_keras`` not
+    installed beside ``keras-tensorflow``) is a warning naming the target and the skip reason.
     Fixed deviations (a listed deviation that passes), stale entries (no tested version
     in range) and unused entries (no test matches) are printed as warnings and do not fail
     the gate: an upgrade that fixes a bug is not a bad upgrade, and blocking it would punish
@@ -34,6 +43,8 @@ from typing import Any
 
 from .model import Results, Run
 from .schema import VERDICTS
+from .tested import (ErrorGroup, Mismatch, declared_targets, error_groups, untested_targets, version_label,
+                     version_mismatches)
 
 __all__ = ["GateOutcome", "evaluate", "PASS", "FAIL"]
 
@@ -51,6 +62,8 @@ class GateOutcome:
     failures: list[tuple[Run, dict[str, Any]]] = field(default_factory=list)
     cifar_failures: list[tuple[Run, dict[str, Any]]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    errors: list[tuple[Run, ErrorGroup]] = field(default_factory=list)
+    mismatches: list[tuple[Run, Mismatch]] = field(default_factory=list)
     results: Results | None = None
 
     def summary(self, deviations_source: str | None = None) -> str:
@@ -61,7 +74,8 @@ class GateOutcome:
         lines.append("runs:")
         for run in results.runs:
             state = "complete" if run.complete else "INCOMPLETE"
-            frameworks = ", ".join(sorted({f"{r.get('framework')} {r.get('version') or '?'}"
+            imports = _imports(run)
+            frameworks = ", ".join(sorted({f"{r.get('framework')} {_version(r, imports)}"
                                            for r in run.records if r.get("framework")})) or "no records"
             cifar = run.doc["cifar"]
             trained = f", {len(cifar)} CIFAR-10 runs" if cifar else ""
@@ -77,6 +91,12 @@ class GateOutcome:
             detail = ", ".join(f"{n} {s}" for s, n in sorted(tally.items()))
             lines.append(f"known deviations: {deviations_source} "
                          f"({len(results.statuses)} entries{': ' + detail if detail else ''})")
+        if self.errors:
+            lines.append(f"ERRORS BY TARGET ({sum(g.count for _, g in self.errors)}; the tests could not run):")
+            lines.extend(f"  [{run.name}] {group.describe()}" for run, group in self.errors[:_SHOW])
+        if self.mismatches:
+            lines.append(f"VERSION MISMATCHES ({len(self.mismatches)}):")
+            lines.extend(f"  [{run.name}] {m.describe()}" for run, m in self.mismatches[:_SHOW])
         if self.failures:
             lines.append(f"NEW FAILURES ({len(self.failures)}):")
             for run, record in self.failures[:_SHOW]:
@@ -105,12 +125,29 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
+def _imports(run: Run) -> dict[Any, tuple[str | None, bool]]:
+    """Per target: the version it imported (None if none), and whether the run recorded imports."""
+    found: dict[Any, tuple[str | None, bool]] = {}
+    for r in run.records:
+        version, known = found.get(r.get("target"), (None, False))
+        found[r.get("target")] = (version or r.get("imported_version"), known or "imported_version" in r)
+    return found
+
+
+def _version(record: dict[str, Any], imports: dict[Any, tuple[str | None, bool]]) -> str:
+    """The record's version, with ``(imported X)`` or ``(not imported)`` where that differs."""
+    version, known = imports.get(record.get("target"), (None, False))
+    return version_label(record.get("version") or "?", version, known)
+
+
 def _failure_line(run: Run, record: dict[str, Any]) -> str:
     who = f"{record.get('framework')} {record.get('version') or '?'}"
     if record.get("backend"):
         who += f" [{record['backend']}]"
     where = f"{record.get('op')}/{record.get('mode')} {record.get('dtype')}"
     numbers = f"ulp {_fmt(record.get('max_ulp_error'))}, err/tol {_fmt(record.get('max_tol_ratio'))}"
+    if record["verdict"] == "error":  # no numbers: the test raised (the message is under ERRORS BY TARGET)
+        numbers = "the test raised: see ERRORS BY TARGET"
     return f"[{run.name}] {record['verdict']:<5} {who} {where} {record.get('property')}  ({numbers})"
 
 
@@ -138,8 +175,19 @@ def evaluate(results: Results, *, strict: bool = False) -> GateOutcome:
     if results.missing:
         outcome.reasons.append(f"no results from {', '.join(results.missing)}: the environment failed "
                                "before the suite ran (an install error, say); see its log")
+    for run in results.runs:
+        outcome.errors.extend((run, group) for group in error_groups(run.records))
+        outcome.mismatches.extend((run, m) for m in version_mismatches(run.records))
+        _declared(run, outcome)
     if outcome.failures:
-        outcome.reasons.append(f"{len(outcome.failures)} new failure(s)")
+        errors = [f"{group.target} [{run.name}]" for run, group in outcome.errors]
+        outcome.reasons.append(f"{len(outcome.failures)} new failure(s)"
+                               + (f", errors in {', '.join(errors[:4])}" + (" ..." if len(errors) > 4 else "")
+                                  if errors else ""))
+    if outcome.mismatches:
+        outcome.reasons.append("imported version differs from the installed metadata: "
+                               + ", ".join(f"{m.target} [{run.name}] ({m.package} {m.imported} imported, "
+                                           f"metadata {m.metadata})" for run, m in outcome.mismatches[:3]))
     if outcome.cifar_failures:
         outcome.reasons.append(f"{len(outcome.cifar_failures)} CIFAR-10 failure(s)")
     collection = [(run, e) for run in results.runs for e in run.doc["run"].get("collection_errors", [])]
@@ -161,3 +209,18 @@ def evaluate(results: Results, *, strict: bool = False) -> GateOutcome:
     if outcome.reasons:
         outcome.code = FAIL
     return outcome
+
+
+def _declared(run: Run, outcome: GateOutcome) -> None:
+    """A run none of whose declared targets was tested fails (a reason naming it, the targets and
+    why they were skipped); a declared target left untested beside tested ones is a warning."""
+    if not run.records and not run.doc["run"].get("targets"):
+        return  # a CIFAR-10 run, or a run without conformance records and no declared targets
+    targets, explicit = declared_targets(run.doc["run"], run.records)
+    untested = untested_targets(targets, run.records)
+    if untested and len(untested) == len(targets):
+        what = "its declared targets" if explicit else "its targets"
+        outcome.reasons.append(f"run {run.name}: none of {what} was tested ("
+                               + "; ".join(u.describe() for u in untested) + ")")
+    elif explicit:
+        outcome.warnings.extend(f"[{run.name}] declared target not tested: {u.describe()}" for u in untested)

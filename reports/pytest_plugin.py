@@ -32,7 +32,8 @@ from .environment import collect_environment
 from .junit import junit_xml
 from .observe import ItemObservation, Observer
 from .schema import SEVERITY, VERDICTS
-from .targets import describe
+from .targets import describe, imported
+from .tested import declared_targets, error_groups, untested_targets, version_mismatches
 from .writer import ResultsFile
 
 try:
@@ -185,6 +186,14 @@ class ResultsPlugin:
     def _mark_dirty(self) -> None:
         self._dirty = True
 
+    def declare_targets(self, targets) -> None:
+        """Record the targets this run was asked for (``run.targets``; the conformance conftest
+        calls this with ``--target`` / ``BNCONFORM_TARGETS``). The gate fails a run none of whose
+        declared targets was tested, and warns about each declared target left untested."""
+        if self.results is not None:
+            self.results.run["targets"] = [str(t) for t in targets]
+            self._dirty = True
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items) -> None:
         """Count the marked items selected to run: a run with fewer records did not complete."""
@@ -229,6 +238,19 @@ class ResultsPlugin:
         terminalreporter.section("bnconform results", sep="-")
         where = f" -> {self.results_dir / 'results.json'}" if self.results_dir is not None else ""
         terminalreporter.write_line(f"run {self.run_name}: {summary}{where}")
+        for group in error_groups(records):
+            terminalreporter.write_line(f"ERRORS {group.describe()}", red=True)
+        for mismatch in version_mismatches(records):
+            terminalreporter.write_line(f"VERSION MISMATCH {mismatch.describe()}", red=True)
+        targets, explicit = declared_targets(self.results.run, records)
+        untested = untested_targets(targets, records)
+        if untested and len(untested) == len(targets):
+            terminalreporter.write_line(
+                f"NOTHING TESTED: none of the {'declared ' if explicit else ''}targets was tested: "
+                + "; ".join(u.describe() for u in untested), red=True)
+        elif explicit:
+            for item in untested:
+                terminalreporter.write_line(f"NOT TESTED declared target {item.describe()}", yellow=True)
         for record in records:
             if record["verdict"] == "fixed-deviation":
                 terminalreporter.write_line(
@@ -350,9 +372,16 @@ class ResultsPlugin:
         deviation = None
         if state.deviation is not None:
             deviation = {"index": state.deviation.index, **state.deviation.as_dict()}
+        target = state.identity.get("target")
+        loaded = imported(target) if target is not None else None
+        # what the process imported (the modules' __version__) beside the metadata's version; only
+        # for targets the adapters package knows (absent: nothing to say, null: nothing imported)
+        versions = {} if loaded is None else {"imported_version": loaded["version"],
+                                               "imported_backend_version": loaded["backend_version"]}
         return {
             "id": item.nodeid,
             **state.identity,
+            **versions,
             "verdict": state.verdict,
             "reason": state.reason,
             "examples": obs.examples,

@@ -52,6 +52,9 @@ NUMERIC_FIELDS = ("max_abs_error", "max_rel_error", "max_ulp_error", "max_tol_ra
 
 _RECORD_STRINGS = ("property", "target", "framework", "version", "backend", "backend_version", "op", "mode", "dtype",
                    "reason", "message", "replay")
+#: Strings a record may lack (files written before they existed): absent means "not recorded",
+#: which differs from null (recorded: nothing was imported). See :mod:`reports.tested`.
+_OPTIONAL_RECORD_STRINGS = ("imported_version", "imported_backend_version")
 
 
 class ResultsError(Exception):
@@ -136,6 +139,9 @@ def validate(doc: Any, path: str | os.PathLike = "<results>") -> None:
         fail("'run.name' is missing or not a non-empty string")
     if not isinstance(run.get("complete"), bool):
         fail("'run.complete' is missing or not true/false")
+    targets = run.get("targets")
+    if targets is not None and (not isinstance(targets, list) or not all(isinstance(t, str) for t in targets)):
+        fail("'run.targets' is not a list of target names")
     errors = run.setdefault("collection_errors", [])
     if not isinstance(errors, list):
         fail("'run.collection_errors' is not a list")
@@ -169,6 +175,10 @@ def _validate_record(record: Any, where: str, fail) -> None:
         fail(f"{where}.verdict is {verdict!r}, expected one of {', '.join(VERDICTS)}")
     for key in _RECORD_STRINGS:
         value = record.setdefault(key, None)
+        if value is not None and not isinstance(value, str):
+            fail(f"{where}.{key} is {type(value).__name__}, expected a string or null")
+    for key in _OPTIONAL_RECORD_STRINGS:
+        value = record.get(key)
         if value is not None and not isinstance(value, str):
             fail(f"{where}.{key} is {type(value).__name__}, expected a string or null")
     for key in NUMERIC_FIELDS:

@@ -2,7 +2,10 @@
 
 Every property is parametrized over ``target`` (an adapter name), ``mode`` and ``dtype``. A target
 whose framework is not installed, or a dtype/op it does not offer, is skipped with the reason, which
-the results file and the report show.
+the results file and the report show. A target whose framework is installed but does not load
+(``adapters.Broken``: its import or its adapter's factory raised) is not skipped: every one of its
+tests ends in ``error`` naming the exception. The targets asked for (``--target``,
+``BNCONFORM_TARGETS``, ``--bn-impl``) are recorded as the run's declared targets (``run.targets``).
 """
 
 from __future__ import annotations
@@ -29,9 +32,16 @@ def _env_targets() -> list[str]:
     return [t.strip() for t in os.environ.get("BNCONFORM_TARGETS", "").split(",") if t.strip()]
 
 
+def declared_targets(config) -> list[str] | None:
+    """The targets this run was asked for (``--target``, else ``BNCONFORM_TARGETS``, else
+    ``--bn-impl``'s), or None when none was named (every target is then parametrized)."""
+    return (config.getoption("--target") or _env_targets()
+            or getattr(config, "_bnconform_user_targets", None) or None)
+
+
 def pytest_generate_tests(metafunc):
     if "target" in metafunc.fixturenames:
-        chosen = metafunc.config.getoption("--target") or _env_targets() or selected_targets(metafunc.config)
+        chosen = declared_targets(metafunc.config) or selected_targets(metafunc.config)
         unknown = sorted(set(chosen) - set(all_targets()) - set(selected_targets(metafunc.config)))
         if unknown:
             raise pytest.UsageError(f"--target: unknown adapter(s) {', '.join(unknown)}; known: {', '.join(all_targets())}")
@@ -60,10 +70,16 @@ def pytest_collection_modifyitems(config, items):
         return (target is not None, order.get(target, len(order)) if target else 0)
 
     items.sort(key=key)
+    declared = declared_targets(config)
+    plugin = config.pluginmanager.get_plugin("bnconform-results")
+    if declared and plugin is not None:
+        plugin.declare_targets(declared)
 
 
 @pytest.fixture
 def adapter(target):
+    """The loaded adapter; a skip only when its framework is not installed. ``adapters.Broken``
+    (installed, but the import or the factory raised) propagates: the test is an ``error``."""
     try:
         return adapters.load(target)
     except adapters.Unavailable as e:

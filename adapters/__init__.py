@@ -68,8 +68,9 @@ class AdapterInfo:
     def version(self) -> str | None:
         return distribution_version(self.framework)
 
-    def load(self) -> Adapter:
-        """The adapter; ``Unavailable`` when not installed, ``Broken`` when installed but failing."""
+    def check_installed(self) -> None:
+        """Raise what can be told without importing: ``Unavailable`` (not installed) or ``Broken``
+        (a distribution's metadata without its module)."""
         reason = self.missing()
         if reason:
             raise Unavailable(f"{self.name}: {reason}")
@@ -79,6 +80,10 @@ class AdapterInfo:
                 raise Broken(self.name, "ModuleNotFoundError",
                              f"no module named {module!r}, although the distribution {dist} {version} is "
                              "installed (its metadata is there, its files are not)")
+
+    def load(self) -> Adapter:
+        """The adapter; ``Unavailable`` when not installed, ``Broken`` when installed but failing."""
+        self.check_installed()
         try:
             module = importlib.import_module(self.module)
         except (Unavailable, Broken):

@@ -279,6 +279,10 @@ def main(argv=None) -> int:
             print(f"{name:17s} skipped: {e}", flush=True)
             targets[name] = {"skipped": str(e)}
             continue
+        except adapters.Broken as e:  # installed but failing: nothing to time, and not a skip
+            print(f"{name:17s} BROKEN: {e}", flush=True)
+            targets[name] = {"broken": str(e)}
+            continue
         loaded = time.perf_counter() - t0
         for prop, mode in _properties(adapter, args.property):
             if args.dtype not in adapter.capabilities.op_dtypes(dict((p, o) for p, _, o in PROPERTIES)[prop]):
@@ -300,7 +304,7 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"run": meta, "targets": targets, "rows": rows}, f, indent=1)
-    return 0
+    return 1 if any("broken" in t for t in targets.values()) else 0
 
 
 if __name__ == "__main__":

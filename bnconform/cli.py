@@ -3,7 +3,7 @@
     bnconform run        the main job: conformance over every installed framework (one pytest
                          process per framework family), then the HTML report and the gate
     bnconform replay     re-run one example (the command every failure prints)
-    bnconform targets    which adapters exist and which can load here
+    bnconform targets    which adapters exist, which are installed (--load: which load) here
     bnconform report     merge results files into one HTML report      (reports.cli)
     bnconform gate       exit 0 / 1 / 2 on results + known deviations  (reports.cli)
     bnconform cifar      CIFAR-10 training, baselines and its gate     (cifar.cli)
@@ -37,10 +37,20 @@ GROUPS = {
 
 
 def _groups(selected: list[str] | None) -> dict[str, list[str]]:
+    """The targets by family: ``selected``, else every target whose framework is installed (a
+    broken one included: its tests are errors). Each family's pytest run declares its targets, and
+    the gate fails a run none of whose declared targets was tested, so a target that is not
+    installed is named here and left out unless asked for."""
     import adapters
 
     known = [info.name for info in adapters.discover()]
-    wanted = selected or known
+    if selected:
+        wanted = selected
+    else:
+        wanted = [info.name for info in adapters.discover() if info.missing() is None]
+        absent = [f"{info.name} ({info.missing()})" for info in adapters.discover() if info.missing() is not None]
+        if absent:
+            print(f"bnconform run: not installed, not run: {', '.join(absent)}")
     unknown = sorted(set(wanted) - set(known))
     if unknown:
         raise ValueError(f"--target: unknown adapter(s) {', '.join(unknown)}; known: {', '.join(known)}")
@@ -67,6 +77,10 @@ def cmd_run(args) -> int:
     except ValueError as e:
         print(f"bnconform run: {e}", file=sys.stderr)
         return USAGE
+    if not groups:  # nothing to test is a failed gate, not a usage error
+        print("bnconform run: no framework is installed here (`bnconform targets` lists what is looked for)",
+              file=sys.stderr)
+        return 1
     cifar_targets = None
     if args.cifar:
         from cifar.backends import TARGETS as CIFAR_TARGETS
@@ -149,6 +163,9 @@ def cmd_replay(args) -> int:
     except adapters.Unavailable as e:
         print(f"bnconform replay: {e}", file=sys.stderr)
         return USAGE
+    except adapters.Broken as e:  # installed but failing: not a usage error, the framework's fault
+        print(f"bnconform replay: {e}", file=sys.stderr)
+        return 1
     try:
         comparisons = checks.run_check(args.property, adapter, case, args.mode)
     except ValueError as e:
@@ -161,14 +178,82 @@ def cmd_replay(args) -> int:
     return 0 if all(c.ok for c in comparisons) else 1
 
 
+_PROBE = """
+import json, sys
+import adapters
+name = sys.argv[1]
+try:
+    adapter = adapters.load(name)
+except adapters.Unavailable as e:
+    print(json.dumps({"status": "not installed", "detail": str(e)}))
+except adapters.Broken as e:
+    print(json.dumps({"status": "BROKEN", "detail": str(e)}))
+else:
+    print(json.dumps({"status": "loads", "detail": adapters.imported(name)}))
+"""
+
+
+def _probe(name: str) -> dict:
+    """Load ``name`` in a fresh interpreter (Keras fixes its backend at import, and a broken
+    framework must not spoil this process): ``{"status", "detail"}``."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    if name.startswith("keras-"):
+        env["KERAS_BACKEND"] = name.removeprefix("keras-")
+    proc = subprocess.run([sys.executable, "-c", _PROBE, name], cwd=ROOT, env=env, capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"status": "BROKEN", "detail": f"{name}: the interpreter loading it exited {proc.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
 def cmd_targets(args) -> int:
+    """Without ``--load``: what the installed distributions and module specs say (no import).
+    With it: each target loaded in its own interpreter; exit 1 if any is installed but broken."""
     import adapters
 
-    for info in adapters.discover():
-        reason = info.missing()
-        status = f"available ({info.framework} {info.version()})" if reason is None else f"unavailable: {reason}"
-        print(f"{info.name:18s} {status}")
-    return 0
+    try:
+        infos = [adapters.get(name) for name in args.names] if args.names else adapters.discover()
+    except ValueError as e:
+        print(f"bnconform targets: {e}", file=sys.stderr)
+        return USAGE
+    broken = 0
+    for info in infos:
+        try:
+            info.check_installed()
+        except adapters.Unavailable as e:
+            print(f"{info.name:18s} not installed: {str(e).removeprefix(info.name + ': ')}")
+            continue
+        except adapters.Broken as e:
+            broken += 1
+            print(f"{info.name:18s} BROKEN: {str(e).removeprefix(info.name + ': ')}")
+            continue
+        if not args.load:
+            print(f"{info.name:18s} installed ({info.framework} {info.version()})")
+            continue
+        found = _probe(info.name)
+        if found["status"] == "loads":
+            versions = found["detail"] or {}
+            text = f"loads ({info.framework} {versions.get('version')}"
+            if versions.get("backend"):
+                text += f", backend {versions['backend']} {versions.get('backend_version')}"
+            if not _same(versions.get("version"), info.version()):
+                broken += 1
+                text += f"; VERSION MISMATCH: the distribution's metadata says {info.version()}"
+            print(f"{info.name:18s} {text})")
+        else:
+            broken += found["status"] == "BROKEN"
+            print(f"{info.name:18s} {found['status']}: {found['detail'].removeprefix(info.name + ': ')}")
+    if not args.load:
+        print("(judged without importing; `bnconform targets --load` imports each and names a broken one)")
+    return 1 if broken else 0
+
+
+def _same(imported: str | None, metadata: str | None) -> bool:
+    from reports.tested import same_version
+
+    return imported is None or metadata is None or same_version(str(imported), str(metadata))
 
 
 def main(argv=None) -> int:
@@ -204,7 +289,10 @@ def main(argv=None) -> int:
     rep.add_argument("mode")
     rep.add_argument("case", help="the case JSON a failure printed")
     rep.set_defaults(func=cmd_replay)
-    tg = sub.add_parser("targets", help="list the adapters and whether they load here")
+    tg = sub.add_parser("targets", help="list the adapters and whether they are installed (--load: whether they load)")
+    tg.add_argument("--load", action="store_true",
+                    help="import each target in its own interpreter; exit 1 if one is installed but broken")
+    tg.add_argument("names", nargs="*", metavar="TARGET", help="only these targets (default: all)")
     tg.set_defaults(func=cmd_targets)
     sub.add_parser("report", help="merge results into one HTML report (bnconform report -h)")
     sub.add_parser("gate", help="exit 0/1/2 on results and known deviations (bnconform gate -h)")

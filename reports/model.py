@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -76,6 +76,10 @@ class Row:
     backend: str | None = field(compare=False)
     run: str = field(compare=True)
     backend_version: str | None = field(default=None, compare=False)
+    #: the version its records say was imported (None: none imported), and whether the records say
+    #: it at all (files written before ``imported_version`` existed do not); see reports.tested
+    imported_version: str | None = field(default=None, compare=False)
+    imported_known: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -168,5 +172,15 @@ def _matrix(runs: list[Run]) -> Matrix:
             rows.add(row)
             columns.add(column)
             cells.setdefault((row, column), []).append(record)
+    by_row: dict[Row, list[dict[str, Any]]] = {}
+    for (row, _), records in cells.items():
+        by_row.setdefault(row, []).extend(records)
+    rows = {_with_imports(row, by_row[row]) for row in rows}  # equal to the cells' keys (compare=False)
     ordered_columns = sorted(columns, key=lambda c: (OP_ORDER.get(c.op, len(OP_ORDER)), c.op, MODE_ORDER.get(c.mode, 3), c.mode))
     return Matrix(sorted(rows), ordered_columns, cells)
+
+
+def _with_imports(row: Row, records: list[dict[str, Any]]) -> Row:
+    """The row with what its records say was imported (any record that imported names it)."""
+    imported = next((r["imported_version"] for r in records if r.get("imported_version")), None)
+    return replace(row, imported_version=imported, imported_known=any("imported_version" in r for r in records))

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..markup import Markup, el, slug
 from ..model import Column, Row
+from ..tested import version_label
 from .style import VERDICT_COLORS
 
 __all__ = ["fmt", "badge", "row_title", "row_subtitle", "row_label_text", "cell_anchor", "record_anchor",
@@ -34,8 +35,9 @@ def badge(verdict: str, text: str | None = None) -> Markup:
 
 
 def row_title(row: Row) -> str:
-    """``torch 2.13.0+cpu`` or ``keras 3.15.1 [jax]``."""
-    text = f"{row.framework} {row.version or '(version unknown)'}"
+    """``torch 2.13.0+cpu`` or ``keras 3.15.1 [jax]``; ``flax 0.99.0 (not imported)`` when the run
+    recorded that nothing was imported, ``(imported X)`` when the import differs from the metadata."""
+    text = f"{row.framework} {version_label(row.version, row.imported_version, row.imported_known)}"
     if not row.backend:
         return text
     return f"{text} [{row.backend} {row.backend_version}]" if row.backend_version else f"{text} [{row.backend}]"

@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 from ..markup import Markup, el, safe_href
 from ..model import Run
+from ..tested import first_line
 from .common import badge, fmt, pretty_json, record_anchor
 
 __all__ = ["failures_section"]
@@ -29,8 +30,10 @@ def _failure(record: dict[str, Any], open_: bool) -> Markup:
                 el("tbody", el("tr", [el("td", fmt(record.get(k)), class_="num") for k in (
                     "examples", "max_abs_error", "max_rel_error", "max_ulp_error", "max_tol_ratio")])))
     items = [el("dt", "test"), el("dd", el("code", record["id"])),
-             el("dt", "run"), el("dd", record.get("run") or "-"),
-             el("dt", "errors"), el("dd", errors)]
+             el("dt", "run"), el("dd", record.get("run") or "-")]
+    if verdict == "error":  # the test raised instead of comparing: the exception first
+        items += [el("dt", "exception"), el("dd", el("code", first_line(record.get("message"))))]
+    items += [el("dt", "errors"), el("dd", errors)]
     deviation = record.get("deviation")
     if verdict == "known-deviation" and deviation:
         href = safe_href(deviation.get("link"))

@@ -8,6 +8,7 @@ from ..model import Matrix
 from ..schema import SEVERITY
 from .common import (badge, cell_anchor, fmt, record_anchor, row_subtitle, row_title,
                      verdict_legend)
+from ..tested import first_line
 from .style import VERDICT_TINTS
 
 __all__ = ["matrix_section", "cell_details_section"]
@@ -70,6 +71,8 @@ def cell_details_section(matrix: Matrix) -> Markup:
                               el("td", name, el("span", record["id"], class_="sub")),
                               el("td", record.get("dtype") or "-"),
                               el("td", badge(verdict), el("span", record.get("reason") or "", class_="sub"),
+                                 el("span", first_line(record.get("message")), class_="sub")
+                                 if verdict == "error" else None,
                                  [el("span", f"not offered, {n} example(s) not run: {why}", class_="sub")
                                   for why, n in sorted((record.get("unsupported") or {}).items())]),
                               el("td", fmt(record.get("examples")), class_="num"),

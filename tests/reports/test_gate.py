@@ -198,3 +198,73 @@ def test_a_cifar_run_file_without_its_list_is_named(tmp_path, capsys):
     path.write_text(json.dumps({"schema": "bnconform-cifar/1", "cifar": {}}))
     code, _, err = gate(capsys, path)
     assert code == 2 and f"{path}: 'cifar' is dict, expected a list" in err
+
+
+# -- declared targets, errors by target, imported versions (reports.tested) ---------------------------
+
+def _declared(name, targets, records):
+    doc = make_doc(name, records)
+    doc["run"]["targets"] = targets
+    return doc
+
+
+def _skip(target, reason):
+    return make_record(target=target, framework=target, verdict="skip", reason=reason, examples=0,
+                       max_ulp_error=None, max_tol_ratio=None)
+
+
+def test_a_declared_target_left_untested_beside_tested_ones_warns_and_fails_under_strict(write, capsys):
+    path = write(_declared("tf221", ["torch", "tf_keras"],
+                           [make_record(), _skip("tf_keras", "tf_keras: tf_keras is not installed")]))
+    code, out, _ = gate(capsys, path, "--no-known-deviations")
+    assert code == 0, out
+    assert ("[tf221] declared target not tested: tf_keras: all 1 records skipped (tf_keras: tf_keras is not "
+            "installed)") in out
+    code, out, _ = gate(capsys, path, "--no-known-deviations", "--strict")
+    assert code == 1 and "--strict: 1 warning(s)" in out
+
+
+def test_a_run_of_only_skips_fails_even_when_another_run_tested_something(write, capsys):
+    skipped = write(make_doc("jax010", [_skip("flax-linen", "flax-linen: flax is not installed")]))
+    tested = write(make_doc("torch213", [make_record()]))
+    code, out, _ = gate(capsys, skipped, tested, "--no-known-deviations")
+    assert code == 1, out
+    assert ("run jax010: none of its targets was tested (flax-linen: all 1 records skipped (flax-linen: flax "
+            "is not installed))") in out.splitlines()[0]
+    assert gate(capsys, tested, "--no-known-deviations")[0] == 0
+
+
+def test_a_declared_target_without_any_record_counts_as_untested(write, capsys):
+    path = write(_declared("jax010", ["flax-nnx"], []))
+    code, out, _ = gate(capsys, path, "--no-known-deviations")
+    assert code == 1 and "run jax010: none of its declared targets was tested (flax-nnx: no records)" in out
+
+
+def test_errors_are_grouped_by_target_with_the_most_common_message(write, capsys):
+    boom = "setup failed: adapters.base.Broken: jax: installed but broken, fails to import: ImportError: no jaxlib"
+    records = [make_record(target="jax", framework="jax", verdict="error", message=boom + "\n\ntraceback", dtype=d)
+               for d in ("float16", "float32")]
+    records.append(make_record(target="jax", framework="jax", verdict="error", dtype="float64",
+                               message="RuntimeError: other"))
+    path = write(make_doc("jax010", records))
+    code, out, _ = gate(capsys, path, "--no-known-deviations")
+    assert code == 1
+    assert out.splitlines()[0] == "bnconform gate: FAIL (exit 1) - 3 new failure(s), errors in jax [jax010]"
+    assert f"  [jax010] jax: 3 error(s): {boom} (+1 other message)" in out.splitlines()
+
+
+def test_a_backend_imported_at_another_version_than_its_metadata_fails(write, capsys):
+    record = make_record(target="keras-jax", framework="keras", version="3.15.1", backend="jax",
+                         backend_version="0.10.2", imported_version="3.15.1", imported_backend_version="0.9.2")
+    code, out, _ = gate(capsys, write(make_doc("keras315-jax", [record])), "--no-known-deviations")
+    assert code == 1
+    assert ("imported version differs from the installed metadata: keras-jax [keras315-jax] (jax (backend of "
+            "keras) 0.9.2 imported, metadata 0.10.2)") in out.splitlines()[0]
+
+
+def test_versions_equal_under_pep440_or_files_without_imports_are_not_mismatches(write, capsys):
+    same = make_record(version="2.13.0", imported_version="2.13")  # PEP 440: the same release
+    old = make_record(dtype="float16")  # written before imported_version existed: nothing to compare
+    code, out, _ = gate(capsys, write(make_doc("torch213", [same, old])), "--no-known-deviations")
+    assert code == 0, out
+    assert "torch 2.13.0  [" in out and "imported" not in out

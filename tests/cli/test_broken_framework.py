@@ -189,3 +189,39 @@ def test_metadata_that_lies_about_the_imported_release_fails_the_gate(tmp_path, 
     assert f"imported version differs from the installed metadata: flax-linen [jax010] (flax {real} imported, " \
            "metadata 0.99.0)" in out.splitlines()[0]
     assert f"flax 0.99.0 (imported {real})" in out
+
+
+@pytest.fixture
+def registry(monkeypatch, tmp_path):
+    """The adapters' registry and load cache, private to the test, with a broken and an absent target."""
+    import adapters
+
+    monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
+    monkeypatch.setattr(adapters, "_LOADED", {})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "bnfake_cracked").mkdir()
+    (tmp_path / "bnfake_cracked" / "__init__.py").write_text("raise OSError('libcudart.so.13: cannot open')\n")
+    importlib.invalidate_caches()
+    adapters.register(adapters.AdapterInfo("cracked", "bnfake_cracked", "bnfake_cracked", "load", ("bnfake_cracked",)))
+    adapters.register(adapters.AdapterInfo("absent", "bnfake_absent", "bnfake_absent", "load", ("bnfake_absent",)))
+    return adapters
+
+
+def test_replaying_on_a_broken_framework_is_a_failure_naming_the_exception(registry, capsys):
+    from bnconform.cli import main
+
+    case = '{"op":"pool2d","kind":"max","x_shape":[1,1,2,2],"window":[1,1],"dtype":"float32"}'
+    assert main(["replay", "cracked", "pool2d", "-", case]) == 1
+    err = capsys.readouterr().err
+    assert "bnconform replay: cracked: installed but broken, fails to import: OSError: libcudart.so.13" in err
+    assert main(["replay", "absent", "pool2d", "-", case]) == 2  # not installed: nothing to replay on
+
+
+def test_bnconform_run_leaves_out_only_frameworks_that_are_not_installed_unless_asked(registry, capsys):
+    from bnconform.cli import _groups
+
+    groups = _groups(None)
+    members = [t for targets in groups.values() for t in targets]
+    assert "cracked" in members and "absent" not in members  # a broken one runs: its tests are errors
+    assert "not installed, not run: absent (bnfake_absent is not installed)" in capsys.readouterr().out
+    assert _groups(["absent"]) == {"absent": ["absent"]}  # asked for: its run will fail the gate

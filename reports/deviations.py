@@ -340,7 +340,8 @@ class EntryStatus:
 
     ``status`` is one of:
 
-    - ``"active"``: it explained at least one example (the deviation is still there);
+    - ``"active"``: it explained at least one example (the deviation is still there), in a
+      known-deviation record or in a failed one (which also had an example no model explains);
     - ``"not-reached"``: tests it covers ran, and none of their examples needed it (informational:
       the failing inputs are rare, or the deviation is gone);
     - ``"inconclusive"``: the tests it covers were all skipped or raised errors;
@@ -375,8 +376,7 @@ def entry_statuses(deviations: Iterable[Deviation], records: Iterable[Mapping[st
                                fnmatch.fnmatchcase(str(r["target"]), deviation.target)))]
         versions = sorted({str(r.get("version")) for r in same_framework})
         covered = [r for r in same_framework if deviation.matches(r)]
-        explaining = [r for r in covered if r["verdict"] == "known-deviation"
-                      and (r.get("explained") or {}).get(deviation.id)]
+        explaining = [r for r in covered if (r.get("explained") or {}).get(deviation.id)]
         examples = sum(int(r["explained"][deviation.id]) for r in explaining)
         if not same_framework:
             status = "not-tested"

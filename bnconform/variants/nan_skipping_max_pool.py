@@ -1,11 +1,13 @@
 """nan_skipping_max_pool: max pooling that skips NaN (a reference variant).
 
 Mechanism: TensorFlow's CPU MaxPool (``tf.nn.max_pool``, which Keras's tensorflow backend and
-tf_keras call) starts each window at the dtype's lowest value and keeps ``if (v > max) max = v``
-(Eigen's ``MaxReducer``); a comparison with NaN is false, so a NaN beside numbers is skipped, and a
-window whose only values are NaN keeps the initial value: the lowest finite value of the dtype
-(-3.4028235e38 in float32, -65504 in float16) -- or -inf in the dtypes listed in ``neg_inf_dtypes``
-(bfloat16 on TF 2.21's CPU kernel). Padding is not a value and is ignored, as in the reference.
+tf_keras call) starts each window at the dtype's lowest finite value and keeps ``if (v > max) max
+= v`` (Eigen's ``MaxReducer``); a comparison with NaN is false, so a NaN beside numbers is skipped,
+and so is -inf (it is not greater than the lowest finite value): a window whose only values are NaN
+or -inf gives the lowest finite value of the dtype (-3.4028235e38 in float32, -65504 in float16).
+In the dtypes listed in ``neg_inf_dtypes`` (bfloat16 on TF 2.21's CPU kernel) the start is -inf, so
+such a window gives -inf. In short y = max(start, max of the window's non-NaN values). Padding is not
+a value and is ignored, as in the reference.
 
 Tolerance: 0, as for the reference's max pooling (the result is one of the inputs).
 """
@@ -30,14 +32,14 @@ PARAMS = {
 }
 
 
-def max_pool_skipping_nan(x, window, stride, *, padding, ceil_mode, data_format, empty: float) -> np.ndarray:
-    """max over the numbers of each window (NaN skipped); ``empty`` where a window has none."""
+def max_pool_skipping_nan(x, window, stride, *, padding, ceil_mode, data_format, start: float) -> np.ndarray:
+    """max(start, max over the numbers of each window), NaN skipped."""
     xc = windows.to_nchw(np.asarray(x, np.float64), data_format)
     plans = windows.plan(xc.shape[2:], window, stride, (1, 1), padding, ceil_mode)
     win = windows.extract(xc, window, stride, (1, 1), plans)
     numbers = win.is_data & ~np.isnan(win.values)
     masked = np.where(numbers, win.values, -np.inf)
-    y = np.where(numbers.any(axis=(-2, -1)), masked.max(axis=(-2, -1)), empty)
+    y = np.maximum(masked.max(axis=(-2, -1)), start)
     return windows.from_nchw(y, data_format)
 
 
@@ -45,7 +47,7 @@ def judge(example: checks.Example, *, neg_inf_dtypes=()) -> list:
     case = example.case
     if case.kind != "max":
         raise NotModelled(f"model {NAME!r} models max pooling, not {case.kind}")
-    empty = -np.inf if case.dtype in neg_inf_dtypes else -dtypes.largest(case.dtype)
+    start = -np.inf if case.dtype in neg_inf_dtypes else -dtypes.largest(case.dtype)
     expected = max_pool_skipping_nan(example.inputs, case.window, case.stride, padding=case.padding,
-                                     ceil_mode=case.ceil_mode, data_format=case.data_format, empty=empty)
+                                     ceil_mode=case.ceil_mode, data_format=case.data_format, start=start)
     return [compare(example.outputs["y"], expected, np.zeros_like(expected), dtype=case.dtype, name="y")]

@@ -54,10 +54,20 @@ class Roundoff(NamedTuple):
     acc: float  # u for the accumulation of reductions
     out: float  # u for element-wise arithmetic and stored results, in the dtype
     floor: float  # absolute allowance for gradual underflow
+    long_sums: bool = False  # allow n u >= 1/2 (see gamma); only for sums in half precision
 
     def gamma(self, n) -> np.ndarray:
-        """Higham's gamma_n = n u / (1 - n u) for the accumulation precision."""
-        nu = np.asarray(n, np.float64) * self.acc
+        """Higham's gamma_n = n u / (1 - n u) for the accumulation precision.
+
+        With ``long_sums`` (a model of sums accumulated in half precision, where n u reaches 1/2 for
+        a few hundred terms) the bound is (1 + u)^n - 1 instead, the product of n roundings before
+        the first-order simplification: valid for every n (Higham, Lemma 3.1 and eq. (3.2)), equal to
+        gamma_n to first order, and honestly large when the sum is long.
+        """
+        n = np.asarray(n, np.float64)
+        nu = n * self.acc
+        if self.long_sums:
+            return np.expm1(n * np.log1p(self.acc))
         if np.any(nu >= 0.5):
             raise ValueError(
                 f"n: a reduction of {int(np.max(n))} terms is too long for a rounding-error bound at u={self.acc:g}"
@@ -66,11 +76,13 @@ class Roundoff(NamedTuple):
 
 
 def roundoff(dtype: str, *, accumulate_in: str | None = None) -> Roundoff:
-    """The model's roundoffs for ``dtype``; ``accumulate_in`` names another accumulation precision."""
+    """The model's roundoffs for ``dtype``; ``accumulate_in`` names another accumulation precision
+    (a half one allows long sums, see ``Roundoff.gamma``)."""
     return Roundoff(
         dtypes.unit_roundoff(accumulate_in or dtypes.accumulation_dtype(dtype)),
         dtypes.unit_roundoff(dtype),
         dtypes.smallest_normal(dtype),
+        long_sums=accumulate_in in dtypes.HALF,
     )
 
 

@@ -59,6 +59,21 @@ def _pytest_command(targets, results_dir: Path, run_name: str, profile: str, ext
     return cmd + list(extra)
 
 
+def _check_deviations() -> str | None:
+    """The problem with the repository's known-deviations file (the one the runs, the report and the
+    gate read), or None: checked before any framework runs, so a bad entry costs no run."""
+    from reports.deviations import DeviationsError, load_deviations
+
+    path = ROOT / "known_deviations.toml"
+    if not path.is_file():
+        return None
+    try:
+        load_deviations(path)
+    except DeviationsError as e:
+        return str(e)
+    return None
+
+
 def cmd_run(args) -> int:
     from reports.cli import main_gate, main_report
 
@@ -66,6 +81,10 @@ def cmd_run(args) -> int:
         groups = _groups(args.target)
     except ValueError as e:
         print(f"bnconform run: {e}", file=sys.stderr)
+        return USAGE
+    problem = _check_deviations()
+    if problem is not None:
+        print(f"bnconform run: known deviations: {problem}", file=sys.stderr)
         return USAGE
     cifar_targets = None
     if args.cifar:

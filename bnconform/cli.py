@@ -169,7 +169,8 @@ def cmd_replay(args) -> int:
         print(f"bnconform replay: {e}", file=sys.stderr)
         return USAGE
     try:
-        comparisons = checks.run_check(args.property, adapter, case, args.mode)
+        example = checks.run(args.property, adapter, case, args.mode)
+        comparisons = checks.judge(example)
     except ValueError as e:
         print(f"bnconform replay: {e}", file=sys.stderr)
         return USAGE
@@ -177,7 +178,40 @@ def cmd_replay(args) -> int:
     print(f"{args.property} | {adapter.name} ({fw['framework']} {fw['version']}) | mode {args.mode} | {case.dtype}")
     for c in comparisons:
         print(c.message())
+    if not all(c.ok for c in comparisons):
+        for line in _known_deviation_lines(adapter, example):
+            print(line)
     return 0 if all(c.ok for c in comparisons) else 1
+
+
+def _known_deviation_lines(adapter, example) -> list[str]:
+    """Whether each known-deviation entry that covers this test explains the example (its model's own
+    judgement of the same outputs), as the conformance run would decide."""
+    from reports.deviations import DeviationsError, candidates, load_deviations
+
+    from . import compare, variants
+
+    path = ROOT / "known_deviations.toml"
+    try:
+        entries = load_deviations(path) if path.is_file() else []
+    except DeviationsError as e:
+        return [f"known deviations: {e}"]
+    case = example.case
+    op = f"{case.kind}_pool2d" if case.op == "pool2d" else case.op
+    identity = {**adapter.describe(), "target": adapter.name, "property": example.prop, "op": op,
+                "mode": example.mode, "dtype": case.dtype}
+    lines = []
+    for entry in candidates(entries, identity):
+        try:
+            against = variants.judge(entry.model, entry.params, example)
+        except ValueError as e:
+            lines.append(f"known deviation {entry.id} = {entry.model_text}: cannot judge this example: {e}")
+            continue
+        bad = compare.worst(against)
+        verdict = "explains this example" if bad.ok else "does not explain this example"
+        lines.append(f"known deviation {entry.id} = {entry.model_text}: {verdict} "
+                     f"(worst {bad.name!r} err/tol {bad.max_ratio:.3g} against the model)")
+    return lines or ["no known deviation covers this test"]
 
 
 def cmd_targets(args) -> int:

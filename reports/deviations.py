@@ -89,7 +89,7 @@ class Deviation:
     op: str = "*"
     mode: str = "*"
     dtype: str = "*"
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     line: int | None = None
     _spec: SpecifierSet | None = field(default=None, compare=False, repr=False)
 

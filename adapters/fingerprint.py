@@ -44,15 +44,18 @@ def _train_once(adapter: Adapter, x: np.ndarray, *, momentum: float, eps: float 
     return adapter.bn_train(case, _inputs([x], x.shape[axis], **init))
 
 
-def _finding(value, evidence: str) -> dict:
-    return {"value": value, "evidence": evidence}
+def _finding(value, evidence: str, reading: float | None = None) -> dict:
+    found = {"value": value, "evidence": evidence}
+    if reading is not None:
+        found["reading"] = float(reading)  # the number the value was read from
+    return found
 
 
 def probe_momentum(adapter: Adapter) -> dict:
     x = np.array([[0.0, 0.0], [2.0, 2.0]])  # batch mean 1 per feature
     new = float(_train_once(adapter, x, momentum=0.9).moving_mean[0])
     meaning = "keras" if abs(new - 0.1) < 1e-3 else "torch" if abs(new - 0.9) < 1e-3 else "unknown"
-    return _finding(meaning, f"momentum=0.9, moving mean 0, batch mean 1 -> {new:.6g} (keras 0.1, torch 0.9)")
+    return _finding(meaning, f"momentum=0.9, moving mean 0, batch mean 1 -> {new:.6g} (keras 0.1, torch 0.9)", new)
 
 
 def _running_var_kind(new: float) -> str:
@@ -63,7 +66,7 @@ def probe_running_var(adapter: Adapter) -> dict:
     x = np.array([[-1.0, -1.0], [1.0, 1.0]])  # biased variance 1, unbiased 2
     new = float(_train_once(adapter, x, momentum=0.5, moving_var=0.0).moving_var[0])
     return _finding(_running_var_kind(new), f"(2, 2) input, momentum=0.5, moving var 0, batch {{-1, 1}} -> "
-                    f"{new:.6g} (biased 0.5, unbiased 1)")
+                    f"{new:.6g} (biased 0.5, unbiased 1)", new)
 
 
 def probe_running_var_4d(adapter: Adapter) -> dict:
@@ -74,7 +77,7 @@ def probe_running_var_4d(adapter: Adapter) -> dict:
         x = x.transpose(0, 3, 1, 2)
     new = float(_train_once(adapter, x, momentum=0.5, moving_var=0.0, axis=axis).moving_var[0])
     return _finding(_running_var_kind(new), f"{x.shape} input, feature axis {axis}, momentum=0.5, moving var 0, "
-                    f"batch {{-1, 1}} -> {new:.6g} (biased 0.5, unbiased 1)")
+                    f"batch {{-1, 1}} -> {new:.6g} (biased 0.5, unbiased 1)", new)
 
 
 def _eps_estimates(adapter: Adapter, a: float):
@@ -188,6 +191,30 @@ def _declared(adapter: Adapter) -> dict:
         "default_momentum": c.default_momentum,
         "default_axis": c.default_axis,
     }
+
+
+def conventions_example(fp: dict):
+    """The fingerprint as a ``conventions`` example for ``bnconform.checks.judge``: the probes'
+    readings (NaN where a probe found nothing) and, in ``extra``, the declared conventions. A
+    known deviation's variant re-judges it like any other example."""
+    from bnconform.checks import Example
+
+    probes = fp["probes"]
+
+    def reading(key):
+        value = probes.get(key, {}).get("reading")
+        return np.nan if value is None else float(value)
+
+    eps = (probes.get("default_eps") or {}).get("value")
+    axis = (probes.get("default_axis") or {}).get("value")
+    outputs = {
+        "momentum_meaning": reading("momentum_meaning"),
+        "running_variance": reading("running_variance"),
+        "running_variance_4d": reading("running_variance_4d"),
+        "default_eps": np.nan if not isinstance(eps, dict) else float(eps["eps"]),
+        "default_axis": np.nan if axis is None else float(axis),
+    }
+    return Example("conventions", None, fp, "-", outputs, extra={"declared": fp["declared"]})
 
 
 def disagreements(fp: dict) -> list[str]:

@@ -1,14 +1,28 @@
 """The conformance properties: run one case through an adapter and through the reference, compare.
 
-Each ``check_*`` function takes an adapter and a case, and returns the list of ``Comparison`` objects
-(one per output); the caller decides what to do with a mismatch (the tests assert, ``replay``
-prints). The same functions serve the pytest properties, ``bnconform replay``, the benchmark and the
-``--bn-impl`` check of a user's own layer, so all of them apply exactly the same criteria.
+A check has two halves, kept apart so that the same outputs can be judged twice:
+
+- :func:`run` calls the adapter once and returns an :class:`Example`: the property, the case, its
+  materialized inputs, the mode and the framework's *actual outputs* by name (``y``; ``dx``,
+  ``dgamma``, ``dbeta``; ``moving_mean``, ``moving_var``);
+- :func:`judge` computes what the reference expects and the tolerance model allows, and returns
+  one ``Comparison`` per output.
+
+A known deviation's variant (``bnconform.variants``) re-judges the *same* example -- other math, or
+the tolerance model with other numerics -- without calling the framework again.
+
+Each ``check_*`` function (``judge(run(...))``) takes an adapter and a case, and returns the list
+of ``Comparison`` objects; the caller decides what to do with a mismatch (the tests assert,
+``replay`` prints). The same functions serve the pytest properties, ``bnconform replay``, the
+benchmark and the ``--bn-impl`` check of a user's own layer, so all of them apply exactly the same
+criteria.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -17,6 +31,19 @@ import reference as R
 from . import cases as C
 from . import tolerance
 from .compare import Comparison, compare
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example's run: what went in and what the framework gave back (float64 arrays)."""
+
+    prop: str
+    case: Any  # a bnconform.cases case
+    inputs: Any  # BNInputs, ConvInputs or the pooled array
+    mode: str
+    outputs: Mapping[str, np.ndarray]
+    convention: str | None = None  # the adapter's momentum meaning ("keras"/"torch"), batch norm only
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 # -- batch normalization ----------------------------------------------------------------------
 
@@ -35,7 +62,8 @@ def reference_moving_stats(case: C.BNCase, inputs: C.BNInputs, convention: str) 
     return states
 
 
-def _bn_reference(case: C.BNCase, inputs: C.BNInputs, training: bool):
+def bn_reference(case: C.BNCase, inputs: C.BNInputs, training: bool):
+    """(x of the judged call, mean and variance it is normalized with, the reference's y)."""
     x = inputs.xs[-1] if training else inputs.xs[0]
     if training:
         stats = R.batch_stats(x, case.axis)
@@ -46,82 +74,125 @@ def _bn_reference(case: C.BNCase, inputs: C.BNInputs, training: bool):
     return x, mean, var, y
 
 
-def check_bn_forward(adapter, case: C.BNCase, mode: str) -> list[Comparison]:
+def _bn_run(adapter, case: C.BNCase, mode: str, *, grads: bool = False):
+    inputs = C.materialize_bn(case)
+    if mode == "train":
+        return inputs, adapter.bn_train(case, inputs, grads=grads)
+    return inputs, adapter.bn_inference(case, inputs, grads=grads)
+
+
+def run_bn_forward(prop: str, adapter, case: C.BNCase, mode: str) -> Example:
+    inputs, out = _bn_run(adapter, case, mode)
+    return Example(prop, case, inputs, mode, {"y": out.y})
+
+
+def judge_bn_forward(ex: Example, *, numerics=None) -> list[Comparison]:
     """Forward output in training (batch statistics) or inference (moving statistics) mode."""
-    inputs = C.materialize_bn(case)
-    training = mode == "train"
-    run = adapter.bn_train(case, inputs) if training else adapter.bn_inference(case, inputs)
-    x, mean, var, y = _bn_reference(case, inputs, training)
-    tol = tolerance.bn_forward(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype, training=training)
-    return [compare(run.y, y, tol, dtype=case.dtype, name="y")]
+    case, inputs, training = ex.case, ex.inputs, ex.mode == "train"
+    x, mean, var, y = bn_reference(case, inputs, training)
+    tol = tolerance.bn_forward(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype,
+                               training=training, numerics=numerics)
+    return [compare(ex.outputs["y"], y, tol, dtype=case.dtype, name="y")]
 
 
-def check_bn_backward(adapter, case: C.BNCase, mode: str) -> list[Comparison]:
-    """dx, dgamma, dbeta of sum(y * dy) against the closed-form backward pass."""
-    inputs = C.materialize_bn(case)
-    training = mode == "train"
-    run = adapter.bn_train(case, inputs, grads=True) if training else adapter.bn_inference(case, inputs, grads=True)
-    x, mean, var, _ = _bn_reference(case, inputs, training)
+def run_bn_backward(prop: str, adapter, case: C.BNCase, mode: str) -> Example:
+    inputs, out = _bn_run(adapter, case, mode, grads=True)
+    return Example(prop, case, inputs, mode, {"dx": out.dx, "dgamma": out.dgamma, "dbeta": out.dbeta})
+
+
+def bn_reference_grads(case: C.BNCase, inputs: C.BNInputs, training: bool):
+    x = inputs.xs[-1] if training else inputs.xs[0]
     if training:
-        grads = R.batch_norm_train_backward(inputs.dy, x, inputs.gamma, eps=case.eps, axis=case.axis)
-    else:
-        grads = R.batch_norm_inference_backward(
-            inputs.dy, x, inputs.gamma, inputs.moving_mean, inputs.moving_var, eps=case.eps, axis=case.axis
-        )
+        return R.batch_norm_train_backward(inputs.dy, x, inputs.gamma, eps=case.eps, axis=case.axis)
+    return R.batch_norm_inference_backward(
+        inputs.dy, x, inputs.gamma, inputs.moving_mean, inputs.moving_var, eps=case.eps, axis=case.axis
+    )
+
+
+def judge_bn_backward(ex: Example, *, numerics=None) -> list[Comparison]:
+    """dx, dgamma, dbeta of sum(y * dy) against the closed-form backward pass."""
+    case, inputs, training = ex.case, ex.inputs, ex.mode == "train"
+    x, mean, var, _ = bn_reference(case, inputs, training)
+    grads = bn_reference_grads(case, inputs, training)
     tol = tolerance.bn_backward(
-        inputs.dy, x, inputs.gamma, mean, var, case.eps, case.axis, case.dtype, training=training, grads=grads
+        inputs.dy, x, inputs.gamma, mean, var, case.eps, case.axis, case.dtype, training=training, grads=grads,
+        numerics=numerics,
     )
     return [
-        compare(run.dx, grads.dx, tol.dx, dtype=case.dtype, name="dx"),
-        compare(run.dgamma, grads.dgamma, tol.dgamma, dtype=case.dtype, name="dgamma"),
-        compare(run.dbeta, grads.dbeta, tol.dbeta, dtype=case.dtype, name="dbeta"),
+        compare(ex.outputs["dx"], grads.dx, tol.dx, dtype=case.dtype, name="dx"),
+        compare(ex.outputs["dgamma"], grads.dgamma, tol.dgamma, dtype=case.dtype, name="dgamma"),
+        compare(ex.outputs["dbeta"], grads.dbeta, tol.dbeta, dtype=case.dtype, name="dbeta"),
     ]
 
 
-def check_bn_moving_stats(adapter, case: C.BNCase, mode: str = "train") -> list[Comparison]:
-    """Moving mean and variance after ``case.steps`` training calls, in the adapter's convention."""
+def run_bn_moving_stats(prop: str, adapter, case: C.BNCase, mode: str = "train") -> Example:
     inputs = C.materialize_bn(case)
-    convention = _moving_convention(adapter)
-    run = adapter.bn_train(case, inputs)
-    states = reference_moving_stats(case, inputs, convention)
+    out = adapter.bn_train(case, inputs)
+    return Example(prop, case, inputs, mode, {"moving_mean": out.moving_mean, "moving_var": out.moving_var},
+                   convention=_moving_convention(adapter))
+
+
+def moving_weights(case: C.BNCase, convention: str, steps: int) -> list[float]:
+    """The weight of the old value in each update (momentum, 1 - momentum, or 1 - 1/k)."""
     if case.momentum is None:
-        weights = [1.0 - 1.0 / k for k in range(1, len(inputs.xs) + 1)]
-    else:
-        weights = [case.momentum if convention == "keras" else 1.0 - case.momentum] * len(inputs.xs)
+        return [1.0 - 1.0 / k for k in range(1, steps + 1)]
+    return [case.momentum if convention == "keras" else 1.0 - case.momentum] * steps
+
+
+def judge_moving_stats_against(ex: Example, states, *, unbiased: bool, numerics=None) -> list[Comparison]:
+    """The moving statistics against ``states`` (the expected value after each step)."""
+    case, inputs = ex.case, ex.inputs
     tol_mean, tol_var = tolerance.moving_stats(
         inputs.xs, inputs.moving_mean, inputs.moving_var, states,
-        axis=case.axis, dtype=case.dtype, weights_old=weights,
-        unbiased=convention == "torch",
+        axis=case.axis, dtype=case.dtype, weights_old=moving_weights(case, ex.convention, len(inputs.xs)),
+        unbiased=unbiased, numerics=numerics,
     )
     final = states[-1]
     return [
-        compare(run.moving_mean, final.mean, tol_mean, dtype=case.dtype, name="moving_mean"),
-        compare(run.moving_var, final.var, tol_var, dtype=case.dtype, name="moving_var"),
+        compare(ex.outputs["moving_mean"], final.mean, tol_mean, dtype=case.dtype, name="moving_mean"),
+        compare(ex.outputs["moving_var"], final.var, tol_var, dtype=case.dtype, name="moving_var"),
     ]
 
 
-def check_bn_inference_keeps_stats(adapter, case: C.BNCase, mode: str = "inference") -> list[Comparison]:
-    """An inference-mode call leaves the moving statistics exactly as they were."""
+def judge_bn_moving_stats(ex: Example, *, numerics=None) -> list[Comparison]:
+    """Moving mean and variance after ``case.steps`` training calls, in the adapter's convention."""
+    states = reference_moving_stats(ex.case, ex.inputs, ex.convention)
+    return judge_moving_stats_against(ex, states, unbiased=ex.convention == "torch", numerics=numerics)
+
+
+def run_bn_inference_keeps_stats(prop: str, adapter, case: C.BNCase, mode: str = "inference") -> Example:
     inputs = C.materialize_bn(case)
-    run = adapter.bn_inference(case, inputs)
+    out = adapter.bn_inference(case, inputs)
+    return Example(prop, case, inputs, mode, {"moving_mean": out.moving_mean, "moving_var": out.moving_var})
+
+
+def judge_bn_inference_keeps_stats(ex: Example, *, numerics=None) -> list[Comparison]:
+    """An inference-mode call leaves the moving statistics exactly as they were."""
+    inputs, dtype = ex.inputs, ex.case.dtype
     zero = np.zeros_like(inputs.moving_mean)
     return [
-        compare(run.moving_mean, inputs.moving_mean, zero, dtype=case.dtype, name="moving_mean"),
-        compare(run.moving_var, inputs.moving_var, zero, dtype=case.dtype, name="moving_var"),
+        compare(ex.outputs["moving_mean"], inputs.moving_mean, zero, dtype=dtype, name="moving_mean"),
+        compare(ex.outputs["moving_var"], inputs.moving_var, zero, dtype=dtype, name="moving_var"),
     ]
 
 
 # -- convolution and pooling ------------------------------------------------------------------
 
 
-def check_conv2d(adapter, case: C.ConvCase, mode: str = "-") -> list[Comparison]:
-    """Cross-correlation output, every padding mode, stride, dilation, groups and layout."""
+def run_conv2d(prop: str, adapter, case: C.ConvCase, mode: str = "-") -> Example:
     inputs = C.materialize_conv(case)
-    actual = adapter.conv2d(case, inputs)
+    return Example(prop, case, inputs, mode, {"y": adapter.conv2d(case, inputs)})
+
+
+def judge_conv2d(ex: Example, *, numerics=None) -> list[Comparison]:
+    """Cross-correlation output, every padding mode, stride, dilation, groups and layout."""
+    if numerics is not None:
+        raise ValueError("numerics: the convolution's tolerance takes no other numerics")
+    case, inputs = ex.case, ex.inputs
     kwargs = case.conv_kwargs()
     expected = R.conv2d(inputs.x, inputs.w, inputs.b, **kwargs)
     tol = tolerance.conv2d(inputs.x, inputs.w, inputs.b, expected, dtype=case.dtype, **kwargs)
-    return [compare(actual, expected, tol, dtype=case.dtype, name="y")]
+    return [compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")]
 
 
 def reference_pool(case: C.PoolCase, x: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -139,13 +210,133 @@ def reference_pool(case: C.PoolCase, x: np.ndarray) -> tuple[np.ndarray, dict]:
     raise ValueError(f"kind: unknown pooling kind {case.kind!r}")
 
 
-def check_pool2d(adapter, case: C.PoolCase, mode: str = "-") -> list[Comparison]:
-    """Pooled output of the case's kind; NaN and infinities must come out where the reference has them."""
+def run_pool2d(prop: str, adapter, case: C.PoolCase, mode: str = "-") -> Example:
     x = C.materialize_pool(case)
-    actual = adapter.pool2d(case, x)
+    return Example(prop, case, x, mode, {"y": adapter.pool2d(case, x)})
+
+
+def pool_tolerance(case: C.PoolCase, x: np.ndarray, expected: np.ndarray, kwargs: dict, *, numerics=None):
+    return tolerance.pool2d(case.kind, x, expected, dtype=case.dtype, window=case.window, p=case.p,
+                            numerics=numerics, **kwargs)
+
+
+def judge_pool2d(ex: Example, *, numerics=None) -> list[Comparison]:
+    """Pooled output of the case's kind; NaN and infinities must come out where the reference has them."""
+    case, x = ex.case, ex.inputs
     expected, kwargs = reference_pool(case, x)
-    tol = tolerance.pool2d(case.kind, x, expected, dtype=case.dtype, window=case.window, p=case.p, **kwargs)
-    return [compare(actual, expected, tol, dtype=case.dtype, name="y")]
+    tol = pool_tolerance(case, x, expected, kwargs, numerics=numerics)
+    return [compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")]
+
+
+# -- declared conventions ---------------------------------------------------------------------
+
+#: The reading each declared convention predicts, for the fingerprint's probes (``adapters.fingerprint``):
+#: the moving mean after one step with momentum 0.9 from 0 on a batch of mean 1, and the moving
+#: variance after one step with momentum 0.5 from 0 on a batch {-1, 1} (biased variance 1).
+MOMENTUM_READING = {"keras": 0.1, "torch": 0.9}
+RUNNING_VARIANCE_READING = {"biased": 0.5, "unbiased": 1.0}
+PROBE_TOLERANCE = 1e-3  # the probes' own threshold; the competing readings lie >= 0.5 apart
+EPS_RELATIVE_TOLERANCE = 0.05
+
+
+def conventions_expected(declared: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """(expected reading, tolerance) of each probe under the ``declared`` conventions."""
+    eps = float(declared["default_eps"])
+    return {
+        "momentum_meaning": (MOMENTUM_READING.get(declared["momentum_meaning"], np.nan), PROBE_TOLERANCE),
+        "running_variance": (RUNNING_VARIANCE_READING.get(declared["running_variance"], np.nan), PROBE_TOLERANCE),
+        "running_variance_4d": (RUNNING_VARIANCE_READING.get(declared["running_variance"], np.nan),
+                                PROBE_TOLERANCE),
+        "default_eps": (eps, EPS_RELATIVE_TOLERANCE * eps),
+        "default_axis": (float(declared["default_axis"]), 0.0),
+    }
+
+
+def judge_conventions_against(ex: Example, expected: Mapping[str, tuple[float, float]]) -> list[Comparison]:
+    return [compare(np.asarray(ex.outputs[name], np.float64), np.asarray(value, np.float64), tol,
+                    dtype="float64", name=name) for name, (value, tol) in expected.items()]
+
+
+def judge_conventions(ex: Example, *, numerics=None) -> list[Comparison]:
+    """The probes' readings (``ex.outputs``; NaN where a probe found nothing) against what the adapter
+    declares (``ex.extra["declared"]``)."""
+    if numerics is not None:
+        raise ValueError("numerics: the conventions are readings, not a computation with a tolerance model")
+    return judge_conventions_against(ex, conventions_expected(ex.extra["declared"]))
+
+
+def _run_conventions(prop, adapter, case, mode):
+    raise ValueError("conventions: the example comes from the fingerprint probes "
+                     "(adapters.fingerprint.conventions_example)")
+
+
+# -- the properties ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Property:
+    """A property's two halves (see the module docstring)."""
+
+    run: Any  # (prop, adapter, case, mode) -> Example
+    judge: Any  # (Example, *, numerics=None) -> list[Comparison]
+
+
+_BN_FORWARD = Property(run_bn_forward, judge_bn_forward)
+_POOL = Property(run_pool2d, judge_pool2d)
+PROPERTIES = {
+    "bn_forward": _BN_FORWARD,
+    "bn_forward_adversarial": _BN_FORWARD,
+    "bn_backward": Property(run_bn_backward, judge_bn_backward),
+    "bn_moving_stats": Property(run_bn_moving_stats, judge_bn_moving_stats),
+    "bn_inference_keeps_stats": Property(run_bn_inference_keeps_stats, judge_bn_inference_keeps_stats),
+    "conv2d": Property(run_conv2d, judge_conv2d),
+    "pool2d": _POOL,
+    "pool2d_nonfinite": _POOL,
+    "pool2d_lp_odd_p": _POOL,
+    "pool2d_lp_ceil_mode": _POOL,
+    "conventions": Property(_run_conventions, judge_conventions),
+}
+
+
+def _property(prop: str) -> Property:
+    if prop not in PROPERTIES:
+        raise ValueError(f"property: expected one of {sorted(PROPERTIES)}, got {prop!r}")
+    return PROPERTIES[prop]
+
+
+def run(prop: str, adapter, case: C.Case, mode: str) -> Example:
+    """Run the adapter once for ``prop``: the example with the framework's actual outputs."""
+    return _property(prop).run(prop, adapter, case, mode)
+
+
+def judge(ex: Example, *, numerics=None) -> list[Comparison]:
+    """The example's outputs against the reference under the tolerance model (``numerics``: see
+    ``tolerance.Numerics``; None is the model itself)."""
+    return _property(ex.prop).judge(ex, numerics=numerics)
+
+
+def check_bn_forward(adapter, case: C.BNCase, mode: str) -> list[Comparison]:
+    return judge(run("bn_forward", adapter, case, mode))
+
+
+def check_bn_backward(adapter, case: C.BNCase, mode: str) -> list[Comparison]:
+    return judge(run("bn_backward", adapter, case, mode))
+
+
+def check_bn_moving_stats(adapter, case: C.BNCase, mode: str = "train") -> list[Comparison]:
+    return judge(run("bn_moving_stats", adapter, case, mode))
+
+
+def check_bn_inference_keeps_stats(adapter, case: C.BNCase, mode: str = "inference") -> list[Comparison]:
+    return judge(run("bn_inference_keeps_stats", adapter, case, mode))
+
+
+def check_conv2d(adapter, case: C.ConvCase, mode: str = "-") -> list[Comparison]:
+    return judge(run("conv2d", adapter, case, mode))
+
+
+def check_pool2d(adapter, case: C.PoolCase, mode: str = "-") -> list[Comparison]:
+    return judge(run("pool2d", adapter, case, mode))
 
 
 CHECKS = {
@@ -164,9 +355,7 @@ CHECKS = {
 
 def run_check(prop: str, adapter, case: C.Case, mode: str) -> list[Comparison]:
     """Dispatch by property name (used by ``bnconform replay``)."""
-    if prop not in CHECKS:
-        raise ValueError(f"property: expected one of {sorted(CHECKS)}, got {prop!r}")
-    return CHECKS[prop](adapter, case, mode)
+    return judge(run(prop, adapter, case, mode))
 
 
 def with_dtype(case: C.Case, dtype: str) -> C.Case:

@@ -69,6 +69,21 @@ def _pytest_command(targets, results_dir: Path, run_name: str, profile: str, ext
     return cmd + list(extra)
 
 
+def _check_deviations() -> str | None:
+    """The problem with the repository's known-deviations file (the one the runs, the report and the
+    gate read), or None: checked before any framework runs, so a bad entry costs no run."""
+    from reports.deviations import DeviationsError, load_deviations
+
+    path = ROOT / "known_deviations.toml"
+    if not path.is_file():
+        return None
+    try:
+        load_deviations(path)
+    except DeviationsError as e:
+        return str(e)
+    return None
+
+
 def cmd_run(args) -> int:
     from reports.cli import main_gate, main_report
 
@@ -81,6 +96,11 @@ def cmd_run(args) -> int:
         print("bnconform run: no framework is installed here (`bnconform targets` lists what is looked for)",
               file=sys.stderr)
         return 1
+
+    problem = _check_deviations()
+    if problem is not None:
+        print(f"bnconform run: known deviations: {problem}", file=sys.stderr)
+        return USAGE
     cifar_targets = None
     if args.cifar:
         from cifar.backends import TARGETS as CIFAR_TARGETS
@@ -167,7 +187,8 @@ def cmd_replay(args) -> int:
         print(f"bnconform replay: {e}", file=sys.stderr)
         return 1
     try:
-        comparisons = checks.run_check(args.property, adapter, case, args.mode)
+        example = checks.run(args.property, adapter, case, args.mode)
+        comparisons = checks.judge(example)
     except ValueError as e:
         print(f"bnconform replay: {e}", file=sys.stderr)
         return USAGE
@@ -175,6 +196,9 @@ def cmd_replay(args) -> int:
     print(f"{args.property} | {adapter.name} ({fw['framework']} {fw['version']}) | mode {args.mode} | {case.dtype}")
     for c in comparisons:
         print(c.message())
+    if not all(c.ok for c in comparisons):
+        for line in _known_deviation_lines(adapter, example):
+            print(line)
     return 0 if all(c.ok for c in comparisons) else 1
 
 
@@ -206,6 +230,35 @@ def _probe(name: str) -> dict:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {"status": "BROKEN", "detail": f"{name}: the interpreter loading it exited {proc.returncode}: {tail}"}
     return json.loads(lines[-1])
+
+def _known_deviation_lines(adapter, example) -> list[str]:
+    """Whether each known-deviation entry that covers this test explains the example (its model's own
+    judgement of the same outputs), as the conformance run would decide."""
+    from reports.deviations import DeviationsError, candidates, load_deviations
+
+    from . import compare, variants
+
+    path = ROOT / "known_deviations.toml"
+    try:
+        entries = load_deviations(path) if path.is_file() else []
+    except DeviationsError as e:
+        return [f"known deviations: {e}"]
+    case = example.case
+    op = f"{case.kind}_pool2d" if case.op == "pool2d" else case.op
+    identity = {**adapter.describe(), "target": adapter.name, "property": example.prop, "op": op,
+                "mode": example.mode, "dtype": case.dtype}
+    lines = []
+    for entry in candidates(entries, identity):
+        try:
+            against = variants.judge(entry.model, entry.params, example)
+        except ValueError as e:
+            lines.append(f"known deviation {entry.id} = {entry.model_text}: cannot judge this example: {e}")
+            continue
+        bad = compare.worst(against)
+        verdict = "explains this example" if bad.ok else "does not explain this example"
+        lines.append(f"known deviation {entry.id} = {entry.model_text}: {verdict} "
+                     f"(worst {bad.name!r} err/tol {bad.max_ratio:.3g} against the model)")
+    return lines or ["no known deviation covers this test"]
 
 
 def cmd_targets(args) -> int:

@@ -23,6 +23,12 @@ Algorithms", 2nd ed., chapters 2-4). The ingredients:
 - one safety factor ``SAFETY`` for the whole suite, covering the second-order terms the first-order
   bounds drop, and ``smallest_normal(dtype)`` as an absolute floor for gradual underflow.
 
+The same formulas serve the known deviations' *tolerance variants* (``bnconform.variants``): an
+optional ``numerics`` argument (:class:`Numerics`) evaluates them with other numerics than the
+model's default -- another unit roundoff (a float64 layer that computes in float32, a reduction
+accumulated in the half dtype) or the one-pass variance term. ``numerics=None`` is the default model,
+which the conformance properties use; a variant never loosens it, it judges an example again.
+
 Inputs are generated already representable in the dtype (``bnconform.cases``), so input rounding
 contributes nothing. The bounds below are worst-case: typical errors are far smaller, and the
 suite records the largest ``|err| / tol`` seen so that the margin is visible in the report.
@@ -48,10 +54,20 @@ class Roundoff(NamedTuple):
     acc: float  # u for the accumulation of reductions
     out: float  # u for element-wise arithmetic and stored results, in the dtype
     floor: float  # absolute allowance for gradual underflow
+    long_sums: bool = False  # allow n u >= 1/2 (see gamma); only for sums in half precision
 
     def gamma(self, n) -> np.ndarray:
-        """Higham's gamma_n = n u / (1 - n u) for the accumulation precision."""
-        nu = np.asarray(n, np.float64) * self.acc
+        """Higham's gamma_n = n u / (1 - n u) for the accumulation precision.
+
+        With ``long_sums`` (a model of sums accumulated in half precision, where n u reaches 1/2 for
+        a few hundred terms) the bound is (1 + u)^n - 1 instead, the product of n roundings before
+        the first-order simplification: valid for every n (Higham, Lemma 3.1 and eq. (3.2)), equal to
+        gamma_n to first order, and honestly large when the sum is long.
+        """
+        n = np.asarray(n, np.float64)
+        nu = n * self.acc
+        if self.long_sums:
+            return np.expm1(n * np.log1p(self.acc))
         if np.any(nu >= 0.5):
             raise ValueError(
                 f"n: a reduction of {int(np.max(n))} terms is too long for a rounding-error bound at u={self.acc:g}"
@@ -59,12 +75,44 @@ class Roundoff(NamedTuple):
         return nu / (1.0 - nu)
 
 
-def roundoff(dtype: str) -> Roundoff:
+def roundoff(dtype: str, *, accumulate_in: str | None = None) -> Roundoff:
+    """The model's roundoffs for ``dtype``; ``accumulate_in`` names another accumulation precision
+    (a half one allows long sums, see ``Roundoff.gamma``)."""
     return Roundoff(
-        dtypes.unit_roundoff(dtypes.accumulation_dtype(dtype)),
+        dtypes.unit_roundoff(accumulate_in or dtypes.accumulation_dtype(dtype)),
         dtypes.unit_roundoff(dtype),
         dtypes.smallest_normal(dtype),
+        long_sums=accumulate_in in dtypes.HALF,
     )
+
+
+VARIANCE_ALGORITHMS = ("two-pass", "one-pass")
+
+
+class Numerics(NamedTuple):
+    """Other numerics to evaluate the model with (the known deviations' tolerance variants).
+
+    ``roundoff`` replaces ``roundoff(dtype)`` (e.g. ``roundoff("float32")`` for a float64 layer
+    that computes in float32); ``variance`` "one-pass" bounds the batch variance as computed by
+    E[x^2] - E[x]^2 (``batch_stat_errors``) instead of the two-pass sum of squared deviations.
+    """
+
+    roundoff: Roundoff | None = None
+    variance: str = "two-pass"
+
+
+def _roundoff(dtype: str, numerics: Numerics | None) -> Roundoff:
+    if numerics is not None and numerics.roundoff is not None:
+        return numerics.roundoff
+    return roundoff(dtype)
+
+
+def _one_pass(numerics: Numerics | None) -> bool:
+    if numerics is None:
+        return False
+    if numerics.variance not in VARIANCE_ALGORITHMS:
+        raise ValueError(f"variance: expected one of {VARIANCE_ALGORITHMS}, got {numerics.variance!r}")
+    return numerics.variance == "one-pass"
 
 
 def _finish(bound: np.ndarray, y: np.ndarray, r: Roundoff) -> np.ndarray:
@@ -85,7 +133,7 @@ class BNErrors(NamedTuple):
     mean: np.ndarray  # bound on the batch mean, per feature (broadcastable); 0 in inference
 
 
-def batch_stat_errors(x, mean, var, axis: int, r: Roundoff) -> tuple[np.ndarray, np.ndarray]:
+def batch_stat_errors(x, mean, var, axis: int, r: Roundoff, *, one_pass: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on the batch mean and biased variance of ``x`` per feature (keepdims shape).
 
         |e_mean| <= gamma_{m+1} mean|x| + u |mu|            (sum of m terms, / m, stored)
@@ -94,18 +142,32 @@ def batch_stat_errors(x, mean, var, axis: int, r: Roundoff) -> tuple[np.ndarray,
     The middle term of e_var is what a relative perturbation of x of size u_acc moves the variance
     by: the problem's own conditioning, large when the offset is large relative to the spread.
     (gamma_n with u_acc; u alone is the dtype's own roundoff.)
+
+    ``one_pass``: the variance computed as E[x^2] - E[x]^2 (Chan, Golub and LeVeque 1983, the
+    "textbook" algorithm). mean(x^2) is a sum of m non-negative squares (gamma_{m+2} relative, the
+    squaring included), E[x]^2 carries 2 |mu| e_mean, and the difference is rounded once:
+
+        |e_var|  <= gamma_{m+3} (mean(x^2) + 2 |mu| mean|x|) + e_mean^2 + u var
+
+    which is (offset / spread)^2 times the two-pass term when the offset is large: the cancellation.
     """
     axes = _bn.reduction_axes(x.ndim, axis)
     m = x.size // x.shape[axis]
     mean_b = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
     var_b = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
     e_mean = r.gamma(m + 1) * np.abs(x).mean(axis=axes, keepdims=True) + r.out * np.abs(mean_b)
-    spread = np.abs(x - mean_b)
-    e_var = r.gamma(m + 3) * (var_b + 2.0 * (spread * np.abs(x)).mean(axis=axes, keepdims=True))
+    if one_pass:
+        magnitude = np.square(x).mean(axis=axes, keepdims=True) + 2.0 * np.abs(mean_b) * np.abs(x).mean(
+            axis=axes, keepdims=True)
+    else:
+        spread = np.abs(x - mean_b)
+        magnitude = var_b + 2.0 * (spread * np.abs(x)).mean(axis=axes, keepdims=True)
+    e_var = r.gamma(m + 3) * magnitude
     return e_mean, e_var + e_mean**2 + r.out * var_b
 
 
-def bn_errors(x, mean, var, eps: float, axis: int, dtype: str, *, training: bool) -> BNErrors:
+def bn_errors(x, mean, var, eps: float, axis: int, dtype: str, *, training: bool,
+              numerics: Numerics | None = None) -> BNErrors:
     """Error of x_hat = (x - mean) / sqrt(var + eps), in the dtype's arithmetic.
 
     Training (mean and var from the batch): e_mean and e_var from ``batch_stat_errors``, then
@@ -116,14 +178,14 @@ def bn_errors(x, mean, var, eps: float, axis: int, dtype: str, *, training: bool
     Inference (mean and var are stored constants): the same with e_mean = e_var = 0 and a 3 u
     relative error on sigma.
     """
-    r = roundoff(dtype)
+    r = _roundoff(dtype, numerics)
     x = np.asarray(x, np.float64)
     axis = axis % x.ndim
     mean_b = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
     var_b = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
     sigma = np.sqrt(var_b + eps)
     if training:
-        e_mean, e_var = batch_stat_errors(x, mean, var, axis, r)
+        e_mean, e_var = batch_stat_errors(x, mean, var, axis, r, one_pass=_one_pass(numerics))
         sigma_rel = 0.5 * e_var / (var_b + eps) + 2.0 * r.out
     else:
         e_mean = np.zeros_like(mean_b)
@@ -133,16 +195,17 @@ def bn_errors(x, mean, var, eps: float, axis: int, dtype: str, *, training: bool
     return BNErrors(e_x_hat, sigma_rel, e_mean)
 
 
-def bn_forward(x, gamma, beta, mean, var, eps: float, axis: int, dtype: str, *, training: bool) -> np.ndarray:
+def bn_forward(x, gamma, beta, mean, var, eps: float, axis: int, dtype: str, *, training: bool,
+               numerics: Numerics | None = None) -> np.ndarray:
     """Tolerance on y = gamma * x_hat + beta.
 
         |e_y| <= |gamma| |e_x_hat| + 2 u (|gamma x_hat| + |beta|)       (scale, shift)
                + u_out |y|                                              (storing y)
     """
-    r = roundoff(dtype)
+    r = _roundoff(dtype, numerics)
     x = np.asarray(x, np.float64)
     axis = axis % x.ndim
-    errs = bn_errors(x, mean, var, eps, axis, dtype, training=training)
+    errs = bn_errors(x, mean, var, eps, axis, dtype, training=training, numerics=numerics)
     g, b, mu, v = (_bn.broadcast(np.asarray(a, np.float64), x.ndim, axis) for a in (gamma, beta, mean, var))
     y_scaled = g * (x - mu) / np.sqrt(v + eps)
     bound = np.abs(g) * errs.x_hat + 2.0 * r.out * (np.abs(y_scaled) + np.abs(b))
@@ -156,7 +219,8 @@ class BNGradTolerance(NamedTuple):
 
 
 def bn_backward(
-    dy, x, gamma, mean, var, eps: float, axis: int, dtype: str, *, training: bool, grads
+    dy, x, gamma, mean, var, eps: float, axis: int, dtype: str, *, training: bool, grads,
+    numerics: Numerics | None = None,
 ) -> BNGradTolerance:
     """Tolerances on dx, dgamma, dbeta (``grads``: the reference's, to size the stored results).
 
@@ -171,13 +235,13 @@ def bn_backward(
 
     (gamma_n with u_acc; u is the dtype's own roundoff.)
     """
-    r = roundoff(dtype)
+    r = _roundoff(dtype, numerics)
     x = np.asarray(x, np.float64)
     dy = np.asarray(dy, np.float64)
     axis = axis % x.ndim
     axes = _bn.reduction_axes(x.ndim, axis)
     m = x.size // x.shape[axis]
-    errs = bn_errors(x, mean, var, eps, axis, dtype, training=training)
+    errs = bn_errors(x, mean, var, eps, axis, dtype, training=training, numerics=numerics)
     g, mu, v = (_bn.broadcast(np.asarray(a, np.float64), x.ndim, axis) for a in (gamma, mean, var))
     x_hat = (x - mu) / np.sqrt(v + eps)
     s = np.abs(g) / np.sqrt(v + eps)
@@ -207,7 +271,8 @@ def bn_backward(
 
 
 def moving_stats(
-    batches, init_mean, init_var, results, *, axis: int, dtype: str, weights_old, unbiased: bool
+    batches, init_mean, init_var, results, *, axis: int, dtype: str, weights_old, unbiased: bool,
+    numerics: Numerics | None = None,
 ) -> tuple:
     """Tolerances on the moving mean and variance after len(batches) updates.
 
@@ -223,7 +288,8 @@ def moving_stats(
     1 - momentum, or 1 - 1/k for the cumulative average); ``results`` the reference's states after
     each step (``reference.MovingStats``), used for the magnitudes.
     """
-    r = roundoff(dtype)
+    r = _roundoff(dtype, numerics)
+    one_pass = _one_pass(numerics)
     e_mean = np.zeros_like(np.asarray(init_mean, np.float64))
     e_var = np.zeros_like(e_mean)
     old_mean, old_var = np.asarray(init_mean, np.float64), np.asarray(init_var, np.float64)
@@ -233,7 +299,8 @@ def moving_stats(
         stats = _bn.batch_stats(x, ax)
         m = stats.count
         var_scale = m / (m - 1) if unbiased and m > 1 else 1.0
-        e_batch_mean, e_batch_var = (e.reshape(-1) for e in batch_stat_errors(x, stats.mean, stats.var, ax, r))
+        e_batch_mean, e_batch_var = (e.reshape(-1) for e in batch_stat_errors(x, stats.mean, stats.var, ax, r,
+                                                                                      one_pass=one_pass))
         e_batch_var = var_scale * e_batch_var + 2.0 * r.out * stats.var * var_scale
         b = 1.0 - a
         e_mean = a * e_mean + b * e_batch_mean + 3.0 * r.out * (np.abs(a * old_mean) + np.abs(b * stats.mean))
@@ -268,7 +335,8 @@ def conv2d(x, w, b, y, *, dtype: str, **conv_kwargs) -> np.ndarray:
     return _finish(bound, y, r)
 
 
-def pool2d(kind: str, x, y, *, dtype: str, window=None, p=None, **pool_kwargs) -> np.ndarray:
+def pool2d(kind: str, x, y, *, dtype: str, window=None, p=None, numerics: Numerics | None = None,
+           **pool_kwargs) -> np.ndarray:
     """Tolerance on a pooled output.
 
         max:             0 (the result is one of the inputs; no arithmetic)
@@ -277,7 +345,7 @@ def pool2d(kind: str, x, y, *, dtype: str, window=None, p=None, **pool_kwargs) -
                          terms non-negative, so the relative error of the sum is gamma_k)
         global average:  as average with k = H * W
     """
-    r = roundoff(dtype)
+    r = _roundoff(dtype, numerics)
     y = np.asarray(y, np.float64)
     if kind == "max":
         return np.zeros_like(y)

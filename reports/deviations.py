@@ -1,24 +1,30 @@
-"""Known deviations: the checked-in list of expected failures, and matching records to it.
+"""Known deviations: the checked-in list of executable models of known framework behaviour.
 
-The file (``known_deviations.toml`` at the repository root) holds ``[[deviation]]``
-tables; see that file's header for the format. Every string field is an
-``fnmatch``-style pattern (``"*"`` matches anything), ``versions`` is a PEP 440
-specifier on the framework's version (``"*"`` or ``""`` for any version; pre-releases
-and local versions such as ``2.13.0+cpu`` are matched like their release).
+The file (``known_deviations.toml`` at the repository root) holds ``[[deviation]]`` tables; see
+that file's header for the format. Each entry names the tests it may apply to (``target``,
+``framework``, ``versions``, ``property``, ``op``, ``mode``, ``dtype``: ``fnmatch``-style patterns,
+``versions`` a bounded PEP 440 specifier) and, with ``model`` and ``params``, *what the framework
+computes instead*: a variant of the reference or of the tolerance model (``bnconform.variants``).
 
-A record's *outcome* (did the property hold?) is independent of the file; its verdict is
-derived from the outcome and the file by :func:`classify`. That is how the pytest plugin
-decides xfail at run time and how the report and the gate re-derive verdicts later from
-the then-current file (so an entry added or removed after a run takes effect).
+A failing example is explained by an entry only when the framework's outputs agree with that
+variant within the variant's own tolerance (``tests/conformance/conftest.py``, ``run_example``);
+the record then counts it in ``explained`` (``{entry id: examples}``) and the property goes on
+checking. A record's verdict is ``fail`` if any example failed unexplained, else
+``known-deviation`` if any example was explained, else ``pass``.
+
+The report and the gate re-derive verdicts from the file in force then (:func:`classify`): a
+record whose examples were explained by an entry that is gone, no longer covers the test (its
+versions changed, say) or now names another model becomes ``fail`` with that reason.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -31,71 +37,93 @@ except ModuleNotFoundError:  # Python 3.10
 __all__ = [
     "Deviation",
     "DeviationsError",
+    "Classification",
     "EntryStatus",
     "load_deviations",
     "parse_deviations",
-    "match",
+    "candidates",
     "classify",
     "entry_statuses",
 ]
 
 _PATTERN_FIELDS = ("target", "framework", "property", "op", "mode", "dtype")
-_REQUIRED = ("framework", "versions", "property", "reason", "link")
-_KNOWN = set(_PATTERN_FIELDS) | {"versions", "reason", "link", "occurs"}
-OCCURS = ("always", "sometimes")
+_REQUIRED = ("id", "framework", "versions", "property", "model", "reason", "link")
+_KNOWN = set(_PATTERN_FIELDS) | {"id", "versions", "model", "params", "reason", "link"}
+_RETIRED = {
+    "occurs": "'occurs' is no longer used: an entry is a model (model = ...), and only the examples that "
+              "agree with it count as the deviation",
+}
+_UPPER_BOUND_OPERATORS = ("<", "<=", "==", "===", "~=")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_HEADER = re.compile(r"^\s*\[\[\s*deviation\s*\]\]")
 
 
 class DeviationsError(Exception):
-    """The known-deviations file is missing, not TOML, or has a bad entry."""
+    """The known-deviations file is missing, not TOML, or has a bad entry.
 
-    def __init__(self, path: str | os.PathLike, problem: str):
+    The message is ``PATH:LINE: deviation #N (id ...): problem`` for an entry (LINE: its
+    ``[[deviation]]`` header), ``PATH: problem`` for the file as a whole.
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str, line: int | None = None):
         self.path = str(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        self.line = line
+        super().__init__(f"{self.path}{'' if line is None else f':{line}'}: {problem}")
 
 
 @dataclass(frozen=True)
 class Deviation:
-    """One ``[[deviation]]`` entry. ``index`` is its 1-based position in the file."""
+    """One ``[[deviation]]`` entry. ``index`` is its 1-based position in the file, ``line`` the line
+    of its ``[[deviation]]`` header."""
 
     index: int
+    id: str
     framework: str
     versions: str
     property: str
+    model: str
     reason: str
     link: str
     target: str = "*"
     op: str = "*"
     mode: str = "*"
     dtype: str = "*"
-    occurs: str = "always"  # "sometimes": only some examples reach it, so a pass is not a fix
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    line: int | None = None
     _spec: SpecifierSet | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
-        """A short human name: ``#2 flax >=0.7 bn_forward_adversarial/batch_norm``."""
-        parts = [f"#{self.index}", self.framework, self.versions or "*", f"{self.property}/{self.op}"]
+        """A short human name: ``#2 flax-one-pass-variance (flax >=0.12.6,<=0.12.8 bn_[bfm]*/batch_norm)``."""
+        parts = [self.framework, self.versions, f"{self.property}/{self.op}"]
         if self.target != "*":
-            parts.insert(1, f"target={self.target}")
+            parts.insert(0, f"target={self.target}")
         if self.mode != "*":
             parts.append(f"mode={self.mode}")
         if self.dtype != "*":
             parts.append(f"dtype={self.dtype}")
-        return " ".join(parts)
+        return f"#{self.index} {self.id} ({' '.join(parts)})"
+
+    @property
+    def model_text(self) -> str:
+        """``one_pass_variance(compute_dtype="float32")``."""
+        args = ", ".join(f"{k}={_toml_value(v)}" for k, v in self.params.items())
+        return f"{self.model}({args})"
 
     def version_matches(self, version: str | None) -> bool:
-        """Whether the framework ``version`` lies in ``versions`` (unknown versions only match "*")."""
-        if self._spec is None:
-            return True
+        """Whether the framework ``version`` lies in ``versions`` (pre-releases and local versions
+        count like their release; an unknown or unparseable version never matches)."""
         if version is None:
             return False
         try:
-            return self._spec.contains(Version(version), prereleases=True)
+            parsed = Version(version)
         except InvalidVersion:
             return False
+        return self._spec.contains(Version(parsed.public), prereleases=True) if self._spec is not None else False
 
-    def matches(self, record: Mapping[str, Any]) -> bool:
-        """Whether this entry covers ``record`` (target, framework, version, property, op, mode, dtype)."""
+    def matches_identity(self, record: Mapping[str, Any]) -> bool:
+        """Whether the patterns (target, framework, property, op, mode, dtype) cover ``record``."""
         for name in _PATTERN_FIELDS:
             pattern = getattr(self, name)
             if pattern == "*":
@@ -103,13 +131,28 @@ class Deviation:
             value = record.get(name)
             if value is None or not fnmatch.fnmatchcase(str(value), pattern):
                 return False
-        return self.version_matches(record.get("version"))
+        return True
 
-    def as_dict(self) -> dict[str, str]:
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """Whether this entry may explain examples of ``record``'s test (identity and version)."""
+        return self.matches_identity(record) and self.version_matches(record.get("version"))
+
+    def as_dict(self) -> dict[str, Any]:
         """The entry as written (for the results file and the report)."""
-        return {name: getattr(self, name) for name in
-                ("target", "framework", "versions", "property", "op", "mode", "dtype", "occurs",
-                 "reason", "link")}
+        return {"index": self.index, "id": self.id, "target": self.target, "framework": self.framework,
+                "versions": self.versions, "property": self.property, "op": self.op, "mode": self.mode,
+                "dtype": self.dtype, "model": self.model, "params": dict(self.params), "reason": self.reason,
+                "link": self.link}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def load_deviations(path: str | os.PathLike) -> list[Deviation]:
@@ -122,6 +165,18 @@ def load_deviations(path: str | os.PathLike) -> list[Deviation]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DeviationsError(path, f"cannot read: {exc}") from None
     return parse_deviations(text, path)
+
+
+def _header_lines(text: str) -> list[int]:
+    """The 1-based line of each ``[[deviation]]`` header, in order (multi-line strings skipped)."""
+    lines, in_string = [], None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_string is None and _HEADER.match(line):
+            lines.append(number)
+        for quote in ('"""', "'''"):
+            if (in_string in (None, quote)) and line.count(quote) % 2 == 1:
+                in_string = None if in_string == quote else quote
+    return lines
 
 
 def parse_deviations(text: str, path: str | os.PathLike = "<known deviations>") -> list[Deviation]:
@@ -137,66 +192,146 @@ def parse_deviations(text: str, path: str | os.PathLike = "<known deviations>") 
     entries = doc.get("deviation", [])
     if not isinstance(entries, list):
         raise DeviationsError(path, "'deviation' must be an array of tables ([[deviation]])")
-    return [_entry(raw, i, path) for i, raw in enumerate(entries, start=1)]
+    lines = _header_lines(text)
+    if len(lines) != len(entries):  # e.g. an inline array of tables: no header to point at
+        lines = [None] * len(entries)
+    out: list[Deviation] = []
+    seen: dict[str, Deviation] = {}
+    for index, (raw, line) in enumerate(zip(entries, lines), start=1):
+        entry = _entry(raw, index, line, path)
+        if entry.id in seen:
+            first = seen[entry.id]
+            raise DeviationsError(path, f"deviation #{index} (id {entry.id}): duplicate id, already used by "
+                                        f"deviation #{first.index}" + (f" (line {first.line})" if first.line else ""),
+                                  line)
+        seen[entry.id] = entry
+        out.append(entry)
+    return out
 
 
-def _entry(raw: Mapping[str, Any], index: int, path) -> Deviation:
-    where = f"deviation #{index}"
+def _entry(raw: Mapping[str, Any], index: int, line: int | None, path) -> Deviation:
+    ident = raw.get("id") if isinstance(raw, Mapping) and isinstance(raw.get("id"), str) else None
+    where = f"deviation #{index}" + (f" (id {ident})" if ident else "")
+
+    def fail(problem: str):
+        raise DeviationsError(path, f"{where}: {problem}", line)
+
+    if not isinstance(raw, Mapping):
+        fail("must be a table")
+    for key, why in _RETIRED.items():
+        if key in raw:
+            fail(f"unknown key {key}: {why}")
     unknown = sorted(set(raw) - _KNOWN)
     if unknown:
-        raise DeviationsError(path, f"{where}: unknown key(s) {', '.join(unknown)} "
-                                    f"(allowed: {', '.join(sorted(_KNOWN))})")
+        fail(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_KNOWN))})")
     missing = [key for key in _REQUIRED if key not in raw]
     if missing:
-        raise DeviationsError(path, f"{where}: missing required key(s) {', '.join(missing)}")
+        fail(f"missing required key(s) {', '.join(missing)}")
     for key, value in raw.items():
-        if not isinstance(value, str):
-            raise DeviationsError(path, f"{where}: {key} must be a string, got {type(value).__name__}")
-    for key in ("reason", "link", "framework", "property"):
+        if key != "params" and not isinstance(value, str):
+            fail(f"{key} must be a string, got {type(value).__name__}")
+    for key in ("id", "reason", "link", "framework", "property", "model"):
         if not raw[key].strip():
-            raise DeviationsError(path, f"{where}: {key} must not be empty")
-    if raw.get("occurs", "always") not in OCCURS:
-        raise DeviationsError(path, f"{where}: occurs must be one of {', '.join(OCCURS)}, got {raw['occurs']!r}")
-    versions = raw["versions"].strip()
-    spec = None
-    if versions not in ("", "*"):
-        try:
-            spec = SpecifierSet(versions)
-        except InvalidSpecifier:
-            raise DeviationsError(path, f"{where}: versions {versions!r} is not a PEP 440 "
-                                        "specifier (e.g. \">=2.4,<2.6\" or \"*\")") from None
-    values = {key: raw[key] for key in raw if key != "versions"}
-    return Deviation(index=index, versions=versions, _spec=spec, **values)
+            fail(f"{key} must not be empty")
+    if not _ID.match(raw["id"]):
+        fail(f"id {raw['id']!r} must be a slug: lower-case letters, digits, '.', '_' and '-'")
+    spec = _versions(raw["versions"].strip(), fail)
+    params = raw.get("params", {})
+    if not isinstance(params, Mapping):
+        fail(f"params must be an inline table (params = {{ name = value }}), got {type(params).__name__}")
+    _check_model(raw["model"], dict(params), raw["property"], fail)
+    values = {key: raw[key] for key in raw if key not in ("versions", "params")}
+    return Deviation(index=index, versions=raw["versions"].strip(), params=dict(params), line=line, _spec=spec,
+                     **values)
 
 
-def match(deviations: Iterable[Deviation], record: Mapping[str, Any]) -> Deviation | None:
-    """The first entry that covers ``record``, or None."""
-    for deviation in deviations:
-        if deviation.matches(record):
-            return deviation
-    return None
+def _versions(versions: str, fail) -> SpecifierSet:
+    if versions in ("", "*"):
+        fail(f"versions {versions!r}: give a bounded PEP 440 range of the versions examined "
+             "(e.g. \">=2.13,<=2.14.1\"), so that an upgrade is judged again")
+    try:
+        spec = SpecifierSet(versions)
+    except InvalidSpecifier:
+        fail(f"versions {versions!r} is not a PEP 440 specifier (e.g. \">=2.13,<=2.14.1\")")
+    if not any(s.operator in _UPPER_BOUND_OPERATORS for s in spec):
+        fail(f"versions {versions!r} has no upper bound: add <, <= or == covering only the versions examined, "
+             "so that an upgrade is judged again")
+    return spec
 
 
-def classify(record: Mapping[str, Any], deviations: Iterable[Deviation]) -> tuple[str, Deviation | None]:
-    """Re-derive a record's verdict from its outcome and ``deviations``.
+def _check_model(model: str, params: dict, prop: str, fail) -> None:
+    from bnconform import variants
 
-    A property failure (``fail`` or ``known-deviation``) becomes ``known-deviation`` if
-    an entry covers it, else ``fail``; a success (``pass`` or ``fixed-deviation``)
-    becomes ``fixed-deviation`` if an entry covers it, else ``pass`` -- except under an
-    entry that ``occurs = "sometimes"`` (only some examples reach the deviation, so a pass
-    is no evidence of a fix): that pass stays ``pass``. ``error`` (the test raised
-    something other than an assertion) and ``skip`` are never covered.
+    try:
+        variant = variants.get(model)
+        variants.check_params(model, params)
+    except ValueError as exc:
+        fail(str(exc))
+    if not any(fnmatch.fnmatchcase(p, prop) for p in variant.PROPERTIES):
+        fail(f"model {model!r} judges {', '.join(variant.PROPERTIES)}; property {prop!r} matches none of them")
+
+
+def candidates(deviations: Iterable[Deviation], record: Mapping[str, Any]) -> list[Deviation]:
+    """Every entry that may explain examples of ``record``'s test, in file order."""
+    return [d for d in deviations if d.matches(record)]
+
+
+class Classification(NamedTuple):
+    """A record's verdict re-derived from its outcome and the file (see :func:`classify`)."""
+
+    verdict: str
+    entries: list  # the entries that explained its examples (known-deviation), else []
+    reason: str | None  # why a recorded explanation no longer holds, or None
+
+
+_OLD_FORMAT = ("recorded as a known deviation by a whole-test entry (before entries were models): "
+               "re-run to judge its examples against the models")
+
+
+def classify(record: Mapping[str, Any], deviations: Iterable[Deviation]) -> Classification:
+    """Re-derive a record's verdict from its outcome and ``deviations`` (the file in force now).
+
+    - ``error`` and ``skip`` stay as they are; an unexplained ``fail`` stays ``fail``;
+    - ``pass`` stays ``pass`` (and an old file's ``fixed-deviation`` is a ``pass``);
+    - a record whose examples were explained (``explained``: ``{entry id: examples}``) is
+      ``known-deviation`` while every explaining entry is still in the file, still covers the test
+      (identity and version) and names the same model and parameters; otherwise ``fail``, with the
+      reason;
+    - an old file's ``known-deviation`` without ``explained`` is ``fail``: it was a whole-test match.
     """
     verdict = record["verdict"]
-    if verdict in ("error", "skip"):
-        return verdict, None
-    entry = match(deviations, record)
-    failed = verdict in ("fail", "known-deviation")
-    if entry is None:
-        return ("fail" if failed else "pass"), None
-    if not failed and entry.occurs == "sometimes":
-        return "pass", None
-    return ("known-deviation" if failed else "fixed-deviation"), entry
+    if verdict in ("error", "skip", "fail"):
+        return Classification(verdict, [], None)
+    if verdict == "fixed-deviation":
+        return Classification("pass", [], None)
+    explained = record.get("explained") or {}
+    if not explained:
+        if verdict == "known-deviation":
+            return Classification("fail", [], _OLD_FORMAT)
+        return Classification("pass", [], None)
+    by_id = {d.id: d for d in deviations}
+    recorded = {d.get("id"): d for d in record.get("deviations") or [] if isinstance(d, Mapping)}
+    problems, entries = [], []
+    for entry_id, count in explained.items():
+        entry = by_id.get(entry_id)
+        n = f"{count} example(s) explained by entry {entry_id}"
+        if entry is None:
+            problems.append(f"{n}, which is no longer in the known-deviations file")
+        elif not entry.matches_identity(record):
+            problems.append(f"{n}, which no longer covers this test")
+        elif not entry.version_matches(record.get("version")):
+            problems.append(f"{n}, whose versions {entry.versions} no longer include "
+                            f"{record.get('framework')} {record.get('version')}")
+        elif entry_id in recorded and (recorded[entry_id].get("model"), recorded[entry_id].get("params") or {}) != (
+                entry.model, dict(entry.params)):
+            then = recorded[entry_id]
+            problems.append(f"{n} with model {then.get('model')} {then.get('params') or {}}; the entry now names "
+                            f"{entry.model_text}: re-run to judge the examples against it")
+        else:
+            entries.append(entry)
+    if problems:
+        return Classification("fail", [], "; ".join(problems))
+    return Classification("known-deviation", entries, None)
 
 
 @dataclass
@@ -205,33 +340,31 @@ class EntryStatus:
 
     ``status`` is one of:
 
-    - ``"active"``: it covered at least one failing record (the deviation is still there);
-    - ``"fixed"``: it covered records, and all of them passed (remove the entry?);
-    - ``"stale"``: its framework was tested, but no tested version lies in ``versions``;
-    - ``"unused"``: a tested version matches, but no record matches its property/op/mode/dtype
-      (a typo or a renamed property?);
-    - ``"inconclusive"``: the records it covers were all skipped or raised errors;
-    - ``"not-reached"``: an ``occurs = "sometimes"`` entry whose records all passed this time;
+    - ``"active"``: it explained at least one example (the deviation is still there), in a
+      known-deviation record or in a failed one (which also had an example no model explains);
+    - ``"not-reached"``: tests it covers ran, and none of their examples needed it (informational:
+      the failing inputs are rare, or the deviation is gone);
+    - ``"inconclusive"``: the tests it covers were all skipped or raised errors;
+    - ``"stale"``: its framework was tested, but no tested version lies in ``versions`` (warning);
+    - ``"unused"``: a tested version matches, but no test matches its property/op/mode/dtype
+      (a typo or a renamed property? warning);
     - ``"not-tested"``: its framework does not appear in the results at all.
     """
 
     deviation: Deviation
     status: str
-    known: int = 0
-    fixed: int = 0
+    examples: int = 0  # examples it explained
+    tests: int = 0  # records in which it explained at least one example
     tested_versions: list[str] = field(default_factory=list)
 
     @property
     def is_warning(self) -> bool:
-        """Fixed, stale and unused entries need a person's attention."""
-        return self.status in ("fixed", "stale", "unused")
+        """Stale and unused entries need a person's attention."""
+        return self.status in ("stale", "unused")
 
 
 def entry_statuses(deviations: Iterable[Deviation], records: Iterable[Mapping[str, Any]]) -> list[EntryStatus]:
-    """Status of every entry against already classified ``records`` (see :func:`classify`).
-
-    Each record counts for the first entry that matches it (as in :func:`classify`).
-    """
+    """Status of every entry against already classified ``records`` (see :func:`classify`)."""
     deviations = list(deviations)
     records = list(records)
     statuses = []
@@ -242,16 +375,14 @@ def entry_statuses(deviations: Iterable[Deviation], records: Iterable[Mapping[st
                           and (deviation.target == "*" or (r.get("target") is not None and
                                fnmatch.fnmatchcase(str(r["target"]), deviation.target)))]
         versions = sorted({str(r.get("version")) for r in same_framework})
-        covered = [r for r in records if match(deviations, r) is deviation]
-        known = sum(r["verdict"] == "known-deviation" for r in covered)
-        fixed = sum(r["verdict"] == "fixed-deviation" for r in covered)
+        covered = [r for r in same_framework if deviation.matches(r)]
+        explaining = [r for r in covered if (r.get("explained") or {}).get(deviation.id)]
+        examples = sum(int(r["explained"][deviation.id]) for r in explaining)
         if not same_framework:
             status = "not-tested"
-        elif known:
+        elif examples:
             status = "active"
-        elif fixed:
-            status = "fixed"
-        elif covered and deviation.occurs == "sometimes" and any(r["verdict"] == "pass" for r in covered):
+        elif any(r["verdict"] not in ("skip", "error") for r in covered):
             status = "not-reached"
         elif covered:
             status = "inconclusive"
@@ -259,5 +390,5 @@ def entry_statuses(deviations: Iterable[Deviation], records: Iterable[Mapping[st
             status = "stale"
         else:
             status = "unused"
-        statuses.append(EntryStatus(deviation, status, known, fixed, versions))
+        statuses.append(EntryStatus(deviation, status, examples, len(explaining), versions))
     return statuses

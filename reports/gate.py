@@ -26,11 +26,13 @@ exit 1
 
     A declared target left untested in a run that tested others (say ``tf_keras`` not
     installed beside ``keras-tensorflow``) is a warning naming the target and the skip reason.
-    Fixed deviations (a listed deviation that passes), stale entries (no tested version
-    in range) and unused entries (no test matches) are printed as warnings and do not fail
-    the gate: an upgrade that fixes a bug is not a bad upgrade, and blocking it would punish
-    the fix. They ask a person to edit ``known_deviations.toml``; ``--strict`` turns them
-    into failures for projects that want the file to stay exact.
+    A record is a known deviation only when every failing example agreed with a listed
+    entry's model (see :mod:`reports.deviations`); an example no model explains is a new
+    failure even on a test that has an entry. Stale entries (no tested version in range) and
+    unused entries (no test matches) are printed as warnings and do not fail the gate; they
+    ask a person to edit ``known_deviations.toml``; ``--strict`` turns them into failures for
+    projects that want the file to stay exact. (``fixed-deviation`` records, which only
+    older files and pytest's own xfail marks produce, warn too.)
 exit 2
     bad input: an unknown option, a missing, unreadable, truncated or non-schema results
     file, or a bad known-deviations file (decided by the command line, before this module).
@@ -102,6 +104,8 @@ class GateOutcome:
             for run, record in self.failures[:_SHOW]:
                 lines.append("  " + _failure_line(run, record))
                 lines.append(f"      {record['id']}")
+                if record["verdict"] == "fail" and record.get("reason"):
+                    lines.append(f"      {record['reason']}")
             if len(self.failures) > _SHOW:
                 lines.append(f"  ... and {len(self.failures) - _SHOW} more (see the HTML report)")
             replay = next((r.get("replay") for _, r in self.failures if r.get("replay")), None)

@@ -145,13 +145,16 @@ def build(runs: list[Run], deviations: list[Deviation] | None) -> Results:
             record.setdefault("recorded_verdict", record["verdict"])
             record["run"] = run.name
             if deviations is not None:
-                verdict, entry = classify({**record, "verdict": record["recorded_verdict"]}, deviations)
-                record["verdict"] = verdict
-                if entry is not None:
-                    record["deviation"] = {"index": entry.index, **entry.as_dict()}
-                    record["reason"] = entry.reason
-                elif verdict in ("pass", "fail"):
+                outcome = classify({**record, "verdict": record["recorded_verdict"]}, deviations)
+                record["verdict"] = outcome.verdict
+                if outcome.entries:
+                    record["deviations"] = [entry.as_dict() for entry in outcome.entries]
+                    record["deviation"] = record["deviations"][0]
+                    record["reason"] = outcome.entries[0].reason
+                elif outcome.verdict in ("pass", "fail"):
                     record["deviation"] = None
+                    if outcome.reason is not None:
+                        record["reason"] = outcome.reason
     all_records = [record for run in runs for record in run.records]
     statuses = entry_statuses(deviations or [], all_records)
     return Results(runs, deviations, statuses, _matrix(runs))

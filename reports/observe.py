@@ -48,6 +48,9 @@ class ItemObservation:
     example: Any = None
     replay: str | None = None
     unsupported: dict = field(default_factory=dict)  # reason -> examples the framework refused
+    candidates: list = field(default_factory=list)  # known-deviation entries that may explain examples
+    explained: dict = field(default_factory=dict)  # entry id -> examples it explained
+    explained_max_tol_ratio: dict = field(default_factory=dict)  # entry id -> worst err/tol against it
 
     def add_example(self, comparison: Any) -> None:
         """Count one example and fold its comparison into the maxima."""
@@ -79,8 +82,8 @@ class Observer:
         self._current: ItemObservation | None = None
 
     # -- managed by the plugin -------------------------------------------------------
-    def _begin(self) -> ItemObservation:
-        self._current = ItemObservation()
+    def _begin(self, candidates=()) -> ItemObservation:
+        self._current = ItemObservation(candidates=list(candidates))
         return self._current
 
     def _end(self) -> None:
@@ -102,6 +105,19 @@ class Observer:
         so that combinations never tested show in the results instead of vanishing."""
         counts = self._item("unsupported").unsupported
         counts[str(reason)] = counts.get(str(reason), 0) + 1
+
+    def known_deviations(self) -> list:
+        """The known-deviation entries (``reports.deviations.Deviation``) that may explain a failing
+        example of the running test: target, framework, version, property, op, mode and dtype match."""
+        return list(self._item("known_deviations").candidates)
+
+    def explained(self, entry_id: str, comparison: Any) -> None:
+        """Count one failing example that entry ``entry_id``'s model explains; ``comparison`` is the
+        worst comparison against the model (its ``max_ratio`` is kept per entry)."""
+        item = self._item("explained")
+        item.explained[str(entry_id)] = item.explained.get(str(entry_id), 0) + 1
+        ratio = comparison.get("max_ratio") if isinstance(comparison, Mapping) else getattr(comparison, "max_ratio", None)
+        item.explained_max_tol_ratio[str(entry_id)] = worst(item.explained_max_tol_ratio.get(str(entry_id)), ratio)
 
     def failing_case(self, case_json: Any, replay: str) -> None:
         """Record the failing example and its replay command; the last call wins (Hypothesis

@@ -7,8 +7,10 @@ Load it with ``pytest_plugins = ["reports.pytest_plugin"]`` in the root ``confte
   fixture (see :mod:`reports.observe`);
 - turns every test item carrying the marker into a record (tests without it, such as the
   project's own unit tests, are not recorded);
-- applies the known-deviations file: a matching failure is reported as xfail
-  (``known-deviation``), a matching pass stays a pass but is recorded as ``fixed-deviation``;
+- loads the known-deviations file and hands each test the entries that may explain its failing
+  examples (``observe.known_deviations()``); a test whose failing examples were all explained by
+  an entry's model (``observe.explained``) is reported as xfail (``known-deviation``), a test with
+  any unexplained failing example fails;
 - with ``--results DIR``, rewrites ``DIR/results.json`` atomically after every recorded item
   and writes ``DIR/junit.xml`` when the session ends.
 
@@ -27,7 +29,7 @@ from typing import Any
 import pytest
 
 from .atomic import write_atomic
-from .deviations import Deviation, DeviationsError, entry_statuses, load_deviations, match
+from .deviations import Deviation, DeviationsError, candidates, entry_statuses, load_deviations
 from .environment import collect_environment
 from .junit import junit_xml
 from .observe import ItemObservation, Observer
@@ -131,7 +133,7 @@ class _ItemState:
         self.verdict = "pass"
         self.reason: str | None = None
         self.message: str | None = None
-        self.deviation: Deviation | None = None
+        self.deviations: list[Deviation] = []
         self.duration = 0.0
 
     def escalate(self, verdict: str, message: str | None = None, reason: str | None = None) -> None:
@@ -251,12 +253,11 @@ class ResultsPlugin:
         elif explicit:
             for item in untested:
                 terminalreporter.write_line(f"NOT TESTED declared target {item.describe()}", yellow=True)
-        for record in records:
-            if record["verdict"] == "fixed-deviation":
-                terminalreporter.write_line(
-                    f"FIXED DEVIATION {record['id']}: passes although listed as known "
-                    f"(entry #{record['deviation']['index']}); remove the entry?", yellow=True)
         for status in entry_statuses(self.deviations, records):
+            if status.status == "active":
+                terminalreporter.write_line(
+                    f"known deviation {status.deviation.id} ({status.deviation.model_text}): explained "
+                    f"{status.examples} example(s) in {status.tests} test(s)")
             if status.status in ("stale", "unused"):
                 terminalreporter.write_line(
                     f"{status.status.upper()} known deviation {status.deviation.label}: "
@@ -277,7 +278,8 @@ class ResultsPlugin:
                 if self.observer is not None:
                     self.observer._end()
                 self._flush_if_dirty()
-        self._state = _ItemState(self._identity(item, marker), self.observer._begin())
+        identity = self._identity(item, marker)
+        self._state = _ItemState(identity, self.observer._begin(candidates(self.deviations, identity)))
         try:
             return (yield)
         finally:
@@ -345,10 +347,14 @@ class ResultsPlugin:
             if xfail_reason is not None:  # non-strict XPASS
                 state.escalate("fixed-deviation", reason=xfail_reason)
                 return
-            entry = match(self.deviations, state.identity)
-            if entry is not None and entry.occurs != "sometimes":
-                state.deviation = entry
-                state.escalate("fixed-deviation", reason=entry.reason)
+            explained = state.observation.explained
+            if explained:  # every failing example was explained by a model: xfail for pytest
+                by_id = {d.id: d for d in state.observation.candidates}
+                state.deviations = [by_id[i] for i in explained if i in by_id]
+                summary = ", ".join(f"{i} ({n} example{'s' if n != 1 else ''})" for i, n in explained.items())
+                state.escalate("known-deviation", reason=state.deviations[0].reason if state.deviations else None)
+                report.outcome = "skipped"
+                report.wasxfail = f"known deviation {summary}"
             return
         # failed
         if call.excinfo is None:  # strict XPASS
@@ -358,26 +364,20 @@ class ResultsPlugin:
         if not _is_assertion(call.excinfo.value):
             state.escalate("error", message=message)
             return
-        entry = match(self.deviations, state.identity)
-        if entry is None:
-            state.escalate("fail", message=message)
-            return
-        state.deviation = entry
-        state.escalate("known-deviation", message=message, reason=entry.reason)
-        report.outcome = "skipped"
-        report.wasxfail = f"known deviation #{entry.index}: {entry.reason}"
+        state.escalate("fail", message=message)  # an example no model explains: a new failure
 
     def _record(self, item: pytest.Item, state: _ItemState) -> dict[str, Any]:
         obs = state.observation
-        deviation = None
-        if state.deviation is not None:
-            deviation = {"index": state.deviation.index, **state.deviation.as_dict()}
         target = state.identity.get("target")
         loaded = imported(target) if target is not None else None
         # what the process imported (the modules' __version__) beside the metadata's version; only
         # for targets the adapters package knows (absent: nothing to say, null: nothing imported)
         versions = {} if loaded is None else {"imported_version": loaded["version"],
                                                "imported_backend_version": loaded["backend_version"]}
+        explaining = [d.as_dict() for d in state.deviations]
+        if not explaining and obs.explained:  # explained examples in a failed test: name their entries
+            by_id = {d.id: d for d in obs.candidates}
+            explaining = [by_id[i].as_dict() for i in obs.explained if i in by_id]
         return {
             "id": item.nodeid,
             **state.identity,
@@ -394,7 +394,10 @@ class ResultsPlugin:
             "replay": obs.replay,
             "unsupported": dict(obs.unsupported),
             "duration_s": round(state.duration, 6),
-            "deviation": deviation,
+            "explained": dict(obs.explained),
+            "explained_max_tol_ratio": dict(obs.explained_max_tol_ratio),
+            "deviations": explaining,
+            "deviation": explaining[0] if explaining else None,
         }
 
 

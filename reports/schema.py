@@ -186,6 +186,14 @@ def _validate_record(record: Any, where: str, fail) -> None:
             record[key] = as_number(record.get(key))
         except ValueError as exc:
             fail(f"{where}.{key}: {exc}")
+    explained = record.setdefault("explained", {})  # absent in files written before entries were models
+    if not isinstance(explained, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            for k, v in explained.items()):
+        fail(f"{where}.explained is {explained!r}, expected {{entry id: examples}}")
+    deviations = record.setdefault("deviations", [])
+    if not isinstance(deviations, list) or not all(isinstance(d, dict) for d in deviations):
+        fail(f"{where}.deviations is not a list of entries")
     examples = record.setdefault("examples", 0)
     if not isinstance(examples, int) or isinstance(examples, bool) or examples < 0:
         fail(f"{where}.examples is {examples!r}, expected a count")

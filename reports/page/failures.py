@@ -19,6 +19,13 @@ def _who(record: dict[str, Any]) -> str:
     return text
 
 
+def _model_text(deviation: dict[str, Any]) -> str:
+    if not deviation.get("model"):
+        return ""
+    params = deviation.get("params") or {}
+    return f"{deviation['model']}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+
 def _failure(record: dict[str, Any], open_: bool) -> Markup:
     verdict = record["verdict"]
     mode = record.get("mode")
@@ -34,12 +41,19 @@ def _failure(record: dict[str, Any], open_: bool) -> Markup:
     if verdict == "error":  # the test raised instead of comparing: the exception first
         items += [el("dt", "exception"), el("dd", el("code", first_line(record.get("message"))))]
     items += [el("dt", "errors"), el("dd", errors)]
-    deviation = record.get("deviation")
-    if verdict == "known-deviation" and deviation:
-        href = safe_href(deviation.get("link"))
-        link = el("a", deviation.get("link"), href=href) if href else (deviation.get("link") or "")
-        items += [el("dt", "known deviation"),
-                  el("dd", f"#{deviation.get('index')}: {deviation.get('reason')} ", link)]
+    entries = record.get("deviations") or ([record["deviation"]] if record.get("deviation") else [])
+    explained = record.get("explained") or {}
+    if verdict == "known-deviation" and entries:
+        for deviation in entries:
+            href = safe_href(deviation.get("link"))
+            link = el("a", deviation.get("link"), href=href) if href else (deviation.get("link") or "")
+            count = explained.get(deviation.get("id"))
+            model = _model_text(deviation)
+            items += [el("dt", "known deviation"),
+                      el("dd", f"#{deviation.get('index')} ",
+                         el("code", deviation.get("id") or "?"), " ", el("code", model) if model else "",
+                         f" explained {count} example(s). " if count is not None else " ",
+                         f"{deviation.get('reason')} ", link)]
     elif record.get("reason"):
         items += [el("dt", "reason"), el("dd", record["reason"])]
     items += [el("dt", "minimal example"),

@@ -20,6 +20,7 @@ def test_a_failing_example_replays_as_a_failure_with_the_comparison(capsys):
     out = capsys.readouterr().out
     assert "pool2d_lp_ceil_mode | torch (torch" in out
     assert "Mismatched elements in 'y'" in out and "Greatest difference in units of the tolerance" in out
+    assert "known deviation torch-lp-pool-ceil-rescaled = lp_pool_ceil_rescaled(): explains this example" in out
 
 
 def test_a_conforming_example_replays_as_a_pass(capsys):

@@ -65,13 +65,24 @@ def write_doc(directory: Path, doc: dict) -> Path:
 
 DEVIATION_FLAX = '''
 [[deviation]]
+id = "flax-one-pass"
 framework = "flax"
-versions = ">=0.7"
+versions = ">=0.7,<=0.12.8"
 property = "bn_forward_adversarial"
 op = "batch_norm"
+model = "one_pass_variance"
 reason = "one-pass variance"
 link = "https://example.org/flax/1"
 '''
+
+
+def explained_record(entry_id: str = "flax-one-pass", count: int = 3, **fields) -> dict:
+    """A flax record whose failing examples the model of entry ``entry_id`` explained."""
+    base = dict(target="flax-linen", framework="flax", version="0.12.8", property="bn_forward_adversarial",
+                verdict="known-deviation", max_tol_ratio=40.0, explained={entry_id: count},
+                deviations=[{"id": entry_id, "model": "one_pass_variance", "params": {}}])
+    base.update(fields)
+    return make_record(**base)
 
 
 @pytest.fixture

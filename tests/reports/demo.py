@@ -3,8 +3,9 @@
 ``python tests/reports/demo.py OUT_DIR`` writes ``OUT_DIR/<run>/results.json`` for four
 runs (two PyTorch versions, TensorFlow with Keras 3 and tf_keras, JAX with Flax and
 Keras 3) and ``OUT_DIR/known_deviations.toml``. The numbers are made up but shaped like
-the real ones; one new failure, one known deviation, one fixed deviation and one stale
-entry are planted so that every part of the page shows something. The browser test
+the real ones; one new failure, one known deviation (examples explained by an entry's model),
+one entry not reached and one stale entry are planted so that every part of the page shows
+something. The browser test
 renders it too.
 """
 
@@ -37,26 +38,34 @@ RUNS = {  # run -> [(target, framework, version, backend)]
 
 KNOWN_DEVIATIONS = '''\
 [[deviation]]
+id = "flax-linen-one-pass-variance"
 target = "flax-linen"
 framework = "flax"
-versions = ">=0.7"
+versions = ">=0.7,<=0.12.8"
 property = "bn_forward_adversarial"
 op = "batch_norm"
+model = "one_pass_variance"
 reason = "one-pass variance E[x^2] - E[x]^2 cancels catastrophically for large offsets"
 link = "https://github.com/google/flax/issues/0000"
 
 [[deviation]]
+id = "keras-jax-avg-pool-half-sum"
 target = "keras-jax"
 framework = "keras"
-versions = ">=3.0"
-property = "conv2d_same_padding"
-reason = "odd SAME padding pixel placed at the start on the JAX backend"
+versions = ">=3.0,<=3.15.1"
+property = "*pool2d*"
+op = "avg_pool2d"
+dtype = "float16"
+model = "half_precision_accumulation"
+reason = "window sums accumulated in float16 on the JAX backend"
 link = "https://github.com/keras-team/keras/issues/0000"
 
 [[deviation]]
+id = "torch-old-moving-variance"
 framework = "torch"
 versions = "<2.10"
 property = "bn_moving_stats"
+model = "unbiased_moving_variance"
 reason = "momentum=None cumulative average off by one batch"
 link = "https://github.com/pytorch/pytorch/issues/0000"
 '''
@@ -65,6 +74,7 @@ link = "https://github.com/pytorch/pytorch/issues/0000"
 def _record(run, target, framework, version, backend, prop, op, mode, dtype, rng):
     ratio = 10 ** rng.uniform(-2.3, -0.4)
     verdict, message, example, replay, reason = "pass", None, None, None, None
+    explained, deviations = {}, []
     case = {"op": op, "shape": [4, 3, 5, 5], "layout": "NCHW", "dtype": dtype, "seed": 0,
             "values": {"kind": "normal", "offset": 0.0}}
     if run == "torch213" and prop == "bn_forward" and mode == "train" and dtype == "float16":
@@ -73,13 +83,11 @@ def _record(run, target, framework, version, backend, prop, op, mode, dtype, rng
     if target == "flax-linen" and prop == "bn_forward_adversarial":
         ratio, verdict = 41.0, "known-deviation"
         reason = "one-pass variance E[x^2] - E[x]^2 cancels catastrophically for large offsets"
-        case.update(shape=[8, 2], values={"kind": "normal", "offset": 1e4})
-    if target == "keras-jax" and prop == "conv2d_same_padding":
-        verdict = "fixed-deviation"
-        reason = "odd SAME padding pixel placed at the start on the JAX backend"
+        explained = {"flax-linen-one-pass-variance": 7}
+        deviations = [{"id": "flax-linen-one-pass-variance", "model": "one_pass_variance", "params": {}}]
     if target == "tf_keras" and dtype == "bfloat16" and op == "max_pool2d":
         verdict, reason, ratio = "skip", "tf_keras has no bfloat16 max pooling on CPU", None
-    if verdict in ("fail", "known-deviation"):
+    if verdict == "fail":
         example = case
         replay = f"python -m bnconform replay {target} '{json.dumps(case, separators=(',', ':'))}'"
         message = (f"AssertionError: {op} {mode} {dtype}: 1 of 18 elements outside tolerance\n"
@@ -96,7 +104,8 @@ def _record(run, target, framework, version, backend, prop, op, mode, dtype, rng
         "max_ulp_error": None if ratio is None else max(0.0, round(ratio * 6)),
         "max_tol_ratio": ratio, "example": example, "message": message, "replay": replay,
         "duration_s": round(rng.uniform(0.2, 4.0), 3),
-        "deviation": None,
+        "explained": explained, "explained_max_tol_ratio": {k: 0.12 for k in explained},
+        "deviations": deviations, "deviation": deviations[0] if deviations else None,
     }
 
 

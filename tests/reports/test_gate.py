@@ -8,7 +8,7 @@ import pytest
 
 from reports.cli import main_gate
 
-from .conftest import DEVIATION_FLAX, REPO, make_doc, make_record
+from .conftest import DEVIATION_FLAX, REPO, explained_record, make_doc, make_record
 
 
 def flax_adversarial(verdict):
@@ -38,16 +38,24 @@ def test_everything_passing_exits_0(write, known, capsys):
 
 
 def test_only_known_deviations_exit_0(write, known, capsys):
-    path = write(make_doc("flax", [make_record(), flax_adversarial("fail")]))
+    path = write(make_doc("flax", [make_record(), explained_record()]))
     code, out, _ = gate(capsys, path, "--known-deviations", known)
     assert code == 0
     assert "1 known-deviation" in out and "NEW FAILURES" not in out
+    assert "(1 entries: 1 active)" in out
+
+
+def test_an_unexplained_failure_on_a_test_with_an_entry_is_new(write, known, capsys):
+    """The entry covers the test, but the run found an example its model does not explain."""
+    path = write(make_doc("flax", [make_record(), flax_adversarial("fail")]))
+    code, out, _ = gate(capsys, path, "--known-deviations", known)
+    assert code == 1 and "1 new failure(s)" in out
 
 
 def test_a_planted_new_failure_exits_1_and_is_named(write, known, capsys):
     planted = make_record(dtype="float16", verdict="fail", max_ulp_error=12.0, max_tol_ratio=3.5,
                           replay="python -m bnconform replay torch bn_forward train '{}'")
-    path = write(make_doc("torch213", [make_record(), flax_adversarial("fail"), planted]))
+    path = write(make_doc("torch213", [make_record(), explained_record(), planted]))
     code, out, _ = gate(capsys, path, "--known-deviations", known)
     assert code == 1
     assert "FAIL (exit 1) - 1 new failure(s)" in out
@@ -65,28 +73,58 @@ def test_a_known_deviation_whose_entry_was_removed_is_new_again(write, tmp_path,
     """The gate re-derives verdicts from the file in force, not from what the run wrote."""
     empty = tmp_path / "empty.toml"
     empty.write_text("")
-    path = write(make_doc("flax", [flax_adversarial("known-deviation")]))
+    path = write(make_doc("flax", [explained_record()]))
     code, out, _ = gate(capsys, path, "--known-deviations", empty)
     assert code == 1 and "1 new failure(s)" in out
+    assert "3 example(s) explained by entry flax-one-pass, which is no longer in the known-deviations file" in out
     assert gate(capsys, path, "--no-known-deviations")[0] == 0  # as recorded
 
 
-def test_fixed_deviations_and_stale_entries_warn_but_pass(write, tmp_path, capsys):
+def test_an_upgrade_outside_the_entry_range_fails_and_the_entry_is_stale(write, known, capsys):
+    """Run at a version the entry does not cover: its explained examples are new failures."""
+    path = write(make_doc("flax", [explained_record(version="0.13.0")]))
+    code, out, _ = gate(capsys, path, "--known-deviations", known)
+    assert code == 1
+    assert "whose versions >=0.7,<=0.12.8 no longer include flax 0.13.0" in out
+    assert "stale known deviation #1 flax-one-pass" in out
+
+
+def test_an_old_whole_test_known_deviation_is_new_under_the_models(write, known, capsys):
+    path = write(make_doc("flax", [flax_adversarial("known-deviation")]))
+    code, out, _ = gate(capsys, path, "--known-deviations", known)
+    assert code == 1 and "before entries were models" in out
+
+
+def test_stale_and_unused_entries_warn_but_pass(write, tmp_path, capsys):
     kd = tmp_path / "kd.toml"
     kd.write_text(DEVIATION_FLAX + '''
 [[deviation]]
+id = "torch-ancient"
 framework = "torch"
 versions = "<2.0"
 property = "bn_forward"
+model = "float32_compute"
 reason = "ancient"
 link = "https://example.org/torch/1"
+
+[[deviation]]
+id = "torch-typo"
+framework = "torch"
+versions = "<3"
+property = "bn_forward"
+op = "batch_nrom"
+model = "float32_compute"
+reason = "typo"
+link = "https://example.org/torch/2"
 ''')
     path = write(make_doc("mixed", [make_record(), flax_adversarial("pass")]))
     code, out, _ = gate(capsys, path, "--known-deviations", kd)
     assert code == 0
     assert "WARNINGS (2):" in out
-    assert "fixed deviation [mixed]" in out and "(entry #1)" in out
-    assert "stale known deviation #2 torch <2.0 bn_forward/*: no tested version in range (tested 2.13.0)" in out
+    assert ("stale known deviation #2 torch-ancient (torch <2.0 bn_forward/*): no tested version in range "
+            "(tested 2.13.0)") in out
+    assert "unused known deviation #3 torch-typo (torch <3 bn_forward/batch_nrom): matches no test" in out
+    assert "1 not-reached" in out  # flax-one-pass: its test passed; no warning
     code, out, _ = gate(capsys, path, "--known-deviations", kd, "--strict")
     assert code == 1 and "--strict: 2 warning(s)" in out
 
@@ -149,9 +187,12 @@ def test_a_wrong_schema_exits_2(tmp_path, capsys):
 
 def test_a_bad_deviations_file_exits_2_naming_it(write, tmp_path, capsys):
     kd = tmp_path / "kd.toml"
-    kd.write_text("[[deviation]]\nframework = 'flax'\n")
+    kd.write_text("# comment\n[[deviation]]\nid = 'x'\nframework = 'flax'\n")
     code, _, err = gate(capsys, write(make_doc("r", [make_record()])), "--known", kd)
-    assert code == 2 and f"{kd}: deviation #1: missing required key(s)" in err
+    assert code == 2 and f"{kd}:2: deviation #1 (id x): missing required key(s)" in err
+    kd.write_text(DEVIATION_FLAX.replace("one_pass_variance", "no_such_model"))
+    code, _, err = gate(capsys, write(make_doc("r", [make_record()])), "--known", kd)
+    assert code == 2 and f"{kd}:2: deviation #1 (id flax-one-pass): unknown model 'no_such_model'" in err
 
 
 @pytest.mark.parametrize("args", [["--frobnicate"], []])
@@ -169,7 +210,7 @@ def test_summary_fits_one_screen(write, capsys):
 
 
 def test_python_dash_m_reports_gate(write, known):
-    path = write(make_doc("flax", [flax_adversarial("fail")]))
+    path = write(make_doc("flax", [explained_record()]))
     done = subprocess.run([sys.executable, "-m", "reports", "gate", str(path), "--known-deviations", known],
                           capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr

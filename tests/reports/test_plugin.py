@@ -136,56 +136,99 @@ def test_environment_is_recorded(suite):
 
 
 KNOWN = '''
+# entries for the fake suite below (target torch: a real adapter name, so the record has a version)
 [[deviation]]
-framework = "beta"
-versions = "*"
+id = "torch-rounds-twice"
+target = "torch"
+framework = "torch"
+versions = ">=0,<999"
 property = "bn_forward"
-reason = "beta rounds twice"
-link = "https://example.org/beta/1"
+model = "one_pass_variance"
+reason = "rounds twice"
+link = "https://example.org/torch/1"
 
 [[deviation]]
-target = "alpha"
-framework = "alpha"
-versions = "*"
+id = "torch-other"
+target = "torch"
+framework = "torch"
+versions = ">=0,<999"
 property = "bn_forward"
 mode = "train"
-reason = "was broken once"
-link = "https://example.org/alpha/2"
+model = "float32_compute"
+reason = "another model"
+link = "https://example.org/torch/2"
+'''
 
-[[deviation]]
-framework = "alpha"
-versions = "*"
-property = "conv2d_forward"
-reason = "errors are not covered"
-link = "https://example.org/alpha/3"
+KNOWN_SUITE = '''
+import pytest
+
+def params(mode):
+    return pytest.mark.parametrize("target, mode, dtype", [("torch", mode, "float32")])
+
+@pytest.mark.bnconform(property="bn_forward", op="batch_norm")
+@params("train")
+def test_explained(target, mode, dtype, observe):
+    entries = observe.known_deviations()
+    assert [e.id for e in entries] == ["torch-rounds-twice", "torch-other"]
+    observe.example({"max_ratio": 7.0})
+    observe.explained("torch-rounds-twice", {"max_ratio": 0.25})
+    observe.example({"max_ratio": 9.0})
+    observe.explained("torch-rounds-twice", {"max_ratio": 0.5})
+    observe.example({"max_ratio": 0.1})
+
+@pytest.mark.bnconform(property="bn_forward", op="batch_norm")
+@params("inference")
+def test_explained_then_a_new_bug(target, mode, dtype, observe):
+    assert [e.id for e in observe.known_deviations()] == ["torch-rounds-twice"]
+    observe.explained("torch-rounds-twice", {"max_ratio": 0.5})
+    assert False, "a second, different bug"
+
+@pytest.mark.bnconform(property="bn_backward", op="batch_norm")
+@params("train")
+def test_no_entry_matches(target, mode, dtype, observe):
+    assert observe.known_deviations() == []
 '''
 
 
-def test_known_deviations_become_xfail_and_fixed_ones_are_shown(suite):
-    (suite.path / "kd.toml").write_text(KNOWN)
-    result = suite.runpytest(*PLUGIN, "--results", "out", "--known-deviations", "kd.toml", "-rxX")
-    result.assert_outcomes(passed=2, failed=1, skipped=1, xfailed=1)
-    result.stdout.fnmatch_lines(["*XFAIL*test_fails*known deviation #1: beta rounds twice*"])
-    result.stdout.fnmatch_lines(["*FIXED DEVIATION*test_passes*entry #2*"])
-    records = by_property(results_of(suite))
-    assert records["test_fails"]["verdict"] == "known-deviation"
-    assert records["test_fails"]["reason"] == "beta rounds twice"
-    assert records["test_fails"]["deviation"]["link"] == "https://example.org/beta/1"
-    assert records["test_passes"]["verdict"] == "fixed-deviation"
-    assert records["test_errors"]["verdict"] == "error"
+def test_explained_examples_make_an_xfail_and_an_unexplained_one_a_failure(pytester):
+    pytester.makepyfile(test_known=KNOWN_SUITE)
+    (pytester.path / "kd.toml").write_text(KNOWN)
+    result = pytester.runpytest(*PLUGIN, "--results", "out", "--known-deviations", "kd.toml", "-rxX")
+    result.assert_outcomes(passed=1, failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["*XFAIL*test_explained*known deviation torch-rounds-twice (2 examples)*"])
+    result.stdout.fnmatch_lines(["*known deviation torch-rounds-twice (one_pass_variance()): explained 3 example(s) "
+                                 "in 2 test(s)*"])
+    records = by_property(results_of(pytester))
+    known = records["test_explained"]
+    assert known["verdict"] == "known-deviation" and known["reason"] == "rounds twice"
+    assert known["explained"] == {"torch-rounds-twice": 2}
+    assert known["explained_max_tol_ratio"] == {"torch-rounds-twice": 0.5}
+    assert known["max_tol_ratio"] == 9.0  # the reference comparison: how far from the reference
+    assert [d["id"] for d in known["deviations"]] == ["torch-rounds-twice"]
+    assert known["deviation"]["link"] == "https://example.org/torch/1"
+    assert known["deviation"]["model"] == "one_pass_variance"
+    failed = records["test_explained_then_a_new_bug"]
+    assert failed["verdict"] == "fail" and "a second, different bug" in failed["message"]
+    assert failed["explained"] == {"torch-rounds-twice": 1}
+    assert records["test_no_entry_matches"]["verdict"] == "pass"
 
 
-def test_the_rootdir_deviations_file_is_the_default(suite):
-    (suite.path / "known_deviations.toml").write_text(KNOWN)
-    suite.runpytest(*PLUGIN, "--results", "out")
-    assert by_property(results_of(suite))["test_fails"]["verdict"] == "known-deviation"
+def test_the_rootdir_deviations_file_is_the_default(pytester):
+    pytester.makepyfile(test_known=KNOWN_SUITE)
+    (pytester.path / "known_deviations.toml").write_text(KNOWN)
+    pytester.runpytest(*PLUGIN, "--results", "out")
+    assert by_property(results_of(pytester))["test_explained"]["verdict"] == "known-deviation"
 
 
 def test_a_bad_deviations_file_stops_the_run_naming_it(suite):
     (suite.path / "kd.toml").write_text(KNOWN.replace("versions", "verions", 1))
     result = suite.runpytest(*PLUGIN, "--known-deviations", "kd.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*kd.toml: deviation #1: unknown key(s) verions*"])
+    result.stderr.fnmatch_lines(["*kd.toml:3: deviation #1 (id torch-rounds-twice): unknown key(s) verions*"])
+    (suite.path / "kd.toml").write_text(KNOWN.replace("float32_compute", "float32_computed"))
+    result = suite.runpytest(*PLUGIN, "--known-deviations", "kd.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*kd.toml:13: deviation #2 (id torch-other): unknown model 'float32_computed'*"])
 
 
 def test_hypothesis_groups_of_assertions_are_failures_and_fixture_errors_are_errors(pytester):

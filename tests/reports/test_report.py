@@ -7,14 +7,16 @@ import re
 
 from reports.cli import main_report
 
-from .conftest import DEVIATION_FLAX, make_doc, make_record
+from .conftest import DEVIATION_FLAX, explained_record, make_doc, make_record
 from .pagetext import matrix_cells
 
 STALE = '''
 [[deviation]]
+id = "torch-ancient"
 framework = "torch"
 versions = "<2.0"
 property = "bn_moving_stats"
+model = "unbiased_moving_variance"
 reason = "ancient"
 link = "https://example.org/torch/9"
 '''
@@ -90,8 +92,8 @@ def test_every_foreign_string_is_escaped(write, tmp_path):
                            "epochs": [{"epoch": 1, "val_accuracy": 0.5, "loss": 1.0}]}],
                    environment={"python": evil, "frameworks": {evil: evil}, "pip_freeze": [f"{evil}==1"]})
     kd = tmp_path / "kd.toml"
-    kd.write_text('[[deviation]]\nframework = "torch"\nversions = "*"\nproperty = "nothing"\n'
-                  'reason = "<b>bold</b>"\nlink = "javascript:alert(3)"\n')
+    kd.write_text('[[deviation]]\nid = "x"\nframework = "torch"\nversions = "<9"\nproperty = "pool2d"\n'
+                  'model = "float32_compute"\nreason = "<b>bold</b>"\nlink = "javascript:alert(3)"\n')
     page = render(tmp_path, [write(doc)], "--known-deviations", kd)
     assert "<script" not in page.lower()
     assert "<img" not in page and "<b>bold" not in page
@@ -109,31 +111,39 @@ def test_the_page_is_self_contained(write, tmp_path):
     assert "<svg" in page and "<style>" in page
 
 
-def test_fixed_deviation_and_stale_entry_are_shown(write, tmp_path):
+def test_not_reached_and_stale_entries_are_shown(write, tmp_path):
     kd = tmp_path / "kd.toml"
     kd.write_text(DEVIATION_FLAX + STALE)
-    fixed = make_record(target="flax-linen", framework="flax", version="0.12.8",
-                        property="bn_forward_adversarial", verdict="pass")
-    page = render(tmp_path, [write(make_doc("jax", [fixed, make_record()]))], "--known-deviations", kd)
-    assert matrix_cells(page)[("jax", "flax-linen", "batch_norm · train")] == {"fixed-deviation": 1}
-    assert re.search(r'id="deviation-1" data-status="fixed"', page)
+    passed = make_record(target="flax-linen", framework="flax", version="0.12.8",
+                         property="bn_forward_adversarial", verdict="pass")
+    page = render(tmp_path, [write(make_doc("jax", [passed, make_record()]))], "--known-deviations", kd)
+    assert matrix_cells(page)[("jax", "flax-linen", "batch_norm · train")] == {"pass": 1}
+    assert re.search(r'id="deviation-1" data-status="not-reached"', page)
+    assert "its tests ran and no example needed it" in page
     assert re.search(r'id="deviation-2" data-status="stale"', page)
     assert "no tested version of the framework is in its range" in page
     header = page[:page.index("<nav")]
-    assert "fixed deviation [jax]" in header and "stale known deviation #2" in header
+    assert "stale known deviation #2 torch-ancient" in header
     assert 'class="banner pass"' in header
 
 
-def test_known_deviation_is_listed_with_reason_and_link(write, tmp_path):
+def test_known_deviation_is_listed_with_model_count_reason_and_link(write, tmp_path):
     kd = tmp_path / "kd.toml"
-    kd.write_text(DEVIATION_FLAX)
-    known = make_record(target="flax-linen", framework="flax", version="0.12.8",
-                        property="bn_forward_adversarial", verdict="fail")
+    kd.write_text(DEVIATION_FLAX.replace('model = "one_pass_variance"',
+                                         'model = "one_pass_variance"\nparams = { compute_dtype = "float32" }'))
+    known = explained_record(count=5, deviations=[{"id": "flax-one-pass", "model": "one_pass_variance",
+                                                   "params": {"compute_dtype": "float32"}}])
     page = render(tmp_path, [write(make_doc("jax", [known]))], "--known-deviations", kd)
     assert matrix_cells(page)[("jax", "flax-linen", "batch_norm · train")] == {"known-deviation": 1}
     section = page[page.index('id="failures"'):page.index('id="deviations"')]
     assert "Failures (0 new, 1 known)" in section
-    assert '#1: one-pass variance <a href="https://example.org/flax/1">' in section
+    text = html.unescape(section)
+    assert "#1 <code>flax-one-pass</code> <code>one_pass_variance(compute_dtype='float32')</code> explained 5 example(s)." in text
+    assert 'one-pass variance <a href="https://example.org/flax/1">' in section
+    table = html.unescape(page[page.index('id="deviations"'):])
+    assert '<code>one_pass_variance(compute_dtype="float32")</code>' in table
+    assert re.search(r'id="deviation-1" data-status="active"', table)
+    assert '<td class="num">5 (1)</td>' in table
 
 
 def test_drift_section_reports_ulps(write, tmp_path):

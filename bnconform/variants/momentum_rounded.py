@@ -1,0 +1,47 @@
+"""momentum_rounded: the moving average's weights rounded to a lower precision (a reference variant).
+
+Mechanism: tf_keras's non-fused update (``_assign_moving_average`` in
+``tf_keras/src/layers/normalization/batch_normalization.py``) computes
+``decay = tf.convert_to_tensor(1.0 - momentum)`` -- a float32 tensor -- and casts it to the
+variable's dtype, so a float64 layer's moving statistics use 1 - momentum rounded to float32:
+
+    new = old - (old - batch) * round_float32(1 - momentum)
+
+(relative ~1e-9 from the float64 reference, far beyond float64's bound). The variant computes that
+update in float64 with the decay rounded to ``dtype``; tolerance: the standard moving-statistics
+bound.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import reference as R
+
+from .. import checks, dtypes
+from . import NotModelled, Param
+from ._common import DTYPE_WORDS, is_dtype
+
+NAME = "momentum_rounded"
+KIND = "reference"
+PROPERTIES = ("bn_moving_stats",)
+PARAMS = {"dtype": Param("the precision 1 - momentum is rounded to", is_dtype, DTYPE_WORDS, "float32")}
+
+
+def rounded_decay_states(case, inputs, convention: str, dtype: str) -> list[R.MovingStats]:
+    if case.momentum is None or convention != "keras":
+        raise NotModelled(f"model {NAME!r} models the Keras update with a momentum")
+    decay = float(dtypes.round_to(1.0 - case.momentum, dtype))
+    mean, var = np.asarray(inputs.moving_mean, np.float64), np.asarray(inputs.moving_var, np.float64)
+    states = []
+    for x in inputs.xs:
+        stats = R.batch_stats(x, case.axis)
+        mean = mean - (mean - stats.mean) * decay
+        var = var - (var - stats.var) * decay
+        states.append(R.MovingStats(mean, var, len(states) + 1))
+    return states
+
+
+def judge(example: checks.Example, *, dtype: str = "float32") -> list:
+    states = rounded_decay_states(example.case, example.inputs, example.convention, dtype)
+    return checks.judge_moving_stats_against(example, states, unbiased=False)

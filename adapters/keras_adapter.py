@@ -181,15 +181,14 @@ class KerasAdapter(KerasLayersAdapter):
     def _dtype_of(self, keras, variable) -> str:
         return keras.backend.standardize_dtype(variable.dtype)
 
-    def _refusal(self, case) -> str | None:
-        if self.backend == "tensorflow" and case.op == "conv2d" and case.data_format == "channels_first":
-            return self._probe(
-                "a channels_first Conv2D",
-                lambda keras, dt: keras.layers.Conv2D(1, 1, data_format="channels_first", dtype=dt),
-                (1, 1, 2, 2),
-                case.dtype,
-            )
-        return None
+    def _channels_first_probes(self) -> dict:
+        if self.backend != "tensorflow":
+            return {}
+        return {("conv2d", None): (
+            "a channels_first Conv2D",
+            lambda keras, dt: keras.layers.Conv2D(1, 1, data_format="channels_first", dtype=dt),
+            (1, 1, 2, 2),
+        )}
 
     def describe(self) -> dict:
         return {**super().describe(), "backend_version": self.extra.get("backend_version")}

@@ -222,6 +222,53 @@ def test_tensorflow_refusals_are_the_frameworks_own(dtype):
             adapter.conv2d(case, C.materialize_conv(case))
 
 
+def test_coverage_of_keras_tensorflow_records_the_channels_first_conv_probe_per_dtype():
+    adapter = load("keras-tensorflow")
+    coverage = adapter.coverage()
+    assert coverage["capabilities"]["conv_paddings"] == ["valid", "same"]
+    assert set(coverage["probes"]) == {f"conv2d channels_first {dt}" for dt in K.DTYPES}
+    for dtype in K.DTYPES:
+        case = dataclasses.replace(CONV, data_format="channels_first", x_shape=(2, 3, 6, 7), dtype=dtype)
+        reason = adapter.unsupported(case)
+        assert coverage["probes"][f"conv2d channels_first {dtype}"] == {"offered": reason is None, "reason": reason}
+
+
+@pytest.mark.parametrize("target", ["keras-jax", "keras-torch"])
+def test_backends_that_take_every_layout_have_no_probes(target):
+    coverage = load(target).coverage()
+    assert coverage["probes"] == {} and coverage["capabilities"]["conv_data_formats"] == ["channels_last", "channels_first"]
+
+
+def test_a_machine_whose_tensorflow_refuses_nchw_shows_it_in_coverage(monkeypatch):
+    """Planted: tf.nn.convolution refuses NCHW in every dtype, as TensorFlow's Eigen kernels do when oneDNN is
+    off (``TF_ENABLE_ONEDNN_OPTS=0``). A fresh adapter (probes not cached) records every dtype refused,
+    with TensorFlow's message, and refuses the cases accordingly."""
+    if adapters.get("keras-tensorflow").missing():
+        pytest.skip("keras-tensorflow: " + adapters.get("keras-tensorflow").missing())
+    import tensorflow as tf
+
+    real = tf.nn.convolution
+    message = "The Conv2D op currently only supports the NHWC tensor format on the CPU. The op was given the format: NCHW"
+
+    def eigen_only(input, filters, strides=None, padding="VALID", data_format=None, dilations=None, name=None):
+        if data_format == "NCHW":
+            raise tf.errors.UnimplementedError(None, None, message)
+        return real(input, filters, strides, padding, data_format=data_format, dilations=dilations, name=name)
+
+    monkeypatch.setattr(tf.nn, "convolution", eigen_only)
+    adapter = K.KerasAdapter("tensorflow")
+    probes = adapter.coverage()["probes"]
+    for dtype in K.DTYPES:
+        probe = probes[f"conv2d channels_first {dtype}"]
+        assert probe["offered"] is False
+        assert probe["reason"].startswith(f"keras {adapter.version} refuses a channels_first Conv2D in {dtype}: ")
+        assert message in probe["reason"]
+        case = dataclasses.replace(CONV, data_format="channels_first", x_shape=(2, 3, 6, 7), dtype=dtype)
+        assert adapter.unsupported(case) == probe["reason"]
+    channels_last = dataclasses.replace(CONV, dtype="float32")
+    assert adapter.unsupported(channels_last) is None
+
+
 def test_a_case_of_another_op_is_a_clear_error():
     adapter = load("keras-torch")
     with pytest.raises(ValueError, match="expected a batch_norm case, got 'conv2d'"):

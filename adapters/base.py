@@ -12,6 +12,7 @@ own meaning, which ``conventions.momentum`` names ("keras" or "torch", see ``ref
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -105,6 +106,18 @@ class Capabilities:
     def op_dtypes(self, op: str) -> tuple[str, ...]:
         return tuple(self.dtypes_by_op.get(op, self.dtypes)) if op in self.ops else ()
 
+    def as_dict(self) -> dict:
+        """Every flag as plain JSON values (tuples become lists), for the results file."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, dict):
+                value = {str(k): list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
 
 class BNRun(NamedTuple):
     """What a batch-norm adapter call returns (float64 arrays; None where not asked for)."""
@@ -190,6 +203,23 @@ class Adapter:
     def unsupported(self, case) -> str | None:
         """Why this framework cannot run ``case`` (a documented restriction), or None."""
         return None
+
+    def probes(self) -> dict[str, str | None]:
+        """Every run-time probe this adapter makes of what the framework accepts *on this machine*,
+        run now: ``{capability: None if offered, else the framework's refusal}``, e.g.
+        ``{"conv2d channels_first float16": "keras 3.15.1 refuses ... NHWC ..."}``. ``unsupported``
+        must refuse exactly the cases whose probe refused. Default: no probes (what is offered is
+        fixed by ``capabilities``)."""
+        return {}
+
+    def coverage(self) -> dict:
+        """What this adapter offered on this machine, for the results file (``observe.coverage``): its
+        declared capabilities and each probe as ``{"offered": bool, "reason": str | None}``."""
+        return {
+            "available": True,
+            "capabilities": self.capabilities.as_dict(),
+            "probes": {name: {"offered": reason is None, "reason": reason} for name, reason in self.probes().items()},
+        }
 
     def describe(self) -> dict:
         return {"framework": self.framework, "version": self.version, "backend": self.backend}

@@ -25,6 +25,14 @@ What the backends can do on CPU, and how this adapter expresses it:
 - tensorflow backend: TensorFlow's CPU Conv2D kernels for float16 and float64 accept only NHWC, and
   Keras passes channels_first through (it transposes for pooling, not for convolution); those cases
   are refused by ``unsupported`` with TensorFlow's message, found by running a tiny layer once.
+- tensorflow backend: Conv2D adds its bias with ``ops.add(outputs, ops.reshape(bias, (1, C, 1, 1)))``
+  for channels_first, and Keras's TensorFlow ``add`` (``keras/src/backend/tensorflow/numpy.py``, since
+  keras#20386) turns an add whose second operand squeezes to a vector into ``tf.nn.bias_add``, taking
+  ``NHWC`` whenever the first operand's last axis has that length: when the output width equals the
+  number of filters the bias lands along the width, ``y[n, c, h, w] = conv[n, c, h, w] + b[w]``. The
+  adapter calls the layer as users do; the failure is Keras's, and shows only where TensorFlow accepts
+  NCHW Conv2D at all (oneDNN: float32 and bfloat16 here) and only on such shapes, which the strategies
+  draw on purpose (``bnconform.shapes``).
 - jax backend: JAX computes in 32 bits unless ``jax_enable_x64`` is set, and Keras does not set it (a
   float64 layer would silently compute in float32). float64 cases run inside ``jax.enable_x64(True)``,
   as a user asking for float64 must do; the flag is restored after each call. (Layers still compute
@@ -181,15 +189,14 @@ class KerasAdapter(KerasLayersAdapter):
     def _dtype_of(self, keras, variable) -> str:
         return keras.backend.standardize_dtype(variable.dtype)
 
-    def _refusal(self, case) -> str | None:
-        if self.backend == "tensorflow" and case.op == "conv2d" and case.data_format == "channels_first":
-            return self._probe(
-                "a channels_first Conv2D",
-                lambda keras, dt: keras.layers.Conv2D(1, 1, data_format="channels_first", dtype=dt),
-                (1, 1, 2, 2),
-                case.dtype,
-            )
-        return None
+    def _channels_first_probes(self) -> dict:
+        if self.backend != "tensorflow":
+            return {}
+        return {("conv2d", None): (
+            "a channels_first Conv2D",
+            lambda keras, dt: keras.layers.Conv2D(1, 1, data_format="channels_first", dtype=dt),
+            (1, 1, 2, 2),
+        )}
 
     def describe(self) -> dict:
         return {**super().describe(), "backend_version": self.extra.get("backend_version")}

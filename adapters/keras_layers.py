@@ -106,9 +106,19 @@ class KerasLayersAdapter(Adapter):
         """A context every call in ``dtype`` runs in (JAX needs one for float64)."""
         return contextlib.nullcontext()
 
+    def _channels_first_probes(self) -> dict:
+        """``{(op, pooling kind or None): (what, layer factory (keras, dtype), input shape)}``: the
+        channels_first layers whose acceptance depends on the machine's kernels, probed per dtype
+        (default: none)."""
+        return {}
+
     def _refusal(self, case) -> str | None:
-        """The framework's reason for refusing a case the capabilities admit (default: none)."""
-        return None
+        """The framework's reason for refusing a case the capabilities admit: a channels_first layer
+        whose probe in ``case.dtype`` failed."""
+        if case.op not in ("conv2d", "pool2d") or case.data_format != "channels_first":
+            return None
+        probe = self._channels_first_probes().get((case.op, case.kind if case.op == "pool2d" else None))
+        return None if probe is None else self._probe(*probe, case.dtype)
 
     # -- batch normalization --------------------------------------------------------------------
     def _bn_args(self, keras, case, inputs, training: bool, grads: bool):
@@ -244,6 +254,21 @@ class KerasLayersAdapter(Adapter):
         reason = self.unsupported(case)
         if reason:
             raise ValueError(f"case: {reason}")
+
+    def probes(self) -> dict[str, str | None]:
+        """Every channels_first probe in every dtype the op offers, run now (they are cached), named
+        like the records' ops: ``"conv2d channels_first float16"``, ``"max_pool2d channels_first float64"``."""
+        found = {}
+        for (op, kind), probe in self._channels_first_probes().items():
+            if kind is not None and kind not in self.capabilities.pool_kinds:
+                continue
+            if "channels_first" not in (self.capabilities.conv_data_formats if op == "conv2d"
+                                        else self.capabilities.pool_data_formats):
+                continue
+            name = op if kind is None else f"{kind}_{op}"
+            for dtype in self.capabilities.op_dtypes(op):
+                found[f"{name} channels_first {dtype}"] = self._probe(*probe, dtype)
+        return found
 
     def _probe(self, what: str, layer_factory, shape, dtype: str) -> str | None:
         """Run a tiny layer, ``layer_factory(keras, dtype)``, once per (what, dtype): the framework's

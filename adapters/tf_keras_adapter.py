@@ -108,11 +108,8 @@ class TfKerasAdapter(KerasLayersAdapter):
     def _dtype_of(self, keras, variable) -> str:
         return variable.dtype.name
 
-    def _refusal(self, case) -> str | None:
-        if case.op not in ("conv2d", "pool2d") or case.data_format != "channels_first":
-            return None
-        probe = _PROBES.get((case.op, case.kind if case.op == "pool2d" else None))
-        return None if probe is None else self._probe(*probe, case.dtype)
+    def _channels_first_probes(self) -> dict:
+        return _PROBES
 
     def describe(self) -> dict:
         return {**super().describe(), "backend_version": tf.__version__}

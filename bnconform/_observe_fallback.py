@@ -25,6 +25,9 @@ class _Observe:
     def fingerprint(self, target, data):
         pass
 
+    def coverage(self, target, data):
+        pass
+
 
 @pytest.fixture
 def observe():

@@ -25,6 +25,20 @@ DILATIONS = ((1, 1), (2, 2), (2, 1))
 POOL_SHAPES = ((1, 4, 4, 1), (2, 5, 7, 3), (1, 8, 8, 2), (2, 6, 3, 4), (1, 9, 9, 1))
 POOL_WINDOWS = ((1, 1), (2, 2), (3, 3), (2, 3), (3, 1))
 
+# Sizes that coincide on purpose. A layout bug (one axis taken for another: a bias broadcast along W
+# instead of C, statistics reduced over C instead of N, H and W swapped) raises a shape error when the
+# sizes differ, which the menus above make them do, but gives only wrong values when they agree. Half
+# the examples of each strategy take one of these instead (``strategies``):
+#   batch norm: N == C (2-D), N == H == W == C (4-D);
+#   convolution: H == W == C_in (and N == C_in in one), with C_out set to the output width;
+#   pooling: H == W == C (and N == C in one).
+# Keras 3 on TensorFlow adds a channels_first Conv2D bias along W when W_out == C_out (keras ops.add
+# takes a (1, C, 1, 1) bias for NHWC as soon as the last axis has C entries): only such shapes show it.
+BN_2D_COINCIDENT = ((4, 4),)
+BN_4D_COINCIDENT = ((3, 3, 3, 3),)
+CONV_COINCIDENT = ((1, 4), (3, 3))  # (N, H == W == C_in)
+POOL_COINCIDENT = ((3, 3, 3, 3), (1, 4, 4, 4))
+
 
 def place_feature_axis(logical: tuple[int, ...], axis: int) -> tuple[int, ...]:
     """Move the last entry of a logical (N, ..., C) shape to position ``axis``."""

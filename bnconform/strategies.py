@@ -26,6 +26,12 @@ SEEDS = st.integers(0, 2**31 - 1)
 EPS = st.one_of(st.sampled_from([1e-5, 1e-3, 1e-2]), st.floats(1e-6, 0.5))
 
 
+def coincident() -> st.SearchStrategy[bool]:
+    """Whether an example takes sizes that coincide on purpose (``shapes.*_COINCIDENT``): half of them.
+    Shrinks towards distinct sizes."""
+    return st.booleans()
+
+
 def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
     return st.floats(math.log10(lo), math.log10(hi)).map(lambda e: float(10.0**e))
 
@@ -87,14 +93,16 @@ def bn_cases(
     momentum_none: bool = False,
     random_params: bool | None = None,
 ) -> BNCase:
-    """Batch-norm cases: layout and feature axis, shape, eps, momentum, steps and values."""
+    """Batch-norm cases: layout and feature axis, shape, eps, momentum, steps and values. Half of them
+    take coinciding sizes (``shapes.BN_*_COINCIDENT``: N == C, and N == H == W == C)."""
     rank = draw(st.sampled_from(caps.bn_ranks))
+    same = draw(coincident())
     if rank == 2:
         axis = 1
-        menu = shapes.BN_2D
+        menu = shapes.BN_2D_COINCIDENT if same else shapes.BN_2D
     else:
         axis = draw(st.sampled_from((-1, 1, 2) if caps.bn_any_axis else caps.bn_axes))
-        menu = shapes.BN_4D
+        menu = shapes.BN_4D_COINCIDENT if same else shapes.BN_4D
     if adversarial and caps.bn_min_values_per_feature <= 1:
         menu = menu + tuple(s for s in shapes.BN_ONE_VALUE if len(s) == rank)
     logical = draw(st.sampled_from(menu))
@@ -136,13 +144,20 @@ def explicit_padding(draw, window: tuple[int, int], limit_to_half_window: bool):
 
 @st.composite
 def conv_cases(draw, caps, *, dtype: str) -> ConvCase:
-    """Convolution cases over every padding mode, stride, dilation, groups and layout offered."""
+    """Convolution cases over every padding mode, stride, dilation, groups and layout offered.
+
+    Half of them take coinciding sizes (``shapes.CONV_COINCIDENT``): H == W == C_in, and C_out equal to
+    the output width where that is at least 2, with a bias where one is offered, so that a bias or a
+    reduction laid along the wrong axis shows as wrong values rather than not at all."""
     data_format = draw(st.sampled_from(caps.conv_data_formats))
-    n, h, w = draw(st.sampled_from(shapes.CONV_SPATIAL))
-    c_in = draw(st.sampled_from(shapes.CONV_C_IN))
+    same = draw(coincident())
+    if same:
+        n, side = draw(st.sampled_from(shapes.CONV_COINCIDENT))
+        h = w = c_in = side
+    else:
+        n, h, w = draw(st.sampled_from(shapes.CONV_SPATIAL))
+        c_in = draw(st.sampled_from(shapes.CONV_C_IN))
     c_out = draw(st.sampled_from(shapes.CONV_C_OUT))
-    common = [g for g in range(1, c_in + 1) if c_in % g == 0 and c_out % g == 0]
-    groups = draw(st.sampled_from(common)) if caps.conv_groups else 1
     kernel = draw(st.sampled_from(shapes.CONV_KERNELS))
     stride = draw(st.sampled_from(shapes.STRIDES))
     dilation = draw(st.sampled_from(shapes.DILATIONS)) if caps.conv_dilation else (1, 1)
@@ -154,6 +169,11 @@ def conv_cases(draw, caps, *, dtype: str) -> ConvCase:
     ):
         stride = (1, 1)
     assume(_fits((h, w), kernel, stride, dilation, padding))
+    if same:
+        w_out = windows.plan((h, w), kernel, stride, dilation, padding)[1].out
+        c_out = w_out if w_out >= 2 else c_out
+    common = [g for g in range(1, c_in + 1) if c_in % g == 0 and c_out % g == 0]
+    groups = draw(st.sampled_from(common)) if caps.conv_groups else 1
     return ConvCase(
         x_shape=shapes.nhwc_to((n, h, w, c_in), data_format),
         data_format=data_format,
@@ -163,7 +183,7 @@ def conv_cases(draw, caps, *, dtype: str) -> ConvCase:
         dilation=dilation,
         padding=padding,
         groups=groups,
-        bias=draw(st.booleans()) if caps.conv_bias else False,
+        bias=caps.conv_bias and (same or draw(st.booleans())),
         dtype=dtype,
         x=draw(plain_values(dtype)),
         w_seed=draw(SEEDS),
@@ -181,13 +201,14 @@ def pool_cases(
     lp_p: tuple[float, ...] | None = None,
     ceil_mode: bool | None = None,
 ) -> PoolCase:
-    """Pooling cases of one kind; ``specials`` puts NaN and infinities into the input.
+    """Pooling cases of one kind; ``specials`` puts NaN and infinities into the input. Half of them
+    take coinciding sizes (``shapes.POOL_COINCIDENT``: H == W == C).
 
     ``lp_p`` restricts the norms drawn for Lp pooling (default: all the adapter offers);
     ``ceil_mode`` forces ceil mode on or off (default: drawn where offered).
     """
     data_format = draw(st.sampled_from(caps.pool_data_formats))
-    logical = draw(st.sampled_from(shapes.POOL_SHAPES))
+    logical = draw(st.sampled_from(shapes.POOL_COINCIDENT if draw(coincident()) else shapes.POOL_SHAPES))
     x = draw(plain_values(dtype))
     if specials:
         x = Values(

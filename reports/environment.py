@@ -1,4 +1,12 @@
-"""The environment a run happened in: Python, OS, CPU/GPU, framework versions, installed packages.
+"""The environment a run happened in: Python, OS, CPU/GPU, framework versions, installed packages,
+and the machine facts that decide which kernels a framework picks.
+
+The last matter because a framework's CPU kernels, and so what it offers and how it rounds, depend on
+the machine: TensorFlow takes oneDNN's kernels (which accept NCHW Conv2D in float32 and bfloat16, and
+float16 only where the CPU has AVX512-FP16) unless ``TF_ENABLE_ONEDNN_OPTS=0``; oneDNN and PyTorch pick
+instruction sets (AVX2, AVX-512, AMX) from the CPU flags, capped by ``ONEDNN_MAX_CPU_ISA`` and
+``ATEN_CPU_CAPABILITY``; XLA reads ``XLA_FLAGS``. Two runs of the same versions that tested different
+things (see the report's coverage view) usually differ here.
 
 Computed once per session. Everything comes from :mod:`platform`, ``/proc`` and
 :mod:`importlib.metadata` (no ``pip`` subprocess, no framework import), so it costs a few
@@ -11,16 +19,29 @@ import glob
 import importlib.metadata as metadata
 import os
 import platform
+import re
 import sys
 from typing import Any
 
-__all__ = ["FRAMEWORK_DISTRIBUTIONS", "collect_environment", "installed_distributions"]
+__all__ = ["FRAMEWORK_DISTRIBUTIONS", "KERNEL_SETTINGS", "collect_environment", "cpu_flags", "installed_distributions",
+           "kernel_settings"]
 
 #: Distributions whose versions the report shows side by side (when installed).
 FRAMEWORK_DISTRIBUTIONS = (
     "torch", "tensorflow", "tensorflow-cpu", "keras", "tf-keras", "jax", "jaxlib", "flax",
     "numpy", "ml-dtypes", "hypothesis",
 )
+
+#: Environment variables that decide which kernels the frameworks take (None in the file: unset, so
+#: the framework's default, e.g. oneDNN on for TensorFlow on x86-64 Linux).
+KERNEL_SETTINGS = (
+    "TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY",
+    "XLA_FLAGS", "TF_XLA_FLAGS", "OMP_NUM_THREADS",
+)
+
+#: CPU flags (``/proc/cpuinfo``) that select vector kernels: SIMD widths, FMA, half-precision and
+#: bfloat16 arithmetic, AMX tiles (x86); NEON, SVE and their half/bf16 extensions (Arm).
+_KERNEL_FLAG = re.compile(r"^(avx|amx|fma|f16c|sse4|asimd|sve|bf16|fphp|i8mm)")
 
 
 def installed_distributions() -> dict[str, str]:
@@ -49,6 +70,8 @@ def collect_environment() -> dict[str, Any]:
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "gpu": _gpu_models(),
+        "cpu_flags": cpu_flags(),
+        "kernel_settings": kernel_settings(),
         "frameworks": {name: installed[name] for name in FRAMEWORK_DISTRIBUTIONS if name in installed},
         "pip_freeze": [f"{name}=={version}" for name, version in installed.items()],
     }
@@ -64,6 +87,26 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str] | None:
+    """The kernel-deciding flags of the first CPU in ``cpuinfo`` (x86 ``flags``, Arm ``Features``),
+    sorted; None where the file cannot be read (not Linux)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return sorted({flag for flag in value.split() if _KERNEL_FLAG.match(flag)})
+    except OSError:
+        return None
+    return []
+
+
+def kernel_settings(environ=None) -> dict[str, str | None]:
+    """``{name: value}`` of :data:`KERNEL_SETTINGS` (None: unset)."""
+    environ = os.environ if environ is None else environ
+    return {name: environ.get(name) for name in KERNEL_SETTINGS}
 
 
 def _gpu_models() -> list[str] | None:

@@ -68,7 +68,7 @@ class ItemObservation:
 class Observer:
     """The ``observe`` fixture's value.
 
-    ``sink`` receives run-level data: it has ``add_cifar``, ``add_drift`` and
+    ``sink`` receives run-level data: it has ``add_cifar``, ``add_drift``, ``set_coverage`` and
     ``set_fingerprint`` (a :class:`reports.writer.ResultsFile`); ``on_change`` is called
     after each of those so the plugin can persist them; ``describe(target)`` supplies the
     framework, version and backend a fingerprint does not state itself.
@@ -142,6 +142,17 @@ class Observer:
         values = output.astype(np.float64).tolist() if output.dtype != object else output.tolist()
         self._sink.add_drift({"target": str(target), "op": str(op), "case": case_json,
                               "output": values, "dtype": str(dtype)})
+        self._on_change()
+
+    def coverage(self, target: str, coverage: Mapping[str, Any]) -> None:
+        """Set what ``target`` offered on this machine (replacing an earlier one): its declared
+        capabilities and its run-time probes, ``{"available", "capabilities", "probes": {capability:
+        {"offered", "reason"}}}`` (``adapters.Adapter.coverage``), or ``{"available": False, "reason"}``
+        for a target that could not be loaded. Record it once per target, when the adapter is loaded."""
+        if not isinstance(coverage, Mapping):
+            raise TypeError(f"coverage must be a mapping, got {type(coverage).__name__}")
+        identity = dict(self._describe(str(target))) if self._describe else {}
+        self._sink.set_coverage(str(target), {**identity, **coverage})
         self._on_change()
 
     def fingerprint(self, target: str, fingerprint: Mapping[str, Any]) -> None:

@@ -145,11 +145,17 @@ def validate(doc: Any, path: str | os.PathLike = "<results>") -> None:
     errors = run.setdefault("collection_errors", [])
     if not isinstance(errors, list):
         fail("'run.collection_errors' is not a list")
-    for key, kind in (("environment", dict), ("fingerprints", dict), ("records", list),
+    for key, kind in (("environment", dict), ("fingerprints", dict), ("coverage", dict), ("records", list),
                       ("cifar", list), ("drift", list)):
         value = doc.setdefault(key, kind())
         if not isinstance(value, kind):
             fail(f"'{key}' is {type(value).__name__}, expected {'an object' if kind is dict else 'a list'}")
+    for target, coverage in doc["coverage"].items():
+        if not isinstance(coverage, dict):
+            fail(f"coverage[{target!r}] is {type(coverage).__name__}, expected an object")
+        probes = coverage.setdefault("probes", {})
+        if not isinstance(probes, dict) or not all(isinstance(p, dict) for p in probes.values()):
+            fail(f"coverage[{target!r}].probes is not an object of objects")
     for index, record in enumerate(doc["records"]):
         _validate_record(record, f"records[{index}]", fail)
     for index, entry in enumerate(doc["drift"]):

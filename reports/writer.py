@@ -35,6 +35,7 @@ class ResultsFile:
         self.run.setdefault("collection_errors", [])
         self._environment = dumps(environment)
         self.fingerprints: dict[str, Any] = {}
+        self.coverage: dict[str, Any] = {}
         self.records: list[dict[str, Any]] = []
         self._record_chunks: list[str] = []
         self._cifar_chunks: list[str] = []
@@ -57,6 +58,10 @@ class ResultsFile:
     def set_fingerprint(self, target: str, fingerprint: dict[str, Any]) -> None:
         """Set (replace) the convention fingerprint of ``target``."""
         self.fingerprints[target] = to_jsonable(fingerprint)
+
+    def set_coverage(self, target: str, coverage: dict[str, Any]) -> None:
+        """Set (replace) what ``target`` offered on this machine (capabilities and probes)."""
+        self.coverage[target] = to_jsonable(coverage)
 
     def add_collection_error(self, nodeid: str, message: str) -> None:
         """Remember a file or class that could not be collected (its tests never ran)."""
@@ -81,6 +86,7 @@ class ResultsFile:
             f'"run": {dumps(self.run)},\n'
             f'"environment": {self._environment},\n'
             f'"fingerprints": {dumps(self.fingerprints)},\n'
+            f'"coverage": {dumps(self.coverage)},\n'
             f'"records": {array(self._record_chunks)},\n'
             f'"cifar": {array(self._cifar_chunks)},\n'
             f'"drift": {array(self._drift_chunks)}\n'

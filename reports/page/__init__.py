@@ -17,6 +17,7 @@ from ..writer import now_iso
 from .cifar_view import cifar_section
 from .changes import changes_section
 from .common import badge
+from .coverage_view import coverage_section
 from .deviations_view import deviations_section
 from .drift_view import compute_drift, drift_section
 from .environment_view import environment_section
@@ -60,6 +61,7 @@ def render_page(results: Results, gate: GateOutcome, *, deviations_source: str |
             results.statuses if results.deviations is not None else None, deviations_source)),
         ("tolerance", "Errors vs tolerance", tolerance_section(results.matrix)),
         ("fingerprints", "Fingerprints", fingerprints_section(results.runs)),
+        ("coverage", "Coverage", coverage_section(results.runs)),
         ("drift", "Drift", drift_section(drift_rows, sum(bool(run.doc["drift"]) for run in results.runs))),
         ("cifar", "CIFAR-10", cifar_section(results.runs)),
         ("cells", "Records", cell_details_section(results.matrix)),

@@ -1,5 +1,6 @@
-"""The environment of each run side by side: Python, OS, hardware, framework versions and the
-packages whose versions differ between runs (full ``pip freeze`` folded away)."""
+"""The environment of each run side by side: Python, OS, hardware (with the CPU flags and settings that
+decide which kernels a framework takes), framework versions and the packages whose versions differ
+between runs (full ``pip freeze`` folded away)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _setting(environment: dict[str, Any], name: str) -> str:
+    settings = environment.get("kernel_settings")
+    if not isinstance(settings, dict):
+        return "(not recorded)"
+    value = settings.get(name)
+    return "unset (the framework's default)" if value is None else str(value)
+
+
 def environment_section(runs: Sequence[Run]) -> Markup:
     head = el("tr", el("th", ""), [el("th", run.name) for run in runs])
     rows = []
@@ -43,6 +52,12 @@ def environment_section(runs: Sequence[Run]) -> Markup:
         add(key, [_text(run.doc["run"].get(key)) for run in runs], highlight=key == "profile")
     for key in ("python", "platform", "cpu", "cpu_count", "gpu"):
         add(key, [_text(run.doc["environment"].get(key)) for run in runs])
+    if any("cpu_flags" in run.doc["environment"] for run in runs):  # files before they were recorded lack it
+        add("cpu flags", [_text(run.doc["environment"].get("cpu_flags")) if "cpu_flags" in run.doc["environment"]
+                          else "(not recorded)" for run in runs])
+    settings = sorted({name for run in runs for name in (run.doc["environment"].get("kernel_settings") or {})})
+    for name in settings:
+        add(name, [_setting(run.doc["environment"], name) for run in runs])
     frameworks = sorted({name for run in runs for name in (run.doc["environment"].get("frameworks") or {})})
     for name in frameworks:
         add(name, [_text((run.doc["environment"].get("frameworks") or {}).get(name)) for run in runs])

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import adapters
+import reference as R
 from adapters import keras_adapter as K
 from bnconform import cases as C
 from bnconform import checks
@@ -220,6 +221,87 @@ def test_tensorflow_refusals_are_the_frameworks_own(dtype):
         assert reason.startswith("keras ") and dtype in reason and "NHWC" in reason
         with pytest.raises(ValueError, match="refuses a channels_first Conv2D"):
             adapter.conv2d(case, C.materialize_conv(case))
+
+
+def test_coverage_of_keras_tensorflow_records_the_channels_first_conv_probe_per_dtype():
+    adapter = load("keras-tensorflow")
+    coverage = adapter.coverage()
+    assert coverage["capabilities"]["conv_paddings"] == ["valid", "same"]
+    assert set(coverage["probes"]) == {f"conv2d channels_first {dt}" for dt in K.DTYPES}
+    for dtype in K.DTYPES:
+        case = dataclasses.replace(CONV, data_format="channels_first", x_shape=(2, 3, 6, 7), dtype=dtype)
+        reason = adapter.unsupported(case)
+        assert coverage["probes"][f"conv2d channels_first {dtype}"] == {"offered": reason is None, "reason": reason}
+
+
+@pytest.mark.parametrize("target", ["keras-jax", "keras-torch"])
+def test_backends_that_take_every_layout_have_no_probes(target):
+    coverage = load(target).coverage()
+    assert coverage["probes"] == {} and coverage["capabilities"]["conv_data_formats"] == ["channels_last", "channels_first"]
+
+
+def test_a_machine_whose_tensorflow_refuses_nchw_shows_it_in_coverage(monkeypatch):
+    """Planted: tf.nn.convolution refuses NCHW in every dtype, as TensorFlow's Eigen kernels do when oneDNN is
+    off (``TF_ENABLE_ONEDNN_OPTS=0``). A fresh adapter (probes not cached) records every dtype refused,
+    with TensorFlow's message, and refuses the cases accordingly."""
+    if adapters.get("keras-tensorflow").missing():
+        pytest.skip("keras-tensorflow: " + adapters.get("keras-tensorflow").missing())
+    import tensorflow as tf
+
+    real = tf.nn.convolution
+    message = "The Conv2D op currently only supports the NHWC tensor format on the CPU. The op was given the format: NCHW"
+
+    def eigen_only(input, filters, strides=None, padding="VALID", data_format=None, dilations=None, name=None):
+        if data_format == "NCHW":
+            raise tf.errors.UnimplementedError(None, None, message)
+        return real(input, filters, strides, padding, data_format=data_format, dilations=dilations, name=name)
+
+    monkeypatch.setattr(tf.nn, "convolution", eigen_only)
+    adapter = K.KerasAdapter("tensorflow")
+    probes = adapter.coverage()["probes"]
+    for dtype in K.DTYPES:
+        probe = probes[f"conv2d channels_first {dtype}"]
+        assert probe["offered"] is False
+        assert probe["reason"].startswith(f"keras {adapter.version} refuses a channels_first Conv2D in {dtype}: ")
+        assert message in probe["reason"]
+        case = dataclasses.replace(CONV, data_format="channels_first", x_shape=(2, 3, 6, 7), dtype=dtype)
+        assert adapter.unsupported(case) == probe["reason"]
+    channels_last = dataclasses.replace(CONV, dtype="float32")
+    assert adapter.unsupported(channels_last) is None
+
+
+def test_keras_tensorflow_add_takes_a_channel_bias_for_the_last_axis_when_the_sizes_agree():
+    """The mechanism behind the keras-tensorflow channels_first conv2d deviation, on any machine: Keras's
+    TensorFlow ``ops.add`` rewrites x + b, b of shape (1, C, 1, 1), into ``tf.nn.bias_add`` and takes NHWC
+    as soon as x's last axis has C entries, so b lands along W (keras/src/backend/tensorflow/numpy.py)."""
+    load("keras-tensorflow")  # skipped where TensorFlow is not installed
+    keras = K.active_keras("tensorflow")
+    x = np.zeros((1, 2, 3, 2), np.float32)  # (N, C, H, W) with W == C
+    b = np.array([1.0, 2.0], np.float32)
+    got = keras.ops.convert_to_numpy(keras.ops.add(x, b.reshape(1, 2, 1, 1)))
+    np.testing.assert_array_equal(got, x + b[None, None, None, :])  # along W
+    assert not np.array_equal(got, x + b[None, :, None, None])  # not along C, where NumPy broadcasts it
+    wide = np.zeros((1, 2, 3, 5), np.float32)  # W != C: the channel axis, as it should be
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.ops.add(wide, b.reshape(1, 2, 1, 1))),
+                                  wide + b[None, :, None, None])
+
+
+def test_keras_tensorflow_channels_first_conv_adds_the_bias_along_w_when_w_out_equals_filters():
+    """What the layer computes, where TensorFlow takes NCHW Conv2D at all (oneDNN's float32 here):
+    y[n, c, h, w] = conv[n, c, h, w] + b[w] when W_out == C_out, the reference's bias otherwise."""
+    adapter = load("keras-tensorflow")
+    case = C.ConvCase(x_shape=(1, 4, 4, 4), data_format="channels_first", c_out=4, kernel=(1, 1), bias=True,
+                      dtype="float32", x=C.Values(seed=0), w_seed=0)
+    reason = adapter.unsupported(case)
+    if reason is not None:
+        pytest.skip(f"this machine's TensorFlow refuses the case: {reason}")
+    inputs = C.materialize_conv(case)
+    conv = R.conv2d(inputs.x, inputs.w, None, data_format="channels_first")
+    got = adapter.conv2d(case, inputs)
+    np.testing.assert_allclose(got, conv + inputs.b[None, None, None, :], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(got, conv + inputs.b[None, :, None, None], rtol=1e-5, atol=1e-5)
+    other = dataclasses.replace(case, c_out=3)  # W_out 4 != 3 filters: right
+    assert_ok(checks.check_conv2d(adapter, other))
 
 
 def test_a_case_of_another_op_is_a_clear_error():

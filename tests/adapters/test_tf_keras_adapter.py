@@ -109,3 +109,25 @@ def test_channels_first_runs_right_or_is_refused_with_tensorflows_message(defaul
         assert reason.startswith("tf_keras ") and dtype in reason and "NHWC" in reason
         with pytest.raises(ValueError, match="^case: tf_keras"):
             check(default, case)
+
+
+def _channels_first_case(name: str):
+    """The case a probe named like ``"max_pool2d channels_first float16"`` stands for."""
+    op, _, dtype = name.split()
+    if op == "conv2d":
+        return C.ConvCase(x_shape=(1, 2, 5, 5), data_format="channels_first", c_out=2, bias=True, dtype=dtype)
+    return C.PoolCase(kind=op.split("_")[0], x_shape=(1, 2, 4, 4), data_format="channels_first", dtype=dtype)
+
+
+def test_coverage_records_every_probe_and_agrees_with_what_is_refused(default):
+    """Coverage names each channels_first layer in each dtype, probed on this machine, with the same
+    verdict and message ``unsupported`` gives the cases it stands for."""
+    coverage = default.coverage()
+    assert coverage["available"] is True
+    assert coverage["capabilities"]["pool_kinds"] == ["max", "avg", "global_avg"]
+    dtypes = ("float16", "bfloat16", "float32", "float64")
+    assert set(coverage["probes"]) == {f"{op} channels_first {dt}"
+                                       for op in ("conv2d", "max_pool2d", "avg_pool2d") for dt in dtypes}
+    for name, probe in coverage["probes"].items():
+        reason = default.unsupported(_channels_first_case(name))
+        assert probe == {"offered": reason is None, "reason": reason}, name

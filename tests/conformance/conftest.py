@@ -76,14 +76,35 @@ def pytest_collection_modifyitems(config, items):
         plugin.declare_targets(declared)
 
 
+@pytest.fixture(scope="session")
+def _covered() -> set:
+    """The targets whose coverage this session has recorded."""
+    return set()
+
+
 @pytest.fixture
-def adapter(target):
+def adapter(target, observe, _covered):
     """The loaded adapter; a skip only when its framework is not installed. ``adapters.Broken``
-    (installed, but the import or the factory raised) propagates: the test is an ``error``."""
+    (installed, but the import or the factory raised) propagates: the test is an ``error``. The first
+    time a target is asked for, what it offers on this machine (its capabilities and every run-time
+    probe, or why it cannot load) goes into the results file, so two runs of the same versions that
+    tested different things say so (the report's coverage view)."""
     try:
-        return adapters.load(target)
+        loaded = adapters.load(target)
     except adapters.Unavailable as e:
+        if target not in _covered:
+            _covered.add(target)
+            observe.coverage(target, {"available": False, "reason": str(e)})
         pytest.skip(str(e))
+    except adapters.Broken as e:
+        if target not in _covered:
+            _covered.add(target)
+            observe.coverage(target, {"available": False, "reason": str(e)})
+        raise
+    if target not in _covered:
+        _covered.add(target)
+        observe.coverage(target, loaded.coverage())
+    return loaded
 
 
 def require(adapter, op: str, dtype: str, mode: str | None = None) -> None:

@@ -55,6 +55,7 @@ class Variant(Protocol):
 
 def _registry() -> dict[str, Variant]:
     from . import (
+        bias_along_last_axis,
         float32_compute,
         half_precision_accumulation,
         lp_pool_ceil_rescaled,
@@ -68,7 +69,7 @@ def _registry() -> dict[str, Variant]:
     )
 
     modules = (
-        float32_compute, half_precision_accumulation, lp_pool_ceil_rescaled, lp_pool_signed, momentum_rounded,
+        bias_along_last_axis, float32_compute, half_precision_accumulation, lp_pool_ceil_rescaled, lp_pool_signed, momentum_rounded,
         nan_skipping_max_pool, one_pass_variance, probe_4d_unbiased_running_variance,
         same_padding_replicated_edges, unbiased_moving_variance,
     )

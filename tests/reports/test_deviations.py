@@ -206,7 +206,7 @@ def entry(**fields) -> str:
 
 
 @pytest.mark.parametrize("text, problem", [
-    (entry(model="two_pass_magic"), ":2: deviation #1 (id e1): unknown model 'two_pass_magic'; known: float32_compute"),
+    (entry(model="two_pass_magic"), ":2: deviation #1 (id e1): unknown model 'two_pass_magic'; known: bias_along_last_axis, float32_compute"),
     (entry(params="{ compute_dtype = 'float32', accumulate = 'x' }"),
      ":2: deviation #1 (id e1): model 'one_pass_variance' takes clamped, compute_dtype; unknown parameter(s) accumulate"),
     (entry(params="{ compute_dtype = 'float65' }"),

@@ -344,7 +344,7 @@ def test_a_variant_refuses_a_property_it_does_not_model():
 
 
 @pytest.mark.parametrize("name, params, problem", [
-    ("no_such", {}, "unknown model 'no_such'; known: float32_compute"),
+    ("no_such", {}, "unknown model 'no_such'; known: bias_along_last_axis, float32_compute"),
     ("float32_compute", {"x": 1}, "model 'float32_compute' takes no parameters; unknown parameter(s) x"),
     ("momentum_rounded", {"dtype": "float8"}, "model 'momentum_rounded': parameter dtype must be one of float16"),
     ("one_pass_variance", {"clamped": "no"}, "model 'one_pass_variance': parameter clamped must be true or false"),
@@ -353,3 +353,37 @@ def test_bad_parameters_are_refused(name, params, problem):
     with pytest.raises(ValueError) as info:
         variants.check_params(name, params)
     assert str(info.value).startswith(problem)
+
+
+# -- bias_along_last_axis ------------------------------------------------------------------------
+
+
+def conv_example(x_nchw, w_oihw, b, y, **case) -> Example:
+    x = np.asarray(x_nchw, np.float64)
+    w = np.asarray(w_oihw, np.float64)
+    conv = C.ConvCase(x_shape=x.shape, data_format="channels_first", c_out=w.shape[0], kernel=w.shape[2:],
+                      bias=b is not None, dtype="float32", **case)
+    inputs = C.ConvInputs(x, w, None if b is None else np.asarray(b, np.float64))
+    return Example("conv2d", conv, inputs, "-", {"y": np.asarray(y, np.float64)})
+
+
+def test_bias_along_last_axis_adds_the_bias_along_w_when_w_equals_the_filters():
+    # x (1, 1, 1, 2) = [[1, 2]], two 1x1 filters with weights 1 and 10: z[0, c, 0, w] = [[1, 2], [10, 20]];
+    # bias b = [100, 1000]. The reference adds b[c]: [[101, 102], [1010, 1020]]; the Keras tensorflow
+    # backend adds b[w]: [[101, 1002], [110, 1020]].
+    x, w, b = [[[[1.0, 2.0]]]], [[[[1.0]]], [[[10.0]]]], [100.0, 1000.0]
+    along_w = np.array([[[[101.0, 1002.0]], [[110.0, 1020.0]]]])
+    along_c = np.array([[[[101.0, 102.0]], [[1010.0, 1020.0]]]])
+    assert ok("bias_along_last_axis", conv_example(x, w, b, along_w))
+    assert not reference_ok(conv_example(x, w, b, along_w))
+    # the model does not excuse a third answer, e.g. the bias added twice along W
+    assert not ok("bias_along_last_axis", conv_example(x, w, b, along_w + np.array([100.0, 1000.0])))
+    assert reference_ok(conv_example(x, w, b, along_c))
+
+
+def test_bias_along_last_axis_is_the_reference_when_w_differs_from_the_filters():
+    # x (1, 1, 1, 3): W_out = 3 != C_out = 2, so the mechanism does not apply: only the reference explains
+    x, w, b = [[[[1.0, 2.0, 3.0]]]], [[[[1.0]]], [[[10.0]]]], [100.0, 1000.0]
+    along_c = np.array([[[[101.0, 102.0, 103.0]], [[1010.0, 1020.0, 1030.0]]]])
+    assert ok("bias_along_last_axis", conv_example(x, w, b, along_c))
+    assert not ok("bias_along_last_axis", conv_example(x, w, b, along_c + 1.0))

@@ -65,6 +65,9 @@ class Conventions:
     default_momentum: float | None
     default_axis: int  # the feature axis a default layer normalizes, for a 4-D input
     momentum_none: bool = False  # True if momentum=None means the cumulative average
+    # what a default layer does when called with no training flag: "train" (batch statistics, and the
+    # moving statistics move), "inference" (moving statistics, left as they are), "refuses"; None: not declared
+    call_without_flag: str | None = None
     notes: str = ""
 
 
@@ -126,6 +129,11 @@ class LayerState(NamedTuple):
     moving_var: np.ndarray
 
 
+#: The calls of a call sequence (``Adapter.bn_sequence``): a training call, an inference call, and a
+#: call with no training flag (Keras: ``layer(x)``), which must do what ``Conventions.call_without_flag`` says.
+SEQUENCE_CALLS = ("train", "inference", "no-flag")
+
+
 class DefaultRun(NamedTuple):
     """One call of a layer built with every default, on a given input (for the fingerprint probes)."""
 
@@ -162,6 +170,15 @@ class Adapter:
         output, the moving statistics after the call (they must not change), and gradients."""
         raise NotImplementedError
 
+    def bn_sequence(self, case, inputs, calls: tuple[str, ...]) -> list[BNRun]:
+        """Build one layer with ``inputs``' parameters and initial moving statistics, make the calls
+        ``calls`` (each one of ``SEQUENCE_CALLS``) on it in order, call i on ``inputs.xs[i]``, and
+        return after each call its output and the moving statistics the layer then holds (float64
+        copies; no gradients). The same layer throughout: a mode switched between calls (PyTorch's
+        ``train()``/``eval()``) must not disturb its state, and ``momentum=None`` counts only the
+        training calls."""
+        raise NotImplementedError
+
     def bn_default(self, x: np.ndarray, *, training: bool | None) -> DefaultRun:
         """Build the framework's BN layer with every default for an input like ``x`` (float32) and
         call it once: ``training=True``/``False``, or ``None`` for a call with no training flag."""
@@ -189,6 +206,12 @@ class Adapter:
     # -- what is offered ------------------------------------------------------------------------
     def unsupported(self, case) -> str | None:
         """Why this framework cannot run ``case`` (a documented restriction), or None."""
+        return None
+
+    def dtype_refusal(self, op: str, dtype: str) -> str | None:
+        """Why every case of ``op`` in ``dtype`` is refused although the capabilities list the dtype
+        (a user's layer that cannot be built or called in it: the message it raised), or None. The
+        properties skip the dtype with this reason instead of failing each example."""
         return None
 
     def describe(self) -> dict:

@@ -36,6 +36,7 @@ by at most one rounding -- the moving-statistics bound allows for a rounded mome
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import flax
@@ -211,7 +212,8 @@ class FlaxAdapter(Adapter):
             name=f"flax-{api}",
             framework="flax",
             version=flax.__version__,
-            conventions=CONVENTIONS,
+            # no training flag: linen's use_running_average has no default, nnx's defaults to training
+            conventions=dataclasses.replace(CONVENTIONS, call_without_flag="refuses" if linen else "train"),
             capabilities=LINEN_CAPABILITIES if linen else NNX_CAPABILITIES,
             description="flax.linen.BatchNorm, linen.max_pool/avg_pool" if linen else "flax.nnx.BatchNorm",
             extra={"jax": jax.__version__, "x64": "scoped: jax.enable_x64(True) around float64 cases only"},

@@ -32,6 +32,7 @@ CONVENTIONS = Conventions(
     default_momentum=0.1,
     default_axis=1,
     momentum_none=True,
+    call_without_flag="train",  # a module starts in training mode; train()/eval() set it
     notes="running = (1 - momentum) * running + momentum * batch; unbiased running variance; "
     "modules start in training mode",
 )
@@ -90,9 +91,9 @@ class TorchAdapter(Adapter):
     def __init__(self, *, functional: bool = False):
         name = "torch-functional" if functional else "torch"
         caps, conventions = CAPABILITIES, CONVENTIONS
-        if functional:  # F.batch_norm takes a float momentum only
+        if functional:  # F.batch_norm takes a float momentum only, and training=False by default
             caps = dataclasses.replace(CAPABILITIES, ops=("batch_norm",))
-            conventions = dataclasses.replace(CONVENTIONS, momentum_none=False)
+            conventions = dataclasses.replace(CONVENTIONS, momentum_none=False, call_without_flag="inference")
         super().__init__(
             name=name,
             framework="torch",

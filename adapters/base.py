@@ -129,11 +129,6 @@ class LayerState(NamedTuple):
     moving_var: np.ndarray
 
 
-#: The calls of a call sequence (``Adapter.bn_sequence``): a training call, an inference call, and a
-#: call with no training flag (Keras: ``layer(x)``), which must do what ``Conventions.call_without_flag`` says.
-SEQUENCE_CALLS = ("train", "inference", "no-flag")
-
-
 class DefaultRun(NamedTuple):
     """One call of a layer built with every default, on a given input (for the fingerprint probes)."""
 
@@ -171,12 +166,13 @@ class Adapter:
         raise NotImplementedError
 
     def bn_sequence(self, case, inputs, calls: tuple[str, ...]) -> list[BNRun]:
-        """Build one layer with ``inputs``' parameters and initial moving statistics, make the calls
-        ``calls`` (each one of ``SEQUENCE_CALLS``) on it in order, call i on ``inputs.xs[i]``, and
-        return after each call its output and the moving statistics the layer then holds (float64
-        copies; no gradients). The same layer throughout: a mode switched between calls (PyTorch's
-        ``train()``/``eval()``) must not disturb its state, and ``momentum=None`` counts only the
-        training calls."""
+        """Build one layer with ``inputs``' parameters and initial moving statistics and make the
+        calls ``calls`` on it in order, call i on ``inputs.xs[i]``: each ``"train"``, ``"inference"``
+        or ``"no-flag"`` (a call with no training flag, Keras's ``layer(x)``; drawn only where
+        ``conventions.call_without_flag`` is ``"inference"``). Return, after each call, its output
+        and the moving statistics the layer then holds (float64 copies; no gradients). The same layer
+        throughout: switching modes (PyTorch's ``train()``/``eval()``) must not disturb its state,
+        and ``momentum=None`` counts the training calls only."""
         raise NotImplementedError
 
     def bn_default(self, x: np.ndarray, *, training: bool | None) -> DefaultRun:

@@ -257,6 +257,20 @@ class FlaxAdapter(Adapter):
     def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
         return self._run(case, inputs, False, grads)
 
+    def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
+        """The compiled step per call, ``use_running_average`` set from the call, the running
+        statistics of each call passed to the next (a call with no flag: linen refuses it, nnx
+        trains; the property does not draw one for either)."""
+        if "no-flag" in calls:
+            raise ValueError(f"case: {self.name} has no call without a training flag in call sequences")
+        with x64_scope(case.dtype):
+            params, stats, xs, _, hyper, kw = self._prepare(case, inputs, True, False)
+            runs = []
+            for x, call in zip(xs, calls):
+                y, stats = self._step(params, stats, x, *hyper, **dict(kw, training=call == "train"))
+                runs.append(BNRun(as_float64(y), as_float64(stats["mean"]), as_float64(stats["var"])))
+            return runs
+
     def unsupported(self, case) -> str | None:
         if getattr(case, "op", None) == "batch_norm" and case.momentum is None:
             return "Flax's momentum is a float; there is no cumulative-average mode"

@@ -87,3 +87,12 @@ class UpdatesInInference(HandBatchNormalization):
     """Bug: the moving statistics also move in inference mode."""
 
     update_in_inference = True
+
+
+class TrainsWithoutFlag(HandBatchNormalization):
+    """Bug (the lecture's claim that prediction updates the statistics): ``call(x, training=True)``,
+    so a call without a training flag normalizes with the batch statistics and moves the moving
+    ones, where Keras's layer treats it as inference."""
+
+    def call(self, x, training=True):
+        return super().call(x, training=training)

@@ -13,6 +13,12 @@ checked by every batch-norm property, with the conventions of the framework it s
 
 A class that cannot be imported, or lacks part of that shape, is a ``UsageError`` naming what is
 missing.
+
+The class is checked as the framework's own layer is: in every dtype the framework's adapter offers
+(a ``torch`` class moved there with ``.to(dtype)``, a ``keras`` class built with ``dtype=``), its
+constructor's defaults by the fingerprint's probes (``conventions``), and through call sequences
+(``bn_call_sequence``). A dtype the class cannot be built or called in is skipped with its message
+(``Adapter.dtype_refusal``), never a crash.
 """
 
 from __future__ import annotations

@@ -66,6 +66,9 @@ class Conventions:
     default_momentum: float | None
     default_axis: int  # the feature axis a default layer normalizes, for a 4-D input
     momentum_none: bool = False  # True if momentum=None means the cumulative average
+    # what a default layer does when called with no training flag: "train" (batch statistics, and the
+    # moving statistics move), "inference" (moving statistics, left as they are), "refuses"; None: not declared
+    call_without_flag: str | None = None
     notes: str = ""
 
 
@@ -175,6 +178,16 @@ class Adapter:
         output, the moving statistics after the call (they must not change), and gradients."""
         raise NotImplementedError
 
+    def bn_sequence(self, case, inputs, calls: tuple[str, ...]) -> list[BNRun]:
+        """Build one layer with ``inputs``' parameters and initial moving statistics and make the
+        calls ``calls`` on it in order, call i on ``inputs.xs[i]``: each ``"train"``, ``"inference"``
+        or ``"no-flag"`` (a call with no training flag, Keras's ``layer(x)``; drawn only where
+        ``conventions.call_without_flag`` is ``"inference"``). Return, after each call, its output
+        and the moving statistics the layer then holds (float64 copies; no gradients). The same layer
+        throughout: switching modes (PyTorch's ``train()``/``eval()``) must not disturb its state,
+        and ``momentum=None`` counts the training calls only."""
+        raise NotImplementedError
+
     def bn_default(self, x: np.ndarray, *, training: bool | None) -> DefaultRun:
         """Build the framework's BN layer with every default for an input like ``x`` (float32) and
         call it once: ``training=True``/``False``, or ``None`` for a call with no training flag."""
@@ -220,6 +233,12 @@ class Adapter:
             "capabilities": self.capabilities.as_dict(),
             "probes": {name: {"offered": reason is None, "reason": reason} for name, reason in self.probes().items()},
         }
+
+    def dtype_refusal(self, op: str, dtype: str) -> str | None:
+        """Why every case of ``op`` in ``dtype`` is refused although the capabilities list the dtype
+        (a user's layer that cannot be built or called in it: the message it raised), or None. The
+        properties skip the dtype with this reason instead of failing each example."""
+        return None
 
     def describe(self) -> dict:
         return {"framework": self.framework, "version": self.version, "backend": self.backend}

@@ -11,6 +11,9 @@ different numbers, and reads the convention off the output:
 - default eps, and where it sits: a default layer on x = +-a per feature outputs
   a / sqrt(a^2 + eps) (inside the square root) or a / (a + eps) (outside); solving both forms for
   eps at two values of a, the right form gives the same eps twice;
+- default momentum: one training call of a default layer from moving mean 0 on a batch of mean 1
+  leaves the weight the default momentum gives the new batch (1 - m in the "keras" meaning, m in the
+  "torch" meaning, whichever the momentum probe measured);
 - default axis: which axis of a (2, 3, 4, 5) input a default layer keeps statistics for;
 - initial state: a fresh default layer's gamma, beta, moving mean and variance;
 - one-pass or two-pass variance: a float32 batch 1e4 + {-1, 1}: two passes find variance 1 exactly,
@@ -104,6 +107,20 @@ def probe_eps(adapter: Adapter) -> dict:
     )
 
 
+def probe_default_momentum(adapter: Adapter) -> dict:
+    meaning = probe_momentum(adapter)["value"]
+    run = adapter.bn_default(np.array([[0.0, 0.0, 0.0], [2.0, 2.0, 2.0]]), training=True)  # batch mean 1
+    if run.moving_mean is None:
+        return _finding(None, f"default layer refused a training call: {run.error}")
+    start, new = float(np.asarray(run.initial.moving_mean)[0]), float(np.asarray(run.moving_mean)[0])
+    weight = (new - start) / (1.0 - start)  # new = (1 - w) start + w * 1
+    momentum = {"keras": 1.0 - weight, "torch": weight}.get(meaning)
+    evidence = (f"a default layer, moving mean {start:.6g}, batch mean 1 -> {new:.6g}: the new batch's "
+                f"weight {weight:.6g}, momentum {momentum if momentum is None else f'{momentum:.6g}'} "
+                f"in the measured meaning ({meaning})")
+    return _finding(None if momentum is None else float(f"{momentum:.6g}"), evidence)
+
+
 def probe_default_axis(adapter: Adapter) -> dict:
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
     run = adapter.bn_default(x, training=True)
@@ -161,6 +178,7 @@ PROBES = {
     "running_variance": probe_running_var,
     "running_variance_4d": probe_running_var_4d,
     "default_eps": probe_eps,
+    "default_momentum": probe_default_momentum,
     "default_axis": probe_default_axis,
     "initial_state": probe_initial_state,
     "variance_algorithm": probe_variance_algorithm,
@@ -190,6 +208,7 @@ def _declared(adapter: Adapter) -> dict:
         "default_eps": c.default_eps,
         "default_momentum": c.default_momentum,
         "default_axis": c.default_axis,
+        "call_without_training_flag": c.call_without_flag,
     }
 
 
@@ -216,6 +235,9 @@ def conventions_example(fp: dict):
     }
     return Example("conventions", None, fp, "-", outputs, extra={"declared": fp["declared"]})
 
+#: The flagless probe's finding for each declared ``Conventions.call_without_flag``.
+FLAGLESS = {"train": "updates moving statistics", "inference": "leaves moving statistics", "refuses": "refuses"}
+
 
 def disagreements(fp: dict) -> list[str]:
     """Where the measured conventions contradict what the adapter declares."""
@@ -228,4 +250,23 @@ def disagreements(fp: dict) -> list[str]:
     eps = probes["default_eps"]["value"]
     if eps is None or abs(eps["eps"] - declared["default_eps"]) > 0.05 * declared["default_eps"]:
         out.append(f"default_eps: declared {declared['default_eps']!r}, measured {eps!r}")
+    momentum, expected = probes.get("default_momentum", {}).get("value"), declared.get("default_momentum")
+    if expected is not None and not _same_weight(momentum, expected, declared["momentum_meaning"]):
+        out.append(f"default_momentum: declared {expected!r}, measured {momentum!r} "
+                   f"({probes['default_momentum']['evidence']})")
+    flagless = declared.get("call_without_training_flag")
+    if flagless is not None:
+        measured = probes["call_without_training_flag"]["value"]
+        if measured != FLAGLESS[flagless]:
+            out.append(f"call_without_training_flag: declared {flagless!r} ({FLAGLESS[flagless]}), measured "
+                       f"{measured!r} ({probes['call_without_training_flag']['evidence']})")
     return out
+
+
+def _same_weight(measured, declared: float, meaning: str) -> bool:
+    """Whether two momenta give the new batch the same weight, to 1% of it (a weight of 0.01 is not
+    0.001: 0.99 and 0.999 differ here although they are 1% apart as momenta)."""
+    if measured is None:
+        return False
+    weight = (lambda m: 1.0 - m) if meaning == "keras" else (lambda m: m)
+    return abs(weight(measured) - weight(declared)) <= 0.01 * abs(weight(declared))

@@ -36,6 +36,7 @@ by at most one rounding -- the moving-statistics bound allows for a rounded mome
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import flax
@@ -211,7 +212,8 @@ class FlaxAdapter(Adapter):
             name=f"flax-{api}",
             framework="flax",
             version=flax.__version__,
-            conventions=CONVENTIONS,
+            # no training flag: linen's use_running_average has no default, nnx's defaults to training
+            conventions=dataclasses.replace(CONVENTIONS, call_without_flag="refuses" if linen else "train"),
             capabilities=LINEN_CAPABILITIES if linen else NNX_CAPABILITIES,
             description="flax.linen.BatchNorm, linen.max_pool/avg_pool" if linen else "flax.nnx.BatchNorm",
             extra={"jax": jax.__version__, "x64": "scoped: jax.enable_x64(True) around float64 cases only"},
@@ -254,6 +256,20 @@ class FlaxAdapter(Adapter):
 
     def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
         return self._run(case, inputs, False, grads)
+
+    def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
+        """The compiled step per call, ``use_running_average`` set from the call, the running
+        statistics of each call passed to the next (a call with no flag: linen refuses it, nnx
+        trains; the property does not draw one for either)."""
+        if "no-flag" in calls:
+            raise ValueError(f"case: {self.name} has no call without a training flag in call sequences")
+        with x64_scope(case.dtype):
+            params, stats, xs, _, hyper, kw = self._prepare(case, inputs, True, False)
+            runs = []
+            for x, call in zip(xs, calls):
+                y, stats = self._step(params, stats, x, *hyper, **dict(kw, training=call == "train"))
+                runs.append(BNRun(as_float64(y), as_float64(stats["mean"]), as_float64(stats["var"])))
+            return runs
 
     def unsupported(self, case) -> str | None:
         if getattr(case, "op", None) == "batch_norm" and case.momentum is None:

@@ -135,6 +135,19 @@ class EagerRunner:
         y, *out = self._bn_calls(layer, xs, dy, training=training, grads=grads, eps=eps, momentum=momentum)
         return (y, layer.moving_mean, layer.moving_variance, *out)
 
+    def bn_sequence(self, entry, params, xs, calls, *, eps, momentum, read):
+        """The calls in order on one layer holding the values: ``training=True``/``False``, or no flag
+        for ``"no-flag"``; ``read`` of the output and of the moving statistics after each call
+        (read at once: the variables change with the next call)."""
+        layer = entry.layer
+        self._assign(layer, params)
+        out = []
+        with hyper_parameters(layer, eps, momentum):
+            for x, call in zip(xs, calls):
+                y = layer(x) if call == "no-flag" else layer(x, training=call == "train")
+                out.append(tuple(read(t) for t in (y, layer.moving_mean, layer.moving_variance)))
+        return out
+
     def call(self, entry, weights, x):
         self._assign(entry.layer, weights)
         return entry.layer(x)
@@ -189,6 +202,8 @@ class JaxRunner:
 
                 def call(params, x):
                     with hyper_parameters(layer, eps, momentum):
+                        if training is None:  # a call with no training flag
+                            return layer.stateless_call(params, non_trainable, x)
                         return layer.stateless_call(params, non_trainable, x, training=training)
 
                 y, vjp, new_state = jax.vjp(call, trainable, x, has_aux=True)
@@ -225,6 +240,20 @@ class JaxRunner:
             dp = dict(zip(trainable, dp))
             out = (dx, dp["gamma"], dp["beta"])
         return (y, state["moving_mean"], state["moving_variance"], *out)
+
+    def bn_sequence(self, entry, params, xs, calls, *, eps, momentum, read):
+        """The calls in order, the state of each passed to the next: the compiled step for
+        ``training=True``, ``False``, or no flag (``None``); ``read`` of y and the moving statistics."""
+        p, state, xs, dy = self._bn_args(entry, params, xs, None)
+        names = _order(entry)[1]
+        out = []
+        for x, call in zip(xs, calls):
+            training = {"train": True, "inference": False, "no-flag": None}[call]
+            y, state, _, _ = self._compiled(entry, ("bn", training), self._bn_step(training))(
+                p, state, x, dy, eps, momentum)
+            stats = dict(zip(names, state))
+            out.append((read(y), read(stats["moving_mean"]), read(stats["moving_variance"])))
+        return out
 
     def _call_fn(self, entry):
         return self._compiled(entry, "call", lambda layer: lambda p, x: layer.stateless_call(p, [], x)[0])

@@ -154,6 +154,15 @@ class KerasLayersAdapter(Adapter):
     def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
         return self._bn(case, inputs, False, grads)
 
+    def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
+        """The cached layer holding the case's values, called once per batch as ``calls`` says."""
+        keras = self.keras()
+        with self._scope(case.dtype):
+            entry, params, xs, _, kw = self._bn_args(keras, case, inputs, True, False)
+            out = self._runner.bn_sequence(entry, params, xs, calls, eps=kw["eps"], momentum=kw["momentum"],
+                                           read=lambda t: self._numpy(keras, t))
+        return [BNRun(*run) for run in out]
+
     def bn_default(self, x: np.ndarray, *, training: bool | None) -> DefaultRun:
         keras = self.keras()
         layer = keras.layers.BatchNormalization()

@@ -5,7 +5,14 @@ A user layer may keep its hyper-parameters under any attribute name, so it is bu
 example with that example's ``axis``, ``momentum`` and ``epsilon`` (no layer cache), then given the
 example's gamma, beta and moving statistics through ``assign``. Keras runs on the backend it was
 imported with (``KERAS_BACKEND``, default tensorflow); tensorflow and torch are supported (gradients
-by ``tf.GradientTape`` or ``torch.autograd``), in float32, the dtype a layer gets by default.
+by ``tf.GradientTape`` or ``torch.autograd``).
+
+Every dtype Keras's own layer is checked in (float16, bfloat16, float32, float64). As the Keras
+adapters build ``BatchNormalization(dtype=...)``, a user layer is built with ``dtype=`` (a Keras dtype
+policy: its variables and computation in that dtype) for every dtype but float32, which it gets by
+default, so a class without a ``dtype`` argument is still checked in float32. A class that cannot be
+built or called in a dtype (``dtype_refusal``: tried once per dtype) has that dtype skipped with its
+message.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import numpy as np
 from .base import Adapter, BNRun, DefaultRun, LayerState
 from .keras_adapter import CAPABILITIES, CONVENTIONS
 from .keras_backends import BN_PARAMS, grads_tensorflow, grads_torch
+from .keras_layers import exact_dtype
 
 
 class UserKerasAdapter(Adapter):
@@ -36,28 +44,42 @@ class UserKerasAdapter(Adapter):
             framework="keras",
             version=keras.__version__,
             conventions=CONVENTIONS,
-            capabilities=dataclasses.replace(
-                CAPABILITIES, ops=("batch_norm",), dtypes=("float32",), dtypes_by_op={}
-            ),
+            capabilities=dataclasses.replace(CAPABILITIES, ops=("batch_norm",), dtypes_by_op={}),
             backend=backend,
             description=f"{cls.__module__}.{cls.__qualname__} (user class, Keras conventions)",
         )
-        self.cls, self._keras = cls, keras
+        self.cls, self.spec, self._keras = cls, spec, keras
         self._grads = grads_tensorflow if backend == "tensorflow" else grads_torch
+        self._refusals: dict = {}  # dtype -> the message of the layer's refusal, or None
 
-    def _t(self, a):
-        return self._keras.ops.convert_to_tensor(np.asarray(a, np.float32), dtype="float32")
+    def _t(self, a, dtype: str = "float32"):
+        """``a`` as a tensor of ``dtype``, crossing without rounding (its values are representable)."""
+        ops, exact = self._keras.ops, exact_dtype(dtype)
+        t = ops.convert_to_tensor(np.asarray(a, exact), dtype=exact)
+        return t if dtype == exact else ops.cast(t, dtype)
 
     def _n(self, t) -> np.ndarray:
-        return np.asarray(self._keras.ops.convert_to_numpy(t), np.float64)
+        return np.asarray(self._keras.ops.convert_to_numpy(t)).astype(np.float64)
+
+    def _new(self, dtype: str, **kwargs):
+        """The user's layer in ``dtype``: ``dtype=`` passed for every dtype but the default float32."""
+        return self.cls(**kwargs) if dtype == "float32" else self.cls(**kwargs, dtype=dtype)
+
+    def _variable_dtype(self, variable) -> str:
+        return self._keras.backend.standardize_dtype(variable.dtype)
 
     def _layer(self, case, inputs):
-        """A new layer built for ``case`` and holding its gamma, beta and moving statistics."""
-        layer = self.cls(axis=case.axis, momentum=case.momentum, epsilon=case.eps)
+        """A new layer built for ``case`` and holding its gamma, beta and moving statistics (each
+        given in its variable's own dtype)."""
+        layer = self._new(case.dtype, axis=case.axis, momentum=case.momentum, epsilon=case.eps)
         layer.build(case.shape)
         for name, value in zip(BN_PARAMS, (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)):
-            getattr(layer, name).assign(self._t(value))
+            variable = getattr(layer, name)
+            variable.assign(self._t(value, self._variable_dtype(variable)))
         return layer
+
+    def _xs(self, case, xs):
+        return [self._t(x, case.dtype) for x in xs]
 
     def _calls(self, layer, xs, dy, training: bool, grads: bool):
         """Every step of the case on framework tensors: the training calls before the last, then
@@ -70,8 +92,8 @@ class UserKerasAdapter(Adapter):
 
     def _run(self, case, inputs, training: bool, grads: bool) -> BNRun:
         layer = self._layer(case, inputs)
-        xs = [self._t(x) for x in (inputs.xs if training else inputs.xs[:1])]
-        y, *out = self._calls(layer, xs, self._t(inputs.dy), training, grads)
+        xs = self._xs(case, inputs.xs if training else inputs.xs[:1])
+        y, *out = self._calls(layer, xs, self._t(inputs.dy, case.dtype), training, grads)
         return BNRun(self._n(y), self._n(layer.moving_mean), self._n(layer.moving_variance),
                      *(None if g is None else self._n(g) for g in out))
 
@@ -82,9 +104,10 @@ class UserKerasAdapter(Adapter):
         overhead here, as the layer cache's misses are for the Keras adapters."""
         training = mode == "train"
         layer = self._layer(case, inputs)
-        xs = [self._t(x) for x in (inputs.xs if training else inputs.xs[:1])]
-        dy = self._t(inputs.dy)
-        start = [self._t(inputs.moving_mean), self._t(inputs.moving_var)]
+        xs = self._xs(case, inputs.xs if training else inputs.xs[:1])
+        dy = self._t(inputs.dy, case.dtype)
+        start = [self._t(v, self._variable_dtype(getattr(layer, name)))
+                 for v, name in ((inputs.moving_mean, "moving_mean"), (inputs.moving_var, "moving_variance"))]
 
         def call():
             layer.moving_mean.assign(start[0])
@@ -110,7 +133,55 @@ class UserKerasAdapter(Adapter):
             return DefaultRun(initial, None, None, None, f"{type(e).__name__}: {e}")
         return DefaultRun(initial, self._n(y), self._n(layer.moving_mean), self._n(layer.moving_variance))
 
+    def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
+        """One layer, the calls in order: ``training=True``, ``training=False``, or no flag at all."""
+        layer = self._layer(case, inputs)
+        runs = []
+        for x, call in zip(self._xs(case, inputs.xs), calls):
+            y = layer(x) if call == "no-flag" else layer(x, training={"train": True, "inference": False}[call])
+            runs.append(BNRun(self._n(y), self._n(layer.moving_mean), self._n(layer.moving_variance)))
+        return runs
+
+    def _float64_in_float32(self) -> str | None:
+        """Whether ``keras.ops`` compute float64 in float32 on this backend (Keras's type promotion maps
+        float64 to float32 on every backend but tensorflow: the keras-torch and keras-jax targets record
+        it as a known deviation), measured: the mean of float64 [1, 1 + 2**-40] is 1 + 2**-41 in
+        float64 and 1.0 in float32. A layer built from ``keras.ops`` inherits it."""
+        ops = self._keras.ops
+        x = ops.convert_to_tensor(np.array([1.0, 1.0 + 2.0**-40]), dtype="float64")
+        mean = float(self._n(ops.mean(x)))
+        if mean == 1.0 + 2.0**-41:
+            return None
+        return (f"--bn-impl {self.spec}: float64 is not checked on Keras's {self.backend} backend, whose ops "
+                f"compute float64 in float32 (keras.ops.mean of float64 [1, 1 + 2**-40] = {mean!r}, not "
+                f"1 + 2**-41; a known deviation of the keras-{self.backend} target), so any layer built "
+                "from keras.ops would fail for Keras's reason; float64 is checked on the tensorflow backend")
+
+    def dtype_refusal(self, op: str, dtype: str) -> str | None:
+        """Build the layer in ``dtype`` as the adapter does and call it once with ``training=True`` and
+        once with ``training=False`` on a (4, 3) input of that dtype; the first exception is the refusal.
+        float64 on a backend whose ops compute it in float32 is skipped too (``_float64_in_float32``)."""
+        if dtype == "float64" and "float64-backend" not in self._refusals:
+            self._refusals["float64-backend"] = self._float64_in_float32()
+        if dtype == "float64" and self._refusals["float64-backend"]:
+            return self._refusals["float64-backend"]
+        if dtype not in self._refusals:
+            from .user_impl import refusal_message
+
+            arg = "" if dtype == "float32" else f", dtype={dtype!r}"
+            what = f"{self.cls.__name__}(axis=-1, momentum=0.99, epsilon=1e-3{arg}), calls on (4, 3)"
+            try:
+                layer = self._new(dtype, axis=-1, momentum=0.99, epsilon=1e-3)
+                layer.build((4, 3))
+                x = self._t(np.linspace(-1.0, 1.0, 12).reshape(4, 3), dtype)
+                layer(x, training=True)
+                layer(x, training=False)
+                self._refusals[dtype] = None
+            except Exception as e:  # noqa: BLE001 - the layer's own refusal is the reason
+                self._refusals[dtype] = refusal_message(self.spec, dtype, what, e)
+        return self._refusals[dtype]
+
     def unsupported(self, case) -> str | None:
         if case.op == "batch_norm" and case.momentum is None:
             return "Keras BatchNormalization has no cumulative moving average (momentum=None)"
-        return None
+        return self.dtype_refusal(case.op, case.dtype)

@@ -32,6 +32,7 @@ CONVENTIONS = Conventions(
     default_momentum=0.1,
     default_axis=1,
     momentum_none=True,
+    call_without_flag="train",  # a module starts in training mode; train()/eval() set it
     notes="running = (1 - momentum) * running + momentum * batch; unbiased running variance; "
     "modules start in training mode",
 )
@@ -90,9 +91,9 @@ class TorchAdapter(Adapter):
     def __init__(self, *, functional: bool = False):
         name = "torch-functional" if functional else "torch"
         caps, conventions = CAPABILITIES, CONVENTIONS
-        if functional:  # F.batch_norm takes a float momentum only
+        if functional:  # F.batch_norm takes a float momentum only, and training=False by default
             caps = dataclasses.replace(CAPABILITIES, ops=("batch_norm",))
-            conventions = dataclasses.replace(CONVENTIONS, momentum_none=False)
+            conventions = dataclasses.replace(CONVENTIONS, momentum_none=False, call_without_flag="inference")
         super().__init__(
             name=name,
             framework="torch",
@@ -186,6 +187,37 @@ class TorchAdapter(Adapter):
 
     def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
         return self._run(case, inputs, False, grads)
+
+    def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
+        """The module switched with ``train()``/``eval()`` before each call (a module has no per-call
+        flag); ``F.batch_norm`` with ``training=True``/``False``, or without the argument (its default,
+        False) for ``"no-flag"``, on the same running-statistics tensors throughout."""
+        xs = [tensor(x, case.dtype) for x in inputs.xs]
+        if self.functional:
+            dt = case.dtype
+            rm, rv = tensor(inputs.moving_mean, dt), tensor(inputs.moving_var, dt)
+            w, b = tensor(inputs.gamma, dt), tensor(inputs.beta, dt)
+            flags = [{} if call == "no-flag" else {"training": call == "train"} for call in calls]
+            layers = [lambda x, f=f: F.batch_norm(x, rm, rv, w, b, momentum=case.momentum, eps=case.eps, **f)
+                      for f in flags]
+        else:
+            if "no-flag" in calls:
+                raise ValueError("case: a module has no per-call training flag; train() and eval() set its mode")
+            bn, (_, _, rm, rv) = self._module(case, inputs)
+
+            def mode(training):
+                def call(x):
+                    bn.train(training)
+                    return bn(x)
+
+                return call
+
+            layers = [mode(call == "train") for call in calls]
+        runs = []
+        with torch.no_grad():
+            for layer, x in zip(layers, xs):
+                runs.append(BNRun(numpy(layer(x)), numpy(rm), numpy(rv)))
+        return runs
 
     def bn_default(self, x: np.ndarray, *, training: bool | None) -> DefaultRun:
         c = x.shape[1]

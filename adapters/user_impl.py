@@ -13,6 +13,12 @@ checked by every batch-norm property, with the conventions of the framework it s
 
 A class that cannot be imported, or lacks part of that shape, is a ``UsageError`` naming what is
 missing.
+
+The class is checked as the framework's own layer is: in every dtype the framework's adapter offers
+(a ``torch`` class moved there with ``.to(dtype)``, a ``keras`` class built with ``dtype=``), its
+constructor's defaults by the fingerprint's probes (``conventions``), and through call sequences
+(``bn_call_sequence``). A dtype the class cannot be built or called in is skipped with its message
+(``Adapter.dtype_refusal``), never a crash.
 """
 
 from __future__ import annotations
@@ -87,19 +93,59 @@ def check_torch_shape(cls, spec: str) -> None:
         )
 
 
+def refusal_message(spec: str, dtype: str, what: str, error: Exception) -> str:
+    """The skip reason of a dtype a user's layer refuses: the dtype, what was tried, its exception."""
+    text = " ".join(str(error).split())[:300]
+    return f"--bn-impl {spec} refuses {dtype}: {what} raised {type(error).__name__}: {text}"
+
+
+def torch_refusal(cls, spec: str, dtype: str) -> str | None:
+    """Build the class and move it to ``dtype`` as a user does (``module.to(dtype)``: parameters and
+    floating-point buffers take the dtype), then call it once in train() and once in eval() mode on
+    a (4, 3) input of that dtype; the first exception is the refusal."""
+    import torch
+
+    from .torch_adapter import DTYPES
+
+    what = f"{cls.__name__}(3, eps=1e-3, momentum=0.1).to(torch.{dtype}), train() and eval() calls on (4, 3)"
+    try:
+        layer = cls(3, eps=1e-3, momentum=0.1).to(DTYPES[dtype])
+        x = torch.linspace(-1.0, 1.0, 12, dtype=torch.float64).reshape(4, 3).to(DTYPES[dtype])
+        with torch.no_grad():
+            layer.train()
+            layer(x)
+            layer.eval()
+            layer(x)
+    except Exception as e:  # noqa: BLE001 - the layer's own refusal is the reason
+        return refusal_message(spec, dtype, what, e)
+    return None
+
+
 def torch_adapter(cls, spec: str, target: str):
     from .torch_adapter import CAPABILITIES, TorchAdapter
 
     check_torch_shape(cls, spec)
 
     class UserTorchAdapter(TorchAdapter):
+        """PyTorch's adapter with the user's class in place of ``nn.BatchNorm1d/2d``: every dtype
+        PyTorch's own layer is checked in, the class moved to it with ``.to(dtype)``."""
+
         def make_bn(self, rank, num_features, **kwargs):
             return cls(num_features, **kwargs)
 
+        def dtype_refusal(self, op, dtype):
+            if dtype not in self._refusals:
+                self._refusals[dtype] = torch_refusal(cls, spec, dtype)
+            return self._refusals[dtype]
+
+        def unsupported(self, case):
+            return super().unsupported(case) or self.dtype_refusal(case.op, case.dtype)
+
     adapter = UserTorchAdapter()
+    adapter._refusals = {}  # dtype -> the refusal found by torch_refusal, or None
     adapter.name = target
     adapter.description = f"{cls.__module__}.{cls.__qualname__} (user class, PyTorch conventions)"
-    adapter.capabilities = dataclasses.replace(CAPABILITIES, ops=("batch_norm",), dtypes=("float32", "float64"))
+    adapter.capabilities = dataclasses.replace(CAPABILITIES, ops=("batch_norm",))
     return adapter
 
 

@@ -176,6 +176,84 @@ def judge_bn_inference_keeps_stats(ex: Example, *, numerics=None) -> list[Compar
     ]
 
 
+SEQUENCE_CALLS = ("train", "inference", "no-flag")  # a call with training=True, False, or no flag at all
+
+
+def sequence_calls(mode: str, case: C.BNCase) -> tuple[str, ...]:
+    """The calls of a call-sequence example, written as its mode: ``"train,inference,train"``."""
+    calls = tuple(str(mode).split(","))
+    if not all(c in SEQUENCE_CALLS for c in calls):
+        raise ValueError(f"mode: a call sequence is calls from {SEQUENCE_CALLS} joined by commas, got {mode!r}")
+    if len(calls) != case.steps:
+        raise ValueError(f"mode: {len(calls)} calls for a case of {case.steps} steps (one batch per call)")
+    return calls
+
+
+def _weight_old(case: C.BNCase, convention: str, k: int) -> float:
+    """The old statistics' weight in the k-th training update (k = 1, 2, ...)."""
+    if case.momentum is None:
+        return 1.0 - 1.0 / k
+    return case.momentum if convention == "keras" else 1.0 - case.momentum
+
+
+def check_bn_call_sequence(adapter, case: C.BNCase, mode: str) -> list[Comparison]:
+    """One layer called in a sequence of modes (``mode``: e.g. ``"train,inference,train"``), checked
+    after every call, so that switching modes (PyTorch's ``train()``/``eval()``, Keras's ``training=``)
+    and calls without a training flag show:
+
+    - a training call normalizes with the batch statistics, and leaves the moving statistics the
+      reference's after the training calls so far (``momentum=None``: the cumulative average over the
+      training calls only; inference calls do not count), within the ``bn_moving_stats`` bound carried
+      over those calls;
+    - an inference call (and a call with no flag where the framework declares that inference)
+      normalizes with the moving statistics the layer holds, which the call before checked, and leaves
+      them bit for bit as they were.
+    """
+    calls = sequence_calls(mode, case)
+    flagless = adapter.conventions.call_without_flag
+    if "no-flag" in calls and flagless not in ("train", "inference"):
+        raise ValueError(f"mode: {adapter.name} declares no meaning for a call without a training flag ({flagless!r})")
+    inputs = C.materialize_bn(case)
+    runs = adapter.bn_sequence(case, inputs, calls)
+    convention = _moving_convention(adapter)
+    state = R.MovingStats(inputs.moving_mean, inputs.moving_var, 0)
+    held = (inputs.moving_mean, inputs.moving_var)
+    trained, states, weights = [], [], []
+    out: list[Comparison] = []
+    for i, (call, x, run) in enumerate(zip(calls, inputs.xs, runs)):
+        where = f" after call {i + 1} ({call})"
+        if call == "train" or (call == "no-flag" and flagless == "train"):
+            stats = R.batch_stats(x, case.axis)
+            y = R.normalize(x, stats.mean, stats.var, inputs.gamma, inputs.beta, case.eps, case.axis)
+            tol_y = tolerance.bn_forward(x, inputs.gamma, inputs.beta, stats.mean, stats.var, case.eps, case.axis,
+                                         case.dtype, training=True)
+            state = R.update_moving_stats(state, x, momentum=case.momentum, axis=case.axis, convention=convention)
+            trained.append(x)
+            states.append(state)
+            weights.append(_weight_old(case, convention, len(trained)))
+            tol_mean, tol_var = tolerance.moving_stats(
+                trained, inputs.moving_mean, inputs.moving_var, states, axis=case.axis, dtype=case.dtype,
+                weights_old=weights, unbiased=convention == "torch",
+            )
+            out += [compare(run.y, y, tol_y, dtype=case.dtype, name="y" + where),
+                    compare(run.moving_mean, state.mean, tol_mean, dtype=case.dtype, name="moving_mean" + where),
+                    compare(run.moving_var, state.var, tol_var, dtype=case.dtype, name="moving_var" + where)]
+        else:
+            mean, var = (np.asarray(a, np.float64) for a in held)
+            zero = np.zeros_like(mean)
+            if np.any(var < 0):  # a held variance cannot be negative: no output to expect from it
+                name = f"moving_var held before call {i + 1} ({call}), negative"
+                return out + [compare(var, np.maximum(var, 0.0), zero, dtype=case.dtype, name=name)]
+            y = R.normalize(x, mean, var, inputs.gamma, inputs.beta, case.eps, case.axis)
+            tol_y = tolerance.bn_forward(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype,
+                                         training=False)
+            out += [compare(run.y, y, tol_y, dtype=case.dtype, name="y" + where),
+                    compare(run.moving_mean, mean, zero, dtype=case.dtype, name="moving_mean" + where),
+                    compare(run.moving_var, var, zero, dtype=case.dtype, name="moving_var" + where)]
+        held = (run.moving_mean, run.moving_var)
+    return out
+
+
 # -- convolution and pooling ------------------------------------------------------------------
 
 
@@ -345,6 +423,7 @@ CHECKS = {
     "bn_backward": check_bn_backward,
     "bn_moving_stats": check_bn_moving_stats,
     "bn_inference_keeps_stats": check_bn_inference_keeps_stats,
+    "bn_call_sequence": check_bn_call_sequence,
     "conv2d": check_conv2d,
     "pool2d": check_pool2d,
     "pool2d_nonfinite": check_pool2d,

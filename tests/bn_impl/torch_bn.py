@@ -20,6 +20,7 @@ class HandBatchNorm2d(torch.nn.Module):
     biased_running_var = False
     eps_outside_sqrt = False
     update_in_eval = False
+    count_eval_calls = False
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1):
         super().__init__()
@@ -38,18 +39,25 @@ class HandBatchNorm2d(torch.nn.Module):
             if m < 2:
                 raise ValueError(f"Expected more than 1 value per channel when training, got {m}")
             mean = x.mean(dims)
-            var = ((x - mean.view(shape)) ** 2).mean(dims)
+            var = self._variance(x, mean, dims, shape)
         else:
             mean, var = self.running_mean.clone(), self.running_var.clone()
+            if self.count_eval_calls:
+                self.num_batches_tracked += 1
         if self.training or self.update_in_eval:
             self._update(x.detach(), dims, shape, m)
         denom = var.sqrt() + self.eps if self.eps_outside_sqrt else (var + self.eps).sqrt()
         return (x - mean.view(shape)) / denom.view(shape) * self.weight.view(shape) + self.bias.view(shape)
 
+    @staticmethod
+    def _variance(x: torch.Tensor, mean: torch.Tensor, dims, shape) -> torch.Tensor:
+        """The biased batch variance, in two passes: mean((x - mean)^2)."""
+        return ((x - mean.view(shape)) ** 2).mean(dims)
+
     @torch.no_grad()
     def _update(self, x, dims, shape, m) -> None:
         batch_mean = x.mean(dims)
-        batch_var = ((x - batch_mean.view(shape)) ** 2).sum(dims) / (m if self.biased_running_var else m - 1)
+        batch_var = self._variance(x, batch_mean, dims, shape) * (m / (m if self.biased_running_var else m - 1))
         self.num_batches_tracked += 1
         w = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         if self.invert_momentum:
@@ -80,6 +88,42 @@ class UpdatesInEval(HandBatchNorm2d):
     """Bug: the running statistics also move in eval mode (to "follow the test data")."""
 
     update_in_eval = True
+
+
+class HalfOnePassVariance(HandBatchNorm2d):
+    """Bug in half precision only: a "fast path" for float16 and bfloat16 takes the batch variance in
+    one pass, E[x^2] - E[x]^2, with E[x^2] rounded to the input's dtype, which loses about
+    (mean / std)^2 u of it to cancellation; float32 and float64 keep the two-pass variance."""
+
+    @staticmethod
+    def _variance(x: torch.Tensor, mean: torch.Tensor, dims, shape) -> torch.Tensor:
+        if x.dtype not in (torch.float16, torch.bfloat16):
+            return HandBatchNorm2d._variance(x, mean, dims, shape)
+        return (x * x).mean(dims) - mean * mean
+
+
+class WrongDefaultMomentum(HandBatchNorm2d):
+    """Bug: a default momentum of 0.01, Keras's 0.99 carried over as 1 - 0.99 (PyTorch's is 0.1)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.01):
+        super().__init__(num_features, eps=eps, momentum=momentum)
+
+
+class CountsEvalCalls(HandBatchNorm2d):
+    """Bug: eval() calls count in num_batches_tracked, so momentum=None averages over every call
+    instead of over the training calls (the running statistics themselves stay put in eval)."""
+
+    count_eval_calls = True
+
+
+class RefusesHalf(HandBatchNorm2d):
+    """Not a bug: a layer that supports float32 and float64 only, and says so when called in half
+    precision (those dtypes are skipped with its message)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype in (torch.float16, torch.bfloat16):
+            raise TypeError(f"RefusesHalf supports float32 and float64 only, got {x.dtype}")
+        return super().forward(x)
 
 
 class NotABatchNorm:

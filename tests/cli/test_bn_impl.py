@@ -4,6 +4,7 @@ rejects each planted bug, exactly as a user would run it (a separate pytest proc
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,21 +16,37 @@ pytest.importorskip("torch")
 
 
 BN_PROPERTIES = "tests/conformance/test_batch_norm.py"
+CONVENTIONS = "tests/conformance/test_fingerprint.py"
+DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 def run_bn_impl(spec: str, *extra: str, path: str = "tests") -> subprocess.CompletedProcess:
-    """``python -m pytest tests --bn-impl SPEC`` as a user runs it (the mutants narrow the path to the
-    batch-norm properties and stop at the first failure, to keep the suite fast)."""
+    """``python -m pytest tests --bn-impl SPEC`` as a user runs it (the mutants narrow the path and
+    ``-k`` to the property they target and stop at the first failure, to keep the suite fast)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
     cmd = [sys.executable, "-m", "pytest", path, "--bn-impl", spec, "-q", "-p", "no:cacheprovider",
            "--hypothesis-profile", "ci", *extra]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
+def passed(proc, test: str, target: str, dtype: str) -> bool:
+    """Whether ``-rp`` listed ``test`` for ``target`` in ``dtype`` as passed."""
+    return re.search(rf"^PASSED \S+::{test}\[{re.escape(target)}-{dtype}-", proc.stdout, re.M) is not None
+
+
+def assert_checked_in_every_dtype(proc, target: str) -> None:
+    """Half precision, defaults and call sequences ran and passed, not only float32."""
+    for test in ("test_bn_forward", "test_bn_backward", "test_bn_call_sequence"):
+        missing = [dt for dt in DTYPES if not passed(proc, test, target, dt)]
+        assert not missing, f"{test} did not pass in {missing}:\n{proc.stdout[-3000:]}"
+    assert re.search(rf"^PASSED \S+::test_declared_conventions_are_measured\[{re.escape(target)}-", proc.stdout, re.M)
+
+
 def test_hand_written_torch_batchnorm_conforms():
-    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:HandBatchNorm2d")
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:HandBatchNorm2d", "-rp")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
+    assert_checked_in_every_dtype(proc, "user-torch:tests.bn_impl.torch_bn.HandBatchNorm2d")
 
 
 @pytest.mark.parametrize(
@@ -42,16 +59,17 @@ def test_hand_written_torch_batchnorm_conforms():
     ],
 )
 def test_each_planted_bug_fails(mutant, property_name):
-    proc = run_bn_impl(f"torch:tests.bn_impl.torch_bn:{mutant}", "-x", path=BN_PROPERTIES)
+    proc = run_bn_impl(f"torch:tests.bn_impl.torch_bn:{mutant}", "-x", "-k", f"test_{property_name}", path=BN_PROPERTIES)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert f"property {property_name} " in proc.stdout, proc.stdout[-3000:]
 
 
 def test_hand_written_keras_batchnormalization_conforms():
     pytest.importorskip("keras")
-    proc = run_bn_impl("keras:tests.bn_impl.keras_bn:HandBatchNormalization")
+    proc = run_bn_impl("keras:tests.bn_impl.keras_bn:HandBatchNormalization", "-rp")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
+    assert_checked_in_every_dtype(proc, "user-keras:tests.bn_impl.keras_bn.HandBatchNormalization")
 
 
 @pytest.mark.parametrize(
@@ -65,9 +83,55 @@ def test_hand_written_keras_batchnormalization_conforms():
 )
 def test_each_planted_bug_in_the_keras_copy_fails(mutant, property_name):
     pytest.importorskip("keras")
-    proc = run_bn_impl(f"keras:tests.bn_impl.keras_bn:{mutant}", "-x", path=BN_PROPERTIES)
+    proc = run_bn_impl(f"keras:tests.bn_impl.keras_bn:{mutant}", "-x", "-k", f"test_{property_name}", path=BN_PROPERTIES)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert f"property {property_name} " in proc.stdout, proc.stdout[-3000:]
+
+
+def test_a_half_precision_only_bug_fails_in_half_precision_and_passes_in_float32():
+    target = "user-torch:tests.bn_impl.torch_bn.HalfOnePassVariance"
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:HalfOnePassVariance", "-rp", "-k",
+                       "bn_forward_adversarial and train and (float16 or float32)", path=BN_PROPERTIES)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "property bn_forward_adversarial | " in proc.stdout and "| dtype float16" in proc.stdout, proc.stdout[-3000:]
+    assert passed(proc, "test_bn_forward_adversarial", target, "float32"), proc.stdout[-3000:]
+    assert not passed(proc, "test_bn_forward_adversarial", target, "float16")
+
+
+def test_a_wrong_default_momentum_fails_the_conventions():
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:WrongDefaultMomentum", path=CONVENTIONS)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "default_momentum: declared 0.1, measured 0.01" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_counting_eval_calls_in_the_cumulative_average_fails_the_call_sequence():
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:CountsEvalCalls", "-x", "-k", "float32", path=BN_PROPERTIES)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "property bn_call_sequence " in proc.stdout, proc.stdout[-3000:]
+    # the shrunk case: momentum=None, an inference call between training calls, the later training call off
+    assert re.search(r"mode train,\S*inference\S*,train", proc.stdout) and '"momentum":null' in proc.stdout
+    assert re.search(r"Mismatched elements in 'moving_mean after call \d \(train\)'", proc.stdout)
+
+
+def test_a_keras_layer_that_trains_without_a_training_flag_fails_the_call_sequence():
+    pytest.importorskip("keras")
+    proc = run_bn_impl("keras:tests.bn_impl.keras_bn:TrainsWithoutFlag", "-x", "-k", "call_sequence and float32",
+                       path=BN_PROPERTIES)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "property bn_call_sequence " in proc.stdout, proc.stdout[-3000:]
+    assert re.search(r"Mismatched elements in 'moving_mean after call \d \(no-flag\)'", proc.stdout)
+    assert re.search(r"Mismatched elements in 'y after call \d \(no-flag\)'", proc.stdout)
+
+
+def test_a_dtype_the_layer_refuses_is_a_skip_with_its_message():
+    target = "user-torch:tests.bn_impl.torch_bn.RefusesHalf"
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:RefusesHalf", "-rps", "-k", "test_bn_forward and not adversarial",
+                       path=BN_PROPERTIES)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    for dtype in ("float16", "bfloat16"):
+        assert (f"refuses {dtype}: RefusesHalf(3, eps=1e-3, momentum=0.1).to(torch.{dtype}), train() and eval() "
+                f"calls on (4, 3) raised TypeError: RefusesHalf supports float32 and float64 only") in proc.stdout
+    assert passed(proc, "test_bn_forward", target, "float32") and passed(proc, "test_bn_forward", target, "float64")
 
 
 def test_a_class_without_the_drop_in_shape_is_a_usage_error():

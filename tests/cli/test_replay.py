@@ -28,9 +28,25 @@ def test_a_conforming_example_replays_as_a_pass(capsys):
     assert "all 1 elements within tolerance" in capsys.readouterr().out
 
 
+# A call sequence: the mode names the calls, one batch each (steps 3), momentum=None.
+SEQUENCE = ('{"op":"batch_norm","shape":[8,3],"axis":1,"dtype":"float32","eps":0.001,"momentum":null,"steps":3,'
+            '"x":{"seed":2,"dist":"normal","loc":1.0,"scale":2.0,"constant_feature":null,"specials":[]},'
+            '"params_seed":4,"random_params":true}')
+
+
+def test_a_call_sequence_replays_with_its_calls_as_the_mode(capsys):
+    assert main(["replay", "torch", "bn_call_sequence", "train,inference,train", SEQUENCE]) == 0
+    out = capsys.readouterr().out
+    for name in ("y after call 1 (train)", "moving_mean after call 2 (inference)", "moving_var after call 3 (train)"):
+        assert f"{name!r}: all" in out
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
+        (["replay", "torch", "bn_call_sequence", "train,sleep,train", SEQUENCE], "mode: a call sequence is calls from"),
+        (["replay", "torch", "bn_call_sequence", "train,inference", SEQUENCE], "mode: 2 calls for a case of 3 steps"),
+        (["replay", "torch", "bn_call_sequence", "train,no-flag,train", SEQUENCE], "a module has no per-call training flag"),
         (["replay", "torch", "pool2d", "-", "{not json"], "bnconform replay:"),
         (["replay", "no-such-target", "pool2d", "-", CEIL], "unknown adapter 'no-such-target'"),
         (["replay", "torch", "no_such_property", "-", CEIL], "property: expected one of"),

@@ -116,6 +116,9 @@ def require(adapter, op: str, dtype: str, mode: str | None = None) -> None:
         pytest.skip(f"{adapter.name} does not offer {dtype} for {op}")
     if mode is not None and op == "batch_norm" and mode not in caps.bn_modes:
         pytest.skip(f"{adapter.name} does not offer batch norm in {mode} mode")
+    refusal = adapter.dtype_refusal(op, dtype)
+    if refusal:
+        pytest.skip(refusal)
 
 
 def replay_command(target: str, prop: str, mode: str, case) -> str:

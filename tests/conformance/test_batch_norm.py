@@ -6,6 +6,8 @@ under the tolerance model (``bnconform.tolerance``).
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -75,3 +77,31 @@ def test_bn_inference_keeps_stats(target, mode, dtype, adapter, observe, data):
     require(adapter, "batch_norm", dtype, mode)
     case = data.draw(strategies.bn_cases(adapter.capabilities, dtype=dtype), label="case")
     run_example(observe, adapter, "bn_inference_keeps_stats", case, mode)
+
+
+@st.composite
+def call_sequences(draw, adapter) -> tuple[str, ...]:
+    """Two to five calls on one layer, at least one training call and one other: training, inference
+    and, where the framework declares a call without a training flag to be inference (Keras), that
+    call. Shrinks towards train, inference, train."""
+    calls = ("train", "inference") + (("no-flag",) if adapter.conventions.call_without_flag == "inference" else ())
+    mixed = st.lists(st.sampled_from(calls), min_size=2, max_size=5).map(tuple).filter(
+        lambda seq: "train" in seq and any(c != "train" for c in seq))
+    return draw(st.one_of(st.just(("train", "inference", "train")), mixed))
+
+
+@pytest.mark.bnconform(property="bn_call_sequence", op="batch_norm")
+@pytest.mark.parametrize("mode", ["-"])
+@given(data=st.data())
+def test_bn_call_sequence(target, mode, dtype, adapter, observe, data):
+    """One layer through a sequence of training, inference and (Keras) flagless calls: after each call
+    the output and the moving statistics are the reference's; inference calls leave the statistics
+    bit for bit, and momentum=None averages over the training calls only."""
+    require(adapter, "batch_norm", dtype)
+    calls = data.draw(call_sequences(adapter), label="calls")
+    case = data.draw(
+        strategies.bn_cases(adapter.capabilities, dtype=dtype, momentum_none=adapter.conventions.momentum_none),
+        label="case",
+    )
+    case = dataclasses.replace(case, steps=len(calls))  # one batch per call
+    run_example(observe, adapter, "bn_call_sequence", case, ",".join(calls))

@@ -189,17 +189,26 @@ def sequence_calls(mode: str, case: C.BNCase) -> tuple[str, ...]:
     return calls
 
 
-def _weight_old(case: C.BNCase, convention: str, k: int) -> float:
-    """The old statistics' weight in the k-th training update (k = 1, 2, ...)."""
-    if case.momentum is None:
-        return 1.0 - 1.0 / k
-    return case.momentum if convention == "keras" else 1.0 - case.momentum
+def run_bn_call_sequence(prop: str, adapter, case: C.BNCase, mode: str) -> Example:
+    """One layer called in the sequence ``mode`` (e.g. ``"train,inference,train"``), one batch per
+    call: the output and the moving statistics after every call, as ``y@i``, ``moving_mean@i`` and
+    ``moving_var@i`` (i = 1, 2, ...); ``extra`` holds the calls and what a flagless call means."""
+    calls = sequence_calls(mode, case)
+    flagless = adapter.conventions.call_without_flag
+    if "no-flag" in calls and flagless not in ("train", "inference"):
+        raise ValueError(f"mode: {adapter.name} declares no meaning for a call without a training flag ({flagless!r})")
+    inputs = C.materialize_bn(case)
+    runs = adapter.bn_sequence(case, inputs, calls)
+    outputs = {}
+    for i, run_ in enumerate(runs, start=1):
+        outputs.update({f"y@{i}": run_.y, f"moving_mean@{i}": run_.moving_mean, f"moving_var@{i}": run_.moving_var})
+    return Example(prop, case, inputs, mode, outputs, convention=_moving_convention(adapter),
+                   extra={"calls": calls, "flagless": flagless})
 
 
-def check_bn_call_sequence(adapter, case: C.BNCase, mode: str) -> list[Comparison]:
-    """One layer called in a sequence of modes (``mode``: e.g. ``"train,inference,train"``), checked
-    after every call, so that switching modes (PyTorch's ``train()``/``eval()``, Keras's ``training=``)
-    and calls without a training flag show:
+def judge_bn_call_sequence(ex: Example, *, numerics=None, moving_states=None, unbiased=None) -> list[Comparison]:
+    """The sequence's outputs checked after every call, so that switching modes (PyTorch's
+    ``train()``/``eval()``, Keras's ``training=``) and calls without a training flag show:
 
     - a training call normalizes with the batch statistics, and leaves the moving statistics the
       reference's after the training calls so far (``momentum=None``: the cumulative average over the
@@ -208,49 +217,49 @@ def check_bn_call_sequence(adapter, case: C.BNCase, mode: str) -> list[Compariso
     - an inference call (and a call with no flag where the framework declares that inference)
       normalizes with the moving statistics the layer holds, which the call before checked, and leaves
       them bit for bit as they were.
+
+    ``numerics`` evaluates the tolerance model with other numerics, ``moving_states(case, inputs,
+    convention)`` replaces the reference's moving statistics after the training calls in
+    ``inputs.xs`` and ``unbiased`` the variance scale of their bound (the known deviations' variants).
     """
-    calls = sequence_calls(mode, case)
-    flagless = adapter.conventions.call_without_flag
-    if "no-flag" in calls and flagless not in ("train", "inference"):
-        raise ValueError(f"mode: {adapter.name} declares no meaning for a call without a training flag ({flagless!r})")
-    inputs = C.materialize_bn(case)
-    runs = adapter.bn_sequence(case, inputs, calls)
-    convention = _moving_convention(adapter)
-    state = R.MovingStats(inputs.moving_mean, inputs.moving_var, 0)
+    case, inputs, convention = ex.case, ex.inputs, ex.convention
+    calls, flagless = ex.extra["calls"], ex.extra["flagless"]
+    moving_states = moving_states or reference_moving_stats
+    unbiased = convention == "torch" if unbiased is None else unbiased
     held = (inputs.moving_mean, inputs.moving_var)
-    trained, states, weights = [], [], []
+    trained: list = []
     out: list[Comparison] = []
-    for i, (call, x, run) in enumerate(zip(calls, inputs.xs, runs)):
-        where = f" after call {i + 1} ({call})"
+    for i, (call, x) in enumerate(zip(calls, inputs.xs), start=1):
+        where = f" after call {i} ({call})"
+        y_run, mean_run, var_run = (ex.outputs[f"{name}@{i}"] for name in ("y", "moving_mean", "moving_var"))
         if call == "train" or (call == "no-flag" and flagless == "train"):
             stats = R.batch_stats(x, case.axis)
             y = R.normalize(x, stats.mean, stats.var, inputs.gamma, inputs.beta, case.eps, case.axis)
             tol_y = tolerance.bn_forward(x, inputs.gamma, inputs.beta, stats.mean, stats.var, case.eps, case.axis,
-                                         case.dtype, training=True)
-            state = R.update_moving_stats(state, x, momentum=case.momentum, axis=case.axis, convention=convention)
+                                         case.dtype, training=True, numerics=numerics)
             trained.append(x)
-            states.append(state)
-            weights.append(_weight_old(case, convention, len(trained)))
+            so_far = dataclasses.replace(inputs, xs=tuple(trained))
+            states = moving_states(case, so_far, convention)
             tol_mean, tol_var = tolerance.moving_stats(
                 trained, inputs.moving_mean, inputs.moving_var, states, axis=case.axis, dtype=case.dtype,
-                weights_old=weights, unbiased=convention == "torch",
+                weights_old=moving_weights(case, convention, len(trained)), unbiased=unbiased, numerics=numerics,
             )
-            out += [compare(run.y, y, tol_y, dtype=case.dtype, name="y" + where),
-                    compare(run.moving_mean, state.mean, tol_mean, dtype=case.dtype, name="moving_mean" + where),
-                    compare(run.moving_var, state.var, tol_var, dtype=case.dtype, name="moving_var" + where)]
+            out += [compare(y_run, y, tol_y, dtype=case.dtype, name="y" + where),
+                    compare(mean_run, states[-1].mean, tol_mean, dtype=case.dtype, name="moving_mean" + where),
+                    compare(var_run, states[-1].var, tol_var, dtype=case.dtype, name="moving_var" + where)]
         else:
             mean, var = (np.asarray(a, np.float64) for a in held)
             zero = np.zeros_like(mean)
             if np.any(var < 0):  # a held variance cannot be negative: no output to expect from it
-                name = f"moving_var held before call {i + 1} ({call}), negative"
+                name = f"moving_var held before call {i} ({call}), negative"
                 return out + [compare(var, np.maximum(var, 0.0), zero, dtype=case.dtype, name=name)]
             y = R.normalize(x, mean, var, inputs.gamma, inputs.beta, case.eps, case.axis)
             tol_y = tolerance.bn_forward(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype,
-                                         training=False)
-            out += [compare(run.y, y, tol_y, dtype=case.dtype, name="y" + where),
-                    compare(run.moving_mean, mean, zero, dtype=case.dtype, name="moving_mean" + where),
-                    compare(run.moving_var, var, zero, dtype=case.dtype, name="moving_var" + where)]
-        held = (run.moving_mean, run.moving_var)
+                                         training=False, numerics=numerics)
+            out += [compare(y_run, y, tol_y, dtype=case.dtype, name="y" + where),
+                    compare(mean_run, mean, zero, dtype=case.dtype, name="moving_mean" + where),
+                    compare(var_run, var, zero, dtype=case.dtype, name="moving_var" + where)]
+        held = (mean_run, var_run)
     return out
 
 
@@ -367,6 +376,7 @@ PROPERTIES = {
     "bn_backward": Property(run_bn_backward, judge_bn_backward),
     "bn_moving_stats": Property(run_bn_moving_stats, judge_bn_moving_stats),
     "bn_inference_keeps_stats": Property(run_bn_inference_keeps_stats, judge_bn_inference_keeps_stats),
+    "bn_call_sequence": Property(run_bn_call_sequence, judge_bn_call_sequence),
     "conv2d": Property(run_conv2d, judge_conv2d),
     "pool2d": _POOL,
     "pool2d_nonfinite": _POOL,
@@ -407,6 +417,10 @@ def check_bn_moving_stats(adapter, case: C.BNCase, mode: str = "train") -> list[
 
 def check_bn_inference_keeps_stats(adapter, case: C.BNCase, mode: str = "inference") -> list[Comparison]:
     return judge(run("bn_inference_keeps_stats", adapter, case, mode))
+
+
+def check_bn_call_sequence(adapter, case: C.BNCase, mode: str) -> list[Comparison]:
+    return judge(run("bn_call_sequence", adapter, case, mode))
 
 
 def check_conv2d(adapter, case: C.ConvCase, mode: str = "-") -> list[Comparison]:

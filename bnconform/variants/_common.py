@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..dtypes import DTYPES
 
-BN_STATISTICS_PROPERTIES = ("bn_forward", "bn_forward_adversarial", "bn_backward", "bn_moving_stats")
+BN_STATISTICS_PROPERTIES = ("bn_forward", "bn_forward_adversarial", "bn_backward", "bn_moving_stats", "bn_call_sequence")
 POOL_PROPERTIES = ("pool2d", "pool2d_nonfinite", "pool2d_lp_odd_p", "pool2d_lp_ceil_mode")
 
 

@@ -24,7 +24,7 @@ from ._common import DTYPE_WORDS, is_dtype
 
 NAME = "momentum_rounded"
 KIND = "reference"
-PROPERTIES = ("bn_moving_stats",)
+PROPERTIES = ("bn_moving_stats", "bn_call_sequence")
 PARAMS = {"dtype": Param("the precision 1 - momentum is rounded to", is_dtype, DTYPE_WORDS, "float32")}
 
 
@@ -43,5 +43,10 @@ def rounded_decay_states(case, inputs, convention: str, dtype: str) -> list[R.Mo
 
 
 def judge(example: checks.Example, *, dtype: str = "float32") -> list:
+    if example.prop == "bn_call_sequence":  # the same update after each training call of a sequence
+        def states(case, inputs, convention):
+            return rounded_decay_states(case, inputs, convention, dtype)
+
+        return checks.judge_bn_call_sequence(example, moving_states=states, unbiased=False)
     states = rounded_decay_states(example.case, example.inputs, example.convention, dtype)
     return checks.judge_moving_stats_against(example, states, unbiased=False)

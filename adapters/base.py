@@ -39,6 +39,9 @@ class Conventions:
     default_momentum: float | None
     default_axis: int  # the feature axis a default layer normalizes, for a 4-D input
     momentum_none: bool = False  # True if momentum=None means the cumulative average
+    # what a call with no training flag does to the moving statistics ("leaves moving statistics",
+    # "updates moving statistics", "refuses"); None: not declared, the probe's finding is only shown
+    flagless_call: str | None = None
     notes: str = ""
 
 

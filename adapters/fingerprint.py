@@ -187,6 +187,7 @@ def _declared(adapter: Adapter) -> dict:
         "default_eps": c.default_eps,
         "default_momentum": c.default_momentum,
         "default_axis": c.default_axis,
+        "call_without_training_flag": c.flagless_call,
     }
 
 
@@ -198,6 +199,10 @@ def disagreements(fp: dict) -> list[str]:
         measured, expected = probes[key]["value"], declared[key.removesuffix("_4d")]
         if measured != expected:
             out.append(f"{key}: declared {expected!r}, measured {measured!r} ({probes[key]['evidence']})")
+    flagless, expected = probes["call_without_training_flag"]["value"], declared.get("call_without_training_flag")
+    if expected is not None and flagless != expected:
+        out.append(f"call_without_training_flag: declared {expected!r}, measured {flagless!r} "
+                   f"({probes['call_without_training_flag']['evidence']})")
     eps = probes["default_eps"]["value"]
     if eps is None or abs(eps["eps"] - declared["default_eps"]) > 0.05 * declared["default_eps"]:
         out.append(f"default_eps: declared {declared['default_eps']!r}, measured {eps!r}")

@@ -62,6 +62,7 @@ CONVENTIONS = Conventions(
     default_momentum=0.99,
     default_axis=-1,
     momentum_none=False,
+    flagless_call="leaves moving statistics",
     notes="moving = momentum * moving + (1 - momentum) * batch with the biased batch variance "
     "(keras.layers.BatchNormalization docstring and call()); a call without training= is inference; "
     "float16/bfloat16 inputs are normalized in float32",

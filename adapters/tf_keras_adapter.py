@@ -42,6 +42,7 @@ CONVENTIONS = Conventions(
     default_momentum=0.99,
     default_axis=-1,
     momentum_none=False,
+    flagless_call="leaves moving statistics",
     notes="moving = momentum * moving + (1 - momentum) * batch (tf_keras BatchNormalization docstring); "
     "biased batch variance on the non-fused path, but the default layer takes the fused kernel for 4-D "
     "inputs with axis 1 or 3 in float16/bfloat16/float32, whose moving variance is Bessel-corrected "

@@ -38,6 +38,7 @@ class ResultsFile:
         self.records: list[dict[str, Any]] = []
         self._record_chunks: list[str] = []
         self._cifar_chunks: list[str] = []
+        self._blobs_chunks: list[str] = []
         self._drift_chunks: list[str] = []
 
     def add_record(self, record: dict[str, Any]) -> None:
@@ -49,6 +50,10 @@ class ResultsFile:
     def add_cifar(self, record: dict[str, Any]) -> None:
         """Append one CIFAR-10 training record."""
         self._cifar_chunks.append(dumps(record))
+
+    def add_blobs(self, record: dict[str, Any]) -> None:
+        """Append one two-blob training record."""
+        self._blobs_chunks.append(dumps(record))
 
     def add_drift(self, entry: dict[str, Any]) -> None:
         """Append one drift entry (target, op, case, output, dtype)."""
@@ -83,6 +88,7 @@ class ResultsFile:
             f'"fingerprints": {dumps(self.fingerprints)},\n'
             f'"records": {array(self._record_chunks)},\n'
             f'"cifar": {array(self._cifar_chunks)},\n'
+            f'"blobs": {array(self._blobs_chunks)},\n'
             f'"drift": {array(self._drift_chunks)}\n'
             "}\n"
         )

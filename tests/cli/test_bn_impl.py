@@ -91,3 +91,34 @@ def test_bad_specs_are_usage_errors_naming_the_problem(spec, message):
 
     with pytest.raises(UsageError, match=message):
         register_user_impl(spec)
+
+
+def _failed(proc) -> set:
+    """The test ids of every FAILED line of a ``-q -rf`` run."""
+    import re
+
+    return {m.group(1) for m in re.finditer(r"^FAILED (\S+)", proc.stdout, re.M)}
+
+
+def test_the_course_layer_fails_where_the_lecture_departs_from_keras():
+    """The course's hand-written layer (tests/bn_impl/course_bn.py): it trains when called without
+    training= and moves its moving statistics in inference; its training-mode arithmetic is right."""
+    pytest.importorskip("keras")
+    proc = run_bn_impl("keras:tests.bn_impl.course_bn:LectureBatchNormalization", "-rf", path="tests/conformance")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    failed = _failed(proc)
+    assert any("test_bn_inference_keeps_stats[" in f and f.endswith("-inference]") for f in failed), failed
+    assert any("test_declared_conventions_are_measured[" in f for f in failed), failed
+    assert ("call_without_training_flag: declared 'leaves moving statistics', measured 'updates moving "
+            "statistics'") in proc.stdout
+    assert "default_eps: declared 0.001, measured {'eps': 1e-05" in proc.stdout
+    # the arithmetic of training mode conforms: no training-mode property fails
+    assert not [f for f in failed if f.endswith("-train]")], failed
+    assert len(failed) == 2, failed
+
+
+def test_the_corrected_course_layer_conforms():
+    pytest.importorskip("keras")
+    proc = run_bn_impl("keras:tests.bn_impl.course_bn:CorrectedBatchNormalization", path="tests/conformance")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout

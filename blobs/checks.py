@@ -6,10 +6,12 @@
    set's statistics under the final weights, :mod:`blobs.train`), because the lecture's protocol
    does not let the moving statistics converge: 300 steps (deep) or 150 (shallow) at momentum 0.99
    leave 0.99^300 = 4.9% or 0.99^150 = 22% of the initial moving variance 1 in place, while the
-   first BN layer's input has a variance of about 0.004 (2-D points of spread 0.25 through
-   Glorot-initialized kernels). Inference then divides that layer by a standard deviation 3 to 7
-   times too large, and what that does to the test accuracy depends on the seed: some correct
-   runs land far below the band (README, "Two-blob end-to-end check"). The lecture's inference
+   first BN layer's input has a variance of a few thousandths (2-D points of spread 0.25 through
+   Glorot-initialized kernels): its moving variance ends 11 to 15 times (deep) or 44 to 53 times
+   (shallow) the training set's. Inference then divides that layer by a standard deviation 3 to 7
+   times too large, and what that does to the test accuracy depends on the seed: 18 of 25 correct
+   deep runs and 5 of 25 shallow ones land below the band, at 0.640 the lowest (README, "Two-blob
+   end-to-end check"). The lecture's inference
    accuracy is reported for every run (``inference_accuracy``, not gated). Recalibration takes
    the moving statistics out of the question and asks whether the *trained weights* are a
    near-Bayes classifier; the moving statistics are checked by 2.
@@ -45,7 +47,10 @@
 
 4. **The lecture's claim** that BN's validation loss overfits less (:func:`loss_gaps`): the gap
    between the last epoch's validation loss and training loss, with BN against without, per
-   target and seed. Measured, not assumed; see :data:`GATED_CLAIM`.
+   target and seed. Measured, not assumed; see :data:`GATED_CLAIM`. The generalization gap
+   proper (test minus training loss, both in inference, BN recalibrated) is reported beside it:
+   measured, it too is larger with BN in all 50 pairs (deep: 0.14 against 0.01 on average;
+   shallow: 0.013 against 0.008), so on this problem BN overfits more, not less, either way.
 """
 
 from __future__ import annotations
@@ -132,10 +137,11 @@ def _pair_key(record: dict) -> tuple:
             record["data"]["sha256"])
 
 
-#: Which comparison of the loss gaps is gated, and in which direction. Measured over the seeds of
-#: the README on every target: with BN the gap is *larger* than without, in every pair, for both
-#: networks (the opposite of the lecture's claim; it comes from the moving statistics, see 1.), so
-#: that is what the gate holds: ``gap(BN) > gap(no BN)``.
+#: Which comparison of the loss gaps is gated, and in which direction. Measured over 5 seeds on
+#: every target (README): with BN the gap is *larger* than without in all 50 pairs, by 0.11 to 0.34
+#: (deep) and 0.21 to 0.25 (shallow): the opposite of the lecture's claim. It comes from the moving
+#: statistics (see 1.: the validation loss is an inference loss, the training loss a training-mode
+#: one), so that is what the gate holds: ``gap(BN) > gap(no BN)``.
 GATED_CLAIM = "bn_gap_larger"
 
 
@@ -156,6 +162,12 @@ def loss_gaps(records: list) -> list:
         entry = {"target": record["target"], "model": record["model"], "seed": record["seed"],
                  "gap_bn": with_bn, "gap_no_bn": without, "difference": with_bn - without,
                  "lecture_claim_holds": with_bn < without}
+        recalibrated = record.get("recalibrated") or {}
+        if "test_loss" in recalibrated and "train_loss_inference" in partner:
+            # the generalization gap proper: test minus training loss, both in inference (BN with
+            # the training set's statistics); reported, not gated
+            entry["inference_gap_bn"] = recalibrated["test_loss"] - recalibrated["train_loss"]
+            entry["inference_gap_no_bn"] = partner["test_loss"] - partner["train_loss_inference"]
         record["loss_gap"] = entry
         ok = with_bn > without
         record.setdefault("checks", {})["loss_gap"] = {

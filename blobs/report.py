@@ -94,7 +94,15 @@ def render_text(records: list) -> str:
         for model in sorted({g["model"] for g in gaps}):
             chosen = [g for g in gaps if g["model"] == model]
             holds = sum(g["lecture_claim_holds"] for g in chosen)
-            out.append(f"{model}: gap with BN {fmean(g['gap_bn'] for g in chosen):+.3f} on average, "
-                       f"without {fmean(g['gap_no_bn'] for g in chosen):+.3f}; the lecture's claim "
-                       f"(BN's gap smaller) holds in {holds} of {len(chosen)} pairs")
+            line = (f"{model}: gap with BN {fmean(g['gap_bn'] for g in chosen):+.3f} on average, "
+                    f"without {fmean(g['gap_no_bn'] for g in chosen):+.3f}; the lecture's claim "
+                    f"(BN's gap smaller) holds in {holds} of {len(chosen)} pairs")
+            proper = [g for g in chosen if "inference_gap_bn" in g]
+            if proper:
+                smaller = sum(g["inference_gap_bn"] < g["inference_gap_no_bn"] for g in proper)
+                line += (f"; test minus training loss in inference (BN recalibrated): with BN "
+                         f"{fmean(g['inference_gap_bn'] for g in proper):+.3f}, without "
+                         f"{fmean(g['inference_gap_no_bn'] for g in proper):+.3f}, BN's smaller in "
+                         f"{smaller} of {len(proper)}")
+            out.append(line)
     return "\n".join(out)

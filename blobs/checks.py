@@ -25,7 +25,8 @@
    ``(twin - main) / shift`` equals ``m^k`` (0.0490 deep, 0.2215 shallow). This is a known
    answer for a whole training run in any framework, whatever the data: it holds the framework
    to the declared momentum (the planted bug, the meaning inverted, gives 0.01^k = 0), to one
-   update per training step (none gives 1, two give m^(2k)) and to no update outside training.
+   update per training step (none gives 1, two give m^(2k)) and to no update outside training
+   (the main run is evaluated in inference after every epoch, its twin is not).
    The tolerance is a rounding-error bound, not a chosen number: each of the ``k`` float32
    updates of either run rounds with a relative error of at most 3u (two products and a sum,
    ``u = 2^-24``) of the statistics' magnitude ``M``, and an error made ``j`` steps before the end

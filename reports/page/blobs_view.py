@@ -52,6 +52,14 @@ def _decay(record: dict) -> str:
     return f"{low:.4f} – {high:.4f} (m^k = {expected:.4f})"
 
 
+def _outside(record: dict) -> Markup | None:
+    """A note under a BN run's inference accuracy when it is outside the band (shown, not gated)."""
+    check = _dict(_dict(record.get("checks")).get("inference_accuracy"))
+    if check and not check.get("gated") and check.get("ok") is False:
+        return el("span", "outside the band; not gated", class_="sub")
+    return None
+
+
 def _table(entries) -> Markup:
     head = el("tr", [el("th", h) for h in (
         "target", "framework", "model", "BN", "seed", "test accuracy", "recalibrated",
@@ -65,7 +73,7 @@ def _table(entries) -> Markup:
                        el("td", f"{r.get('framework')} {r.get('version') or ''}"
                                 + (f" [{r['backend']}]" if r.get("backend") else "")),
                        el("td", r.get("model")), el("td", _bn(r)), el("td", fmt(r.get("seed"))),
-                       el("td", fmt(_number(r.get("test_accuracy")), 4), class_="num"),
+                       el("td", fmt(_number(r.get("test_accuracy")), 4), _outside(r), class_="num"),
                        el("td", fmt(_number(recal.get("test_accuracy")), 4), class_="num"),
                        el("td", f"{low:.3f} – {high:.3f}" if low is not None and high is not None else "-",
                           class_="num"),

@@ -94,7 +94,9 @@ def test_the_section_shows_only_with_blob_records_and_draws_the_bayes_line(write
     with_bn = blob(bn=True, test_accuracy=0.72,
                    recalibrated={"test_accuracy": 0.852, "test_loss": 0.35},
                    moving_statistics={"min": 0.2214, "max": 0.2216, "expected": 0.2215, "ok": True},
-                   loss_gap={"gap_bn": 0.221, "gap_no_bn": 0.008})
+                   loss_gap={"gap_bn": 0.221, "gap_no_bn": 0.008},
+                   checks={"accuracy": {"gated": True, "value": 0.852, "ok": True},
+                           "inference_accuracy": {"gated": False, "value": 0.72, "ok": False}})
     broken = blob(bn=True, broken_bn=True, verdict="pass", control={"caught_by": ["moving_statistics"]},
                   checks={"moving_statistics": {"gated": True, "value": 0.0, "ok": False}})
     page = render(tmp_path, [write(make_doc("b", [make_record()], blobs=[blob(), with_bn, broken]))])
@@ -104,6 +106,7 @@ def test_the_section_shows_only_with_blob_records_and_draws_the_bayes_line(write
     assert "0.2214 – 0.2216 (m^k = 0.2215)" in section
     assert "+0.221 / +0.008" in section
     assert "planted bug caught by moving_statistics" in section
+    assert section.count("outside the band; not gated") == 1  # the BN run's 0.72, shown, not failed
     assert "Bayes p* = 0.846" in section and "band low 0.776" in section  # the accuracy plot's lines
     assert "torch · shallow · seed 0: loss" in section and "torch · shallow · seed 0: test accuracy" in section
 

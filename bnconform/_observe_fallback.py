@@ -19,6 +19,9 @@ class _Observe:
     def cifar(self, record):
         pass
 
+    def blobs(self, record):
+        pass
+
     def drift(self, target, op, case_json, output, dtype):
         pass
 

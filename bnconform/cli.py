@@ -7,6 +7,7 @@
     bnconform report     merge results files into one HTML report      (reports.cli)
     bnconform gate       exit 0 / 1 / 2 on results + known deviations  (reports.cli)
     bnconform cifar      CIFAR-10 training, baselines and its gate     (cifar.cli)
+    bnconform blobs      the two-blob end-to-end check                 (blobs.cli)
 
 Every subcommand returns its exit code; 2 is a usage or input error.
 """
@@ -101,6 +102,15 @@ def cmd_run(args) -> int:
     if problem is not None:
         print(f"bnconform run: known deviations: {problem}", file=sys.stderr)
         return USAGE
+    blobs_targets = None
+    if args.blobs:
+        from cifar.backends import TARGETS as BLOB_TARGETS
+
+        blobs_targets = [t for t in args.target if t in BLOB_TARGETS] if args.target else []
+        if args.target and not blobs_targets:
+            print(f"bnconform run: --blobs: none of the targets {', '.join(args.target)} has a two-blob "
+                  f"trainer ({', '.join(BLOB_TARGETS)})", file=sys.stderr)
+            return USAGE
     cifar_targets = None
     if args.cifar:
         from cifar.backends import TARGETS as CIFAR_TARGETS
@@ -141,6 +151,7 @@ def cmd_run(args) -> int:
                 print(f"  done  {family}: exit {proc.returncode} in {time.monotonic() - t0:.0f} s  {tail[0] if tail else ''}", flush=True)
     print(f"conformance finished in {time.monotonic() - started:.0f} s")
     cifar_code = _run_cifar(args.cifar, cifar_targets, results) if args.cifar else 0
+    blobs_code = _run_blobs(blobs_targets, results) if args.blobs else 0
     files = sorted(str(p) for p in results.glob("*/results.json"))
     if not files:
         print("bnconform run: no results were written; see the pytest.log files", file=sys.stderr)
@@ -150,7 +161,23 @@ def cmd_run(args) -> int:
         return report_code
     print(f"report: {Path(args.out) / 'index.html'}")
     gate_code = main_gate(files)
-    return gate_code or cifar_code
+    return gate_code or cifar_code or blobs_code
+
+
+def _run_blobs(targets: list[str], results: Path) -> int:
+    """``--blobs``: the two-blob CI matrix (``python -m blobs run``; on ``targets``, or every target
+    when empty) into ``results/blobs/results.json``, read by the report and the gate with the
+    conformance runs. Returns its exit code: 0, 1 (a check failed) or 2 (a run could not be done)."""
+    out = results / "blobs" / "results.json"
+    out.unlink(missing_ok=True)  # never report an earlier session's runs as this one's
+    cmd = [sys.executable, "-m", "blobs", "run", "--out", str(out)]
+    if targets:
+        cmd += ["--targets", *targets]
+    print(f"  start blobs: {' '.join(cmd[2:])}", flush=True)
+    started = time.monotonic()
+    code = subprocess.call(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    print(f"  done  blobs: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
+    return code
 
 
 def _run_cifar(profile: str, targets: list[str], results: Path) -> int:
@@ -311,12 +338,16 @@ def _same(imported: str | None, metadata: str | None) -> bool:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("report", "gate", "cifar"):
+    if argv and argv[0] in ("report", "gate", "cifar", "blobs"):
         sub, rest = argv[0], argv[1:]
         if sub == "cifar":
             from cifar.cli import main as cifar_main
 
             return cifar_main(rest)
+        if sub == "blobs":
+            from blobs.cli import main as blobs_main
+
+            return blobs_main(rest)
         from reports.cli import main_gate, main_report
 
         return (main_report if sub == "report" else main_gate)(rest, prog=f"bnconform {sub}")
@@ -334,6 +365,9 @@ def main(argv=None) -> int:
     run.add_argument("--cifar", metavar="PROFILE", choices=("quick", "standard", "full"),
                      help="also train the CIFAR-10 models of this profile (quick: about 10 min on 2 cores) "
                           "and gate them on their baselines")
+    run.add_argument("--blobs", action="store_true",
+                     help="also train the two-blob networks (the CI matrix: about 2 min on 2 cores) and "
+                          "check them against the Bayes-optimal accuracy")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("replay", help="re-run one example and print the comparison")
@@ -350,6 +384,7 @@ def main(argv=None) -> int:
     sub.add_parser("report", help="merge results into one HTML report (bnconform report -h)")
     sub.add_parser("gate", help="exit 0/1/2 on results and known deviations (bnconform gate -h)")
     sub.add_parser("cifar", help="CIFAR-10 accuracy regression (bnconform cifar -h)")
+    sub.add_parser("blobs", help="the two-blob end-to-end check (bnconform blobs -h)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:

@@ -29,6 +29,7 @@ class Layer:
     padding: str = "same"  # conv
     relu: bool = False  # conv / dense
     rate: float = 0.0  # dropout
+    bias: bool = True  # conv / dense (the two-blob networks' hidden Dense layers have none)
 
 
 def _conv(filters, padding="same"):
@@ -54,9 +55,9 @@ def build_spec(arch: str, bn: bool) -> tuple[Layer, ...]:
     return tuple(layer for layer in ARCHS[arch] if bn or layer.kind != "bn")
 
 
-def shapes(spec) -> list[tuple[int, ...]]:
-    """The NHWC input shape (without N) of every layer, plus the output shape at the end."""
-    shape = INPUT_SHAPE
+def shapes(spec, input_shape: tuple[int, ...] = INPUT_SHAPE) -> list[tuple[int, ...]]:
+    """The input shape (without N; NHWC for images) of every layer, plus the output shape at the end."""
+    shape = tuple(input_shape)
     out = [shape]
     for layer in spec:
         if layer.kind == "conv":

@@ -124,8 +124,9 @@ def _bn_training_first(x, p, eps):
 
 
 def forward_with_bound(spec, weights, x: np.ndarray, *, eps: float, training: bool = False):
-    """``(logits, bound)``: float64 logits of ``x`` (float32 NHWC) and the element-wise bound on a
-    float32 implementation's error.
+    """``(logits, bound)``: float64 logits of ``x`` (float32: NHWC images, or any shape the spec's
+    first layer takes, e.g. (N, 2) points) and the element-wise bound on a float32
+    implementation's error. A layer without bias is bounded as one with a zero bias.
 
     ``training``: BN uses batch statistics; supported where the only BN is the first layer and there
     is no dropout (model A), so that the rest of the network stays a per-example linear map.
@@ -134,7 +135,7 @@ def forward_with_bound(spec, weights, x: np.ndarray, *, eps: float, training: bo
     n = len(v)
     tape = []  # (layer, input shape, backward info, local delta or None)
     params = iter(weights)
-    for i, (layer, shape) in enumerate(zip(spec, shapes(spec))):
+    for i, (layer, shape) in enumerate(zip(spec, shapes(spec, v.shape[1:]))):
         in_shape, info, delta = v.shape, None, None
         if layer.kind == "bn":
             p = next(params)
@@ -146,7 +147,8 @@ def forward_with_bound(spec, weights, x: np.ndarray, *, eps: float, training: bo
                 v, delta, info = _bn_inference(v, p, eps)
         elif layer.kind in ("conv", "dense"):
             p = next(params)
-            w, b = p["kernel"].astype(np.float64), p["bias"].astype(np.float64)
+            w = p["kernel"].astype(np.float64)
+            b = p["bias"].astype(np.float64) if "bias" in p else np.zeros(w.shape[-1])
             if layer.kind == "conv":
                 k = 9 * shape[-1]
                 v, delta = conv2d(v, w, layer.padding) + b, gamma(k + 1) * (

@@ -92,9 +92,11 @@ def run(job: Job | list, *, threads: int | None = None, nice: int | None = None,
     """Run ``job`` in a worker process and return its record.
 
     ``job`` may be a list of jobs of one target: one process runs them in turn (saving the
-    framework's start-up) and the list of their records is returned.
+    framework's start-up) and the list of their records is returned. Another experiment's job
+    (a dataclass with ``target``, ``live`` and ``to_json``, e.g. :class:`blobs.runner.Job`) names
+    the package whose ``worker`` command runs it in ``WORKER_MODULE``; the default is ``cifar``.
     """
-    single = isinstance(job, Job)
+    single = not isinstance(job, (list, tuple))
     batch = [job] if single else list(job)
     if len({j.target for j in batch}) != 1:
         raise ValueError("job: a batch must hold jobs of one target")
@@ -103,9 +105,10 @@ def run(job: Job | list, *, threads: int | None = None, nice: int | None = None,
     env = prepare_environment(job.target, threads, env=dict(os.environ))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     sink = stream if stream is not None else getattr(sys.stderr, "buffer", None)
-    with tempfile.TemporaryDirectory(prefix="bnconform-cifar-") as tmp:
+    module = getattr(job, "WORKER_MODULE", "cifar")
+    with tempfile.TemporaryDirectory(prefix=f"bnconform-{module}-") as tmp:
         out = Path(tmp) / "record.json"
-        command = [sys.executable, "-m", "cifar", "worker", "--job", payload, "--out", str(out)]
+        command = [sys.executable, "-m", module, "worker", "--job", payload, "--out", str(out)]
         if nice:
             command = ["nice", "-n", str(nice)] + command
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,

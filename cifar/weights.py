@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .archs import shapes
+from .archs import INPUT_SHAPE, shapes
 from .order import stream
 
 
@@ -28,10 +28,10 @@ def glorot_uniform(rng: np.random.Generator, shape, fan_in: int, fan_out: int) -
     return rng.uniform(-limit, limit, size=shape).astype(np.float32)
 
 
-def initial_weights(spec, seed: int) -> list[dict]:
+def initial_weights(spec, seed: int, input_shape=INPUT_SHAPE) -> list[dict]:
     """One dict per parametrized layer of ``spec``, canonical layout."""
     weights, k = [], 0
-    for layer, shape in zip(spec, shapes(spec)):
+    for layer, shape in zip(spec, shapes(spec, input_shape)):
         if layer.kind == "bn":
             n = shape[-1]
             weights.append({"gamma": np.ones(n, np.float32), "beta": np.zeros(n, np.float32),
@@ -44,7 +44,8 @@ def initial_weights(spec, seed: int) -> list[dict]:
                 kernel = glorot_uniform(rng, (3, 3, c_in, layer.units), 9 * c_in, 9 * layer.units)
             else:
                 kernel = glorot_uniform(rng, (shape[0], layer.units), shape[0], layer.units)
-            weights.append({"kernel": kernel, "bias": np.zeros(layer.units, np.float32)})
+            bias = {"bias": np.zeros(layer.units, np.float32)} if layer.bias else {}
+            weights.append({"kernel": kernel, **bias})
     return weights
 
 

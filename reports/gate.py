@@ -17,11 +17,13 @@ exit 1
     - a target whose imported module's ``__version__`` differs from its distribution's
       metadata: the run tested another release than the one it names (see :mod:`reports.tested`);
     - a CIFAR-10 training record with verdict ``fail``;
+    - a two-blob training record with verdict ``fail`` (a check failed, or a planted bug went
+      uncaught: see :mod:`blobs.checks`);
     - a file that could not be collected (its tests never ran);
     - a run with ``run.complete == false``: the process died or was stopped before its last
       test (a segfault in a framework is exactly what an upgrade can bring), so records are
       missing and "nothing failed" would be a guess;
-    - no record other than ``skip`` and no CIFAR record at all: a gate that passes on
+    - no record other than ``skip`` and no CIFAR or two-blob record at all: a gate that passes on
       nothing tested would let any upgrade through (e.g. one whose import broke).
 
     A declared target left untested in a run that tested others (say ``tf_keras`` not
@@ -63,6 +65,7 @@ class GateOutcome:
     reasons: list[str] = field(default_factory=list)
     failures: list[tuple[Run, dict[str, Any]]] = field(default_factory=list)
     cifar_failures: list[tuple[Run, dict[str, Any]]] = field(default_factory=list)
+    blobs_failures: list[tuple[Run, dict[str, Any]]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[tuple[Run, ErrorGroup]] = field(default_factory=list)
     mismatches: list[tuple[Run, Mismatch]] = field(default_factory=list)
@@ -79,10 +82,12 @@ class GateOutcome:
             imports = _imports(run)
             frameworks = ", ".join(sorted({f"{r.get('framework')} {_version(r, imports)}"
                                            for r in run.records if r.get("framework")})) or "no records"
-            cifar = run.doc["cifar"]
-            trained = f", {len(cifar)} CIFAR-10 runs" if cifar else ""
-            if not run.records and cifar:
-                frameworks = ", ".join(sorted({f"{r.get('framework')} {r.get('version') or '?'}" for r in cifar}))
+            cifar, blobs = run.doc["cifar"], run.doc["blobs"]
+            trained = (f", {len(cifar)} CIFAR-10 runs" if cifar else "") + (
+                f", {len(blobs)} two-blob runs" if blobs else "")
+            if not run.records and (cifar or blobs):
+                frameworks = ", ".join(sorted({f"{r.get('framework')} {r.get('version') or '?'}"
+                                               for r in cifar + blobs}))
             lines.append(f"  {run.name:<16} {state:<10} {len(run.records):>5} records{trained}  {frameworks}  [{run.path}]")
         counts = results.verdict_counts()
         lines.append("verdicts: " + (" · ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) or "none"))
@@ -117,6 +122,10 @@ class GateOutcome:
                 lines.append(f"  [{run.name}] {record.get('target')} arch {record.get('arch')} "
                              f"bn={record.get('bn')} test accuracy {record.get('test_accuracy')} "
                              f"< threshold {record.get('threshold')}")
+        if self.blobs_failures:
+            lines.append(f"TWO-BLOB FAILURES ({len(self.blobs_failures)}):")
+            for run, record in self.blobs_failures[:_SHOW]:
+                lines.append(f"  [{run.name}] {_blobs_line(record)}")
         if self.warnings:
             lines.append(f"WARNINGS ({len(self.warnings)}):")
             lines.extend(f"  {w}" for w in self.warnings[:_SHOW])
@@ -155,6 +164,17 @@ def _failure_line(run: Run, record: dict[str, Any]) -> str:
     return f"[{run.name}] {record['verdict']:<5} {who} {where} {record.get('property')}  ({numbers})"
 
 
+def _blobs_line(record: dict[str, Any]) -> str:
+    checks = record.get("checks") if isinstance(record.get("checks"), dict) else {}
+    failed = [f"{name} {_fmt(c.get('value'))}" for name, c in checks.items()
+              if isinstance(c, dict) and c.get("gated") and not c.get("ok")]
+    what = (f"{record.get('target')} {record.get('model')} "
+            f"{'BN' if record.get('bn') else 'no-BN'} seed {record.get('seed')}")
+    if record.get("broken_bn"):
+        return f"{what}: planted bug (inverted BN momentum) NOT caught by any check"
+    return f"{what}: failed {', '.join(failed) or '?'}"
+
+
 def evaluate(results: Results, *, strict: bool = False) -> GateOutcome:
     """Decide the gate for ``results`` (see the module docstring)."""
     outcome = GateOutcome(code=PASS, results=results)
@@ -169,6 +189,9 @@ def evaluate(results: Results, *, strict: bool = False) -> GateOutcome:
         for record in run.doc["cifar"]:
             if record.get("verdict") == "fail":
                 outcome.cifar_failures.append((run, record))
+        for record in run.doc["blobs"]:
+            if record.get("verdict") == "fail":
+                outcome.blobs_failures.append((run, record))
     for status in results.statuses:
         if status.status == "stale":
             outcome.warnings.append(f"stale known deviation {status.deviation.label}: no tested version "
@@ -194,6 +217,8 @@ def evaluate(results: Results, *, strict: bool = False) -> GateOutcome:
                                            f"metadata {m.metadata})" for run, m in outcome.mismatches[:3]))
     if outcome.cifar_failures:
         outcome.reasons.append(f"{len(outcome.cifar_failures)} CIFAR-10 failure(s)")
+    if outcome.blobs_failures:
+        outcome.reasons.append(f"{len(outcome.blobs_failures)} two-blob failure(s)")
     collection = [(run, e) for run in results.runs for e in run.doc["run"].get("collection_errors", [])]
     if collection:
         outcome.reasons.append(f"{len(collection)} collection error(s): "
@@ -205,7 +230,7 @@ def evaluate(results: Results, *, strict: bool = False) -> GateOutcome:
         outcome.reasons.append(f"run did not complete: {', '.join(incomplete)}"
                                + (f" ({'; '.join(stopped)})" if stopped else ""))
     tested = any(r["verdict"] != "skip" for _, r in results.records()) or any(
-        run.doc["cifar"] for run in results.runs)
+        run.doc["cifar"] or run.doc["blobs"] for run in results.runs)
     if not tested:
         outcome.reasons.append("nothing was tested (no record other than skip)")
     if strict and outcome.warnings:

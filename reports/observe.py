@@ -68,7 +68,7 @@ class ItemObservation:
 class Observer:
     """The ``observe`` fixture's value.
 
-    ``sink`` receives run-level data: it has ``add_cifar``, ``add_drift``, ``set_coverage`` and
+    ``sink`` receives run-level data: it has ``add_cifar``, ``add_blobs``, ``add_drift``, ``set_coverage`` and
     ``set_fingerprint`` (a :class:`reports.writer.ResultsFile`); ``on_change`` is called
     after each of those so the plugin can persist them; ``describe(target)`` supplies the
     framework, version and backend a fingerprint does not state itself.
@@ -132,6 +132,13 @@ class Observer:
         if not isinstance(record, Mapping):
             raise TypeError(f"record must be a mapping, got {type(record).__name__}")
         self._sink.add_cifar(dict(record))
+        self._on_change()
+
+    def blobs(self, record: Mapping[str, Any]) -> None:
+        """Append one two-blob training record to the run's ``blobs`` list."""
+        if not isinstance(record, Mapping):
+            raise TypeError(f"record must be a mapping, got {type(record).__name__}")
+        self._sink.add_blobs(dict(record))
         self._on_change()
 
     def drift(self, target: str, op: str, case_json: Any, output_array: Any, dtype: str) -> None:

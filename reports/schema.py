@@ -34,6 +34,10 @@ SCHEMA = "bnconform-results/1"
 #: run without conformance records, so the report and the gate take CIFAR-10 runs directly.
 CIFAR_SCHEMA = "bnconform-cifar/1"
 
+#: What ``python -m blobs run`` writes: two-blob training records only (the optional ``blobs``
+#: list of a results file), read the same way.
+BLOBS_SCHEMA = "bnconform-blobs/1"
+
 #: Every verdict a record may carry.
 VERDICTS = ("pass", "fail", "error", "skip", "known-deviation", "fixed-deviation")
 
@@ -103,6 +107,8 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         raise ResultsError(path, f"corrupt JSON: {exc.msg} at {where}") from None
     if isinstance(doc, dict) and doc.get("schema") == CIFAR_SCHEMA:
         doc = _from_cifar(doc, path)
+    elif isinstance(doc, dict) and doc.get("schema") == BLOBS_SCHEMA:
+        doc = _from_blobs(doc, path)
     validate(doc, path)
     return doc
 
@@ -119,6 +125,19 @@ def _from_cifar(doc: dict[str, Any], path: Path) -> dict[str, Any]:
                     "complete": True},
             "environment": {"command": doc.get("command")},
             "records": [], "cifar": records}
+
+
+def _from_blobs(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A ``bnconform-blobs/1`` file as a complete run holding its two-blob records (its name:
+    ``blobs/<file stem>``, or ``blobs/<directory>`` for a ``results.json``)."""
+    records = doc.get("blobs")
+    if not isinstance(records, list):
+        raise ResultsError(path, f"'blobs' is {type(records).__name__}, expected a list")
+    return {"schema": SCHEMA,
+            "run": {"name": f"blobs/{path.parent.name if path.stem == 'results' else path.stem}",
+                    "complete": True},
+            "environment": {"command": doc.get("command")},
+            "records": [], "blobs": records}
 
 
 def validate(doc: Any, path: str | os.PathLike = "<results>") -> None:
@@ -146,7 +165,7 @@ def validate(doc: Any, path: str | os.PathLike = "<results>") -> None:
     if not isinstance(errors, list):
         fail("'run.collection_errors' is not a list")
     for key, kind in (("environment", dict), ("fingerprints", dict), ("coverage", dict), ("records", list),
-                      ("cifar", list), ("drift", list)):
+                      ("cifar", list), ("blobs", list), ("drift", list)):
         value = doc.setdefault(key, kind())
         if not isinstance(value, kind):
             fail(f"'{key}' is {type(value).__name__}, expected {'an object' if kind is dict else 'a list'}")
@@ -166,9 +185,10 @@ def validate(doc: Any, path: str | os.PathLike = "<results>") -> None:
                 fail(f"drift[{index}].{key} is missing or not a string")
         if "output" not in entry or "case" not in entry:
             fail(f"drift[{index}] lacks 'case' or 'output'")
-    for index, entry in enumerate(doc["cifar"]):
-        if not isinstance(entry, dict):
-            fail(f"cifar[{index}] is not an object")
+    for key in ("cifar", "blobs"):
+        for index, entry in enumerate(doc[key]):
+            if not isinstance(entry, dict):
+                fail(f"{key}[{index}] is not an object")
 
 
 def _validate_record(record: Any, where: str, fail) -> None:

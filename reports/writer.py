@@ -39,6 +39,7 @@ class ResultsFile:
         self.records: list[dict[str, Any]] = []
         self._record_chunks: list[str] = []
         self._cifar_chunks: list[str] = []
+        self._blobs_chunks: list[str] = []
         self._drift_chunks: list[str] = []
 
     def add_record(self, record: dict[str, Any]) -> None:
@@ -50,6 +51,10 @@ class ResultsFile:
     def add_cifar(self, record: dict[str, Any]) -> None:
         """Append one CIFAR-10 training record."""
         self._cifar_chunks.append(dumps(record))
+
+    def add_blobs(self, record: dict[str, Any]) -> None:
+        """Append one two-blob training record."""
+        self._blobs_chunks.append(dumps(record))
 
     def add_drift(self, entry: dict[str, Any]) -> None:
         """Append one drift entry (target, op, case, output, dtype)."""
@@ -89,6 +94,7 @@ class ResultsFile:
             f'"coverage": {dumps(self.coverage)},\n'
             f'"records": {array(self._record_chunks)},\n'
             f'"cifar": {array(self._cifar_chunks)},\n'
+            f'"blobs": {array(self._blobs_chunks)},\n'
             f'"drift": {array(self._drift_chunks)}\n'
             "}\n"
         )

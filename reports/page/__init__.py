@@ -14,6 +14,7 @@ from ..markup import Markup, el
 from ..model import Results
 from ..schema import VERDICTS
 from ..writer import now_iso
+from .blobs_view import blobs_section
 from .cifar_view import cifar_section
 from .changes import changes_section
 from .common import badge
@@ -64,6 +65,7 @@ def render_page(results: Results, gate: GateOutcome, *, deviations_source: str |
         ("coverage", "Coverage", coverage_section(results.runs)),
         ("drift", "Drift", drift_section(drift_rows, sum(bool(run.doc["drift"]) for run in results.runs))),
         ("cifar", "CIFAR-10", cifar_section(results.runs)),
+        ("blobs", "Two blobs", blobs_section(results.runs)),
         ("cells", "Records", cell_details_section(results.matrix)),
         ("environment", "Environment", environment_section(results.runs)),
     ]

@@ -27,7 +27,8 @@ def _require_bn(adapter):
 @pytest.mark.parametrize("dtype", ["float32"])
 def test_declared_conventions_are_measured(target, mode, dtype, adapter, observe):
     """Momentum meaning, running-variance bias, default eps and default axis, as probed, equal the
-    adapter's declaration."""
+    adapter's declaration; so does what a call with no training flag does, where it is declared
+    (Keras: inference, the moving statistics left alone)."""
     _require_bn(adapter)
     found = fingerprint(adapter)
     observe.fingerprint(target, found)

@@ -99,31 +99,33 @@ def shared_components(err, x_hat, axis: int, bound_a, bound_b, floor_a, floor_b,
         return []
     bound_a, bound_b, floor_a, floor_b = (np.broadcast_to(np.asarray(v, np.float64).reshape(-1), (n_features,))
                                           for v in (bound_a, bound_b, floor_a, floor_b))
+    # vectorized over features (sums, not BLAS dot products: no thread start-up per feature)
+    finite = np.isfinite(e).all(axis=1) & np.isfinite(t).all(axis=1)
+    e, t = np.where(finite[:, None], e, 0.0), np.where(finite[:, None], t, 0.0)
+    t_mean = t.mean(axis=1)
+    dt = t - t_mean[:, None]
+    stt = np.einsum("ij,ij->i", dt, dt)
+    slope = stt > 1e-6 * m
+    safe_stt = np.where(slope, stt, 1.0)
+    b = np.where(slope, np.einsum("ij,ij->i", dt, e) / safe_stt, 0.0)
+    e_mean = e.mean(axis=1)
+    resid = e - e_mean[:, None] - b[:, None] * dt
+    rss = np.einsum("ij,ij->i", resid, resid)
+    s2 = rss / (m - np.where(slope, 2, 1))
+    a = e_mean - b * t_mean
+    se_a = np.sqrt(s2 * (1.0 / m + np.where(slope, t_mean**2 / safe_stt, 0.0)))
+    allowed_a = bound_a + Z * se_a + floor_a
+    allowed_b = bound_b + Z * np.sqrt(s2 / safe_stt) + floor_b
+    rms = np.sqrt(rss / m)
+    allowed_rms = tolerance.SAFETY * np.sqrt(np.einsum("ij,ij->i", loc, loc) / m) + floor
     findings = []
-    for c in range(n_features):
-        ec, tc = e[c], t[c]
-        if not (np.all(np.isfinite(ec)) and np.all(np.isfinite(tc))):
-            continue
-        t_mean = tc.mean()
-        dt = tc - t_mean
-        stt = float(dt @ dt)
-        slope = stt > 1e-6 * m
-        b = float(dt @ ec) / stt if slope else 0.0
-        resid = ec - ec.mean() - b * dt
-        s2 = float(resid @ resid) / (m - (2 if slope else 1))
-        a = float(ec.mean()) - b * t_mean
-        se_a = np.sqrt(s2 * (1.0 / m + (t_mean**2 / stt if slope else 0.0)))
-        allowed_a = bound_a[c] + Z * se_a + floor_a[c]
-        if abs(a) > allowed_a:
-            findings.append(Finding("offset", c, a, float(allowed_a)))
-        if slope:
-            allowed_b = bound_b[c] + Z * np.sqrt(s2 / stt) + floor_b[c]
-            if abs(b) > allowed_b:
-                findings.append(Finding("scale", c, b, float(allowed_b)))
-        rms = np.sqrt(float(resid @ resid) / m)
-        allowed_rms = tolerance.SAFETY * np.sqrt(float(loc[c] @ loc[c]) / m) + floor
-        if rms > allowed_rms:
-            findings.append(Finding("noise", c, rms, float(allowed_rms)))
+    for c in np.flatnonzero(finite):
+        if abs(a[c]) > allowed_a[c]:
+            findings.append(Finding("offset", int(c), float(a[c]), float(allowed_a[c])))
+        if slope[c] and abs(b[c]) > allowed_b[c]:
+            findings.append(Finding("scale", int(c), float(b[c]), float(allowed_b[c])))
+        if rms[c] > allowed_rms[c]:
+            findings.append(Finding("noise", int(c), float(rms[c]), float(allowed_rms[c])))
     return findings
 
 

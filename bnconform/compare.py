@@ -49,8 +49,8 @@ class Comparison:
         if self.n_mismatch == 0:
             return "\n".join([
                 f"Systematic error in {self.name!r} ({self.dtype}, shape {self.shape}): every element is within "
-                f"its own tolerance (max |err|/tol = {self.max_ratio:.3g}), but the errors of a feature move "
-                f"together beyond what honest rounding allows (bnconform.noise):",
+                f"its worst-case tolerance (max |err|/tol = {self.max_ratio:.3g}), but the errors go beyond "
+                f"what honest rounding gives (bnconform.noise):",
                 *(f"  {line}" for line in self.systematic),
             ])
         pct = 100.0 * self.n_mismatch / max(self.n_total, 1)
@@ -66,7 +66,7 @@ class Comparison:
         if self.first_mismatch:
             lines.append(self.first_mismatch)
         if self.systematic:
-            lines.append("Systematic error across the elements of a feature (bnconform.noise):")
+            lines.append("Beyond what honest rounding gives (bnconform.noise):")
             lines.extend(f"  {line}" for line in self.systematic)
         return "\n".join(lines)
 

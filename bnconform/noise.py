@@ -68,14 +68,16 @@ MIN_ELEMENTS = 16
 class Finding(NamedTuple):
     """One per-feature shared component beyond its bound."""
 
-    component: str  # "offset" (A), "scale" (B, the coefficient of x_hat) or "noise" (rms of the residual)
+    component: str  # "offset" (A), "scale" (B, the coefficient of x_hat), "noise" (rms of the residual),
+    #                 or "total" (a per-feature reduction beyond its probabilistic bound)
     feature: int
     fitted: float
     allowed: float  # bound + Z se + floor
 
     def describe(self) -> str:
         what = {"offset": "per-feature offset", "scale": "per-feature scale of x_hat",
-                "noise": "rms error beyond those"}[self.component]
+                "noise": "rms error beyond those",
+                "total": "error beyond the probabilistic bound"}[self.component]
         return (f"feature {self.feature}: {what} {self.fitted:.3g}, allowed {self.allowed:.3g} "
                 f"({abs(self.fitted) / self.allowed:.3g}x)")
 
@@ -236,3 +238,46 @@ def bn_backward_dx(actual, expected, dy, x, gamma, mean, var, eps: float, axis: 
              + u * np.abs(expected))
     err = np.asarray(actual, np.float64) - expected
     return shared_components(err, sh.x_hat, axis, bound_a, bound_b, floor_a, floor_b, local, sh.r.floor)
+
+
+def bn_param_grads(actual_dgamma, actual_dbeta, grads, dy, x, mean, var, eps: float, axis: int,
+                   dtype: str) -> tuple[list[Finding], list[Finding]]:
+    """dgamma = sum dy x_hat and dbeta = sum dy (training) against probabilistic bounds: one number
+    per feature, so there is nothing to fit; instead the reduction's gamma_m becomes lambda sqrt(m) u
+    and x_hat's own errors (independent, at most ``local`` each) add up like a random walk:
+
+        dbeta:  SAFETY (pg(m) sum|dy| + u |dbeta|)
+        dgamma: SAFETY (pg(m + 1) sum|dy x_hat| + (e_mean / sigma) |sum dy| + rho |dgamma|
+                        + lambda sqrt(sum (dy local)^2) + u |dgamma|)
+
+    (``tolerance.bn_backward`` for the worst case, which grows like m u sum|dy x_hat|: at m = 16,384
+    in float32 it allows a 10% error in dgamma.)
+    """
+    x = np.asarray(x, np.float64)
+    dy = np.asarray(dy, np.float64)
+    axis = axis % x.ndim
+    axes = _bn.reduction_axes(x.ndim, axis)
+    m = x.size // x.shape[axis]
+    sh = _shared(x, mean, var, eps, axis, dtype, True)
+    u, acc = sh.r.out, sh.r.acc
+    mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
+    local = 3.0 * u * (np.abs(x) + np.abs(mu)) / sh.sigma
+
+    def total(a):
+        return a.sum(axis=axes)
+
+    dgamma, dbeta = np.asarray(grads.dgamma, np.float64), np.asarray(grads.dbeta, np.float64)
+    bound_dbeta = tolerance.SAFETY * (prob_gamma(m, acc) * total(np.abs(dy)) + u * np.abs(dbeta)) + sh.r.floor
+    bound_dgamma = tolerance.SAFETY * (
+        prob_gamma(m + 1, acc) * total(np.abs(dy * sh.x_hat))
+        + (sh.e_mean / sh.sigma).reshape(-1) * np.abs(total(dy))
+        + sh.rho.reshape(-1) * np.abs(dgamma)
+        + LAMBDA * np.sqrt(total(np.square(dy * local)))
+        + u * np.abs(dgamma)) + sh.r.floor
+
+    def beyond(actual, expected, bound):
+        err = np.abs(np.asarray(actual, np.float64) - expected).reshape(-1)
+        return [Finding("total", int(c), float(err[c]), float(bound.reshape(-1)[c]))
+                for c in np.flatnonzero(np.isfinite(err) & (err > bound.reshape(-1)))]
+
+    return beyond(actual_dgamma, dgamma, bound_dgamma), beyond(actual_dbeta, dbeta, bound_dbeta)

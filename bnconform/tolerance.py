@@ -32,6 +32,13 @@ which the conformance properties use; a variant never loosens it, it judges an e
 Inputs are generated already representable in the dtype (``bnconform.cases``), so input rounding
 contributes nothing. The bounds below are worst-case: typical errors are far smaller, and the
 suite records the largest ``|err| / tol`` seen so that the margin is visible in the report.
+
+This worst case is the safety net. Because it grows like n u and lets every element's own rounding
+point the same way, a subtle systematic bug (a wrong eps, m - 1 for m) can hide under it; the
+statistical tier (``bnconform.noise``) looks at the elements of a feature together, with Higham and
+Mary's probabilistic lambda sqrt(n) u for the reductions, and ``checks.judge`` applies it on top of
+this model for batch norm (default model only). README, Tolerances and Sensitivity, has the measured
+detection thresholds.
 """
 
 from __future__ import annotations

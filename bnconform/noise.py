@@ -172,7 +172,8 @@ def _shared(x, mean, var, eps: float, axis: int, dtype: str, training: bool) -> 
     if training:
         e_mean = prob_gamma(m + 1, r.acc) * np.abs(x).mean(axis=axes, keepdims=True) + r.out * np.abs(mu)
         d = np.abs(x - mu)
-        own = 2.0 * LAMBDA * r.acc * np.sqrt((np.square(d * (np.abs(x) + np.abs(mu)))).mean(axis=axes, keepdims=True) / m)
+        own_sq = np.square(d * (np.abs(x) + np.abs(mu))).mean(axis=axes, keepdims=True)
+        own = 2.0 * LAMBDA * r.acc * np.sqrt(own_sq / m)
         e_var = prob_gamma(m + 3, r.acc) * v + own + e_mean**2 + r.out * v
         rho = 0.5 * e_var / (v + eps) + 2.0 * r.out
     else:

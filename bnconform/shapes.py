@@ -66,7 +66,7 @@ def values_per_feature(shape: tuple[int, ...], axis: int) -> int:
 # frameworks compile only a few more programs.
 #   batch norm: 16,384 values per feature, 32 features; N = 16 differs, H == W == C coincide;
 #   convolution: C_in * kh * kw = 256 * 9 = 2,304 terms, 64 filters, 32 x 32, strided and dilated;
-#   pooling: global average over 32 x 32 = 1,024 values of (8, 32, 32, 64).
+#   pooling: (8, 32, 32, 64), max and average 3 x 3 stride 2, global average over 32 x 32 = 1,024 values.
 BN_PRODUCTION = (16, 32, 32, 32)
 CONV_PRODUCTION = (2, 32, 32, 256)  # logical (N, H, W, C_in)
 CONV_PRODUCTION_C_OUT = 64

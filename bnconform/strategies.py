@@ -239,7 +239,7 @@ def pool_cases(
 
 def production_cases(caps, *, dtype: str) -> dict[str, object]:
     """One production-size case per op (``shapes.*_PRODUCTION``) within what ``caps`` offers, plain
-    values; keys "batch_norm", "conv2d", "global_avg" (absent where not offered)."""
+    values; keys "batch_norm", "conv2d", "max", "avg", "global_avg" (absent where not offered)."""
     out: dict[str, object] = {}
     values = Values(seed=11, dist="normal", loc=0.5, scale=1.5)
     if "batch_norm" in caps.ops and 4 in caps.bn_ranks:
@@ -254,8 +254,13 @@ def production_cases(caps, *, dtype: str) -> dict[str, object]:
             c_out=shapes.CONV_PRODUCTION_C_OUT, kernel=(3, 3), stride=(2, 2),
             dilation=(2, 2) if dilated else (1, 1), padding="valid", bias=caps.conv_bias, dtype=dtype,
             x=values, w_seed=11)
-    if "pool2d" in caps.ops and "global_avg" in caps.pool_kinds:
+    if "pool2d" in caps.ops:
         data_format = caps.pool_data_formats[0]
-        out["global_avg"] = PoolCase(kind="global_avg", x_shape=shapes.nhwc_to(shapes.POOL_PRODUCTION, data_format),
-                                     data_format=data_format, window=(1, 1), stride=(1, 1), dtype=dtype, x=values)
+        x_shape = shapes.nhwc_to(shapes.POOL_PRODUCTION, data_format)
+        for kind in ("max", "avg", "global_avg"):
+            if kind in caps.pool_kinds:
+                window = (1, 1) if kind == "global_avg" else (3, 3)
+                stride = (1, 1) if kind == "global_avg" else (2, 2)
+                out[kind] = PoolCase(kind=kind, x_shape=x_shape, data_format=data_format, window=window, stride=stride,
+                                     dtype=dtype, x=values)
     return out

@@ -14,7 +14,7 @@ import pytest
 
 from bnconform import strategies
 
-from .conftest import require, run_example
+from .conftest import MODES, require, run_example
 
 PRODUCTION_DTYPES = ("float32", "float16")
 
@@ -27,21 +27,23 @@ def _case(adapter, key: str, dtype: str):
 
 
 @pytest.mark.bnconform(property="bn_forward", op="batch_norm")
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", PRODUCTION_DTYPES)
-def test_bn_forward_production(target, dtype, adapter, observe):
-    """Training forward at 16,384 values per feature."""
-    require(adapter, "batch_norm", dtype, "train")
-    run_example(observe, adapter, "bn_forward", _case(adapter, "batch_norm", dtype), "train")
+def test_bn_forward_production(target, mode, dtype, adapter, observe):
+    """Forward at 16,384 values per feature (batch statistics in train, moving ones in inference)."""
+    require(adapter, "batch_norm", dtype, mode)
+    run_example(observe, adapter, "bn_forward", _case(adapter, "batch_norm", dtype), mode)
 
 
 @pytest.mark.bnconform(property="bn_backward", op="batch_norm")
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", PRODUCTION_DTYPES)
-def test_bn_backward_production(target, dtype, adapter, observe):
-    """Training backward at 16,384 values per feature."""
-    require(adapter, "batch_norm", dtype, "train")
+def test_bn_backward_production(target, mode, dtype, adapter, observe):
+    """Backward at 16,384 values per feature."""
+    require(adapter, "batch_norm", dtype, mode)
     if not adapter.capabilities.bn_backward:
         pytest.skip(f"{adapter.name} offers no gradients")
-    run_example(observe, adapter, "bn_backward", _case(adapter, "batch_norm", dtype), "train")
+    run_example(observe, adapter, "bn_backward", _case(adapter, "batch_norm", dtype), mode)
 
 
 @pytest.mark.bnconform(property="bn_moving_stats", op="batch_norm")
@@ -60,9 +62,16 @@ def test_conv2d_production(target, dtype, adapter, observe):
     run_example(observe, adapter, "conv2d", _case(adapter, "conv2d", dtype), "-")
 
 
-@pytest.mark.bnconform(property="pool2d", op="global_avg_pool2d")
+def _pool_kinds():
+    return [pytest.param(k, marks=pytest.mark.bnconform(property="pool2d", op=f"{k}_pool2d"), id=k)
+            for k in ("max", "avg", "global_avg")]
+
+
+@pytest.mark.parametrize("kind", _pool_kinds())
 @pytest.mark.parametrize("dtype", PRODUCTION_DTYPES)
-def test_global_avg_pool2d_production(target, dtype, adapter, observe):
-    """Global average over 32 x 32 of an (8, 32, 32, 64) tensor."""
+def test_pool2d_production(target, kind, dtype, adapter, observe):
+    """Max and average pooling 3 x 3, stride 2, and global average over 32 x 32, of (8, 32, 32, 64)."""
     require(adapter, "pool2d", dtype)
-    run_example(observe, adapter, "pool2d", _case(adapter, "global_avg", dtype), "-")
+    if kind not in adapter.capabilities.pool_kinds:
+        pytest.skip(f"{adapter.name} does not offer {kind} pooling")
+    run_example(observe, adapter, "pool2d", _case(adapter, kind, dtype), "-")

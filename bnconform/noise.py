@@ -18,10 +18,8 @@ allowance for the elements' own rounding:
 
     |A_fit| <= A_bound + Z se(A) + floor_A,      |B_fit| <= B_bound + Z se(B) + floor_B
 
-- se(A), se(B): the standard errors of the fit, from the residual r (Z = 6 standard errors: the
-  elements' own roundings are independent and nearly mean-zero, so their projection on 1 and x_hat
-  shrinks like 1 / sqrt(m)); this replaces the element-wise bound's worst case, in which all m own
-  roundings could point the same way;
+- se(A), se(B): the standard errors of the fit, from the residual r (Z = 6 standard errors), for
+  the part of the own roundings that is random;
 - A_bound, B_bound: how far the shared quantities (mean, sigma, the folded scale and shift, for the
   backward pass mean(dy) and mean(dy x_hat)) may err, as in ``bnconform.tolerance``, with two
   changes: a reduction's gamma_n = n u is replaced by Higham and Mary's probabilistic
@@ -38,6 +36,13 @@ allowance for the elements' own rounding:
   every element). This keeps the shared-error check deterministic apart from the probabilistic
   reductions; in half precision, where the own roundings are large, it is what limits the check
   (README, Sensitivity). (At least u rms(y) and u |gamma|, u rms(dx) for dx.)
+
+Two more checks complete the tier. The residual r is what is left of the own errors after the fit
+(a projection, so never larger): its rms is held to SAFETY times the rms of their bounds L_i, which
+catches an error that is not shared but too large for the dtype (inputs rounded to TF32 in a float32
+layer). dgamma and dbeta are one number per feature, with nothing to fit: they are held to the
+worst-case bound's terms with lambda sqrt(m) u for gamma_m and x_hat's own errors summed as a random
+walk (``bn_param_grads``).
 
 Features with fewer than ``MIN_ELEMENTS`` elements are not checked (the fit is not informative), nor
 a feature with a non-finite value, nor one whose x_hat is (nearly) constant (there B is not

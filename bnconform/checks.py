@@ -202,7 +202,9 @@ def judge_conv2d(ex: Example, *, numerics=None) -> list[Comparison]:
     kwargs = case.conv_kwargs()
     expected = R.conv2d(inputs.x, inputs.w, inputs.b, **kwargs)
     tol = tolerance.conv2d(inputs.x, inputs.w, inputs.b, expected, dtype=case.dtype, **kwargs)
-    return [compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")]
+    result = compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")
+    return [with_systematic(result, noise.conv2d(ex.outputs["y"], expected, inputs.x, inputs.w, inputs.b,
+                                                 dtype=case.dtype, **kwargs))]
 
 
 def reference_pool(case: C.PoolCase, x: np.ndarray) -> tuple[np.ndarray, dict]:

@@ -82,8 +82,10 @@ class Finding(NamedTuple):
     def describe(self) -> str:
         what = {"offset": "per-feature offset", "scale": "per-feature scale of x_hat",
                 "noise": "rms error beyond those",
-                "total": "error beyond the probabilistic bound"}[self.component]
-        return (f"feature {self.feature}: {what} {self.fitted:.3g}, allowed {self.allowed:.3g} "
+                "total": "error beyond the probabilistic bound",
+                "element": "error beyond the probabilistic bound"}[self.component]
+        where = f"element {self.feature}" if self.component == "element" else f"feature {self.feature}"
+        return (f"{where}: {what} {self.fitted:.3g}, allowed {self.allowed:.3g} "
                 f"({abs(self.fitted) / self.allowed:.3g}x)")
 
 
@@ -287,3 +289,33 @@ def bn_param_grads(actual_dgamma, actual_dbeta, grads, dy, x, mean, var, eps: fl
                 for c in np.flatnonzero(np.isfinite(err) & (err > bound.reshape(-1)))]
 
     return beyond(actual_dgamma, dgamma, bound_dgamma), beyond(actual_dbeta, dbeta, bound_dbeta)
+
+
+def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Finding]:
+    """Each output of a convolution against the worst-case bound's terms (``tolerance.conv2d``) with
+    Higham and Mary's lambda sqrt(K + 1) u for gamma_{K+1}:
+
+        |e_y| <= SAFETY (pg(K + 1) (conv(|x|, |w|) + |b|) + u |y - b| + u |y|) + floor
+
+    (flat indices, the first few listed). K = C_in/groups * kh * kw reaches 2,304 at production
+    size, where the worst case allows sqrt(K) / lambda = 8 times more.
+    """
+    from reference import conv as _conv
+
+    r = tolerance.roundoff(dtype)
+    w = np.asarray(w, np.float64)
+    k = w.shape[1] * w.shape[2] * w.shape[3]
+    expected = np.asarray(expected, np.float64)
+    magnitude = _conv.conv2d(np.abs(x), np.abs(w), None, **conv_kwargs)
+    if b is None:
+        bias = bias_abs = 0.0
+    else:
+        axis = 3 if conv_kwargs.get("data_format", "channels_last") == "channels_last" else 1
+        bias = _bn.broadcast(np.asarray(b, np.float64), 4, axis)
+        bias_abs = np.abs(bias)
+    bound = tolerance.SAFETY * (prob_gamma(k + 1, r.acc) * (magnitude + bias_abs)
+                                + (r.out * np.abs(expected - bias) if b is not None else 0.0)
+                                + r.out * np.abs(expected)) + r.floor
+    err = np.abs(np.asarray(actual, np.float64) - expected)
+    bad = np.flatnonzero(np.isfinite(err) & (err > bound))
+    return [Finding("element", int(i), float(err.flat[i]), float(bound.flat[i])) for i in bad]

@@ -29,8 +29,8 @@ import numpy as np
 import reference as R
 
 from . import cases as C
-from . import tolerance
-from .compare import Comparison, compare
+from . import noise, tolerance
+from .compare import Comparison, compare, with_systematic
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,11 @@ def judge_bn_forward(ex: Example, *, numerics=None) -> list[Comparison]:
     x, mean, var, y = bn_reference(case, inputs, training)
     tol = tolerance.bn_forward(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype,
                                training=training, numerics=numerics)
-    return [compare(ex.outputs["y"], y, tol, dtype=case.dtype, name="y")]
+    result = compare(ex.outputs["y"], y, tol, dtype=case.dtype, name="y")
+    if numerics is None:  # the statistical tier belongs to the default model only
+        result = with_systematic(result, noise.bn_forward(ex.outputs["y"], y, x, inputs.gamma, inputs.beta, mean,
+                                                          var, case.eps, case.axis, case.dtype, training=training))
+    return [result]
 
 
 def run_bn_backward(prop: str, adapter, case: C.BNCase, mode: str) -> Example:
@@ -118,11 +122,17 @@ def judge_bn_backward(ex: Example, *, numerics=None) -> list[Comparison]:
         inputs.dy, x, inputs.gamma, mean, var, case.eps, case.axis, case.dtype, training=training, grads=grads,
         numerics=numerics,
     )
-    return [
-        compare(ex.outputs["dx"], grads.dx, tol.dx, dtype=case.dtype, name="dx"),
-        compare(ex.outputs["dgamma"], grads.dgamma, tol.dgamma, dtype=case.dtype, name="dgamma"),
-        compare(ex.outputs["dbeta"], grads.dbeta, tol.dbeta, dtype=case.dtype, name="dbeta"),
-    ]
+    dx = compare(ex.outputs["dx"], grads.dx, tol.dx, dtype=case.dtype, name="dx")
+    if numerics is None and training:  # the statistical tier belongs to the default model only
+        dx = with_systematic(dx, noise.bn_backward_dx(ex.outputs["dx"], grads.dx, inputs.dy, x, inputs.gamma, mean,
+                                                      var, case.eps, case.axis, case.dtype))
+    dgamma = compare(ex.outputs["dgamma"], grads.dgamma, tol.dgamma, dtype=case.dtype, name="dgamma")
+    dbeta = compare(ex.outputs["dbeta"], grads.dbeta, tol.dbeta, dtype=case.dtype, name="dbeta")
+    if numerics is None and training:
+        found_dgamma, found_dbeta = noise.bn_param_grads(ex.outputs["dgamma"], ex.outputs["dbeta"], grads, inputs.dy,
+                                                         x, mean, var, case.eps, case.axis, case.dtype)
+        dgamma, dbeta = with_systematic(dgamma, found_dgamma), with_systematic(dbeta, found_dbeta)
+    return [dx, dgamma, dbeta]
 
 
 def run_bn_moving_stats(prop: str, adapter, case: C.BNCase, mode: str = "train") -> Example:
@@ -279,7 +289,9 @@ def judge_conv2d(ex: Example, *, numerics=None) -> list[Comparison]:
     kwargs = case.conv_kwargs()
     expected = R.conv2d(inputs.x, inputs.w, inputs.b, **kwargs)
     tol = tolerance.conv2d(inputs.x, inputs.w, inputs.b, expected, dtype=case.dtype, **kwargs)
-    return [compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")]
+    result = compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")
+    return [with_systematic(result, noise.conv2d(ex.outputs["y"], expected, inputs.x, inputs.w, inputs.b,
+                                                 dtype=case.dtype, **kwargs))]
 
 
 def reference_pool(case: C.PoolCase, x: np.ndarray) -> tuple[np.ndarray, dict]:

@@ -13,6 +13,7 @@ tolerance and in ULPs of the dtype.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,14 +37,22 @@ class Comparison:
     max_ratio_index: tuple | None
     tol_at_max_abs: float
     first_mismatch: str | None  # a description of one mismatch of NaN/inf class, or of value
+    systematic: tuple[str, ...] = ()  # shared per-feature errors beyond the statistical tier (bnconform.noise)
 
     @property
     def ok(self) -> bool:
-        return self.n_mismatch == 0
+        return self.n_mismatch == 0 and not self.systematic
 
     def message(self) -> str:
         if self.ok:
             return f"{self.name!r}: all {self.n_total} elements within tolerance (max |err|/tol = {self.max_ratio:.3g})"
+        if self.n_mismatch == 0:
+            return "\n".join([
+                f"Systematic error in {self.name!r} ({self.dtype}, shape {self.shape}): every element is within "
+                f"its worst-case tolerance (max |err|/tol = {self.max_ratio:.3g}), but the errors go beyond "
+                f"what honest rounding gives (bnconform.noise):",
+                *(f"  {line}" for line in self.systematic),
+            ])
         pct = 100.0 * self.n_mismatch / max(self.n_total, 1)
         lines = [
             f"Mismatched elements in {self.name!r} ({self.dtype}, shape {self.shape}): "
@@ -56,7 +65,23 @@ class Comparison:
         ]
         if self.first_mismatch:
             lines.append(self.first_mismatch)
+        if self.systematic:
+            lines.append("Beyond what honest rounding gives (bnconform.noise):")
+            lines.extend(f"  {line}" for line in self.systematic)
         return "\n".join(lines)
+
+
+MAX_FINDINGS_LISTED = 5
+
+
+def with_systematic(comparison: Comparison, findings) -> Comparison:
+    """The comparison with the statistical tier's findings (``bnconform.noise.Finding``) attached."""
+    if not findings:
+        return comparison
+    lines = [f.describe() for f in findings[:MAX_FINDINGS_LISTED]]
+    if len(findings) > MAX_FINDINGS_LISTED:
+        lines.append(f"... and {len(findings) - MAX_FINDINGS_LISTED} more")
+    return dataclasses.replace(comparison, systematic=tuple(lines))
 
 
 def _index(flat_index: int, shape: tuple) -> tuple:
@@ -114,7 +139,7 @@ def compare(actual, expected, tol, *, dtype: str, name: str = "output") -> Compa
 
 def worst(comparisons) -> Comparison:
     """The comparison with the largest error in units of tolerance (for the results record)."""
-    return max(comparisons, key=lambda c: (c.n_mismatch > 0, c.max_ratio))
+    return max(comparisons, key=lambda c: (not c.ok, c.max_ratio))
 
 
 def assert_all_within(comparisons, context: str = "") -> None:

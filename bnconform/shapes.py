@@ -58,3 +58,16 @@ def values_per_feature(shape: tuple[int, ...], axis: int) -> int:
         if i != axis % len(shape):
             n *= s
     return n
+
+
+# Production sizes (issue 11): the regimes real layers run in, where frameworks switch to blocked and
+# parallel reductions, im2col/Winograd and blocked layouts. One case per property and dtype
+# (``strategies.production_cases``, the conformance tests' ``test_*_production``), so compiling
+# frameworks compile only a few more programs.
+#   batch norm: 16,384 values per feature, 32 features; N = 16 differs, H == W == C coincide;
+#   convolution: C_in * kh * kw = 256 * 9 = 2,304 terms, 64 filters, 32 x 32, strided and dilated;
+#   pooling: (8, 32, 32, 64), max and average 3 x 3 stride 2, global average over 32 x 32 = 1,024 values.
+BN_PRODUCTION = (16, 32, 32, 32)
+CONV_PRODUCTION = (2, 32, 32, 256)  # logical (N, H, W, C_in)
+CONV_PRODUCTION_C_OUT = 64
+POOL_PRODUCTION = (8, 32, 32, 64)

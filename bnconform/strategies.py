@@ -235,3 +235,32 @@ def pool_cases(
         window=window, stride=stride, padding=padding, ceil_mode=ceil_mode,
         count_include_pad=count_include_pad, p=p, **base,
     )
+
+
+def production_cases(caps, *, dtype: str) -> dict[str, object]:
+    """One production-size case per op (``shapes.*_PRODUCTION``) within what ``caps`` offers, plain
+    values; keys "batch_norm", "conv2d", "max", "avg", "global_avg" (absent where not offered)."""
+    out: dict[str, object] = {}
+    values = Values(seed=11, dist="normal", loc=0.5, scale=1.5)
+    if "batch_norm" in caps.ops and 4 in caps.bn_ranks:
+        axis = -1 if (caps.bn_any_axis or -1 in caps.bn_axes or 3 in caps.bn_axes) else caps.bn_axes[0]
+        out["batch_norm"] = BNCase(shape=shapes.place_feature_axis(shapes.BN_PRODUCTION, axis), axis=axis,
+                                   dtype=dtype, eps=1e-5, momentum=0.9, x=values, params_seed=11)
+    if "conv2d" in caps.ops:
+        data_format = caps.conv_data_formats[0]
+        dilated = caps.conv_dilation and caps.conv_dilated_strided
+        out["conv2d"] = ConvCase(
+            x_shape=shapes.nhwc_to(shapes.CONV_PRODUCTION, data_format), data_format=data_format,
+            c_out=shapes.CONV_PRODUCTION_C_OUT, kernel=(3, 3), stride=(2, 2),
+            dilation=(2, 2) if dilated else (1, 1), padding="valid", bias=caps.conv_bias, dtype=dtype,
+            x=values, w_seed=11)
+    if "pool2d" in caps.ops:
+        data_format = caps.pool_data_formats[0]
+        x_shape = shapes.nhwc_to(shapes.POOL_PRODUCTION, data_format)
+        for kind in ("max", "avg", "global_avg"):
+            if kind in caps.pool_kinds:
+                window = (1, 1) if kind == "global_avg" else (3, 3)
+                stride = (1, 1) if kind == "global_avg" else (2, 2)
+                out[kind] = PoolCase(kind=kind, x_shape=x_shape, data_format=data_format, window=window, stride=stride,
+                                     dtype=dtype, x=values)
+    return out

@@ -32,6 +32,13 @@ which the conformance properties use; a variant never loosens it, it judges an e
 Inputs are generated already representable in the dtype (``bnconform.cases``), so input rounding
 contributes nothing. The bounds below are worst-case: typical errors are far smaller, and the
 suite records the largest ``|err| / tol`` seen so that the margin is visible in the report.
+
+This worst case is the safety net. Because it grows like n u and lets every element's own rounding
+point the same way, a subtle systematic bug (a wrong eps, m - 1 for m) can hide under it; the
+statistical tier (``bnconform.noise``) looks at the elements of a feature together, with Higham and
+Mary's probabilistic lambda sqrt(n) u for the reductions, and ``checks.judge`` applies it on top of
+this model for batch norm (default model only). README, Tolerances and Sensitivity, has the measured
+detection thresholds.
 """
 
 from __future__ import annotations
@@ -131,6 +138,7 @@ class BNErrors(NamedTuple):
     x_hat: np.ndarray  # bound on |x_hat_computed - x_hat|, element-wise
     sigma_rel: np.ndarray  # relative bound on sigma = sqrt(var + eps), per feature (broadcastable)
     mean: np.ndarray  # bound on the batch mean, per feature (broadcastable); 0 in inference
+    local: np.ndarray  # the element's own part of x_hat's error, 3 u (|x| + |mu|) / sigma (see bn_errors)
 
 
 def batch_stat_errors(x, mean, var, axis: int, r: Roundoff, *, one_pass: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -177,6 +185,14 @@ def bn_errors(x, mean, var, eps: float, axis: int, dtype: str, *, training: bool
 
     Inference (mean and var are stored constants): the same with e_mean = e_var = 0 and a 3 u
     relative error on sigma.
+
+    The error has a structure the reductions over x_hat use (``bn_backward``): to first order
+
+        x_hat_computed_i = x_hat_i - e_mean / sigma - rho x_hat_i + delta_i,
+        |rho| <= rel(sigma),  |delta_i| <= 3 u (|x_i| + |mu|) / sigma  (``local``)
+
+    where e_mean and rho are one number per feature, shared by all its m elements (the mean and
+    sigma are computed once), and only delta_i is the element's own rounding.
     """
     r = _roundoff(dtype, numerics)
     x = np.asarray(x, np.float64)
@@ -191,8 +207,9 @@ def bn_errors(x, mean, var, eps: float, axis: int, dtype: str, *, training: bool
         e_mean = np.zeros_like(mean_b)
         sigma_rel = 3.0 * r.out + 0.0 * var_b
     x_hat = (x - mean_b) / sigma
-    e_x_hat = (e_mean + 3.0 * r.out * (np.abs(x) + np.abs(mean_b))) / sigma + np.abs(x_hat) * sigma_rel
-    return BNErrors(e_x_hat, sigma_rel, e_mean)
+    local = 3.0 * r.out * (np.abs(x) + np.abs(mean_b)) / sigma
+    e_x_hat = e_mean / sigma + local + np.abs(x_hat) * sigma_rel
+    return BNErrors(e_x_hat, sigma_rel, e_mean, local)
 
 
 def bn_forward(x, gamma, beta, mean, var, eps: float, axis: int, dtype: str, *, training: bool,
@@ -227,11 +244,24 @@ def bn_backward(
     With s = gamma / sigma, A = mean(dy), B = mean(dy x_hat) over the m values of a feature:
 
         dbeta  = sum dy                  |e| <= gamma_m sum|dy|
-        dgamma = sum dy x_hat            |e| <= gamma_{m+1} sum|dy x_hat| + sum |dy| |e_x_hat|
+        dgamma = sum dy x_hat            |e| <= gamma_{m+1} sum|dy x_hat| + E(sum)
         dx (training)  = s (dy - A - x_hat B)
-            |e| <= |s| [ gamma_{m+1} mean|dy| + |x_hat| (gamma_{m+2} mean|dy x_hat| + mean(|dy| |e_x_hat|))
+            |e| <= |s| [ gamma_{m+1} mean|dy| + |x_hat| (gamma_{m+2} mean|dy x_hat| + E(mean))
                          + |e_x_hat| |B| + (3 u + rel(sigma)) (|dy| + |A| + |x_hat B|) ]
         dx (inference) = s dy            |e| <= |s| |dy| (3 u + rel(sigma))
+
+    E is the error that x_hat's own error carries into sum dy x_hat (or its mean). With the
+    structure of ``bn_errors`` (x_hat_c = x_hat - e_mean / sigma - rho x_hat + delta, e_mean and rho
+    shared by the feature's m elements):
+
+        sum dy (x_hat_c - x_hat) = -(e_mean / sigma) sum dy - rho sum dy x_hat + sum dy delta
+        E(sum) = (e_mean / sigma) |sum dy| + rel(sigma) |sum dy x_hat| + sum |dy| local
+
+    The shared errors multiply the *value* of the sum, not the sum of its absolute terms: a
+    relative error of sigma is a relative error of dgamma. (Bounding it by sum |dy| |e_x_hat| --
+    as if each element's x_hat erred independently by its worst case -- is valid but grows like
+    m^2 u, since rel(sigma) itself is ~ m u: at m = 1,000 that excused a 1-8% error in dgamma.)
+    E(sum) <= sum |dy| |e_x_hat| always (triangle inequality), so this bound is a tightening.
 
     (gamma_n with u_acc; u is the dtype's own roundoff.)
     """
@@ -250,13 +280,20 @@ def bn_backward(
         return a.sum(axis=axes)
 
     e_dbeta = r.gamma(m) * total(np.abs(dy))
-    e_dgamma = r.gamma(m + 1) * total(np.abs(dy * x_hat)) + total(np.abs(dy) * errs.x_hat)
+    sigma = np.sqrt(v + eps)
+
+    def carried(reduce):
+        """E: x_hat's error carried into reduce(dy x_hat), keepdims (see the docstring)."""
+        shared = (errs.mean / sigma) * np.abs(reduce(dy)) + errs.sigma_rel * np.abs(reduce(dy * x_hat))
+        return shared + reduce(np.abs(dy) * errs.local)
+
+    e_dgamma = r.gamma(m + 1) * total(np.abs(dy * x_hat)) + carried(
+        lambda t: t.sum(axis=axes, keepdims=True)).reshape(-1)
     if training:
         a = dy.mean(axis=axes, keepdims=True)
         b = (dy * x_hat).mean(axis=axes, keepdims=True)
-        e_b = r.gamma(m + 2) * np.abs(dy * x_hat).mean(axis=axes, keepdims=True) + (
-            np.abs(dy) * errs.x_hat
-        ).mean(axis=axes, keepdims=True)
+        e_b = r.gamma(m + 2) * np.abs(dy * x_hat).mean(axis=axes, keepdims=True) + carried(
+            lambda t: t.mean(axis=axes, keepdims=True))
         e_dx = s * (
             r.gamma(m + 1) * np.abs(dy).mean(axis=axes, keepdims=True)
             + np.abs(x_hat) * e_b
@@ -319,19 +356,25 @@ def moving_stats(
 def conv2d(x, w, b, y, *, dtype: str, **conv_kwargs) -> np.ndarray:
     """Tolerance on a 2-D convolution output y = b + sum_{K terms} w x, K = C_in/groups * kh * kw.
 
-        |e_y| <= gamma_{K+1} (conv(|x|, |w|) + |b|) + u conv(|x|, |w|) + u |y|
+        |e_y| <= gamma_{K+1} (conv(|x|, |w|) + |b|) + u |y - b| + u |y|
 
     conv(|x|, |w|) is the sum of the absolute products under each output (the reduction's
     condition), computed with the reference itself on absolute values. The middle term lets the
-    sum be stored in the dtype before the bias is added (Flax's Conv adds the bias as a separate op).
+    sum be stored in the dtype before the bias is added (Flax's Conv adds the bias as a separate op):
+    that rounds the sum's *value* y - b, by at most u |y - b|. (It used to read u conv(|x|, |w|),
+    which is K-fold larger under cancellation and excused a float16 convolution accumulating in
+    float16 whenever it had a bias.)
     """
     r = roundoff(dtype)
     w = np.asarray(w, np.float64)
     k = w.shape[1] * w.shape[2] * w.shape[3]
     magnitude = _conv.conv2d(np.abs(x), np.abs(w), None, **conv_kwargs)
-    bias = 0.0 if b is None else _bn.broadcast(np.abs(np.asarray(b, np.float64)), 4, 3 if conv_kwargs.get(
+    bias_signed = 0.0 if b is None else _bn.broadcast(np.asarray(b, np.float64), 4, 3 if conv_kwargs.get(
         "data_format", "channels_last") == "channels_last" else 1)
-    bound = r.gamma(k + 1) * (magnitude + bias) + (r.out * magnitude if b is not None else 0.0)
+    bias = np.abs(bias_signed)
+    # storing the sum before the bias is added rounds the *sum*, |y - b|, not the sum of magnitudes
+    stored_sum = 0.0 if b is None else r.out * np.abs(np.asarray(y, np.float64) - bias_signed)
+    bound = r.gamma(k + 1) * (magnitude + np.abs(bias)) + stored_sum
     return _finish(bound, y, r)
 
 
@@ -343,7 +386,7 @@ def pool2d(kind: str, x, y, *, dtype: str, window=None, p=None, numerics: Numeri
         average:         gamma_{k+1} avg(|x|) + u_out |y|        (k values summed, one division)
         Lp-norm:         ((k u_acc + 4 u) max(1, 1/p) + u) |y|     (|x|^p, the sum, the root; all
                          terms non-negative, so the relative error of the sum is gamma_k)
-        global average:  as average with k = H * W
+        global average:  as average with k = H * W (the spatial axes of the case's data_format)
     """
     r = _roundoff(dtype, numerics)
     y = np.asarray(y, np.float64)
@@ -352,7 +395,8 @@ def pool2d(kind: str, x, y, *, dtype: str, window=None, p=None, numerics: Numeri
     if kind == "global_avg":
         fmt = pool_kwargs.get("data_format", "channels_last")
         x = np.asarray(x, np.float64)
-        k = x.shape[1] * x.shape[2]
+        # the reduction runs over the spatial axes: H, W are axes 1, 2 for NHWC and 2, 3 for NCHW
+        k = x.shape[1] * x.shape[2] if fmt == "channels_last" else x.shape[2] * x.shape[3]
         magnitude = _pool.global_avg_pool2d(np.abs(x), data_format=fmt)
         return _finish(r.gamma(k + 1) * magnitude, y, r)
     kh, kw = (window, window) if np.isscalar(window) else window

@@ -34,6 +34,7 @@ def run_conformance(tmp_path, target: str, select: str, *extra: str, env: dict |
 
 
 KERAS_TORCH_TRAIN_FLOAT32 = ("float32 and train and (test_bn_forward or test_bn_backward or test_bn_moving_stats)"
+                             " and not production"
                              " and not adversarial")
 KERAS_TORCH_IDS = ("test_bn_forward[keras-torch-float32-train]", "test_bn_backward[keras-torch-float32-train]",
                    "test_bn_moving_stats[keras-torch-float32-train]")

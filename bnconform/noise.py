@@ -1,0 +1,321 @@
+"""The statistical tier of the tolerance model: systematic error across the elements of one output.
+
+The element-wise bound (``bnconform.tolerance``) is a worst case for each element on its own. Most
+of its width comes from terms that are an element's *own* rounding (the subtraction x - mu, the
+product with 1/sigma, storing y) and from reductions bounded by gamma_n = n u. A subtle bug --
+eps 1e-3 instead of 1e-5, the variance divided by m - 1 instead of m, a backward pass that divides
+mean(dy x_hat) by m - 1 -- is not an element's own error: it moves every element of a feature in the
+same way, by a per-feature offset or a per-feature scale of x_hat. Such an error hides under the
+element-wise bound but stands out when the m elements of a feature are looked at together.
+
+So, per feature, the error e_i = actual_i - expected_i is regressed by least squares on the two
+patterns that a shared error takes,
+
+    e_i = A + B x_hat_i + r_i          (x_hat_i of the reference, i over the feature's m elements)
+
+and the fitted A and B are held to the bounds of the *shared* errors alone, plus a statistical
+allowance for the elements' own rounding:
+
+    |A_fit| <= A_bound + Z se(A) + floor_A,      |B_fit| <= B_bound + Z se(B) + floor_B
+
+- se(A), se(B): the standard errors of the fit, from the residual r (Z = 6 standard errors), for
+  the part of the own roundings that is random;
+- A_bound, B_bound: how far the shared quantities (mean, sigma, the folded scale and shift, for the
+  backward pass mean(dy) and mean(dy x_hat)) may err, as in ``bnconform.tolerance``, with two
+  changes: a reduction's gamma_n = n u is replaced by Higham and Mary's probabilistic
+  lambda sqrt(n) u (Higham and Mary, "A new approach to probabilistic rounding error analysis",
+  SIAM J. Sci. Comput. 41(5), 2019, Theorem 3.1: it holds with probability at least
+  1 - 2 n exp(-lambda^2 (1 - u)^2 / 2) when the roundings are independent and mean-zero; LAMBDA = 6),
+  and a value stored once in the dtype (mean, variance, 1/sigma, the folded scale) keeps its
+  deterministic u -- one rounding of one number is not averaged by anything;
+- floor_A, floor_B: what the elements' own errors give the fit if they all lean the same way
+  (each within SAFETY times its own bound L_i, the part of the element-wise model that is not shared):
+  |B| <= sum |t_i - mean t| L_i / S_tt, |A| <= mean L + |mean t| times that. Own roundings are not
+  mean-zero when the data are structured: values on the dtype's grid in one binade, scaled by a
+  common factor, all round the same way (torch's float16 inference on x ~ 10 +- 1 is one ulp low on
+  every element). This keeps the shared-error check deterministic apart from the probabilistic
+  reductions; in half precision, where the own roundings are large, it is what limits the check
+  (README, Sensitivity). (At least u rms(y) and u |gamma|, u rms(dx) for dx.)
+
+Two more checks complete the tier. The residual r is what is left of the own errors after the fit
+(a projection, so never larger): its rms is held to SAFETY times the rms of their bounds L_i, which
+catches an error that is not shared but too large for the dtype (inputs rounded to TF32 in a float32
+layer). dgamma and dbeta are one number per feature, with nothing to fit: they are held to the
+worst-case bound's terms with lambda sqrt(m) u for gamma_m and x_hat's own errors summed as a random
+walk (``bn_param_grads``).
+
+Features with fewer than ``MIN_ELEMENTS`` elements are not checked (the fit is not informative), nor
+a feature with a non-finite value, nor one whose x_hat is (nearly) constant (there B is not
+identifiable; A still is). In float16 and bfloat16 the shared bounds are dominated by the
+deterministic u of the stored per-feature values: a systematic error below a few u of the dtype is
+what an honest half-precision implementation that keeps its statistics in the dtype can produce, and
+is not flagged (README, Sensitivity).
+
+This tier runs for the default model only (``checks.judge`` without ``numerics``); the known
+deviations' variants judge element-wise.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from reference import batch_norm as _bn
+
+from . import tolerance
+
+LAMBDA = 6.0  # Higham-Mary's lambda for reductions (probabilistic gamma)
+Z = 6.0  # standard errors allowed for the fitted shared components
+MIN_ELEMENTS = 16
+
+
+class Finding(NamedTuple):
+    """One per-feature shared component beyond its bound."""
+
+    component: str  # "offset" (A), "scale" (B, the coefficient of x_hat), "noise" (rms of the residual),
+    #                 or "total" (a per-feature reduction beyond its probabilistic bound)
+    feature: int
+    fitted: float
+    allowed: float  # bound + Z se + floor
+
+    def describe(self) -> str:
+        what = {"offset": "per-feature offset", "scale": "per-feature scale of x_hat",
+                "noise": "rms error beyond those",
+                "total": "error beyond the probabilistic bound",
+                "element": "error beyond the probabilistic bound"}[self.component]
+        where = f"element {self.feature}" if self.component == "element" else f"feature {self.feature}"
+        return (f"{where}: {what} {self.fitted:.3g}, allowed {self.allowed:.3g} "
+                f"({abs(self.fitted) / self.allowed:.3g}x)")
+
+
+def prob_gamma(n, u_acc: float) -> np.ndarray:
+    """Higham and Mary's probabilistic gamma_n: lambda sqrt(n) u (first order)."""
+    return LAMBDA * np.sqrt(np.asarray(n, np.float64)) * u_acc
+
+
+def _per_feature(a: np.ndarray, axis: int) -> np.ndarray:
+    """(C, m): the feature axis first, its elements flattened."""
+    return np.moveaxis(np.asarray(a, np.float64), axis, 0).reshape(a.shape[axis], -1)
+
+
+def shared_components(err, x_hat, axis: int, bound_a, bound_b, floor_a, floor_b, local, floor) -> list[Finding]:
+    """Fit e = A + B x_hat per feature and return the components beyond their allowance.
+
+    ``bound_*`` and ``floor_*``: per-feature arrays (C,); ``local``: the bound on each element's own
+    error (the residual's rms is held to SAFETY rms(local) + floor). See the module docstring.
+    """
+    e = _per_feature(err, axis)
+    t = _per_feature(np.broadcast_to(x_hat, np.shape(err)), axis)
+    loc = _per_feature(np.broadcast_to(local, np.shape(err)), axis)
+    n_features, m = e.shape
+    if m < MIN_ELEMENTS:
+        return []
+    bound_a, bound_b, floor_a, floor_b = (np.broadcast_to(np.asarray(v, np.float64).reshape(-1), (n_features,))
+                                          for v in (bound_a, bound_b, floor_a, floor_b))
+    # vectorized over features (sums, not BLAS dot products: no thread start-up per feature)
+    finite = np.isfinite(e).all(axis=1) & np.isfinite(t).all(axis=1)
+    e, t = np.where(finite[:, None], e, 0.0), np.where(finite[:, None], t, 0.0)
+    t_mean = t.mean(axis=1)
+    dt = t - t_mean[:, None]
+    stt = np.einsum("ij,ij->i", dt, dt)
+    slope = stt > 1e-6 * m
+    safe_stt = np.where(slope, stt, 1.0)
+    b = np.where(slope, np.einsum("ij,ij->i", dt, e) / safe_stt, 0.0)
+    e_mean = e.mean(axis=1)
+    resid = e - e_mean[:, None] - b[:, None] * dt
+    rss = np.einsum("ij,ij->i", resid, resid)
+    s2 = rss / (m - np.where(slope, 2, 1))
+    a = e_mean - b * t_mean
+    se_a = np.sqrt(s2 * (1.0 / m + np.where(slope, t_mean**2 / safe_stt, 0.0)))
+    # the elements' own errors, if they all lean the same way (|r_i| <= SAFETY local_i, any signs):
+    # |b| <= sum(|dt| L) / stt and |A| <= mean(L) + |t_mean| sum(|dt| L) / stt
+    worst_local = tolerance.SAFETY * loc
+    lean_b = np.where(slope, np.einsum("ij,ij->i", np.abs(dt), worst_local) / safe_stt, 0.0)
+    lean_a = worst_local.mean(axis=1) + np.abs(t_mean) * lean_b
+    allowed_a = bound_a + Z * se_a + np.maximum(floor_a, lean_a)
+    allowed_b = bound_b + Z * np.sqrt(s2 / safe_stt) + np.maximum(floor_b, lean_b)
+    rms = np.sqrt(rss / m)
+    allowed_rms = tolerance.SAFETY * np.sqrt(np.einsum("ij,ij->i", loc, loc) / m) + floor
+    findings = []
+    for c in np.flatnonzero(finite):
+        if abs(a[c]) > allowed_a[c]:
+            findings.append(Finding("offset", int(c), float(a[c]), float(allowed_a[c])))
+        if slope[c] and abs(b[c]) > allowed_b[c]:
+            findings.append(Finding("scale", int(c), float(b[c]), float(allowed_b[c])))
+        if rms[c] > allowed_rms[c]:
+            findings.append(Finding("noise", int(c), float(rms[c]), float(allowed_rms[c])))
+    return findings
+
+
+class _Shared(NamedTuple):
+    x_hat: np.ndarray  # the reference's x_hat
+    sigma: np.ndarray  # keepdims
+    e_mean: np.ndarray  # probabilistic bound on the mean's error, keepdims
+    rho: np.ndarray  # bound on sigma's relative error, keepdims
+    r: tolerance.Roundoff
+
+
+def _shared(x, mean, var, eps: float, axis: int, dtype: str, training: bool) -> _Shared:
+    """The per-feature quantities' errors, with probabilistic reductions (module docstring):
+
+        e_mean <= pg(m + 1) mean|x| + u |mu|
+        e_var  <= pg(m + 3) var + 2 lambda u sqrt(mean(d^2 (|x| + |mu|)^2) / m) + e_mean^2 + u var
+
+    with d = x - mu. The variance is a sum of the m non-negative d_i^2 (pg relative); the mean's
+    error drops out of it to first order (sum d_i = 0); each d_i's own rounding, at most
+    u (|x_i| + |mu|), moves d_i^2 by 2 |d_i| u (|x_i| + |mu|), independently of the others, so
+    their mean is bounded like a mean of independent errors (lambda / sqrt(m) times their rms).
+        rho    <= e_var / (2 (var + eps)) + 2 u          (training; 3 u in inference)
+    """
+    r = tolerance.roundoff(dtype)
+    x = np.asarray(x, np.float64)
+    axes = _bn.reduction_axes(x.ndim, axis)
+    m = x.size // x.shape[axis]
+    mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
+    v = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
+    sigma = np.sqrt(v + eps)
+    x_hat = (x - mu) / sigma
+    if training:
+        e_mean = prob_gamma(m + 1, r.acc) * np.abs(x).mean(axis=axes, keepdims=True) + r.out * np.abs(mu)
+        d = np.abs(x - mu)
+        own_sq = np.square(d * (np.abs(x) + np.abs(mu))).mean(axis=axes, keepdims=True)
+        own = 2.0 * LAMBDA * r.acc * np.sqrt(own_sq / m)
+        e_var = prob_gamma(m + 3, r.acc) * v + own + e_mean**2 + r.out * v
+        rho = 0.5 * e_var / (v + eps) + 2.0 * r.out
+    else:
+        e_mean, rho = np.zeros_like(mu), 3.0 * r.out + 0.0 * v
+    return _Shared(x_hat, sigma, e_mean, rho, r)
+
+
+def bn_forward(actual, expected, x, gamma, beta, mean, var, eps: float, axis: int, dtype: str, *,
+               training: bool) -> list[Finding]:
+    """Shared error of y = gamma x_hat + beta (folded or not):
+
+        A_bound = |gamma| e_mean / sigma + 2 u (|beta| + |gamma mu / sigma|)   (mean; shift stored)
+        B_bound = |gamma| (rho + 2 u)                                          (sigma; scale stored)
+    """
+    x = np.asarray(x, np.float64)
+    axis = axis % x.ndim
+    sh = _shared(x, mean, var, eps, axis, dtype, training)
+    u = sh.r.out
+    g, b, mu = (_bn.broadcast(np.asarray(a, np.float64), x.ndim, axis) for a in (gamma, beta, mean))
+    bound_a = np.abs(g) * sh.e_mean / sh.sigma + 2.0 * u * (np.abs(b) + np.abs(g * mu) / sh.sigma)
+    bound_b = np.abs(g) * (sh.rho + 2.0 * u)
+    expected = np.asarray(expected, np.float64)
+    floor_a = u * np.sqrt(_per_feature(np.square(expected), axis).mean(axis=1))
+    floor_b = u * np.abs(np.asarray(gamma, np.float64)).reshape(-1)
+    y_scaled = g * sh.x_hat
+    local = (np.abs(g) * 3.0 * u * (np.abs(x) + np.abs(mu)) / sh.sigma + 2.0 * u * (np.abs(y_scaled) + np.abs(b))
+             + u * np.abs(expected))
+    err = np.asarray(actual, np.float64) - expected
+    return shared_components(err, sh.x_hat, axis, bound_a, bound_b, floor_a, floor_b, local, sh.r.floor)
+
+
+def bn_backward_dx(actual, expected, dy, x, gamma, mean, var, eps: float, axis: int, dtype: str) -> list[Finding]:
+    """Shared error of the training dx = s (dy - A - x_hat B), s = gamma / sigma, A = mean(dy),
+    B = mean(dy x_hat). The exact dx is orthogonal to 1 and to x_hat over each feature, so the fit
+    sees only the error:
+
+        e_A    <= pg(m + 1) mean|dy| + u |A|
+        e_B    <= pg(m + 2) mean|dy x_hat| + (e_mean / sigma) |A| + (rho + u) |B|
+        A_bound = |s| (e_A + (e_mean / sigma) |B| + (3 u + rho) |A|)
+        B_bound = |s| (e_B + (3 u + 2 rho) |B|)
+    """
+    x = np.asarray(x, np.float64)
+    dy = np.asarray(dy, np.float64)
+    axis = axis % x.ndim
+    axes = _bn.reduction_axes(x.ndim, axis)
+    m = x.size // x.shape[axis]
+    sh = _shared(x, mean, var, eps, axis, dtype, True)
+    u, acc = sh.r.out, sh.r.acc
+    s = np.abs(_bn.broadcast(np.asarray(gamma, np.float64), x.ndim, axis)) / sh.sigma
+    a = dy.mean(axis=axes, keepdims=True)
+    b = (dy * sh.x_hat).mean(axis=axes, keepdims=True)
+    e_a = prob_gamma(m + 1, acc) * np.abs(dy).mean(axis=axes, keepdims=True) + u * np.abs(a)
+    e_b = (prob_gamma(m + 2, acc) * np.abs(dy * sh.x_hat).mean(axis=axes, keepdims=True)
+           + sh.e_mean / sh.sigma * np.abs(a) + (sh.rho + u) * np.abs(b))
+    bound_a = s * (e_a + sh.e_mean / sh.sigma * np.abs(b) + (3.0 * u + sh.rho) * np.abs(a))
+    bound_b = s * (e_b + (3.0 * u + 2.0 * sh.rho) * np.abs(b))
+    expected = np.asarray(expected, np.float64)
+    floor_a = u * np.sqrt(_per_feature(np.square(expected), axis).mean(axis=1))
+    floor_b = floor_a
+    mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
+    own_x_hat = 3.0 * u * (np.abs(x) + np.abs(mu)) / sh.sigma
+    local = (s * ((3.0 * u + sh.rho) * (np.abs(dy) + np.abs(a) + np.abs(sh.x_hat * b)) + own_x_hat * np.abs(b))
+             + u * np.abs(expected))
+    err = np.asarray(actual, np.float64) - expected
+    return shared_components(err, sh.x_hat, axis, bound_a, bound_b, floor_a, floor_b, local, sh.r.floor)
+
+
+def bn_param_grads(actual_dgamma, actual_dbeta, grads, dy, x, mean, var, eps: float, axis: int,
+                   dtype: str) -> tuple[list[Finding], list[Finding]]:
+    """dgamma = sum dy x_hat and dbeta = sum dy (training) against probabilistic bounds: one number
+    per feature, so there is nothing to fit; instead the reduction's gamma_m becomes lambda sqrt(m) u
+    and x_hat's own errors (independent, at most ``local`` each) add up like a random walk:
+
+        dbeta:  SAFETY (pg(m) sum|dy| + u |dbeta|)
+        dgamma: SAFETY (pg(m + 1) sum|dy x_hat| + (e_mean / sigma) |sum dy| + rho |dgamma|
+                        + lambda sqrt(sum (dy local)^2) + u |dgamma|)
+
+    (``tolerance.bn_backward`` for the worst case, which grows like m u sum|dy x_hat|: at m = 16,384
+    in float32 it allows a 10% error in dgamma.)
+    """
+    x = np.asarray(x, np.float64)
+    dy = np.asarray(dy, np.float64)
+    axis = axis % x.ndim
+    axes = _bn.reduction_axes(x.ndim, axis)
+    m = x.size // x.shape[axis]
+    sh = _shared(x, mean, var, eps, axis, dtype, True)
+    u, acc = sh.r.out, sh.r.acc
+    mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
+    local = 3.0 * u * (np.abs(x) + np.abs(mu)) / sh.sigma
+
+    def total(a):
+        return a.sum(axis=axes)
+
+    dgamma, dbeta = np.asarray(grads.dgamma, np.float64), np.asarray(grads.dbeta, np.float64)
+    bound_dbeta = tolerance.SAFETY * (prob_gamma(m, acc) * total(np.abs(dy)) + u * np.abs(dbeta)) + sh.r.floor
+    bound_dgamma = tolerance.SAFETY * (
+        prob_gamma(m + 1, acc) * total(np.abs(dy * sh.x_hat))
+        + (sh.e_mean / sh.sigma).reshape(-1) * np.abs(total(dy))
+        + sh.rho.reshape(-1) * np.abs(dgamma)
+        + LAMBDA * np.sqrt(total(np.square(dy * local)))
+        + u * np.abs(dgamma)) + sh.r.floor
+
+    def beyond(actual, expected, bound):
+        err = np.abs(np.asarray(actual, np.float64) - expected).reshape(-1)
+        return [Finding("total", int(c), float(err[c]), float(bound.reshape(-1)[c]))
+                for c in np.flatnonzero(np.isfinite(err) & (err > bound.reshape(-1)))]
+
+    return beyond(actual_dgamma, dgamma, bound_dgamma), beyond(actual_dbeta, dbeta, bound_dbeta)
+
+
+def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Finding]:
+    """Each output of a convolution against the worst-case bound's terms (``tolerance.conv2d``) with
+    Higham and Mary's lambda sqrt(K + 1) u for gamma_{K+1}:
+
+        |e_y| <= SAFETY (pg(K + 1) (conv(|x|, |w|) + |b|) + u |y - b| + u |y|) + floor
+
+    (flat indices, the first few listed). K = C_in/groups * kh * kw reaches 2,304 at production
+    size, where the worst case allows sqrt(K) / lambda = 8 times more.
+    """
+    from reference import conv as _conv
+
+    r = tolerance.roundoff(dtype)
+    w = np.asarray(w, np.float64)
+    k = w.shape[1] * w.shape[2] * w.shape[3]
+    expected = np.asarray(expected, np.float64)
+    magnitude = _conv.conv2d(np.abs(x), np.abs(w), None, **conv_kwargs)
+    if b is None:
+        bias = bias_abs = 0.0
+    else:
+        axis = 3 if conv_kwargs.get("data_format", "channels_last") == "channels_last" else 1
+        bias = _bn.broadcast(np.asarray(b, np.float64), 4, axis)
+        bias_abs = np.abs(bias)
+    bound = tolerance.SAFETY * (prob_gamma(k + 1, r.acc) * (magnitude + bias_abs)
+                                + (r.out * np.abs(expected - bias) if b is not None else 0.0)
+                                + r.out * np.abs(expected)) + r.floor
+    err = np.abs(np.asarray(actual, np.float64) - expected)
+    bad = np.flatnonzero(np.isfinite(err) & (err > bound))
+    return [Finding("element", int(i), float(err.flat[i]), float(bound.flat[i])) for i in bad]

@@ -1,0 +1,74 @@
+"""The sensitivity table (README, Sensitivity), proven: planted bugs and honest variants of batch
+norm, in NumPy (``numpy_bn``), judged by ``checks.judge`` exactly as a framework's outputs are.
+
+- every honest variant (another summation order, Welford, Chan's blocked merge, float64
+  accumulation, a folded affine) conforms, in every dtype, at small and production sizes;
+- each planted bug is caught where the table says so, and where it says the bug is below what the
+  model can tell from honest rounding, it conforms -- so the published table cannot drift from
+  what the suite does (a better model makes this test fail until the table is updated).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import matrix as M
+
+DTYPES = ("float32", "float16", "bfloat16")
+SIZES = ("small", "production")
+KINDS = ("forward", "backward", "moving", "moving-torch")
+
+#: (bug, size, dtype) that the suite catches; every other applicable cell conforms.
+CAUGHT = {
+    ("eps 1e-3 instead of 1e-5", "small", "float32"),
+    ("eps 1e-3 instead of 1e-5", "production", "float32"),
+    ("n-1 in the normalization", "small", "float32"),
+    ("n-1 in the normalization", "production", "float32"),
+    ("inputs rounded to TF32", "small", "float32"),
+    ("inputs rounded to TF32", "production", "float32"),
+    ("half-precision accumulation", "production", "float16"),
+    ("half-precision accumulation", "production", "bfloat16"),
+    ("chan merge without between-block term", "production", "float32"),
+    ("backward divides by m-1", "small", "float32"),
+    ("momentum off by 1%", "small", "float32"),
+    ("momentum off by 1%", "production", "float32"),
+    ("biased running variance (torch)", "small", "float32"),
+    ("running stats through float16", "small", "float32"),
+}
+
+#: cells where the planted change is not a change: no half precision to accumulate in (float32), or
+#: a single block (small: m = 144 < numpy_bn.BLOCK), so nothing to merge.
+NOT_APPLICABLE = {("half-precision accumulation", size, "float32") for size in SIZES} | {
+    ("chan merge without between-block term", "small", dtype) for dtype in DTYPES
+}
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", sorted(M.HONEST))
+def test_honest_variant_conforms(name, kind, dtype, size):
+    ok, comparisons = M.verdict(kind, M.HONEST[name], dtype, size)
+    assert ok, "\n".join(c.message() for c in comparisons if not c.ok)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(M.PLANTED))
+def test_planted_bug_verdict_matches_the_table(name, dtype, size):
+    if (name, size, dtype) in NOT_APPLICABLE:
+        pytest.skip(f"{name} changes nothing in {dtype} at {size} size")
+    kind, impl = M.PLANTED[name]
+    ok, comparisons = M.verdict(kind, impl, dtype, size)
+    if (name, size, dtype) in CAUGHT:
+        assert not ok, f"{name} ({dtype}, {size}) is no longer caught: " + "; ".join(c.message() for c in comparisons)
+    else:
+        assert ok, f"{name} ({dtype}, {size}) is now caught: update CAUGHT and the README's table"
+
+
+def test_a_systematic_failure_says_so():
+    # n-1 at production size in float32: every element within its own tolerance, the per-feature scale not
+    ok, comparisons = M.verdict("forward", M.PLANTED["n-1 in the normalization"][1], "float32", "production")
+    (y,) = comparisons
+    assert not ok and y.n_mismatch == 0 and y.systematic
+    assert "Systematic error in 'y'" in y.message() and "per-feature scale of x_hat" in y.message()

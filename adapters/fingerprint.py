@@ -192,12 +192,14 @@ def fingerprint(adapter: Adapter) -> dict:
     found = {}
     for name, probe in PROBES.items():
         try:
-            found[name] = probe(adapter)
+            with adapter.placed():
+                found[name] = probe(adapter)
         except NotImplementedError:
             found[name] = _finding(None, "the adapter does not implement this call")
         except Exception as e:  # noqa: BLE001 - a probe's failure is itself a finding
             found[name] = _finding(None, f"{type(e).__name__}: {e}")
-    return {**adapter.describe(), "target": adapter.name, "declared": _declared(adapter), "probes": found}
+    return {**adapter.describe(), "target": adapter.name, "device": adapter.device_record(),
+            "declared": _declared(adapter), "probes": found}
 
 
 def _declared(adapter: Adapter) -> dict:

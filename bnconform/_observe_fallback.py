@@ -19,7 +19,7 @@ class _Observe:
     def cifar(self, record):
         pass
 
-    def drift(self, target, op, case_json, output, dtype):
+    def drift(self, target, op, case_json, output, dtype, device=None):
         pass
 
     def fingerprint(self, target, data):

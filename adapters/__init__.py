@@ -102,11 +102,11 @@ class AdapterInfo:
         adapter.device = placement
         return adapter
 
-    def family(self) -> str:
+    def family(self, backend: str | None = None) -> str:
         """The framework family whose device helper places this adapter: torch, jax, tensorflow or
-        ``keras-<backend>``."""
+        ``keras-<backend>`` (``backend``: the loaded adapter's, where the registry has none)."""
         if self.framework == "keras":
-            return f"keras-{self.backend}"
+            return f"keras-{self.backend or backend}"
         if self.framework in ("torch", "jax"):
             return self.framework
         if self.framework == "flax":
@@ -115,12 +115,12 @@ class AdapterInfo:
             return "tensorflow"
         return self.framework
 
-    def placement(self, device: str):
+    def placement(self, device: str, backend: str | None = None):
         """This adapter's ``adapters.device.Placement`` for ``device`` (``Unavailable`` if absent)."""
         from . import device as dev
 
         request = dev.normalize(device)
-        family = self.family()
+        family = self.family(backend)
         if family.startswith("keras-"):
             return dev.keras_placement(self.name, family.split("-", 1)[1], request)
         helper = {"torch": dev.torch_placement, "jax": dev.jax_placement,
@@ -210,9 +210,13 @@ def register(info: AdapterInfo, adapter: Adapter | None = None) -> None:
         from . import device as dev
 
         request = dev.selected()
-        if adapter.device is None:
-            adapter.device = info.placement(request)
-        _LOADED[(info.name, request)] = adapter
+        try:
+            if adapter.device is None:
+                adapter.device = info.placement(request, adapter.backend)
+        except Unavailable as e:  # no such device here: its tests skip with the reason
+            _LOADED[(info.name, request)] = e
+        else:
+            _LOADED[(info.name, request)] = adapter
 
 
 def load(name: str, device: str | None = None) -> Adapter:

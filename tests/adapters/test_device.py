@@ -153,3 +153,29 @@ def test_replay_on_an_unavailable_device_is_a_usage_error(fresh, monkeypatch, ca
 def test_run_with_an_unknown_device_is_a_usage_error(capsys):
     assert main(["run", "--device", "tpu", "--target", "torch"]) == 2
     assert "unknown device 'tpu'" in capsys.readouterr().err
+
+
+def test_run_with_a_device_no_framework_sees_is_a_usage_error(capsys):
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    assert main(["run", "--device", "cuda", "--target", "torch"]) == 2
+    err = capsys.readouterr().err
+    assert "--device cuda: no installed framework sees that device" in err
+    assert "torch: device cuda is not available" in err
+
+
+def test_pytest_with_an_unknown_device_is_a_usage_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/conformance/test_conv_pool.py", "--device", "tpu",
+                           "-p", "no:cacheprovider", "-q", "--co"], cwd=repo, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(repo)), timeout=120)
+    assert proc.returncode == 4, proc.stdout + proc.stderr  # pytest's usage error
+    assert "unknown device 'tpu'" in proc.stdout + proc.stderr

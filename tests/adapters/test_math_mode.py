@@ -61,3 +61,62 @@ def test_full_float32_is_highest_precision_on_jax():
     with math_mode.full_float32("jax"):
         assert math_mode.settings("jax") == {"jax_default_matmul_precision": "highest"}
     assert math_mode.settings("jax") == before
+
+
+PLANT = '''
+import torch
+import torch.nn.functional as F
+
+_real = F.conv2d
+
+
+def _tf32(t):  # keep 10 of float32's 23 mantissa bits (truncation), as tensor cores do
+    return (t.view(torch.int32) & ~0x1FFF).view(torch.float32) if t.dtype == torch.float32 else t
+
+
+def conv2d(x, w, *args, **kwargs):
+    return _real(_tf32(x), _tf32(w), *args, **kwargs)
+
+
+F.conv2d = conv2d
+'''
+
+ENTRY = '''
+[[deviation]]
+id = "torch-planted-tf32"
+target = "torch"
+framework = "torch"
+versions = ">=2,<3"
+property = "conv2d"
+op = "conv2d"
+dtype = "float32"
+model = "tf32_inputs"
+params = { rounding = "truncate" }
+reason = "planted: F.conv2d on TF32 inputs"
+link = "https://example.org/planted"
+'''
+
+
+def test_a_tf32_default_is_a_known_deviation_but_full_float32_must_conform(tmp_path):
+    """With PyTorch's convolution planted to compute on TF32 inputs and an entry modelling it: the
+    default conv2d property is explained by the entry, the full-float32 one fails all the same."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "plant_tf32.py").write_text(PLANT)
+    (tmp_path / "known.toml").write_text(ENTRY)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), str(tmp_path)]), CI="true")
+    env.pop("BNCONFORM_DEVICE", None)
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "plant_tf32", "-p", "no:cacheprovider", "-q",
+                    "tests/conformance/test_conv_pool.py::test_conv2d", "tests/conformance/test_math_mode.py",
+                    "--target", "torch", "-k", "float32", "--known-deviations", str(tmp_path / "known.toml"),
+                    "--results", str(tmp_path / "r")], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    records = json.loads((tmp_path / "r" / "results.json").read_text())["records"]
+    verdicts = {r["id"].split("::")[1]: r["verdict"] for r in records}
+    assert verdicts == {"test_conv2d[torch-float32--]": "known-deviation",
+                        "test_full_float32_reads_float32[torch-float32--]": "fail",
+                        "test_conv2d_full_float32[torch-float32--]": "fail"}, verdicts

@@ -57,3 +57,16 @@ def test_drift_compares_runs_on_the_same_device_only():
                        _drift("gpu-b", "cuda", 1.5)])
     assert [(r.before, r.after, r.platform, r.max_ulp) for r in rows] == [
         ("cpu-a", "cpu-b", "cpu", 0.0), ("gpu-a", "gpu-b", "cuda", 0.0)]
+
+
+def test_the_fingerprint_table_shows_device_and_math_mode():
+    from reports.model import Run
+    from reports.page.fingerprints import fingerprints_section
+
+    fp = {"framework": "torch", "version": "2.11.0", "target": "torch", "probes": {},
+          "device": H200, "math_mode": {"default": {"value": "tf32", "evidence": "-> 1.0"},
+                                        "full_float32": {"value": "float32", "evidence": "-> 1.0000019"}}}
+    doc = make_doc("h200", [], fingerprints={"torch": fp})
+    html = str(fingerprints_section([Run(name="h200", path="x", doc=doc)]))
+    for text in ("float32 math (default)", "tf32", "float32 math (full float32)", "cuda:0 NVIDIA H200"):
+        assert text in html, text

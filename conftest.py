@@ -28,6 +28,14 @@ def pytest_addoption(parser):
         help="run the conformance properties for this adapter only (repeatable), e.g. torch, keras-jax",
     )
     group.addoption(
+        "--device",
+        default=None,
+        metavar="DEVICE",
+        help="run every adapter on this device: cpu (default) or cuda/gpu, the framework's accelerator "
+        "(default: $BNCONFORM_DEVICE, else cpu); a target whose framework sees no such device is skipped "
+        "with the reason",
+    )
+    group.addoption(
         "--bn-impl",
         action="append",
         default=[],
@@ -39,6 +47,12 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    from adapters import device
+
+    try:  # --device, else $BNCONFORM_DEVICE, else cpu; an unknown name is a usage error
+        device.select(config.getoption("--device"))
+    except device.UsageError as e:
+        raise pytest.UsageError(str(e)) from None
     specs = config.getoption("--bn-impl")
     if specs:
         from adapters.user_impl import UsageError, register_user_impl

@@ -37,6 +37,7 @@ __all__ = [
     "LayerState",
     "Unavailable",
     "describe",
+    "device_of",
     "discover",
     "get",
     "imported",
@@ -81,8 +82,9 @@ class AdapterInfo:
                              f"no module named {module!r}, although the distribution {dist} {version} is "
                              "installed (its metadata is there, its files are not)")
 
-    def load(self) -> Adapter:
-        """The adapter; ``Unavailable`` when not installed, ``Broken`` when installed but failing."""
+    def load(self, device: str = "cpu") -> Adapter:
+        """The adapter, placed on ``device`` (``adapters.device``); ``Unavailable`` when not installed
+        or the device is not there, ``Broken`` when installed but failing."""
         self.check_installed()
         try:
             module = importlib.import_module(self.module)
@@ -90,12 +92,44 @@ class AdapterInfo:
             raise
         except Exception as e:  # noqa: BLE001 - any import failure of an installed framework is an error
             raise Broken(self.name, type(e).__name__, str(e), stage="import") from e
+        placement = self.placement(device)  # Unavailable: no such device on this machine
         try:
-            return getattr(module, self.factory)()
+            adapter = getattr(module, self.factory)()
         except (Unavailable, Broken):
             raise
         except Exception as e:  # noqa: BLE001 - the framework imported but cannot build its objects
             raise Broken(self.name, type(e).__name__, str(e), stage="build") from e
+        adapter.device = placement
+        return adapter
+
+    def family(self, backend: str | None = None) -> str:
+        """The framework family whose device helper places this adapter: torch, jax, tensorflow or
+        ``keras-<backend>`` (``backend``: the loaded adapter's, where the registry has none)."""
+        if self.framework == "keras":
+            return f"keras-{self.backend or backend}"
+        if self.framework in ("torch", "jax"):
+            return self.framework
+        if self.framework == "flax":
+            return "jax"
+        if self.framework == "tf_keras":
+            return "tensorflow"
+        return self.framework
+
+    def placement(self, device: str, backend: str | None = None):
+        """This adapter's ``adapters.device.Placement`` for ``device`` (``Unavailable`` if absent)."""
+        from . import device as dev
+
+        request = dev.normalize(device)
+        family = self.family(backend)
+        if family.startswith("keras-"):
+            return dev.keras_placement(self.name, family.split("-", 1)[1], request)
+        helper = {"torch": dev.torch_placement, "jax": dev.jax_placement,
+                  "tensorflow": dev.tensorflow_placement}.get(family)
+        if helper is None:
+            if request != "cpu":
+                raise Unavailable(f"{self.name}: device {request} is not available: no device helper for {family}")
+            return dev.CPU
+        return helper(self.name, request)
 
 
 def _module_spec(module: str):
@@ -153,7 +187,7 @@ _REGISTRY: dict[str, AdapterInfo] = {
         AdapterInfo("flax-nnx", "flax", "adapters.flax_adapter", "load_nnx", ("flax", "jax")),
     )
 }
-_LOADED: dict[str, Adapter | Unavailable | Broken] = {}
+_LOADED: dict[tuple[str, str], Adapter | Unavailable | Broken] = {}
 
 
 def discover() -> list[AdapterInfo]:
@@ -170,20 +204,35 @@ def get(name: str) -> AdapterInfo:
 def register(info: AdapterInfo, adapter: Adapter | None = None) -> None:
     """Add an adapter at run time (``--bn-impl``), optionally already built."""
     _REGISTRY[info.name] = info
-    _LOADED.pop(info.name, None)
+    for key in [k for k in _LOADED if k[0] == info.name]:
+        del _LOADED[key]
     if adapter is not None:
-        _LOADED[info.name] = adapter
+        from . import device as dev
 
-
-def load(name: str) -> Adapter:
-    """The loaded adapter (cached); raises ``Unavailable`` (not installed: skip) or ``Broken``
-    (installed but failing: an error) with the reason, the same on every call."""
-    if name not in _LOADED:
+        request = dev.selected()
         try:
-            _LOADED[name] = get(name).load()
+            if adapter.device is None:
+                adapter.device = info.placement(request, adapter.backend)
+        except Unavailable as e:  # no such device here: its tests skip with the reason
+            _LOADED[(info.name, request)] = e
+        else:
+            _LOADED[(info.name, request)] = adapter
+
+
+def load(name: str, device: str | None = None) -> Adapter:
+    """The loaded adapter (cached per device), placed on ``device`` (None: the process's device,
+    ``adapters.device.selected()``: ``--device``, ``$BNCONFORM_DEVICE``, else cpu); raises
+    ``Unavailable`` (not installed, or no such device here: skip) or ``Broken`` (installed but
+    failing: an error) with the reason, the same on every call."""
+    from . import device as dev
+
+    key = (name, dev.normalize(device) if device is not None else dev.selected())
+    if key not in _LOADED:
+        try:
+            _LOADED[key] = get(name).load(key[1])
         except (Unavailable, Broken) as e:
-            _LOADED[name] = e
-    result = _LOADED[name]
+            _LOADED[key] = e
+    result = _LOADED[key]
     if isinstance(result, Broken):
         raise result.again()
     if isinstance(result, Unavailable):
@@ -197,10 +246,24 @@ def imported(name: str) -> dict | None:
     target was not loaded in this process (or failed to); ``ValueError`` for an unknown target.
     Compare :func:`describe`, which reads the distributions' metadata without importing."""
     get(name)
-    result = _LOADED.get(name)
+    from . import device as dev
+
+    result = _LOADED.get((name, dev.selected()))
     if not isinstance(result, Adapter):
         return None
     return dict(result.describe())
+
+
+def device_of(name: str) -> dict:
+    """``{"platform", "name"}`` of the device a target ran on in this process: its loaded adapter's
+    placement, else the device asked for with ``name`` None (not loaded: no framework said which)."""
+    from . import device as dev
+
+    request = dev.selected()
+    result = _LOADED.get((name, request))
+    if isinstance(result, Adapter):
+        return result.device_record()
+    return {"platform": request, "name": None}
 
 
 def describe(target: str) -> dict:

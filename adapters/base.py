@@ -12,9 +12,10 @@ own meaning, which ``conventions.momentum`` names ("keras" or "torch", see ``ref
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -164,6 +165,17 @@ class Adapter:
     backend: str | None = None
     description: str = ""
     extra: dict = field(default_factory=dict)
+    #: where it runs (``adapters.device.Placement``; set by ``adapters.load``); None: the host, unplaced
+    device: Any = None
+
+    def placed(self):
+        """A context manager inside which the framework makes layers, parameters and inputs on this
+        adapter's device (``adapters.device``); a no-op for an unplaced adapter."""
+        return self.device.enter() if self.device is not None else contextlib.nullcontext()
+
+    def device_record(self) -> dict:
+        """``{"platform", "name"}`` of the device this adapter runs on (cpu when unplaced)."""
+        return self.device.record() if self.device is not None else {"platform": "cpu", "name": "cpu"}
 
     # -- batch normalization ------------------------------------------------------------------
     def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:

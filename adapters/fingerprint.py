@@ -20,6 +20,9 @@ different numbers, and reads the convention off the output:
   one pass E[x^2] - E[x]^2 loses it to cancellation (E[x^2] = 100000001 is not a float32);
 - one value per feature in training mode: the framework's output (beta, NaN) or its refusal;
 - a call with no training flag: does it update the moving statistics?
+
+Beside them: the device it ran on and its float32 math mode there (``adapters.math_mode``: the
+settings, and whether a float32 convolution reads float32 or TF32 by default and in full float32).
 """
 
 from __future__ import annotations
@@ -192,12 +195,16 @@ def fingerprint(adapter: Adapter) -> dict:
     found = {}
     for name, probe in PROBES.items():
         try:
-            found[name] = probe(adapter)
+            with adapter.placed():
+                found[name] = probe(adapter)
         except NotImplementedError:
             found[name] = _finding(None, "the adapter does not implement this call")
         except Exception as e:  # noqa: BLE001 - a probe's failure is itself a finding
             found[name] = _finding(None, f"{type(e).__name__}: {e}")
-    return {**adapter.describe(), "target": adapter.name, "declared": _declared(adapter), "probes": found}
+    from .math_mode import probe as math_mode
+
+    return {**adapter.describe(), "target": adapter.name, "device": adapter.device_record(),
+            "math_mode": math_mode(adapter), "declared": _declared(adapter), "probes": found}
 
 
 def _declared(adapter: Adapter) -> dict:

@@ -65,12 +65,15 @@ def tensor(a: np.ndarray, dtype: str, requires_grad: bool = False) -> torch.Tens
     t = torch.from_numpy(np.asarray(a, np.float64).astype(_NUMPY[dtype]))
     if dtype == "bfloat16":
         t = t.to(torch.bfloat16)
+    device = torch.get_default_device()  # the adapter's device inside ``adapter.placed()`` (adapters.device)
+    if t.device != device:
+        t = t.to(device)
     return t.requires_grad_(True) if requires_grad else t
 
 
 def numpy(t: torch.Tensor) -> np.ndarray:
     # a copy (astype): numpy() shares memory with the tensor (a reused module's buffers)
-    t = t.detach()
+    t = t.detach().cpu()  # back to the host from the adapter's device
     if t.dtype == torch.bfloat16:
         t = t.to(torch.float32)
     return t.numpy().astype(np.float64)

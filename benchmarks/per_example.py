@@ -165,7 +165,7 @@ def measure(adapter, prop: str, mode: str, examples: int, repeats: int, dtype: s
         rows["compiles"].append(len(events))
         rows["compile_s"].append(sum(d for _, d in events))
         inputs = _materialize(case)
-        with _compiles(adapter) as warm:
+        with adapter.placed(), _compiles(adapter) as warm:  # on the adapter's device, as checks.run does
             rows["adapter"].append(_fastest(_adapter_call(adapter, check_name, mode, case, inputs), repeats))
             try:
                 rows["bare"].append(_fastest(adapter.bare_call(check_name, mode, case, inputs), repeats))

@@ -22,7 +22,7 @@ class _Observe:
     def blobs(self, record):
         pass
 
-    def drift(self, target, op, case_json, output, dtype):
+    def drift(self, target, op, case_json, output, dtype, device=None):
         pass
 
     def fingerprint(self, target, data):

@@ -20,6 +20,8 @@ criteria.
 
 from __future__ import annotations
 
+import contextlib
+
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -405,8 +407,11 @@ def _property(prop: str) -> Property:
 
 
 def run(prop: str, adapter, case: C.Case, mode: str) -> Example:
-    """Run the adapter once for ``prop``: the example with the framework's actual outputs."""
-    return _property(prop).run(prop, adapter, case, mode)
+    """Run the adapter once for ``prop``, on its device (``adapter.placed()``, ``adapters.device``):
+    the example with the framework's actual outputs."""
+    placed = getattr(adapter, "placed", None)
+    with placed() if placed is not None else contextlib.nullcontext():
+        return _property(prop).run(prop, adapter, case, mode)
 
 
 def judge(ex: Example, *, numerics=None) -> list[Comparison]:

@@ -62,9 +62,10 @@ def _groups(selected: list[str] | None) -> dict[str, list[str]]:
     return groups
 
 
-def _pytest_command(targets, results_dir: Path, run_name: str, profile: str, extra) -> list[str]:
+def _pytest_command(targets, results_dir: Path, run_name: str, profile: str, extra, device: str = "cpu") -> list[str]:
     cmd = [sys.executable, "-m", "pytest", "tests/conformance", "-p", "no:cacheprovider", "-q",
-           "--hypothesis-profile", profile, "--results", str(results_dir), "--run-name", run_name]
+           "--hypothesis-profile", profile, "--results", str(results_dir), "--run-name", run_name,
+           "--device", device]
     for target in targets:
         cmd += ["--target", target]
     return cmd + list(extra)
@@ -111,6 +112,17 @@ def cmd_run(args) -> int:
             print(f"bnconform run: --blobs: none of the targets {', '.join(args.target)} has a two-blob "
                   f"trainer ({', '.join(BLOB_TARGETS)})", file=sys.stderr)
             return USAGE
+    try:
+        device = _device_arg(args.device)
+    except ValueError as e:
+        print(f"bnconform run: {e}", file=sys.stderr)
+        return USAGE
+    if device != "cpu":  # asked for an accelerator: usage error if no family sees one
+        seen = {family: _probe(targets[0], device) for family, targets in groups.items()}
+        if not any(found["status"] == "loads" for found in seen.values()):
+            print(f"bnconform run: --device {device}: no installed framework sees that device:\n"
+                  + "\n".join(f"  {family}: {found['detail']}" for family, found in seen.items()), file=sys.stderr)
+            return USAGE
     cifar_targets = None
     if args.cifar:
         from cifar.backends import TARGETS as CIFAR_TARGETS
@@ -127,7 +139,7 @@ def cmd_run(args) -> int:
         if family.startswith("keras-"):
             env["KERAS_BACKEND"] = family.removeprefix("keras-")
         out = results / family
-        cmd = _pytest_command(targets, out, f"{args.name}/{family}", args.profile, args.pytest_args)
+        cmd = _pytest_command(targets, out, f"{args.name}/{family}", args.profile, args.pytest_args, device)
         jobs.append((family, cmd, env, out))
     print(f"bnconform run: {len(jobs)} framework families, profile {args.profile!r}, {args.jobs} at a time")
     running: list = []
@@ -203,7 +215,7 @@ def cmd_replay(args) -> int:
 
     try:
         case = cases.from_json(args.case)
-        adapter = adapters.load(args.target)
+        adapter = adapters.load(args.target, _device_arg(args.device))
     except (ValueError, json.JSONDecodeError) as e:
         print(f"bnconform replay: {e}", file=sys.stderr)
         return USAGE
@@ -220,7 +232,9 @@ def cmd_replay(args) -> int:
         print(f"bnconform replay: {e}", file=sys.stderr)
         return USAGE
     fw = adapter.describe()
-    print(f"{args.property} | {adapter.name} ({fw['framework']} {fw['version']}) | mode {args.mode} | {case.dtype}")
+    where = adapter.device_record()
+    print(f"{args.property} | {adapter.name} ({fw['framework']} {fw['version']}) | mode {args.mode} | {case.dtype}"
+          f" | device {where['name'] or where['platform']}")
     for c in comparisons:
         print(c.message())
     if not all(c.ok for c in comparisons):
@@ -234,7 +248,7 @@ import json, sys
 import adapters
 name = sys.argv[1]
 try:
-    adapter = adapters.load(name)
+    adapter = adapters.load(name, sys.argv[2] if len(sys.argv) > 2 else None)
 except adapters.Unavailable as e:
     print(json.dumps({"status": "not installed", "detail": str(e)}))
 except adapters.Broken as e:
@@ -244,14 +258,22 @@ else:
 """
 
 
-def _probe(name: str) -> dict:
+def _device_arg(name: str | None) -> str:
+    """``--device`` (else ``$BNCONFORM_DEVICE``, else cpu) as ``cpu`` or ``cuda``; ``ValueError`` (a
+    usage error) for an unknown name."""
+    from adapters import device
+
+    return device.normalize(name if name is not None else os.environ.get(device.ENV))
+
+
+def _probe(name: str, device: str | None = None) -> dict:
     """Load ``name`` in a fresh interpreter (Keras fixes its backend at import, and a broken
     framework must not spoil this process): ``{"status", "detail"}``."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     if name.startswith("keras-"):
         env["KERAS_BACKEND"] = name.removeprefix("keras-")
-    proc = subprocess.run([sys.executable, "-c", _PROBE, name], cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, name, *([device] if device else [])], cwd=ROOT, env=env, capture_output=True, text=True)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -336,6 +358,10 @@ def _same(imported: str | None, metadata: str | None) -> bool:
     return imported is None or metadata is None or same_version(str(imported), str(metadata))
 
 
+DEVICE_HELP = ("cpu (default) or cuda/gpu, the framework's accelerator (default: $BNCONFORM_DEVICE, else cpu); "
+               "a device no installed framework sees is a usage error (exit 2)")
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("report", "gate", "cifar", "blobs"):
@@ -368,6 +394,7 @@ def main(argv=None) -> int:
     run.add_argument("--blobs", action="store_true",
                      help="also train the two-blob networks (the CI matrix: about 2 min on 2 cores) and "
                           "check them against the Bayes-optimal accuracy")
+    run.add_argument("--device", default=None, help=DEVICE_HELP)
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("replay", help="re-run one example and print the comparison")
@@ -375,6 +402,7 @@ def main(argv=None) -> int:
     rep.add_argument("property")
     rep.add_argument("mode")
     rep.add_argument("case", help="the case JSON a failure printed")
+    rep.add_argument("--device", default=None, help=DEVICE_HELP)
     rep.set_defaults(func=cmd_replay)
     tg = sub.add_parser("targets", help="list the adapters and whether they are installed (--load: whether they load)")
     tg.add_argument("--load", action="store_true",

@@ -135,25 +135,30 @@ class DriftRow:
     max_ulp: float
     nan_mismatch: int
     notes: tuple[str, ...] = ()
+    #: the platform both runs ran on (``cpu``, ``cuda``, ``gpu``): runs on different devices are
+    #: never compared, since a GPU's kernels may round differently from the CPU's by design
+    platform: str = "cpu"
 
 
 def drift_rows(runs: Sequence[Mapping[str, Any]]) -> list[DriftRow]:
-    """Drift between consecutive runs of each (target, op, dtype).
+    """Drift between consecutive runs of each (target, op, dtype, device platform); entries
+    without a device (files written before devices) ran on the cpu.
 
     ``runs`` are ``{"name", "versions": {target: version}, "drift": [entries]}`` in the
     order to compare (the caller sorts them, e.g. by framework version); each run is
     compared with the previous run that has entries for the same target, op and dtype.
     """
-    grouped: dict[tuple[str, str, str], list[tuple[Mapping[str, Any], dict[str, Any]]]] = {}
+    grouped: dict[tuple[str, str, str, str], list[tuple[Mapping[str, Any], dict[str, Any]]]] = {}
     for run in runs:
-        per_key: dict[tuple[str, str, str], dict[str, Any]] = {}
+        per_key: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         for entry in run["drift"]:
-            key = (entry["target"], entry["op"], entry["dtype"])
+            platform = (entry.get("device") or {}).get("platform") or "cpu"
+            key = (entry["target"], entry["op"], entry["dtype"], platform)
             per_key.setdefault(key, {})[case_key(entry["case"])] = entry["output"]
         for key, cases in per_key.items():
             grouped.setdefault(key, []).append((run, cases))
     rows = []
-    for (target, op, dtype), series in sorted(grouped.items()):
+    for (target, op, dtype, platform), series in sorted(grouped.items()):
         for (run_a, cases_a), (run_b, cases_b) in zip(series, series[1:]):
             common = sorted(set(cases_a) & set(cases_b))
             stats = [compare_outputs(decode_output(cases_a[c], dtype), decode_output(cases_b[c], dtype))
@@ -166,5 +171,6 @@ def drift_rows(runs: Sequence[Mapping[str, Any]]) -> list[DriftRow]:
                 max_ulp=max((s.max_ulp for s in stats), default=0.0),
                 nan_mismatch=sum(s.nan_mismatch for s in stats),
                 notes=tuple(sorted({s.note for s in stats if s.note})),
+                platform=platform,
             ))
     return rows

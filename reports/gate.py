@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Results, Run
-from .schema import VERDICTS
+from .schema import VERDICTS, device_label
 from .tested import (ErrorGroup, Mismatch, declared_targets, error_groups, untested_targets, version_label,
                      version_mismatches)
 
@@ -153,10 +153,19 @@ def _version(record: dict[str, Any], imports: dict[Any, tuple[str | None, bool]]
     return version_label(record.get("version") or "?", version, known)
 
 
-def _failure_line(run: Run, record: dict[str, Any]) -> str:
+def _unit(record: dict[str, Any]) -> str:
+    """The gate's unit: a framework version on a device, ``torch 2.11.0 on cuda (cuda:0 NVIDIA H200)``
+    (``torch 2.13.0`` alone on the cpu, every record's device before devices were recorded);
+    a failure on the GPU alone is that unit's failure, never averaged with the CPU's passes."""
     who = f"{record.get('framework')} {record.get('version') or '?'}"
     if record.get("backend"):
         who += f" [{record['backend']}]"
+    device = device_label(record)
+    return who if device == "cpu" else f"{who} on {device}"
+
+
+def _failure_line(run: Run, record: dict[str, Any]) -> str:
+    who = _unit(record)
     where = f"{record.get('op')}/{record.get('mode')} {record.get('dtype')}"
     numbers = f"ulp {_fmt(record.get('max_ulp_error'))}, err/tol {_fmt(record.get('max_tol_ratio'))}"
     if record["verdict"] == "error":  # no numbers: the test raised (the message is under ERRORS BY TARGET)

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 from packaging.version import InvalidVersion, Version
 
 from .deviations import Deviation, EntryStatus, classify, entry_statuses
-from .schema import load_results, worst_verdict
+from .schema import device_label, load_results, worst_verdict
 
 __all__ = ["Run", "Row", "Column", "Matrix", "Results", "load_runs", "build", "version_key"]
 
@@ -67,7 +67,7 @@ def version_key(version: str | None) -> tuple:
 
 @dataclass(frozen=True, order=True)
 class Row:
-    """A matrix row: one target of one framework version in one run."""
+    """A matrix row: one target of one framework version on one device in one run."""
 
     framework: str
     target: str
@@ -80,6 +80,9 @@ class Row:
     #: it at all (files written before ``imported_version`` existed do not); see reports.tested
     imported_version: str | None = field(default=None, compare=False)
     imported_known: bool = field(default=False, compare=False)
+    #: where it ran: ``reports.schema.device_label`` (``cpu``, ``cuda (cuda:0 NVIDIA H200)``); one
+    #: version on two devices is two rows, so a GPU-only failure shows as the GPU's
+    device: str = field(default="cpu", compare=True)
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ def _matrix(runs: list[Run]) -> Matrix:
                       target=record.get("target") or "(none)",
                       version_sort=version_key(record.get("version")),
                       version=record.get("version"), backend=record.get("backend"), run=run.name,
-                      backend_version=record.get("backend_version"))
+                      backend_version=record.get("backend_version"), device=device_label(record))
             column = Column(op=record.get("op") or "(none)", mode=record.get("mode") or "-")
             rows.add(row)
             columns.add(column)

@@ -141,14 +141,17 @@ class Observer:
         self._sink.add_blobs(dict(record))
         self._on_change()
 
-    def drift(self, target: str, op: str, case_json: Any, output_array: Any, dtype: str) -> None:
-        """Append the output of one fixed drift-corpus case (compared across runs in ULPs)."""
+    def drift(self, target: str, op: str, case_json: Any, output_array: Any, dtype: str,
+              device: Mapping[str, Any] | None = None) -> None:
+        """Append the output of one fixed drift-corpus case (compared across runs in ULPs), with the
+        device it ran on (``{"platform", "name"}``; drift compares runs on the same platform only)."""
         import numpy as np
 
         output = np.asarray(output_array)
         values = output.astype(np.float64).tolist() if output.dtype != object else output.tolist()
         self._sink.add_drift({"target": str(target), "op": str(op), "case": case_json,
-                              "output": values, "dtype": str(dtype)})
+                              "output": values, "dtype": str(dtype),
+                              **({"device": dict(device)} if device is not None else {})})
         self._on_change()
 
     def coverage(self, target: str, coverage: Mapping[str, Any]) -> None:

@@ -382,6 +382,7 @@ class ResultsPlugin:
             "id": item.nodeid,
             **state.identity,
             **versions,
+            "device": _device(target),
             "verdict": state.verdict,
             "reason": state.reason,
             "examples": obs.examples,
@@ -399,6 +400,21 @@ class ResultsPlugin:
             "deviations": explaining,
             "deviation": explaining[0] if explaining else None,
         }
+
+
+def _device(target: str | None) -> dict[str, Any]:
+    """Where the record's target ran (``adapters.device_of``); the device asked for when the target
+    is not one the adapters package knows or was not loaded."""
+    try:
+        import adapters
+
+        if target is not None:
+            return adapters.device_of(target)
+        from adapters import device
+
+        return {"platform": device.selected(), "name": None}
+    except Exception:  # noqa: BLE001 - no adapters package (the fallback plugin's world) or a bad env
+        return {"platform": "cpu", "name": None}
 
 
 def _hypothesis_profile() -> str | None:

@@ -61,6 +61,18 @@ _RECORD_STRINGS = ("property", "target", "framework", "version", "backend", "bac
 _OPTIONAL_RECORD_STRINGS = ("imported_version", "imported_backend_version")
 
 
+#: The device of a record written before records named one: every run then ran on the CPU (the
+#: adapters placed nothing), the device's name unrecorded.
+UNKNOWN_DEVICE = {"platform": "cpu", "name": None}
+
+
+def device_label(record: dict) -> str:
+    """``cpu``, ``cuda (cuda:0 NVIDIA H200)``: how the report and the gate name a record's device."""
+    device = record.get("device") or UNKNOWN_DEVICE
+    platform, name = device.get("platform") or "cpu", device.get("name")
+    return platform if not name or name == platform else f"{platform} ({name})"
+
+
 class ResultsError(Exception):
     """A results file is missing, unreadable, truncated, not JSON or not of this schema."""
 
@@ -212,6 +224,10 @@ def _validate_record(record: Any, where: str, fail) -> None:
             record[key] = as_number(record.get(key))
         except ValueError as exc:
             fail(f"{where}.{key}: {exc}")
+    device = record.setdefault("device", dict(UNKNOWN_DEVICE))  # absent in files written before devices
+    if (not isinstance(device, dict) or not isinstance(device.get("platform"), str)
+            or not isinstance(device.setdefault("name", None), (str, type(None)))):
+        fail(f"{where}.device is {device!r}, expected {{\"platform\": str, \"name\": str or null}}")
     explained = record.setdefault("explained", {})  # absent in files written before entries were models
     if not isinstance(explained, dict) or not all(
             isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0

@@ -65,13 +65,14 @@ def _registry() -> dict[str, Variant]:
         one_pass_variance,
         probe_4d_unbiased_running_variance,
         same_padding_replicated_edges,
+        tf32_inputs,
         unbiased_moving_variance,
     )
 
     modules = (
         bias_along_last_axis, float32_compute, half_precision_accumulation, lp_pool_ceil_rescaled, lp_pool_signed, momentum_rounded,
         nan_skipping_max_pool, one_pass_variance, probe_4d_unbiased_running_variance,
-        same_padding_replicated_edges, unbiased_moving_variance,
+        same_padding_replicated_edges, tf32_inputs, unbiased_moving_variance,
     )
     return {module.NAME: module for module in modules}
 

@@ -44,17 +44,20 @@ def row_title(row: Row) -> str:
 
 
 def row_subtitle(row: Row) -> str:
-    """``target torch · run torch213``."""
-    return f"target {row.target} · run {row.run}"
+    """``target torch · run torch213``, with `` · device cuda (...)`` off the cpu."""
+    where = "" if row.device == "cpu" else f" · device {row.device}"
+    return f"target {row.target}{where} · run {row.run}"
 
 
 def row_label_text(row: Row) -> str:
     """One line for chart axes."""
-    return f"{row_title(row)} · {row.target} · {row.run}"
+    where = "" if row.device == "cpu" else f" · {row.device}"
+    return f"{row_title(row)} · {row.target}{where} · {row.run}"
 
 
 def cell_anchor(row: Row, column: Column) -> str:
-    return "cell-" + slug(row.run, row.target, row.framework, row.version, column.op, column.mode)
+    parts = (row.run, row.target, row.framework, row.version) + (() if row.device == "cpu" else (row.device,))
+    return "cell-" + slug(*parts, column.op, column.mode)
 
 
 def record_anchor(record: dict[str, Any]) -> str:

@@ -52,6 +52,11 @@ def _color(max_ulp: float) -> str:
     return "#d64541"
 
 
+def _target(r: DriftRow) -> str:
+    """The target, with its device where it is not the cpu (runs on different devices are never compared)."""
+    return r.target if r.platform == "cpu" else f"{r.target} [{r.platform}]"
+
+
 def drift_section(rows: Sequence[DriftRow], runs_with_drift: int) -> Markup:
     parts = [el("h2", "Drift between versions")]
     if not rows:
@@ -62,13 +67,13 @@ def drift_section(rows: Sequence[DriftRow], runs_with_drift: int) -> Markup:
     parts.append(el("p", "For the same fixed cases, the largest distance between the two runs' outputs in "
                          "ULPs of the output dtype (0: bit-identical; ∞: a NaN appeared or vanished, or the "
                          "shape changed).", class_="note"))
-    bars = [(f"{r.target} {r.op} {r.dtype}: {r.before} → {r.after}", r.max_ulp, _color(r.max_ulp),
+    bars = [(f"{_target(r)} {r.op} {r.dtype}: {r.before} → {r.after}", r.max_ulp, _color(r.max_ulp),
              f"{r.cases_changed}/{r.cases} cases changed") for r in rows]
     parts.append(bar_chart("max ULP distance", bars, axis_label="ULPs (log scale)", log=True))
     head = el("tr", [el("th", h) for h in ("target", "op", "dtype", "from", "to", "cases", "changed",
                                             "max ULP", "NaN mismatches", "notes")])
     body = [el("tr",
-               el("td", r.target), el("td", r.op), el("td", r.dtype),
+               el("td", _target(r)), el("td", r.op), el("td", r.dtype),
                el("td", r.before, el("span", r.before_version or "", class_="sub")),
                el("td", r.after, el("span", r.after_version or "", class_="sub")),
                el("td", str(r.cases), class_="num"), el("td", str(r.cases_changed), class_="num"),

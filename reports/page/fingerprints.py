@@ -31,6 +31,21 @@ def _probe(probe: Any) -> tuple[str, str | None]:
     return _value_text(probe), None
 
 
+def _findings(fp: dict) -> dict:
+    """The fingerprint's probes, with the device it ran on and its float32 math mode (by default and
+    in full float32: ``adapters.math_mode``) as rows of their own where it recorded them."""
+    found = dict(fp.get("probes") or {})
+    device = fp.get("device")
+    if isinstance(device, dict):
+        found["device"] = {"value": device.get("name") or device.get("platform"), "evidence": None}
+    math = fp.get("math_mode")
+    if isinstance(math, dict):
+        for mode in ("default", "full_float32"):
+            if isinstance(math.get(mode), dict):
+                found[f"float32 math ({mode.replace('_', ' ')})"] = math[mode]
+    return found
+
+
 def fingerprints_section(runs: Iterable[Run]) -> Markup:
     columns = []  # (run, target, fingerprint)
     for run in runs:
@@ -42,14 +57,14 @@ def fingerprints_section(runs: Iterable[Run]) -> Markup:
         parts.append(el("p", "No fingerprints in these results.", class_="note"))
         return el("section", parts, id="fingerprints")
     columns.sort(key=lambda c: (str(c[2].get("framework")), c[1], version_key(c[2].get("version")), c[0].name))
-    probes = sorted({name for _, _, fp in columns for name in (fp.get("probes") or {})})
+    probes = sorted({name for _, _, fp in columns for name in _findings(fp)})
     head = el("tr", el("th", "probe"), [
         el("th", f"{fp.get('framework') or target} {fp.get('version') or ''}".strip(),
            el("span", (f"[{fp['backend']}] " if fp.get("backend") else "") + f"{target} · {run.name}", class_="sub"))
         for run, target, fp in columns])
     rows = []
     for name in probes:
-        values = [_probe((fp.get("probes") or {}).get(name)) if name in (fp.get("probes") or {}) else None
+        values = [_probe(_findings(fp).get(name)) if name in _findings(fp) else None
                   for _, _, fp in columns]
         common = Counter(v[0] for v in values if v is not None).most_common(1)
         majority = common[0][0] if common else None

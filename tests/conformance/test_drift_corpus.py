@@ -12,6 +12,11 @@ from bnconform.corpus import corpus
 
 
 def _output(adapter, mode: str, case):
+    with adapter.placed():  # on the run's device (adapters.device), like every property
+        return _run(adapter, mode, case)
+
+
+def _run(adapter, mode: str, case):
     if case.op == "batch_norm":
         inputs = C.materialize_bn(case)
         return (adapter.bn_train if mode == "train" else adapter.bn_inference)(case, inputs).y
@@ -33,7 +38,8 @@ def test_drift_corpus(target, mode, dtype, adapter, observe):
         pytest.skip(f"{adapter.name} offers no op of the corpus")
     failures = []
     for label, case_mode, case in cases:
-        observe.drift(target, label, case.to_json(), _output(adapter, case_mode, case), case.dtype)
+        observe.drift(target, label, case.to_json(), _output(adapter, case_mode, case), case.dtype,
+                      device=adapter.device_record())
         comparisons = _CHECK[case.op](adapter, case, case_mode)
         observe.example(compare.worst(comparisons))
         failures += [f"{label}: {c.message()}" for c in comparisons if not c.ok]

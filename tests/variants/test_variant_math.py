@@ -387,3 +387,49 @@ def test_bias_along_last_axis_is_the_reference_when_w_differs_from_the_filters()
     along_c = np.array([[[[101.0, 102.0, 103.0]], [[1010.0, 1020.0, 1030.0]]]])
     assert ok("bias_along_last_axis", conv_example(x, w, b, along_c))
     assert not ok("bias_along_last_axis", conv_example(x, w, b, along_c + 1.0))
+
+
+# -- tf32_inputs -------------------------------------------------------------------------------
+
+
+def conv_1x1(x, w, y, dtype="float32") -> Example:
+    """A 1x1 convolution of one pixel, one channel in and out: y = x * w."""
+    case = C.ConvCase(x_shape=(1, 1, 1, 1), c_out=1, kernel=(1, 1), dtype=dtype)
+    inputs = C.ConvInputs(x=np.full((1, 1, 1, 1), x), w=np.full((1, 1, 1, 1), w), b=None)
+    return Example("conv2d", case, inputs, "-", {"y": np.full((1, 1, 1, 1), y)})
+
+
+def test_tf32_rounding_by_hand():
+    tf32 = variants.get("tf32_inputs").to_tf32
+    # TF32 keeps 10 mantissa bits: its ulp at 1 is 2^-10
+    values = [1 + 2.0**-20, 1 + 2.0**-11, 1 + 3 * 2.0**-11, 1 + 2.0**-11 + 2.0**-20, -(1 + 3 * 2.0**-11), 0.0]
+    assert list(tf32(values, "nearest")) == [1.0, 1.0, 1 + 2.0**-9, 1 + 2.0**-10, -(1 + 2.0**-9), 0.0]  # ties to even
+    assert list(tf32(values, "truncate")) == [1.0, 1.0, 1 + 2.0**-10, 1.0, -(1 + 2.0**-10), 0.0]
+    assert np.isnan(tf32([np.nan])[0]) and list(tf32([np.inf, -np.inf])) == [np.inf, -np.inf]
+
+
+def test_tf32_inputs_explains_rounded_products_only():
+    x = 1 + 2.0**-11 + 2.0**-20  # float32-exact; TF32: 1 + 2^-10 (nearest), 1 (truncate)
+    # nearest: y = (1 + 2^-10) * 1
+    assert ok("tf32_inputs", conv_1x1(x, 1.0, 1 + 2.0**-10))
+    assert not reference_ok(conv_1x1(x, 1.0, 1 + 2.0**-10))
+    assert not ok("tf32_inputs", conv_1x1(x, 1.0, x))  # the float32 answer is not TF32's
+    assert not ok("tf32_inputs", conv_1x1(x, 1.0, 1.0))  # nor truncation's
+    # truncate: y = 1 * 1
+    assert ok("tf32_inputs", conv_1x1(x, 1.0, 1.0), rounding="truncate")
+    assert not ok("tf32_inputs", conv_1x1(x, 1.0, 1 + 2.0**-10), rounding="truncate")
+    # both inputs rounded: x = w = 1 + 3 * 2^-11 -> (1 + 2^-9)^2 = 1 + 2^-8 + 2^-18, exact in float32
+    y = (1 + 2.0**-9) ** 2
+    assert ok("tf32_inputs", conv_1x1(1 + 3 * 2.0**-11, 1 + 3 * 2.0**-11, y))
+
+
+def test_tf32_inputs_leaves_other_dtypes_to_the_reference():
+    # float64 is not TF32's: the reference decides (x * w exactly)
+    x = 1 + 2.0**-11 + 2.0**-20
+    assert ok("tf32_inputs", conv_1x1(x, 1.0, x, dtype="float64"))
+    assert not ok("tf32_inputs", conv_1x1(x, 1.0, 1 + 2.0**-10, dtype="float64"))
+
+
+def test_tf32_inputs_rejects_an_unknown_rounding():
+    with pytest.raises(ValueError, match='rounding must be "nearest" or "truncate"'):
+        variants.check_params("tf32_inputs", {"rounding": "stochastic"})

@@ -1,0 +1,122 @@
+"""``adapters.math_mode`` on the CPU: the probe reads float32 here, reads tf32 when a planted
+convolution rounds its inputs to TF32 (a wrapped ``F.conv2d`` dropping 13 mantissa bits: the
+tensor cores' mechanism, made on the CPU), and ``full_float32`` sets and restores the settings."""
+
+from __future__ import annotations
+
+import pytest
+
+import adapters
+from adapters import math_mode
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def torch_adapter(monkeypatch):
+    monkeypatch.setattr(adapters, "_LOADED", {})
+    return adapters.load("torch", "cpu")
+
+
+def test_the_cpu_computes_float32(torch_adapter):
+    found = math_mode.probe(torch_adapter)
+    assert found["device"] == {"platform": "cpu", "name": "cpu"}
+    assert found["default"]["value"] == found["full_float32"]["value"] == "float32"
+    assert found["default"]["reading"] == 1 + 2.0**-19  # (1 + 2^-20)^2 in float32, by hand
+    assert set(found["settings"]) == {"torch.backends.cudnn.allow_tf32", "torch.backends.cuda.matmul.allow_tf32",
+                                      "torch.get_float32_matmul_precision()"}
+
+
+def test_a_convolution_on_tf32_inputs_reads_tf32(torch_adapter, monkeypatch):
+    import adapters.torch_adapter as ta
+
+    real = ta.F.conv2d
+
+    def tf32(t):  # keep 10 of float32's 23 mantissa bits (truncation)
+        return (t.view(torch.int32) & ~0x1FFF).view(torch.float32)
+
+    monkeypatch.setattr(ta.F, "conv2d", lambda x, w, *a, **k: real(tf32(x), tf32(w), *a, **k))
+    found = math_mode.measure(torch_adapter)
+    assert found["value"] == "tf32" and found["reading"] == 1.0, found
+
+
+def test_full_float32_sets_and_restores_torchs_settings(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("high")
+        with math_mode.full_float32("torch"):
+            assert math_mode.settings("torch") == {"torch.backends.cudnn.allow_tf32": False,
+                                                   "torch.backends.cuda.matmul.allow_tf32": False,
+                                                   "torch.get_float32_matmul_precision()": "highest"}
+        assert torch.backends.cudnn.allow_tf32 is True
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+def test_full_float32_is_highest_precision_on_jax():
+    pytest.importorskip("jax")
+    before = math_mode.settings("jax")
+    with math_mode.full_float32("jax"):
+        assert math_mode.settings("jax") == {"jax_default_matmul_precision": "highest"}
+    assert math_mode.settings("jax") == before
+
+
+PLANT = '''
+import torch
+import torch.nn.functional as F
+
+_real = F.conv2d
+
+
+def _tf32(t):  # keep 10 of float32's 23 mantissa bits (truncation), as tensor cores do
+    return (t.view(torch.int32) & ~0x1FFF).view(torch.float32) if t.dtype == torch.float32 else t
+
+
+def conv2d(x, w, *args, **kwargs):
+    return _real(_tf32(x), _tf32(w), *args, **kwargs)
+
+
+F.conv2d = conv2d
+'''
+
+ENTRY = '''
+[[deviation]]
+id = "torch-planted-tf32"
+target = "torch"
+framework = "torch"
+versions = ">=2,<3"
+property = "conv2d"
+op = "conv2d"
+dtype = "float32"
+model = "tf32_inputs"
+params = { rounding = "truncate" }
+reason = "planted: F.conv2d on TF32 inputs"
+link = "https://example.org/planted"
+'''
+
+
+def test_a_tf32_default_is_a_known_deviation_but_full_float32_must_conform(tmp_path):
+    """With PyTorch's convolution planted to compute on TF32 inputs and an entry modelling it: the
+    default conv2d property is explained by the entry, the full-float32 one fails all the same."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "plant_tf32.py").write_text(PLANT)
+    (tmp_path / "known.toml").write_text(ENTRY)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), str(tmp_path)]), CI="true")
+    env.pop("BNCONFORM_DEVICE", None)
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "plant_tf32", "-p", "no:cacheprovider", "-q",
+                    "tests/conformance/test_conv_pool.py::test_conv2d", "tests/conformance/test_math_mode.py",
+                    "--target", "torch", "-k", "float32", "--known-deviations", str(tmp_path / "known.toml"),
+                    "--results", str(tmp_path / "r")], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    records = json.loads((tmp_path / "r" / "results.json").read_text())["records"]
+    verdicts = {r["id"].split("::")[1]: r["verdict"] for r in records}
+    assert verdicts == {"test_conv2d[torch-float32--]": "known-deviation",
+                        "test_full_float32_reads_float32[torch-float32--]": "fail",
+                        "test_conv2d_full_float32[torch-float32--]": "fail"}, verdicts

@@ -1,0 +1,74 @@
+"""``benchmarks/gpu_check.sh``, kept working without a GPU: the same steps with ``GPU_CHECK_DEVICE=cpu``
+(conformance through ``--device``, the math-mode probes, the report and the gate into one folder),
+its dry run, the families skipped with their reason on a machine without Keras or TensorFlow, and
+the budget that cuts every step's timeout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "benchmarks" / "gpu_check.sh"
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None,
+                                reason="gpu_check.sh needs bash and timeout")
+
+
+def run(out: Path, **env) -> subprocess.CompletedProcess:
+    full = dict(os.environ, PYTHON=sys.executable, CI="true", GPU_CHECK_DEVICE="cpu", **env)
+    full.pop("BNCONFORM_DEVICE", None)
+    return subprocess.run(["bash", str(SCRIPT), str(out)], cwd=REPO, env=full, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_script_parses():
+    assert subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True).returncode == 0
+
+
+def test_dry_run_plans_the_installed_families_and_skips_the_others_with_their_reason(tmp_path):
+    proc = run(tmp_path / "out", GPU_CHECK_DRY_RUN="1", GPU_CHECK_ASSUME_MISSING="keras tensorflow")
+    assert proc.returncode == 0, proc.stderr
+    steps = [line.split("\t")[:2] for line in (tmp_path / "out" / "steps.tsv").read_text().splitlines()]
+    planned = [name for name, status in steps if status == "dry-run"]
+    assert planned == ["facts", "conformance-torch", "math-mode-torch", "conformance-jax", "math-mode-jax", "report", "gate"]
+    skipped = (tmp_path / "out" / "skipped.txt").read_text()
+    for family in ("keras-torch", "keras-jax", "keras-tensorflow"):
+        assert f"== {family}: skipped: keras is not installed" in skipped
+    assert "== tf_keras: skipped: tensorflow is not installed" in skipped
+    assert "== cifar: skipped: python -m cifar run takes no --device" in skipped
+    assert "--device cpu" in proc.stdout and "--target torch --target torch-functional" in proc.stdout
+    assert not list((tmp_path / "out" / "results").glob("*/results.json"))
+
+
+def test_a_spent_budget_runs_nothing_and_says_so(tmp_path):
+    proc = run(tmp_path / "out", GPU_CHECK_BUDGET_S="0", GPU_CHECK_FAMILIES="torch")
+    assert proc.returncode == 0, proc.stderr
+    steps = dict(line.split("\t")[:2] for line in (tmp_path / "out" / "steps.tsv").read_text().splitlines())
+    assert steps == {"facts": "no-time", "conformance-torch": "no-time", "math-mode-torch": "no-time"}
+    assert "no results were written" in (tmp_path / "out" / "gate.txt").read_text()
+
+
+def test_a_cpu_run_writes_results_probes_report_and_gate(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "out"
+    proc = run(out, GPU_CHECK_FAMILIES="torch", GPU_CHECK_PYTEST_ARGS="-k test_conv2d")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    steps = dict(line.split("\t")[:2] for line in (out / "steps.tsv").read_text().splitlines())
+    assert steps == {"facts": "0", "conformance-torch": "0", "math-mode-torch": "0", "report": "0", "gate": "0"}, steps
+    results = json.loads((out / "results" / "torch" / "results.json").read_text())
+    tested = [r for r in results["records"] if r["verdict"] != "skip"]
+    assert tested and {json.dumps(r["device"]) for r in tested} == {'{"platform": "cpu", "name": "cpu"}'}
+    assert {r["id"].split("::")[1].split("[")[0] for r in tested} == {"test_conv2d", "test_conv2d_full_float32"}
+    probes = json.loads((out / "math_mode" / "torch.json").read_text())
+    assert probes["torch"]["default"]["value"] == probes["torch"]["full_float32"]["value"] == "float32"
+    assert probes["torch-functional"]["default"]["value"] is None  # offers no conv2d: nothing to measure
+    assert (out / "report" / "index.html").is_file()
+    assert "PASS" in (out / "gate.txt").read_text()
+    assert "torch" in (out / "device_facts.txt").read_text()

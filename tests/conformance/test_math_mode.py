@@ -1,0 +1,59 @@
+"""The float32 math mode (``adapters.math_mode``): what users get by default, and full float32.
+
+The default conv2d property (``test_conv_pool.py``) judges what users get, whatever the framework's
+default math mode on the device (TF32 on a GPU is then a deviation, modelled by the ``tf32_inputs``
+variant). Here: in full float32 (PyTorch's ``allow_tf32 = False``, JAX's ``HIGHEST``, TensorFlow's
+TF32 execution disabled) the probe convolution must read float32, and every drawn float32
+convolution must conform to the reference. Its records are the conv2d property's (the same cell of
+the report, the same known deviations: a framework's other bugs, such as Keras's bias on the wrong
+axis, do not depend on the math mode), except that no ``tf32_inputs`` entry may excuse it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters import math_mode
+from bnconform import strategies
+
+from .conftest import require, run_example
+
+
+@pytest.mark.bnconform(property="math_mode_probe", op="conv2d")
+@pytest.mark.parametrize("mode", ["-"])
+@pytest.mark.parametrize("dtype", ["float32"])
+def test_full_float32_reads_float32(target, mode, dtype, adapter, observe):
+    """The probe convolution in full float32 gives float32's answer on the adapter's device; the
+    default's reading is in the failure message and in ``bnconform``'s gpu_check output."""
+    require(adapter, "conv2d", dtype)
+    found = math_mode.probe(adapter)
+    assert found["full_float32"]["value"] == "float32", found
+    if adapter.device_record()["platform"] == "cpu":  # no tensor cores: the default is float32 too
+        assert found["default"]["value"] == "float32", found
+
+
+class _NoTF32Excuse:
+    """The ``observe`` fixture, without the known deviations that model TF32 (full float32 has none)."""
+
+    def __init__(self, observe):
+        self._observe = observe
+
+    def __getattr__(self, name):
+        return getattr(self._observe, name)
+
+    def known_deviations(self):
+        return [d for d in self._observe.known_deviations() if d.model != "tf32_inputs"]
+
+
+@pytest.mark.bnconform(property="conv2d", op="conv2d")
+@pytest.mark.parametrize("mode", ["-"])
+@pytest.mark.parametrize("dtype", ["float32"])
+@given(data=st.data())
+def test_conv2d_full_float32(target, mode, dtype, adapter, observe, data):
+    """Every offered float32 convolution, computed in full float32, conforms."""
+    require(adapter, "conv2d", dtype)
+    case = data.draw(strategies.conv_cases(adapter.capabilities, dtype=dtype), label="case")
+    with math_mode.full_float32(math_mode.family(adapter)):
+        run_example(_NoTF32Excuse(observe), adapter, "conv2d", case, mode)

@@ -65,7 +65,7 @@ def test_a_cpu_run_writes_results_probes_report_and_gate(tmp_path):
     results = json.loads((out / "results" / "torch" / "results.json").read_text())
     tested = [r for r in results["records"] if r["verdict"] != "skip"]
     assert tested and {json.dumps(r["device"]) for r in tested} == {'{"platform": "cpu", "name": "cpu"}'}
-    assert {r["id"].split("::")[1].split("[")[0] for r in tested} == {"test_conv2d", "test_conv2d_full_float32"}
+    assert {r["id"].split("::")[1].split("[")[0] for r in tested} == {"test_conv2d", "test_conv2d_full_float32", "test_conv2d_production"}
     probes = json.loads((out / "math_mode" / "torch.json").read_text())
     assert probes["torch"]["default"]["value"] == probes["torch"]["full_float32"]["value"] == "float32"
     assert probes["torch-functional"]["default"]["value"] is None  # offers no conv2d: nothing to measure

@@ -183,10 +183,10 @@ def test_the_course_layer_fails_where_the_lecture_departs_from_keras():
     assert "default_eps: declared 0.001, measured {'eps': 1e-05" in proc.stdout
     # the forward arithmetic and the moving averages of training mode conform in every dtype
     assert not [f for f in failed if "test_bn_forward" in f or "test_bn_moving_stats" in f], failed
-    # the only other failures: the float16 backward pass (half-precision sums)
+    # the only other failures: the float16 backward pass (half-precision sums), drawn or production-size
     other = [f for f in failed if not any(t in f for t in (
         "test_bn_inference_keeps_stats[", "test_bn_call_sequence[", "test_declared_conventions_are_measured["))]
-    assert other and all("test_bn_backward[" in f and "-float16-" in f for f in other), other
+    assert other and all("test_bn_backward" in f and "-float16-" in f for f in other), other
 
 
 def test_the_corrected_course_layer_conforms():

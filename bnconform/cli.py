@@ -86,6 +86,19 @@ def _check_deviations() -> str | None:
     return None
 
 
+def _trainer_targets(option: str, what: str, targets: list[str]) -> list[str]:
+    """The asked-for targets that have a trainer (``cifar.backends.TARGETS``, shared by the CIFAR-10
+    and two-blob harnesses); [] for all of them when none was asked for; ValueError when targets were
+    asked for and none has one."""
+    from cifar.backends import TARGETS
+
+    chosen = [t for t in targets if t in TARGETS] if targets else []
+    if targets and not chosen:
+        raise ValueError(f"{option}: none of the targets {', '.join(targets)} has a {what} trainer "
+                         f"({', '.join(TARGETS)})")
+    return chosen
+
+
 def cmd_run(args) -> int:
     from reports.cli import main_gate, main_report
 
@@ -103,15 +116,12 @@ def cmd_run(args) -> int:
     if problem is not None:
         print(f"bnconform run: known deviations: {problem}", file=sys.stderr)
         return USAGE
-    blobs_targets = None
-    if args.blobs:
-        from cifar.backends import TARGETS as BLOB_TARGETS
-
-        blobs_targets = [t for t in args.target if t in BLOB_TARGETS] if args.target else []
-        if args.target and not blobs_targets:
-            print(f"bnconform run: --blobs: none of the targets {', '.join(args.target)} has a two-blob "
-                  f"trainer ({', '.join(BLOB_TARGETS)})", file=sys.stderr)
-            return USAGE
+    try:
+        blobs_targets = _trainer_targets("--blobs", "two-blob", args.target) if args.blobs else None
+        cifar_targets = _trainer_targets("--cifar", "CIFAR-10", args.target) if args.cifar else None
+    except ValueError as e:
+        print(f"bnconform run: {e}", file=sys.stderr)
+        return USAGE
     try:
         device = _device_arg(args.device)
     except ValueError as e:
@@ -122,15 +132,6 @@ def cmd_run(args) -> int:
         if not any(found["status"] == "loads" for found in seen.values()):
             print(f"bnconform run: --device {device}: no installed framework sees that device:\n"
                   + "\n".join(f"  {family}: {found['detail']}" for family, found in seen.items()), file=sys.stderr)
-            return USAGE
-    cifar_targets = None
-    if args.cifar:
-        from cifar.backends import TARGETS as CIFAR_TARGETS
-
-        cifar_targets = [t for t in args.target if t in CIFAR_TARGETS] if args.target else []
-        if args.target and not cifar_targets:
-            print(f"bnconform run: --cifar: none of the targets {', '.join(args.target)} has a CIFAR-10 "
-                  f"trainer ({', '.join(CIFAR_TARGETS)})", file=sys.stderr)
             return USAGE
     results = Path(args.results)
     jobs = []

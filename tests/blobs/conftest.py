@@ -26,6 +26,7 @@ import pytest
 from blobs.matrix import CI_RUNS, batches
 from blobs.runner import Job
 from cifar.backends import TARGETS
+from reports.atomic import write_atomic
 
 #: modules a target needs (the Keras backend's too)
 NEEDS = {"keras-tensorflow": ("keras", "tensorflow"), "keras-jax": ("keras", "jax"),
@@ -110,9 +111,7 @@ def blobs_results_file():
     def add(record: dict) -> None:
         doc["blobs"].append(record)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(doc, indent=1) + "\n", fsync=False)
 
     return add
 

@@ -11,16 +11,23 @@ Monotone in u: the same inputs with the model's roundoffs of a coarser dtype, al
 float64 < float32 < float16 and float32 < bfloat16 (acc, out and the underflow floor all non-decreasing
 along them; float16 and bfloat16 are not comparable: bfloat16 has the larger u but float16 the larger
 floor), and, for the ops that take ``numerics``, a sweep of u itself with the floor held.
+
+And the tolerance is a non-negative number wherever the reference output is finite, for drawn cases of
+every op (``compare`` would let a NaN tolerance excuse any error).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import reference as R
-from bnconform import cases, checks, dtypes, tolerance
+from bnconform import cases, checks, dtypes, shapes, strategies, tolerance
 from bnconform.tolerance import Numerics, Roundoff
+
+from .capability_table import WIDEST
 
 CHAINS = (("float64", "float32", "float16"), ("float32", "bfloat16"))
 REPEATS = (1, 2, 4, 8, 32, 128)  # the batch tiled r times: m = r * m0
@@ -214,3 +221,62 @@ def test_a_model_that_accumulates_float32_in_float16_fails_the_dtype_test(monkey
     for op in ("bn_forward train", "conv2d", "pool2d avg"):
         with pytest.raises(AssertionError, match="shrank"):
             test_tolerance_is_monotone_in_the_dtype(op, CHAINS[0])
+
+
+# -- the tolerance is a number wherever the reference is one ---------------------------------------------
+# (``compare`` lets a NaN tolerance excuse any error: see test_compare_report's xfail; this is the guard)
+
+
+
+def tolerances(case) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(reference output, its tolerance) for every output the properties judge of ``case``."""
+    if isinstance(case, cases.BNCase):
+        inputs = cases.materialize_bn(case)
+        out = []
+        for training in (True, False):
+            x, mean, var, y = checks.bn_reference(case, inputs, training)
+            out.append((y, tolerance.bn_forward(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis,
+                                                case.dtype, training=training)))
+            grads = checks.bn_reference_grads(case, inputs, training)
+            tol = tolerance.bn_backward(inputs.dy, x, inputs.gamma, mean, var, case.eps, case.axis, case.dtype,
+                                        training=training, grads=grads)
+            out += [(grads.dx, tol.dx), (grads.dgamma, tol.dgamma), (grads.dbeta, tol.dbeta)]
+        if case.momentum is not None:
+            one_value = shapes.values_per_feature(case.shape, case.axis) < 2  # no unbiased variance of it
+            for convention in ("keras",) if one_value else ("keras", "torch"):
+                states = checks.reference_moving_stats(case, inputs, convention)
+                tol_mean, tol_var = tolerance.moving_stats(
+                    inputs.xs, inputs.moving_mean, inputs.moving_var, states, axis=case.axis, dtype=case.dtype,
+                    weights_old=checks.moving_weights(case, convention, len(inputs.xs)),
+                    unbiased=convention == "torch")
+                out += [(states[-1].mean, tol_mean), (states[-1].var, tol_var)]
+        return out
+    if isinstance(case, cases.ConvCase):
+        inputs = cases.materialize_conv(case)
+        y = R.conv2d(inputs.x, inputs.w, inputs.b, **case.conv_kwargs())
+        return [(y, tolerance.conv2d(inputs.x, inputs.w, inputs.b, y, dtype=case.dtype, **case.conv_kwargs()))]
+    x = cases.materialize_pool(case)
+    y, kwargs = checks.reference_pool(case, x)
+    return [(y, checks.pool_tolerance(case, x, y, kwargs))]
+
+
+any_case = st.one_of(
+    st.sampled_from(dtypes.DTYPES).flatmap(lambda d: strategies.bn_cases(WIDEST, dtype=d, adversarial=True, max_steps=3)),
+    st.sampled_from(dtypes.DTYPES).flatmap(lambda d: strategies.bn_cases(WIDEST, dtype=d, max_steps=3)),
+    st.sampled_from(dtypes.DTYPES).flatmap(lambda d: strategies.conv_cases(WIDEST, dtype=d)),
+    st.tuples(st.sampled_from(cases.POOL_KINDS), st.sampled_from(dtypes.DTYPES)).flatmap(
+        lambda t: strategies.pool_cases(WIDEST, kind=t[0], dtype=t[1], specials=True)),
+)
+
+
+@settings(max_examples=60, derandomize=True, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(any_case)
+def test_the_tolerance_is_a_non_negative_number_wherever_the_reference_is_finite(case):
+    with np.errstate(all="ignore"):
+        pairs = tolerances(case)
+    for y, tol in pairs:
+        tol = np.broadcast_to(tol, np.shape(y))
+        finite = np.isfinite(y)
+        assert not np.isnan(tol[finite]).any(), case.dumps()
+        assert (tol[finite] >= 0).all(), case.dumps()

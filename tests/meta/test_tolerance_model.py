@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reference as R
-from bnconform import cases, checks, dtypes, shapes, strategies, tolerance
+from bnconform import cases, checks, dtypes, shapes, tolerance
 from bnconform.tolerance import Numerics, Roundoff
 
-from .capability_table import WIDEST
+from .capability_table import STRATEGIES, WIDEST
 
 CHAINS = (("float64", "float32", "float16"), ("float32", "bfloat16"))
 REPEATS = (1, 2, 4, 8, 32, 128)  # the batch tiled r times: m = r * m0
@@ -260,13 +260,8 @@ def tolerances(case) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(y, checks.pool_tolerance(case, x, y, kwargs))]
 
 
-any_case = st.one_of(
-    st.sampled_from(dtypes.DTYPES).flatmap(lambda d: strategies.bn_cases(WIDEST, dtype=d, adversarial=True, max_steps=3)),
-    st.sampled_from(dtypes.DTYPES).flatmap(lambda d: strategies.bn_cases(WIDEST, dtype=d, max_steps=3)),
-    st.sampled_from(dtypes.DTYPES).flatmap(lambda d: strategies.conv_cases(WIDEST, dtype=d)),
-    st.tuples(st.sampled_from(cases.POOL_KINDS), st.sampled_from(dtypes.DTYPES)).flatmap(
-        lambda t: strategies.pool_cases(WIDEST, kind=t[0], dtype=t[1], specials=True)),
-)
+# batch norm plain and adversarial, convolution, and pooling of every kind with and without NaN/inf
+any_case = st.one_of(*(STRATEGIES[name](WIDEST) for name in ("bn_cases", "conv_cases", "pool_cases")))
 
 
 @settings(max_examples=60, derandomize=True, database=None, deadline=None,

@@ -105,7 +105,7 @@ def compare(actual, expected, tol, *, dtype: str, name: str = "output") -> Compa
         ratio = np.where(finite, np.where(tol > 0, err / tol, np.where(err > 0, np.inf, 0.0)), 0.0)
         # in units of the dtype's spacing at the larger magnitude of the two (finite near 0)
         ulps = np.where(finite, err / dtypes.ulp(np.maximum(np.abs(expected), np.abs(actual)), dtype), 0.0)
-    value_bad = finite & (err > tol)
+    value_bad = finite & ~(err <= tol)  # a NaN tolerance excuses nothing
     bad = class_bad | value_bad
     ratio = np.where(class_bad, np.inf, ratio)
     first = None

@@ -149,12 +149,9 @@ def test_assert_all_within_lists_every_failing_output_and_worst_picks_the_larges
     assert worst([passing, other]) is other
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: compare() marks an element bad when err > tol, which is False for a NaN tolerance, so a NaN "
-    "tolerance excuses any error (the docstring's 'both finite and |actual - expected| <= tol' rejects it) and "
-    "the message reads 'all 2 elements within tolerance (max |err|/tol = inf)'. Latent: the tolerance model "
-    "gives NaN only where the reference is non-finite, and judge_bn_call_sequence guards the one other case "
-    "(a negative held variance) by hand"))
+# Was a bug (found by these meta-tests): compare() marked an element bad when err > tol, which is False
+# for a NaN tolerance, so a NaN tolerance excused any error. The docstring's "|actual - expected| <= tol"
+# rejects it; compare() now tests ~(err <= tol).
 def test_a_nan_tolerance_excuses_nothing():
     result = compare(np.array([5.0, 1.0]), np.array([1.0, 1.0]), np.array([np.nan, 0.0]), dtype="float64")
     assert not result.ok and result.n_mismatch == 1

@@ -69,7 +69,7 @@ def test_a_file_without_coverage_stays_valid_and_a_bad_entry_is_named(write):
     assert load_results(write(old))["coverage"] == {}
     with pytest.raises(ResultsError, match=r"coverage\['torch'\] is int, expected an object"):
         load_results(write(make_doc("bad1", [], coverage={"torch": 3})))
-    with pytest.raises(ResultsError, match=r"coverage\['torch'\]\.probes is not an object of objects"):
+    with pytest.raises(ResultsError, match=r"coverage\['torch'\]\.probes\['x'\] is bool, expected an object"):
         load_results(write(make_doc("bad2", [], coverage={"torch": {"probes": {"x": True}}})))
 
 

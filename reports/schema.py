@@ -101,19 +101,19 @@ def worst_verdict(verdicts) -> str | None:
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
     """Read and validate one results file; a directory means its ``results.json``.
 
-    Numeric record fields come back as floats (``inf``/``nan`` decoded) or None.
+    A run still being written, or killed, is read from its journal (:mod:`reports.writer`):
+    when ``results.json`` names one in ``run.journal`` (the placeholder of a run that did not
+    finish), when ``results.json`` is missing and ``results.jsonl`` is there, or when ``path``
+    is a ``.jsonl`` file. Numeric record fields come back as floats (``inf``/``nan`` decoded)
+    or None.
     """
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(path, "no such file") from None
-    except UnicodeDecodeError as exc:
-        raise ResultsError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise ResultsError(path, f"cannot read: {exc.strerror or exc}") from None
+    if path.suffix == ".jsonl" or (not path.exists() and _journal_of(path).is_file()):
+        return _checked(_from_journal(path if path.suffix == ".jsonl" else _journal_of(path)),
+                        path if path.suffix == ".jsonl" else _journal_of(path))
+    text = _read(path)
     if not text.strip():
         raise ResultsError(path, "empty file")
     try:
@@ -128,7 +128,69 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         doc = _from_cifar(doc, path)
     elif isinstance(doc, dict) and doc.get("schema") == BLOBS_SCHEMA:
         doc = _from_blobs(doc, path)
+    run = doc.get("run") if isinstance(doc, dict) else None
+    journal = run.get("journal") if isinstance(run, dict) else None
+    if isinstance(journal, str) and (path.parent / journal).is_file():
+        return _checked(_from_journal(path.parent / journal), path.parent / journal)
+    return _checked(doc, path)
+
+
+def _checked(doc: Any, path: Path) -> dict[str, Any]:
     validate(doc, path)
+    return doc
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(path, "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ResultsError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _journal_of(path: Path) -> Path:
+    return path.with_name(path.stem + ".jsonl")
+
+
+def _from_journal(path: Path) -> dict[str, Any]:
+    """The run a journal (JSON Lines, see :mod:`reports.writer`) describes so far. A last line
+    without its newline that does not parse was torn by a kill and is left out; any other line
+    that does not parse is an error naming it."""
+    lines = _read(path).split("\n")
+    torn = lines.pop()  # "" after a final newline
+    doc: dict[str, Any] | None = None
+    for number, line in enumerate(lines + ([torn] if torn.strip() else []), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines) + 1:  # the unterminated last line: torn by a kill
+                break
+            raise ResultsError(path, f"line {number}: corrupt JSON: {exc.msg} at column {exc.colno}") from None
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise ResultsError(path, f"line {number}: expected an object with one key, got {line[:80]!r}")
+        (kind, value), = entry.items()
+        if doc is None:
+            if kind != "header" or not isinstance(value, dict):
+                raise ResultsError(path, f"line {number}: not a results journal (expected a 'header' line first)")
+            doc = {**value, "fingerprints": {}, "coverage": {}, "records": [], "cifar": [], "blobs": [], "drift": []}
+            continue
+        if kind == "run":
+            doc["run"] = value
+        elif kind in ("record", "cifar", "blobs", "drift"):
+            doc["records" if kind == "record" else kind].append(value)
+        elif kind in ("fingerprint", "coverage") and isinstance(value, dict) and "target" in value:
+            doc["fingerprints" if kind == "fingerprint" else "coverage"][str(value["target"])] = value.get("value")
+        else:
+            raise ResultsError(path, f"line {number}: unknown journal entry {kind!r}")
+    if doc is None:
+        raise ResultsError(path, "empty journal")
+    if isinstance(doc.get("run"), dict):
+        doc["run"].pop("journal", None)
     return doc
 
 

@@ -10,9 +10,10 @@ stylesheet, entity-free fixed strings).
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 from typing import Any, Iterable
+
+from markupsafe import Markup, escape
 
 __all__ = ["Markup", "esc", "el", "join", "slug", "safe_href"]
 
@@ -20,23 +21,11 @@ __all__ = ["Markup", "esc", "el", "join", "slug", "safe_href"]
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
-class Markup(str):
-    """A string that is already safe HTML; concatenation with plain strings escapes them."""
-
-    def __add__(self, other: Any) -> "Markup":
-        return Markup(str.__add__(self, esc(other)))
-
-    def __radd__(self, other: Any) -> "Markup":
-        return Markup(str.__add__(esc(other), self))
-
-
 def esc(value: Any) -> Markup:
     """``value`` as safe HTML text (Markup passes through; None becomes the empty string)."""
-    if isinstance(value, Markup):
-        return value
     if value is None:
         return Markup("")
-    return Markup(html.escape(str(value), quote=True))
+    return escape(value)
 
 
 def join(parts: Iterable[Any], sep: str = "") -> Markup:

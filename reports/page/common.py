@@ -12,7 +12,7 @@ from ..tested import version_label
 from .style import VERDICT_COLORS
 
 __all__ = ["fmt", "badge", "row_title", "row_subtitle", "row_label_text", "cell_anchor", "record_anchor",
-           "pretty_json", "verdict_legend"]
+           "pretty_json", "verdict_legend", "register"]
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -82,3 +82,16 @@ def verdict_legend(verdicts=None) -> Markup:
         parts.append(el("span", class_="swatch", style=f"background:{VERDICT_COLORS[name]}"))
         parts.append(name)
     return el("div", parts, class_="legend")
+
+
+def register(env) -> None:
+    """Make these helpers (and the verdict colours) available to every template."""
+    from ..markup import safe_href, slug
+    from ..tested import first_line
+    from .style import VERDICT_TINTS
+
+    env.filters["fmt"] = fmt
+    env.globals.update(fmt=fmt, row_title=row_title, row_subtitle=row_subtitle, row_label_text=row_label_text,
+                       cell_anchor=cell_anchor, record_anchor=record_anchor, pretty_json=pretty_json,
+                       first_line=first_line, safe_href=safe_href, slug=slug, VERDICT_COLORS=VERDICT_COLORS,
+                       VERDICT_TINTS=VERDICT_TINTS)

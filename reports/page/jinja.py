@@ -50,6 +50,7 @@ def environment() -> Environment:
     if _ENV is None:
         _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                            extensions=[JoinLines], finalize=_finalize, keep_trailing_newline=True)
+        _ENV.filters["zip"] = zip
         from . import common
 
         common.register(_ENV)

@@ -163,5 +163,5 @@ def test_environment_view_shows_the_kernel_settings_side_by_side(write, tmp_path
     page = render(tmp_path, [doc("on", None), doc("off", "0")], "--no-known-deviations")
     section = page[page.index('id="environment"'):]
     assert '<th scope="row">cpu flags</th><td>avx2, avx512f</td><td>avx2, avx512f</td>' in section
-    assert ('<th scope="row">TF_ENABLE_ONEDNN_OPTS</th><td class="differs">unset (the framework&#x27;s default)</td>'
+    assert ('<th scope="row">TF_ENABLE_ONEDNN_OPTS</th><td class="differs">unset (the framework&#39;s default)</td>'
             '<td class="differs">0</td>') in section

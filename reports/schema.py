@@ -1,7 +1,10 @@
 """The results-file schema ``bnconform-results/1``: names, verdicts and a validating loader.
 
-The schema itself is described in ``docs/design.md`` ("Results"); additions made by this
-package (all optional, so older files stay valid) are listed in ``docs/reports.md``.
+The schema itself is the JSON Schema ``reports/schemas/results.schema.json`` (draft 2020-12,
+published as ``docs/results.schema.json``), checked with :mod:`jsonschema`; fields added after
+the first files were written are optional there, so older files stay valid, and
+:func:`validate` fills them in. A run still being written (or killed) is read from its journal
+(``results.jsonl``, see :mod:`reports.writer`).
 
 :func:`load_results` is the only way the report, the merge and the gate read a file: it
 raises :class:`ResultsError` whose message starts with the file's path and says what is
@@ -19,6 +22,7 @@ from .jsonsafe import as_number
 
 __all__ = [
     "SCHEMA",
+    "SCHEMA_FILE",
     "VERDICTS",
     "SEVERITY",
     "NUMERIC_FIELDS",
@@ -54,11 +58,14 @@ SEVERITY = {
 #: Record fields that hold numbers (possibly the strings "nan"/"inf"/"-inf" or null).
 NUMERIC_FIELDS = ("max_abs_error", "max_rel_error", "max_ulp_error", "max_tol_ratio", "duration_s")
 
+#: Record strings that an older file may lack: they read as null. (``imported_version`` and
+#: ``imported_backend_version`` stay absent when absent: absent means "not recorded", which
+#: differs from null, "recorded: nothing was imported"; see :mod:`reports.tested`.)
 _RECORD_STRINGS = ("property", "target", "framework", "version", "backend", "backend_version", "op", "mode", "dtype",
                    "reason", "message", "replay")
-#: Strings a record may lack (files written before they existed): absent means "not recorded",
-#: which differs from null (recorded: nothing was imported). See :mod:`reports.tested`.
-_OPTIONAL_RECORD_STRINGS = ("imported_version", "imported_backend_version")
+
+#: The JSON Schema of a results file (draft 2020-12; published as ``docs/results.schema.json``).
+SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "results.schema.json"
 
 
 #: The device of a record written before records named one: every run then ran on the CPU (the
@@ -94,19 +101,19 @@ def worst_verdict(verdicts) -> str | None:
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
     """Read and validate one results file; a directory means its ``results.json``.
 
-    Numeric record fields come back as floats (``inf``/``nan`` decoded) or None.
+    A run still being written, or killed, is read from its journal (:mod:`reports.writer`):
+    when ``results.json`` names one in ``run.journal`` (the placeholder of a run that did not
+    finish), when ``results.json`` is missing and ``results.jsonl`` is there, or when ``path``
+    is a ``.jsonl`` file. Numeric record fields come back as floats (``inf``/``nan`` decoded)
+    or None.
     """
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(path, "no such file") from None
-    except UnicodeDecodeError as exc:
-        raise ResultsError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise ResultsError(path, f"cannot read: {exc.strerror or exc}") from None
+    if path.suffix == ".jsonl" or (not path.exists() and _journal_of(path).is_file()):
+        return _checked(_from_journal(path if path.suffix == ".jsonl" else _journal_of(path)),
+                        path if path.suffix == ".jsonl" else _journal_of(path))
+    text = _read(path)
     if not text.strip():
         raise ResultsError(path, "empty file")
     try:
@@ -121,7 +128,69 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         doc = _from_cifar(doc, path)
     elif isinstance(doc, dict) and doc.get("schema") == BLOBS_SCHEMA:
         doc = _from_blobs(doc, path)
+    run = doc.get("run") if isinstance(doc, dict) else None
+    journal = run.get("journal") if isinstance(run, dict) else None
+    if isinstance(journal, str) and (path.parent / journal).is_file():
+        return _checked(_from_journal(path.parent / journal), path.parent / journal)
+    return _checked(doc, path)
+
+
+def _checked(doc: Any, path: Path) -> dict[str, Any]:
     validate(doc, path)
+    return doc
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(path, "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ResultsError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _journal_of(path: Path) -> Path:
+    return path.with_name(path.stem + ".jsonl")
+
+
+def _from_journal(path: Path) -> dict[str, Any]:
+    """The run a journal (JSON Lines, see :mod:`reports.writer`) describes so far. A last line
+    without its newline that does not parse was torn by a kill and is left out; any other line
+    that does not parse is an error naming it."""
+    lines = _read(path).split("\n")
+    torn = lines.pop()  # "" after a final newline
+    doc: dict[str, Any] | None = None
+    for number, line in enumerate(lines + ([torn] if torn.strip() else []), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines) + 1:  # the unterminated last line: torn by a kill
+                break
+            raise ResultsError(path, f"line {number}: corrupt JSON: {exc.msg} at column {exc.colno}") from None
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise ResultsError(path, f"line {number}: expected an object with one key, got {line[:80]!r}")
+        (kind, value), = entry.items()
+        if doc is None:
+            if kind != "header" or not isinstance(value, dict):
+                raise ResultsError(path, f"line {number}: not a results journal (expected a 'header' line first)")
+            doc = {**value, "fingerprints": {}, "coverage": {}, "records": [], "cifar": [], "blobs": [], "drift": []}
+            continue
+        if kind == "run":
+            doc["run"] = value
+        elif kind in ("record", "cifar", "blobs", "drift"):
+            doc["records" if kind == "record" else kind].append(value)
+        elif kind in ("fingerprint", "coverage") and isinstance(value, dict) and "target" in value:
+            doc["fingerprints" if kind == "fingerprint" else "coverage"][str(value["target"])] = value.get("value")
+        else:
+            raise ResultsError(path, f"line {number}: unknown journal entry {kind!r}")
+    if doc is None:
+        raise ResultsError(path, "empty journal")
+    if isinstance(doc.get("run"), dict):
+        doc["run"].pop("journal", None)
     return doc
 
 
@@ -152,91 +221,113 @@ def _from_blobs(doc: dict[str, Any], path: Path) -> dict[str, Any]:
             "records": [], "blobs": records}
 
 
+def _schema_validator():
+    """The validator of :data:`SCHEMA_FILE` (draft 2020-12), built once."""
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        from jsonschema import Draft202012Validator
+
+        schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+        _VALIDATOR = Draft202012Validator(schema)
+    return _VALIDATOR
+
+
+_VALIDATOR = None
+_TYPES = {"object": "an object", "array": "a list", "string": "a string", "null": "null", "boolean": "true/false",
+          "integer": "an integer", "number": "a number"}
+
+
+def json_path(error) -> str:
+    """Where a :class:`jsonschema.ValidationError` is, as ``records[3].device.name`` or
+    ``coverage['torch'].probes``: a property the schema names after a dot, a key of a free-form
+    object (a target, a probe) quoted in brackets, a list index in brackets."""
+    instance_path = list(error.absolute_path)
+    out, position = "", 0
+    tokens = list(error.absolute_schema_path)
+    index = 0
+    while index < len(tokens) and position < len(instance_path):
+        token = tokens[index]
+        if token == "properties" and index + 1 < len(tokens):
+            name = instance_path[position]
+            out += f".{name}" if out else str(name)
+            position += 1
+            index += 2
+            continue
+        if token in ("additionalProperties", "patternProperties", "items"):
+            key = instance_path[position]
+            out += f"[{key}]" if isinstance(key, int) else f"[{key!r}]"
+            position += 1
+            index += 2 if token == "patternProperties" else 1
+            continue
+        index += 1
+    for key in instance_path[position:]:  # not reached through the schema's keywords (should not happen)
+        out += f"[{key!r}]" if not isinstance(key, int) else f"[{key}]"
+    return out
+
+
+def _expected(types) -> str:
+    types = [types] if isinstance(types, str) else list(types)
+    names = [_TYPES.get(t, t) for t in types]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def describe(error) -> str:
+    """One line for a schema violation: the JSON path, what is there and what was expected."""
+    where = json_path(error)
+    value = error.instance
+    if error.validator == "required":
+        missing = next((k for k in error.validator_value if k not in value), error.validator_value[0])
+        return f"'{where + '.' if where else ''}{missing}' is missing"
+    where = where or "top level"
+    kind = type(value).__name__
+    if error.validator == "type":
+        return f"{where} is {kind}, expected {_expected(error.validator_value)}"
+    if error.validator == "const":
+        return f"{where} is {value!r}, expected {error.validator_value!r}"
+    if error.validator == "enum":
+        return f"{where} is {value!r}, expected one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "minimum":
+        return f"{where} is {value!r}, expected at least {error.validator_value}"
+    if error.validator == "minLength":
+        return f"{where} is {value!r}, expected a non-empty string"
+    if error.schema.get("description") and error.validator in ("anyOf", "oneOf"):
+        return f"{where} is {value!r}, expected {error.schema['description']}"
+    return f"{where}: {error.message}"
+
+
 def validate(doc: Any, path: str | os.PathLike = "<results>") -> None:
-    """Check ``doc`` against the schema in place; decode numeric fields. Raises :class:`ResultsError`."""
+    """Check ``doc`` against the JSON Schema (:data:`SCHEMA_FILE`), then fill in what older files
+    lack and decode numeric fields, in place. Raises :class:`ResultsError` naming the file, the
+    JSON path and the problem (the first problem in document order; the count of the others)."""
+    if not isinstance(doc, dict):  # said plainly, before the schema's own wording
+        raise ResultsError(path, f"top level is {type(doc).__name__}, expected an object")
+    if doc.get("schema") != SCHEMA:
+        raise ResultsError(path, f"schema is {doc.get('schema')!r}, expected {SCHEMA!r}")
+    errors = sorted(_schema_validator().iter_errors(doc),
+                    key=lambda e: ([(0, k) if isinstance(k, int) else (1, str(k)) for k in e.absolute_path],
+                                   str(e.validator)))
+    if errors:
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ResultsError(path, describe(errors[0]) + more)
+    _normalize(doc)
 
-    def fail(problem: str):
-        raise ResultsError(path, problem)
 
-    if not isinstance(doc, dict):
-        fail(f"top level is {type(doc).__name__}, expected an object")
-    schema = doc.get("schema")
-    if schema != SCHEMA:
-        fail(f"schema is {schema!r}, expected {SCHEMA!r}")
-    run = doc.get("run")
-    if not isinstance(run, dict):
-        fail("'run' is missing or not an object")
-    if not isinstance(run.get("name"), str) or not run["name"]:
-        fail("'run.name' is missing or not a non-empty string")
-    if not isinstance(run.get("complete"), bool):
-        fail("'run.complete' is missing or not true/false")
-    targets = run.get("targets")
-    if targets is not None and (not isinstance(targets, list) or not all(isinstance(t, str) for t in targets)):
-        fail("'run.targets' is not a list of target names")
-    errors = run.setdefault("collection_errors", [])
-    if not isinstance(errors, list):
-        fail("'run.collection_errors' is not a list")
+def _normalize(doc: dict[str, Any]) -> None:
+    """Defaults for what older files lack (absent lists, devices, explanations), numbers decoded."""
+    doc["run"].setdefault("collection_errors", [])
     for key, kind in (("environment", dict), ("fingerprints", dict), ("coverage", dict), ("records", list),
                       ("cifar", list), ("blobs", list), ("drift", list)):
-        value = doc.setdefault(key, kind())
-        if not isinstance(value, kind):
-            fail(f"'{key}' is {type(value).__name__}, expected {'an object' if kind is dict else 'a list'}")
-    for target, coverage in doc["coverage"].items():
-        if not isinstance(coverage, dict):
-            fail(f"coverage[{target!r}] is {type(coverage).__name__}, expected an object")
-        probes = coverage.setdefault("probes", {})
-        if not isinstance(probes, dict) or not all(isinstance(p, dict) for p in probes.values()):
-            fail(f"coverage[{target!r}].probes is not an object of objects")
-    for index, record in enumerate(doc["records"]):
-        _validate_record(record, f"records[{index}]", fail)
-    for index, entry in enumerate(doc["drift"]):
-        if not isinstance(entry, dict):
-            fail(f"drift[{index}] is not an object")
-        for key in ("target", "op", "dtype"):
-            if not isinstance(entry.get(key), str):
-                fail(f"drift[{index}].{key} is missing or not a string")
-        if "output" not in entry or "case" not in entry:
-            fail(f"drift[{index}] lacks 'case' or 'output'")
-    for key in ("cifar", "blobs"):
-        for index, entry in enumerate(doc[key]):
-            if not isinstance(entry, dict):
-                fail(f"{key}[{index}] is not an object")
-
-
-def _validate_record(record: Any, where: str, fail) -> None:
-    if not isinstance(record, dict):
-        fail(f"{where} is not an object")
-    if not isinstance(record.get("id"), str):
-        fail(f"{where}.id is missing or not a string")
-    verdict = record.get("verdict")
-    if verdict not in VERDICTS:
-        fail(f"{where}.verdict is {verdict!r}, expected one of {', '.join(VERDICTS)}")
-    for key in _RECORD_STRINGS:
-        value = record.setdefault(key, None)
-        if value is not None and not isinstance(value, str):
-            fail(f"{where}.{key} is {type(value).__name__}, expected a string or null")
-    for key in _OPTIONAL_RECORD_STRINGS:
-        value = record.get(key)
-        if value is not None and not isinstance(value, str):
-            fail(f"{where}.{key} is {type(value).__name__}, expected a string or null")
-    for key in NUMERIC_FIELDS:
-        try:
+        doc.setdefault(key, kind())
+    for coverage in doc["coverage"].values():
+        coverage.setdefault("probes", {})
+    for record in doc["records"]:
+        for key in _RECORD_STRINGS:
+            record.setdefault(key, None)
+        for key in NUMERIC_FIELDS:
             record[key] = as_number(record.get(key))
-        except ValueError as exc:
-            fail(f"{where}.{key}: {exc}")
-    device = record.setdefault("device", dict(UNKNOWN_DEVICE))  # absent in files written before devices
-    if (not isinstance(device, dict) or not isinstance(device.get("platform"), str)
-            or not isinstance(device.setdefault("name", None), (str, type(None)))):
-        fail(f"{where}.device is {device!r}, expected {{\"platform\": str, \"name\": str or null}}")
-    explained = record.setdefault("explained", {})  # absent in files written before entries were models
-    if not isinstance(explained, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
-            for k, v in explained.items()):
-        fail(f"{where}.explained is {explained!r}, expected {{entry id: examples}}")
-    deviations = record.setdefault("deviations", [])
-    if not isinstance(deviations, list) or not all(isinstance(d, dict) for d in deviations):
-        fail(f"{where}.deviations is not a list of entries")
-    examples = record.setdefault("examples", 0)
-    if not isinstance(examples, int) or isinstance(examples, bool) or examples < 0:
-        fail(f"{where}.examples is {examples!r}, expected a count")
-    record.setdefault("example", None)
+        record.setdefault("device", dict(UNKNOWN_DEVICE))  # absent in files written before devices
+        record["device"].setdefault("name", None)
+        record.setdefault("explained", {})  # absent in files written before entries were models
+        record.setdefault("deviations", [])
+        record.setdefault("examples", 0)
+        record.setdefault("example", None)

@@ -1,17 +1,18 @@
 """Small inline SVG charts, written by hand (no JavaScript, no fonts or files to load).
 
-Each function returns :class:`reports.markup.Markup` holding one ``<svg>`` element, sized
-in CSS pixels, with ``<title>`` tooltips on the marks. Labels and tooltips are escaped
-like any other text.
+Each function returns :class:`markupsafe.Markup` holding one ``<svg>`` element, sized in CSS
+pixels, with ``<title>`` tooltips on the marks. The elements are put together by :func:`el` with
+markupsafe: labels, tooltips and attribute values are escaped like any other text (the page's
+templates insert the result as it is).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
-from .markup import Markup, el
+from markupsafe import Markup
 
 __all__ = ["Point", "Series", "Interval", "dot_strip_chart", "line_chart", "interval_chart", "bar_chart",
            "PALETTE", "log_ticks", "nice_ticks"]
@@ -21,6 +22,23 @@ PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b
            "#9c755f", "#bab0ac")
 _FONT = 11
 _CHAR = 6.4  # approximate width of one character at _FONT px
+
+
+def el(tag: str, *children, **attrs) -> Markup:
+    """``<tag attrs>children</tag>``: text children and attribute values escaped, Markup children (other
+    elements) kept, lists flattened; ``class_`` -> ``class``, ``text_anchor`` -> ``text-anchor``; an
+    attribute whose value is None is left out."""
+    attributes = Markup("").join(Markup(' {}="{}"').format(name.rstrip("_").replace("_", "-"), value)
+                                 for name, value in attrs.items() if value is not None)
+    return Markup("<{0}{1}>{2}</{0}>").format(Markup(tag), attributes, Markup("").join(_flatten(children)))
+
+
+def _flatten(children) -> Iterator:
+    for child in children:
+        if isinstance(child, (list, tuple)):
+            yield from _flatten(child)
+        elif child is not None:
+            yield child
 
 
 def _num(value: float) -> str:

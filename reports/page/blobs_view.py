@@ -1,17 +1,17 @@
 """The two-blob runs (:mod:`blobs`): every run's checks, and per framework a small plot of the loss
 curves and one of the test accuracy with the Bayes-optimal accuracy's line and band. Shown only when
-the runs hold ``blobs`` records."""
+the runs hold ``blobs`` records (``blobs.html.j2``)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any, Sequence
 
-from ..markup import Markup, el
+from markupsafe import Markup
+
 from ..model import Run
 from ..svg import PALETTE, Series, line_chart
-from .common import badge, fmt
-from .style import VERDICT_COLORS
+from .jinja import render
 
 __all__ = ["blobs_section"]
 
@@ -32,16 +32,13 @@ def _bn(record: dict) -> str:
     return "inverted momentum" if record.get("broken_bn") else "yes"
 
 
-def _verdict(record: dict) -> Markup:
-    verdict = str(record.get("verdict") or "-")
-    mark = badge(verdict) if verdict in VERDICT_COLORS else verdict
+def _note(record: dict) -> str | None:
+    """Under the verdict: which gated checks failed (for a planted bug: which caught it)."""
     checks = _dict(record.get("checks"))
     failed = [name for name, c in checks.items() if _dict(c).get("gated") and not _dict(c).get("ok")]
     if record.get("broken_bn"):
-        note = f"planted bug caught by {', '.join(failed)}" if failed else "planted bug NOT caught"
-    else:
-        note = f"failed: {', '.join(failed)}" if failed else None
-    return el("td", mark, el("span", note, class_="sub") if note else None)
+        return f"planted bug caught by {', '.join(failed)}" if failed else "planted bug NOT caught"
+    return f"failed: {', '.join(failed)}" if failed else None
 
 
 def _decay(record: dict) -> str:
@@ -52,38 +49,22 @@ def _decay(record: dict) -> str:
     return f"{low:.4f} – {high:.4f} (m^k = {expected:.4f})"
 
 
-def _outside(record: dict) -> Markup | None:
-    """A note under a BN run's inference accuracy when it is outside the band (shown, not gated)."""
+def _outside(record: dict) -> bool:
+    """A BN run's inference accuracy outside the band (shown under it, not gated)."""
     check = _dict(_dict(record.get("checks")).get("inference_accuracy"))
-    if check and not check.get("gated") and check.get("ok") is False:
-        return el("span", "outside the band; not gated", class_="sub")
-    return None
+    return bool(check and not check.get("gated") and check.get("ok") is False)
 
 
-def _table(entries) -> Markup:
-    head = el("tr", [el("th", h) for h in (
-        "target", "framework", "model", "BN", "seed", "test accuracy", "recalibrated",
-        "Bayes band", "moving-statistics decay", "loss gap BN / no BN", "seconds", "verdict")])
-    rows = []
-    for run, r in entries:
-        band, recal, gap = _dict(r.get("bayes")), _dict(r.get("recalibrated")), _dict(r.get("loss_gap"))
-        low, high = _number(band.get("low")), _number(band.get("high"))
-        rows.append(el("tr",
-                       el("td", r.get("target"), el("span", run.name, class_="sub")),
-                       el("td", f"{r.get('framework')} {r.get('version') or ''}"
-                                + (f" [{r['backend']}]" if r.get("backend") else "")),
-                       el("td", r.get("model")), el("td", _bn(r)), el("td", fmt(r.get("seed"))),
-                       el("td", fmt(_number(r.get("test_accuracy")), 4), _outside(r), class_="num"),
-                       el("td", fmt(_number(recal.get("test_accuracy")), 4), class_="num"),
-                       el("td", f"{low:.3f} – {high:.3f}" if low is not None and high is not None else "-",
-                          class_="num"),
-                       el("td", _decay(r), class_="num"),
-                       el("td", f"{gap['gap_bn']:+.3f} / {gap['gap_no_bn']:+.3f}"
-                          if _number(gap.get("gap_bn")) is not None and _number(gap.get("gap_no_bn")) is not None
-                          else "-", class_="num"),
-                       el("td", fmt(_number(r.get("wall_seconds")), 3), class_="num"),
-                       _verdict(r)))
-    return el("table", el("thead", head), el("tbody", rows))
+def _row(record: dict) -> dict[str, Any]:
+    """The table's derived cells of one record."""
+    band, recal, gap = _dict(record.get("bayes")), _dict(record.get("recalibrated")), _dict(record.get("loss_gap"))
+    low, high = _number(band.get("low")), _number(band.get("high"))
+    return {"bn": _bn(record), "outside": _outside(record), "recalibrated": recal.get("test_accuracy"),
+            "band": f"{low:.3f} – {high:.3f}" if low is not None and high is not None else "-",
+            "decay": _decay(record),
+            "gap": (f"{gap['gap_bn']:+.3f} / {gap['gap_no_bn']:+.3f}"
+                    if _number(gap.get("gap_bn")) is not None and _number(gap.get("gap_no_bn")) is not None else "-"),
+            "verdict": str(record.get("verdict") or "-"), "note": _note(record)}
 
 
 def _points(record: dict, key: str) -> list:
@@ -124,17 +105,6 @@ def blobs_section(runs: Sequence[Run]) -> Markup | None:
     entries = [(run, r) for run in runs for r in run.doc.get("blobs", []) if isinstance(r, dict)]
     if not entries:
         return None
-    first = _dict(entries[0][1].get("bayes"))
-    parts = [el("h2", "Two blobs: the Bayes-optimal check"),
-             el("p", "The lecture's deep and shallow networks on two Gaussian blobs, trained in each framework "
-                     "from the same weights in the same order. Gated: the test accuracy (with BN after "
-                     "recalibrating the moving statistics) in the sampling band of the Bayes accuracy "
-                     f"p* = {fmt(_number(first.get('p_star')), 4)} for {first.get('n', '?')} test points "
-                     f"(alpha {first.get('alpha', '?')} per side); with BN, the moving statistics' decay "
-                     "against a twin run (exactly momentum^steps); and the direction of the loss gap "
-                     "measured on every seed. A planted bug (inverted momentum) passes when it is caught.",
-                class_="note")]
-    parts.append(_table(entries))
     groups: dict = {}
     for run, r in entries:
         if r.get("broken_bn"):
@@ -147,7 +117,5 @@ def blobs_section(runs: Sequence[Run]) -> Markup | None:
         run = next(run for run, _ in entries if run.name == run_name)
         lowest = min(seeds, key=lambda s: (s is None, s))
         charts += _charts(run, str(target), str(model), seeds[lowest])
-    if charts:
-        parts.append(el("h3", "Curves (the lowest seed of each target and network)"))
-        parts.append(el("div", charts, class_="charts"))
-    return el("section", parts, id="blobs")
+    return render("blobs.html.j2", first=_dict(entries[0][1].get("bayes")), number=_number, charts=charts,
+                  rows=[(run, r, _row(r)) for run, r in entries])

@@ -1,5 +1,5 @@
 """CIFAR-10 training: curves per epoch, final accuracy against the baseline band (with and
-without batch norm), and throughput. Shown only when the runs hold ``cifar`` records."""
+without batch norm), and throughput. Shown only when the runs hold ``cifar`` records (``cifar.html.j2``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import math
 from statistics import fmean
 from typing import Any, Sequence
 
-from ..markup import Markup, el
+from markupsafe import Markup
+
 from ..model import Run
 from ..svg import PALETTE, Interval, Series, bar_chart, interval_chart, line_chart
-from .common import badge, fmt
+from .common import fmt
+from .jinja import render
 from .style import VERDICT_COLORS
 
 __all__ = ["cifar_section", "baseline_band", "bn_pairs"]
@@ -70,47 +72,10 @@ def cifar_section(runs: Sequence[Run]) -> Markup | None:
     entries = [(run, record) for run in runs for record in run.doc["cifar"] if isinstance(record, dict)]
     if not entries:
         return None
-    parts = [el("h2", "CIFAR-10 training"),
-             el("p", "The course models trained in each framework: per-epoch curves (dashed: without batch "
-                     "norm), final test accuracy against the baseline band and threshold, and throughput.",
-                class_="note")]
-    head = el("tr", [el("th", h) for h in ("target", "framework", "arch", "BN", "profile", "seed", "epochs",
-                                            "test accuracy", "baseline band", "threshold", "images/s",
-                                            "data", "verdict")])
-    body = []
+    rows = []
     for run, record in entries:
-        band = baseline_band(record.get("baseline"))
         data = record.get("data") if isinstance(record.get("data"), dict) else {}
-        verdict = str(record.get("verdict") or "-")
-        body.append(el("tr",
-                       el("td", record.get("target"), el("span", run.name, class_="sub")),
-                       el("td", f"{record.get('framework')} {record.get('version') or ''}"
-                                + (f" [{record['backend']}]" if record.get("backend") else "")),
-                       el("td", record.get("arch")), el("td", "yes" if record.get("bn") else "no"),
-                       el("td", record.get("profile")), el("td", fmt(record.get("seed"))),
-                       el("td", str(len(record.get("epochs") or [])), class_="num"),
-                       el("td", fmt(_number(record.get("test_accuracy")), 4), class_="num"),
-                       el("td", f"{band[0]:.4g} – {band[1]:.4g}" if band else "-", class_="num"),
-                       el("td", fmt(_number(record.get("threshold")), 4), class_="num"),
-                       el("td", fmt(_images_per_s(record), 4), class_="num"),
-                       el("td", f"{data.get('source', '-')} ({data.get('n_train', '?')}/{data.get('n_test', '?')})",
-                          el("span", str(data.get("sha256") or "")[:12], class_="sub")),
-                       el("td", badge(verdict) if verdict in VERDICT_COLORS else verdict)))
-    parts.append(el("table", el("thead", head), el("tbody", body)))
-    pairs = bn_pairs(entries)
-    if pairs:
-        parts.append(el("h3", "With and without batch norm"))
-        parts.append(el("p", "Runs that differ only in batch norm (same target, versions, model, profile, seed "
-                             "and data; the same initial weights).", class_="note"))
-        rows = [el("tr", el("td", bn.get("target"), el("span", run.name, class_="sub")), el("td", bn.get("arch")),
-                   el("td", bn.get("profile")), el("td", fmt(bn.get("seed"))),
-                   el("td", fmt(_number(bn.get("test_accuracy")), 4), class_="num"),
-                   el("td", fmt(_number(plain.get("test_accuracy")), 4), class_="num"),
-                   el("td", f"{diff:+.4f}" if diff is not None else "-", class_="num"))
-                for run, bn, plain, diff in pairs]
-        parts.append(el("table", el("thead", el("tr", [el("th", h) for h in (
-            "target", "arch", "profile", "seed", "with BN", "without BN", "BN − no BN")])), el("tbody", rows)))
-
+        rows.append((run, record, baseline_band(record.get("baseline")), data, str(record.get("verdict") or "-")))
     colors = {}
     for run, record in entries:
         key = (run.name, record.get("target"), record.get("arch"))
@@ -131,8 +96,6 @@ def cifar_section(runs: Sequence[Run]) -> Markup | None:
                                          dashed=not record.get("bn")))
             if series:
                 charts.append(line_chart(f"arch {arch}: {label}", series, x_label="epoch", y_label=label))
-    if charts:
-        parts.append(el("div", charts, class_="charts"))
     intervals = []
     for run, record in entries:
         band = baseline_band(record.get("baseline"))
@@ -142,11 +105,12 @@ def cifar_section(runs: Sequence[Run]) -> Markup | None:
                                   band[1] if band else None, _number(record.get("threshold")),
                                   VERDICT_COLORS.get(verdict, "#4e79a7"),
                                   f"{_name(run, record)}: test accuracy {fmt(accuracy, 4)} ({verdict})"))
-    parts.append(interval_chart("final test accuracy (band: baseline, red tick: threshold)", intervals,
-                                axis_label="test accuracy"))
+    accuracy_chart = interval_chart("final test accuracy (band: baseline, red tick: threshold)", intervals,
+                                    axis_label="test accuracy")
     bars = [(_name(run, record), _images_per_s(record), colors[(run.name, record.get("target"), record.get("arch"))],
              f"{_name(run, record)}: {fmt(_images_per_s(record), 4)} images/s") for run, record in entries]
     bars = [b for b in bars if b[1] is not None]
-    if bars:
-        parts.append(bar_chart("training throughput (mean over epochs)", bars, axis_label="images per second"))
-    return el("section", parts, id="cifar")
+    throughput_chart = (bar_chart("training throughput (mean over epochs)", bars, axis_label="images per second")
+                        if bars else None)
+    return render("cifar.html.j2", rows=rows, pairs=bn_pairs(entries), charts=charts, accuracy_chart=accuracy_chart,
+                  throughput_chart=throughput_chart, number=_number, images_per_s=_images_per_s)

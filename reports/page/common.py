@@ -1,18 +1,20 @@
-"""Helpers shared by the report's sections: numbers, badges, row labels, anchors."""
+"""Helpers shared by the report's sections and templates: numbers, row labels, anchors, links
+(the badge and the legend are macros in ``reports/templates/macros.html.j2``)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 from typing import Any
 
-from ..markup import Markup, el, slug
 from ..model import Column, Row
 from ..tested import version_label
 from .style import VERDICT_COLORS
 
-__all__ = ["fmt", "badge", "row_title", "row_subtitle", "row_label_text", "cell_anchor", "record_anchor",
-           "pretty_json", "verdict_legend"]
+__all__ = ["fmt", "row_title", "row_subtitle", "row_label_text", "cell_anchor", "record_anchor",
+           "pretty_json", "slug", "safe_href", "register"]
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -26,12 +28,6 @@ def fmt(value: Any, digits: int = 3) -> str:
             return "inf" if value > 0 else "-inf"
         return f"{value:.{digits}g}"
     return str(value)
-
-
-def badge(verdict: str, text: str | None = None) -> Markup:
-    """A coloured pill naming ``verdict``."""
-    return el("span", text if text is not None else verdict, class_=f"badge v-{verdict}",
-              style=f"background:{VERDICT_COLORS.get(verdict, '#666')}")
 
 
 def row_title(row: Row) -> str:
@@ -74,11 +70,36 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def verdict_legend(verdicts=None) -> Markup:
-    """A line of colour swatches with verdict names."""
-    names = verdicts or list(VERDICT_COLORS)
-    parts = []
-    for name in names:
-        parts.append(el("span", class_="swatch", style=f"background:{VERDICT_COLORS[name]}"))
-        parts.append(name)
-    return el("div", parts, class_="legend")
+_SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def slug(*parts: Any) -> str:
+    """A stable, unique, HTML-id-safe identifier for ``parts`` (used for anchors).
+
+    Readable characters are kept; a short hash of the exact parts keeps two different
+    inputs that read alike (``"a b"`` and ``"a_b"``) apart.
+    """
+    text = "\x1f".join("\x00" if p is None else str(p) for p in parts)
+    readable = _SLUG.sub("_", "--".join("none" if p is None else str(p) for p in parts)).strip("_")[:60]
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+    return f"{readable or 'x'}-{digest}"
+
+
+def safe_href(url: Any) -> str | None:
+    """``url`` if it is an http(s) link, else None (no ``javascript:`` or other schemes)."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    return url if re.match(r"^https?://[^\s]+$", url, re.IGNORECASE) else None
+
+
+def register(env) -> None:
+    """Make these helpers (and the verdict colours) available to every template."""
+    from ..tested import first_line
+    from .style import VERDICT_TINTS
+
+    env.filters["fmt"] = fmt
+    env.globals.update(fmt=fmt, row_title=row_title, row_subtitle=row_subtitle, row_label_text=row_label_text,
+                       cell_anchor=cell_anchor, record_anchor=record_anchor, pretty_json=pretty_json,
+                       first_line=first_line, safe_href=safe_href, slug=slug, VERDICT_COLORS=VERDICT_COLORS,
+                       VERDICT_TINTS=VERDICT_TINTS)

@@ -13,7 +13,7 @@ framework's message), the capabilities where runs differ, and the refused exampl
 several runs tested the *same* target at the *same* versions, a second table lists only what differs
 between them, side by side: a probe offered in one and refused in the other, a property tested in one
 and skipped in the other, refusals met in only one. Results files written before coverage was recorded
-still show their refusals and records; their probes read "not recorded".
+still show their refusals and records; their probes read "not recorded". (``coverage.html.j2``)
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from ..markup import Markup, el, slug
+from markupsafe import Markup
+
 from ..model import Run, version_key
+from .jinja import render
 
 __all__ = ["coverage_section", "TargetCoverage", "collect", "differences"]
 
@@ -120,18 +122,6 @@ def collect(runs: Iterable[Run]) -> list[TargetCoverage]:
     return out
 
 
-def _probe_cell(item: TargetCoverage, name: str) -> Markup:
-    if not item.recorded:
-        return el("td", "not recorded", class_="muted")
-    if name not in item.probes:
-        return el("td", "not probed", class_="muted")
-    offered, reason = item.probes[name]
-    if offered:
-        return el("td", "offered")
-    short = reason if reason is None or len(reason) <= _REASON_CHARS else reason[:_REASON_CHARS] + "…"
-    return el("td", "refused", el("div", short, class_="evidence") if short else None, title=reason)
-
-
 def _probe_text(item: TargetCoverage, name: str) -> str:
     if not item.recorded:
         return "not recorded"
@@ -175,83 +165,44 @@ def differences(items: Sequence[TargetCoverage]) -> list[tuple[str, str, list[st
     return rows
 
 
-def _column_head(item: TargetCoverage) -> Markup:
-    return el("th", item.title, el("span", f"run {item.run}", class_="sub"))
+def _probe_names(items: Sequence[TargetCoverage]) -> list[str]:
+    return sorted({n for i in items for n in i.probes})
 
 
-def _target_table(items: Sequence[TargetCoverage]) -> Markup:
-    head = el("tr", el("th", ""), [_column_head(i) for i in items])
-    rows = [el("tr", el("th", "loaded", scope="row"),
-               [el("td", "not recorded", class_="muted") if not i.recorded
-                else el("td", "yes") if i.available else el("td", "no", el("div", i.unavailable_reason, class_="evidence"))
-                for i in items])]
-    for name in sorted({n for i in items for n in i.probes}):
-        cells = [_probe_cell(i, name) for i in items]
-        verdicts = {i.probes[name][0] for i in items if name in i.probes}
-        rows.append(el("tr", el("th", name, el("span", "probe", class_="sub"), scope="row",
-                                class_="differs" if len(verdicts) > 1 else None), cells))
+def _probe_differs(items: Sequence[TargetCoverage], name: str) -> bool:
+    return len({i.probes[name][0] for i in items if name in i.probes}) > 1
+
+
+def _differing_capabilities(items: Sequence[TargetCoverage]) -> list[tuple[str, list[TargetCoverage]]]:
+    """Capabilities whose value differs between the loaded, recorded ``items`` (with those items)."""
     recorded = [i for i in items if i.recorded and i.available]
-    for name in sorted({n for i in recorded for n in i.capabilities}):
-        values = [_text(i.capabilities.get(name, "(absent)")) for i in recorded]
-        if len(set(values)) > 1:
-            rows.append(el("tr", el("th", name, el("span", "capability", class_="sub"), scope="row"),
-                           [el("td", _text(i.capabilities.get(name, "(absent)")), class_="differs")
-                            if i in recorded else el("td", "—", class_="muted") for i in items]))
-    reasons = sorted({r for i in items for r in i.refused})
-    rows.append(el("tr", el("th", "examples refused while testing", scope="row"),
-                   [el("td", el("ul", [el("li", f"{i.refused[r]} × {r}") for r in reasons if r in i.refused])
-                       if i.refused else "none") for i in items]))
-    skipped = [sum(v != "tested" for v in i.tested.values()) for i in items]
-    rows.append(el("tr", el("th", "properties tested / skipped", scope="row"),
-                   [el("td", f"{len(i.tested) - s} / {s}") for i, s in zip(items, skipped)]))
-    table = el("table", el("thead", head), el("tbody", rows), class_="coverage")
-    declared = next((i for i in items if i.recorded and i.capabilities), None)
-    details = None
-    if declared is not None:
-        details = el("details", el("summary", f"declared capabilities ({declared.title}, run {declared.run})"),
-                     el("dl", [(el("dt", k), el("dd", _text(v))) for k, v in sorted(declared.capabilities.items())],
-                        class_="kv"))
-    return el("div", el("div", table, style="overflow-x:auto"), details)
+    return [(name, recorded) for name in sorted({n for i in recorded for n in i.capabilities})
+            if len({_text(i.capabilities.get(name, "(absent)")) for i in recorded}) > 1]
 
 
-def _diff_table(items: Sequence[TargetCoverage]) -> Markup | None:
-    rows = differences(items)
-    if not rows:
-        return None
-    head = el("tr", el("th", "what"), [el("th", f"run {i.run}") for i in items])
-    body = [el("tr", el("th", what, el("span", kind, class_="sub"), scope="row"),
-               [el("td", v, class_="differs") for v in values]) for kind, what, values in rows]
-    runs = " and ".join(i.run for i in items)
-    return el("div",
-              el("h4", f"Same versions, different coverage: {items[0].title} in {runs}"),
-              el("p", "These runs tested the same versions but not the same things; only the differences are "
-                      "listed. A probe refused on one machine means its cases were never drawn there.", class_="note"),
-              el("div", el("table", el("thead", head), el("tbody", body), class_="coverage-diff"),
-                 style="overflow-x:auto"),
-              class_="coverage-diff", data_target=items[0].target)
+def _shorten(reason: str) -> str:
+    return reason if len(reason) <= _REASON_CHARS else reason[:_REASON_CHARS] + "…"
+
+
+_HELPERS = dict(
+    probe_names=_probe_names, probe_differs=_probe_differs, differing_capabilities=_differing_capabilities,
+    shorten=_shorten, text=_text,
+    refused_reasons=lambda items: sorted({r for i in items for r in i.refused}),
+    skipped_count=lambda item: sum(v != "tested" for v in item.tested.values()),
+    declared_by=lambda items: next((i for i in items if i.recorded and i.capabilities), None),
+)
 
 
 def coverage_section(runs: Sequence[Run]) -> Markup:
-    items = collect(runs)
-    parts = [el("h2", "Coverage"),
-             el("p", "What each target offered on each run's machine: run-time probes (offered, or refused with "
-                     "the framework's message), capabilities where runs differ, and the drawn examples the "
-                     "framework refused. A probe can differ between machines at the same versions (CPU "
-                     "features, TF_ENABLE_ONEDNN_OPTS; see Environment).", class_="note")]
-    if not items:
-        parts.append(el("p", "No targets in these results.", class_="note"))
-        return el("section", parts, id="coverage")
     by_target: dict[str, list[TargetCoverage]] = {}
-    for item in items:
+    for item in collect(runs):
         by_target.setdefault(item.target, []).append(item)
+    targets = []
     for target in sorted(by_target, key=lambda t: (str(by_target[t][0].framework), t)):
         group = sorted(by_target[target], key=lambda i: (version_key(i.version), str(i.backend_version), i.run))
-        block = [el("h3", target), _target_table(group)]
         same: dict[tuple, list[TargetCoverage]] = {}
         for item in group:
             same.setdefault(item.versions, []).append(item)
-        for members in same.values():
-            if len(members) > 1:
-                block.append(_diff_table(members))
-        parts.append(el("div", block, class_="coverage-target", id="coverage-" + slug(target)))
-    return el("section", parts, id="coverage")
+        diffs = [(members, differences(members)) for members in same.values() if len(members) > 1]
+        targets.append((target, group, [(members, rows) for members, rows in diffs if rows]))
+    return render("coverage.html.j2", targets=targets, **_HELPERS)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from markupsafe import Markup
+
 from ..deviations import EntryStatus
-from ..markup import Markup, el, safe_href
+from .jinja import render
 
 __all__ = ["deviations_section"]
 
@@ -24,33 +26,4 @@ _CLASS = {"stale": "warn", "unused": "warn"}
 
 
 def deviations_section(statuses: Sequence[EntryStatus] | None, source: str | None) -> Markup:
-    parts = [el("h2", "Known deviations")]
-    if source is None:
-        parts.append(el("p", "No known-deviations file was given; verdicts are as the runs recorded them.",
-                        class_="note"))
-        return el("section", parts, id="deviations")
-    parts.append(el("p", f"From {source}. Verdicts in this report were re-derived with this file.", class_="note"))
-    if not statuses:
-        parts.append(el("p", "The file lists no deviations.", class_="note"))
-        return el("section", parts, id="deviations")
-    head = el("tr", [el("th", h) for h in ("#", "entry", "model", "framework", "versions", "target", "property",
-                                            "op", "mode", "dtype", "status", "examples explained (tests)",
-                                            "tested versions", "reason")])
-    body = []
-    for status in statuses:
-        d = status.deviation
-        href = safe_href(d.link)
-        link = el("a", "link", href=href) if href else el("span", d.link, class_="muted")
-        body.append(el("tr",
-                       el("td", str(d.index)), el("td", el("code", d.id)), el("td", el("code", d.model_text)),
-                       el("td", d.framework), el("td", d.versions),
-                       el("td", d.target), el("td", d.property), el("td", d.op), el("td", d.mode),
-                       el("td", d.dtype),
-                       el("td", el("span", status.status, class_=_CLASS.get(status.status)),
-                          el("span", _EXPLAIN[status.status], class_="sub"),
-                          id=f"deviation-{d.index}", data_status=status.status),
-                       el("td", f"{status.examples} ({status.tests})", class_="num"),
-                       el("td", ", ".join(status.tested_versions) or "-"),
-                       el("td", d.reason, " ", link)))
-    parts.append(el("table", el("thead", head), el("tbody", body), class_="deviations"))
-    return el("section", parts, id="deviations")
+    return render("deviations.html.j2", statuses=statuses, source=source, explain=_EXPLAIN, warn=_CLASS)

@@ -6,10 +6,12 @@ import math
 from typing import Sequence
 
 from ..drift import DriftRow, drift_rows
-from ..markup import Markup, el
+from markupsafe import Markup
+
 from ..model import Run, version_key
 from ..svg import bar_chart
 from .common import fmt
+from .jinja import render
 
 __all__ = ["drift_section", "compute_drift"]
 
@@ -58,27 +60,12 @@ def _target(r: DriftRow) -> str:
 
 
 def drift_section(rows: Sequence[DriftRow], runs_with_drift: int) -> Markup:
-    parts = [el("h2", "Drift between versions")]
     if not rows:
         why = ("no run stored drift outputs" if runs_with_drift == 0 else
                "drift needs the same target in at least two runs")
-        parts.append(el("p", f"Nothing to compare: {why}.", class_="note"))
-        return el("section", parts, id="drift")
-    parts.append(el("p", "For the same fixed cases, the largest distance between the two runs' outputs in "
-                         "ULPs of the output dtype (0: bit-identical; ∞: a NaN appeared or vanished, or the "
-                         "shape changed).", class_="note"))
+        return render("drift.html.j2", rows=[], why=why)
     bars = [(f"{_target(r)} {r.op} {r.dtype}: {r.before} → {r.after}", r.max_ulp, _color(r.max_ulp),
              f"{r.cases_changed}/{r.cases} cases changed") for r in rows]
-    parts.append(bar_chart("max ULP distance", bars, axis_label="ULPs (log scale)", log=True))
-    head = el("tr", [el("th", h) for h in ("target", "op", "dtype", "from", "to", "cases", "changed",
-                                            "max ULP", "NaN mismatches", "notes")])
-    body = [el("tr",
-               el("td", _target(r)), el("td", r.op), el("td", r.dtype),
-               el("td", r.before, el("span", r.before_version or "", class_="sub")),
-               el("td", r.after, el("span", r.after_version or "", class_="sub")),
-               el("td", str(r.cases), class_="num"), el("td", str(r.cases_changed), class_="num"),
-               el("td", "∞" if not math.isfinite(r.max_ulp) else fmt(r.max_ulp, 6), class_="num"),
-               el("td", str(r.nan_mismatch), class_="num"), el("td", "; ".join(r.notes)))
-            for r in rows]
-    parts.append(el("table", el("thead", head), el("tbody", body), class_="drift"))
-    return el("section", parts, id="drift")
+    chart = bar_chart("max ULP distance", bars, axis_label="ULPs (log scale)", log=True)
+    return render("drift.html.j2", chart=chart,
+                  rows=[(r, _target(r), "∞" if not math.isfinite(r.max_ulp) else fmt(r.max_ulp, 6)) for r in rows])

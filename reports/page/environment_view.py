@@ -1,13 +1,15 @@
 """The environment of each run side by side: Python, OS, hardware (with the CPU flags and settings that
 decide which kernels a framework takes), framework versions and the packages whose versions differ
-between runs (full ``pip freeze`` folded away)."""
+between runs (full ``pip freeze`` folded away; ``environment.html.j2``)."""
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..markup import Markup, el
+from markupsafe import Markup
+
 from ..model import Run
+from .jinja import render
 
 __all__ = ["environment_section"]
 
@@ -37,13 +39,10 @@ def _setting(environment: dict[str, Any], name: str) -> str:
 
 
 def environment_section(runs: Sequence[Run]) -> Markup:
-    head = el("tr", el("th", ""), [el("th", run.name) for run in runs])
-    rows = []
+    rows: list[tuple[str, list[str], bool]] = []
 
     def add(label: str, values: list[str], highlight: bool = True) -> None:
-        differs = highlight and len(set(values)) > 1
-        rows.append(el("tr", el("th", label, scope="row"),
-                       [el("td", v, class_="differs" if differs else None) for v in values]))
+        rows.append((label, values, highlight and len(set(values)) > 1))
 
     add("results file", [run.path for run in runs], highlight=False)
     add("complete", ["yes" if run.complete else "NO (" + _text(run.doc["run"].get("stopped")) + ")"
@@ -61,18 +60,10 @@ def environment_section(runs: Sequence[Run]) -> Markup:
     frameworks = sorted({name for run in runs for name in (run.doc["environment"].get("frameworks") or {})})
     for name in frameworks:
         add(name, [_text((run.doc["environment"].get("frameworks") or {}).get(name)) for run in runs])
-    parts = [el("h2", "Environment"),
-             el("div", el("table", el("thead", head), el("tbody", rows)), style="overflow-x:auto")]
     freezes = [_freeze(run.doc["environment"]) for run in runs]
+    changed = []
     if len(runs) > 1:
         names = sorted(set().union(*freezes))
         changed = [n for n in names if len({f.get(n) for f in freezes}) > 1]
-        if changed:
-            parts.append(el("h3", f"Packages that differ between runs ({len(changed)})"))
-            parts.append(el("table", el("thead", head),
-                            el("tbody", [el("tr", el("th", n, scope="row"),
-                                            [el("td", f.get(n, "—")) for f in freezes]) for n in changed])))
-    for run, freeze in zip(runs, freezes):
-        parts.append(el("details", el("summary", f"pip freeze of {run.name} ({len(freeze)} packages)"),
-                        el("pre", "\n".join(f"{n}=={v}" for n, v in freeze.items()))))
-    return el("section", parts, id="environment")
+    return render("environment.html.j2", runs=list(runs), rows=rows, freezes=freezes, changed=changed,
+                  freeze_text=lambda freeze: "\n".join(f"{n}=={v}" for n, v in freeze.items()))

@@ -10,8 +10,10 @@ import json
 from collections import Counter
 from typing import Any, Iterable
 
-from ..markup import Markup, el
+from markupsafe import Markup
+
 from ..model import Run, version_key
+from .jinja import render
 
 __all__ = ["fingerprints_section"]
 
@@ -52,36 +54,24 @@ def fingerprints_section(runs: Iterable[Run]) -> Markup:
         for target, fingerprint in run.doc["fingerprints"].items():
             if isinstance(fingerprint, dict):
                 columns.append((run, target, fingerprint))
-    parts = [el("h2", "Convention fingerprints")]
-    if not columns:
-        parts.append(el("p", "No fingerprints in these results.", class_="note"))
-        return el("section", parts, id="fingerprints")
     columns.sort(key=lambda c: (str(c[2].get("framework")), c[1], version_key(c[2].get("version")), c[0].name))
     probes = sorted({name for _, _, fp in columns for name in _findings(fp)})
-    head = el("tr", el("th", "probe"), [
-        el("th", f"{fp.get('framework') or target} {fp.get('version') or ''}".strip(),
-           el("span", (f"[{fp['backend']}] " if fp.get("backend") else "") + f"{target} · {run.name}", class_="sub"))
-        for run, target, fp in columns])
     rows = []
     for name in probes:
         values = [_probe(_findings(fp).get(name)) if name in _findings(fp) else None
                   for _, _, fp in columns]
         common = Counter(v[0] for v in values if v is not None).most_common(1)
         majority = common[0][0] if common else None
-        cells = [el("th", name, scope="row")]
+        cells = []
         for value in values:
             if value is None:
-                cells.append(el("td", "—", class_="muted"))
+                cells.append(None)
                 continue
             text, evidence = value
             short = None
             if evidence:
                 short = evidence if len(evidence) <= _EVIDENCE_CHARS else evidence[:_EVIDENCE_CHARS] + "…"
-            cells.append(el("td", text, el("div", short, class_="evidence") if short else None,
-                            class_="differs" if text != majority and len(columns) > 1 else None,
-                            title=evidence))
-        rows.append(el("tr", cells))
-    parts.append(el("p", "Highlighted: differs from the most common value of the row.", class_="note"))
-    parts.append(el("div", el("table", el("thead", head), el("tbody", rows), class_="fingerprints"),
-                    style="overflow-x:auto"))
-    return el("section", parts, id="fingerprints")
+            cells.append({"text": text, "evidence": evidence, "short": short,
+                          "differs": text != majority and len(columns) > 1})
+        rows.append((name, cells))
+    return render("fingerprints.html.j2", columns=columns, rows=rows)

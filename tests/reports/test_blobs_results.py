@@ -80,7 +80,7 @@ def test_a_blobs_file_is_read_as_a_run(tmp_path, capsys):
 
 def test_a_blobs_entry_that_is_not_an_object_is_named(write, capsys):
     code, _, err = gate(capsys, write(make_doc("r", [make_record()], blobs=[3])), "--no-known-deviations")
-    assert code == 2 and "blobs[0] is not an object" in err
+    assert code == 2 and "blobs[0] is int, expected an object" in err
 
 
 def render(tmp_path, paths) -> str:

@@ -25,7 +25,7 @@ link = "https://example.org/1"
 def test_the_repository_file_is_valid():
     """Guards the checked-in file: it parses (every entry a known model with valid parameters and a
     bounded version range), ids are unique, and every entry links to an http(s) page."""
-    from reports.markup import safe_href
+    from reports.page.common import safe_href
 
     from .conftest import REPO
 

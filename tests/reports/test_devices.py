@@ -22,9 +22,14 @@ def test_a_record_without_a_device_reads_as_the_cpu_with_no_name(write):
     assert device_label(doc["records"][0]) == "cpu"
 
 
-@pytest.mark.parametrize("device", ["cuda", {"name": "x"}, {"platform": 3, "name": None}, {"platform": "cuda", "name": 1}])
-def test_a_malformed_device_is_a_schema_error_naming_it(write, device):
-    with pytest.raises(ResultsError, match=r"records\[0\]\.device is"):
+@pytest.mark.parametrize("device, problem", [
+    ("cuda", r"records\[0\]\.device is str, expected an object"),
+    ({"name": "x"}, r"'records\[0\]\.device\.platform' is missing"),
+    ({"platform": 3, "name": None}, r"records\[0\]\.device\.platform is int, expected a string"),
+    ({"platform": "cuda", "name": 1}, r"records\[0\]\.device\.name is int, expected a string or null"),
+])
+def test_a_malformed_device_is_a_schema_error_naming_it(write, device, problem):
+    with pytest.raises(ResultsError, match=problem):
         load_results(write(make_doc("bad", [make_record(device=device)])))
 
 

@@ -317,11 +317,23 @@ def test_item(target, observe):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     result = pytester.runpytest_subprocess(*PLUGIN, "--results", "out", "-p", "no:cacheprovider")
     assert result.ret == 139
-    doc = results_of(pytester)  # valid JSON, or this raises
+    placeholder = results_of(pytester)  # valid JSON, or this raises: the incomplete run, pointing to its journal
+    assert placeholder["run"]["complete"] is False and placeholder["run"]["journal"] == "results.jsonl"
+    from reports.schema import load_results
+
+    doc = load_results(pytester.path / "out")  # the records so far, from the journal
     assert [r["target"] for r in doc["records"]] == ["a1", "a2"]
     assert doc["run"]["complete"] is False and doc["run"]["finished"] is None
+    assert "journal" not in doc["run"]
     assert not (pytester.path / "out" / "junit.xml").exists()
-    assert [p.name for p in (pytester.path / "out").iterdir()] == ["results.json"]
+    assert sorted(p.name for p in (pytester.path / "out").iterdir()) == ["results.json", "results.jsonl"]
+
+
+def test_a_finished_run_leaves_one_consolidated_file_without_a_journal(suite):
+    suite.runpytest(*PLUGIN, "--results", "out", "-x")  # stopped early: incomplete, but finished
+    doc = results_of(suite)
+    assert doc["run"]["complete"] is False and "journal" not in doc["run"] and len(doc["records"]) == 2
+    assert sorted(p.name for p in (suite.path / "out").iterdir()) == ["junit.xml", "results.json"]
 
 
 def test_stopping_early_marks_the_run_incomplete(suite):

@@ -74,7 +74,7 @@ def test_failure_details_show_example_errors_and_replay(write, tmp_path):
     assert "Failures (1 new, 0 known)" in section
     text = html.unescape(section)
     assert '"seed": 11' in text and '"shape": [\n    2,\n    3\n  ]' in text  # pretty JSON
-    assert "python -m bnconform replay torch bn_forward train &#x27;{&quot;seed&quot;:11}&#x27;" in section
+    assert "python -m bnconform replay torch bn_forward train &#39;{&#34;seed&#34;:11}&#39;" in section
     assert "2 of 6 elements outside tolerance" in section
     assert ">41<" in section and ">6.5<" in section and ">0.25<" in section
     assert 'class="banner fail"' in page
@@ -228,5 +228,5 @@ def test_evil(target, mode, dtype, observe):
 ''')
     pytester.runpytest("-p", "reports.pytest_plugin", "--results", "out")
     page = render(tmp_path, [pytester.path / "out" / "results.json"], "--no-known-deviations")
-    assert "&lt;script&gt;document.title=&#x27;owned&#x27;&lt;/script&gt;" in page
+    assert "&lt;script&gt;document.title=&#39;owned&#39;&lt;/script&gt;" in page
     assert "<script" not in page

@@ -55,10 +55,12 @@ def test_missing_file(tmp_path):
 
 @pytest.mark.parametrize("change, problem", [
     ({"verdict": "passed"}, r"records\[0\].verdict is 'passed'"),
-    ({"id": 3}, r"records\[0\].id is missing or not a string"),
-    ({"max_ulp_error": "big"}, r"records\[0\].max_ulp_error: expected a number"),
-    ({"examples": -1}, r"records\[0\].examples is -1"),
-    ({"target": ["torch"]}, r"records\[0\].target is list"),
+    ({"id": 3}, r"records\[0\]\.id is int, expected a string"),
+    ({"max_ulp_error": "big"}, r"records\[0\]\.max_ulp_error is 'big', expected a number, \"nan\""),
+    ({"examples": -1}, r"records\[0\]\.examples is -1, expected at least 0"),
+    ({"examples": True}, r"records\[0\]\.examples is bool, expected an integer"),
+    ({"target": ["torch"]}, r"records\[0\]\.target is list, expected a string or null"),
+    ({"explained": {"e": -2}}, r"records\[0\]\.explained\['e'\] is -2, expected at least 0"),
 ])
 def test_bad_records_are_named(write, change, problem):
     path = write(make_doc("r", [make_record(**change)]))

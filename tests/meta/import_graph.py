@@ -1,7 +1,8 @@
 """The package import graph, read from the source with :mod:`ast` (nothing is imported).
 
 Every ``import`` and ``from ... import`` statement counts, at module level or inside a function
-(a lazy import is still a dependency: it runs the moment the function does). A module belongs to a
+(a lazy import is still a dependency: it runs the moment the function does), and so does
+``importlib.import_module("name")`` or ``__import__("name")`` with a literal name. A module belongs to a
 *component* (:func:`component_of`): the top-level packages ``reference``, ``adapters``,
 ``reports``, ``cifar``, ``blobs``, ``benchmarks``, and the ``bnconform`` package split in two, its
 core (cases, strategies, tolerance, comparison, checks, variants, ...) and ``bnconform.cli`` (with
@@ -76,7 +77,8 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
         target = f"{prefix}.{node.module}" if node.module else prefix
     else:
         target = node.module or ""
-    return [target] + [f"{target}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return [target] + [f"{target}.{alias.name}" if target else alias.name
+                       for alias in node.names if alias.name != "*"]
 
 
 def imports_of(path: Path, root: Path) -> list[Edge]:
@@ -94,7 +96,17 @@ def imports_of(path: Path, root: Path) -> list[Edge]:
             edges.append(Edge(module, names[0], node.lineno))
             edges += [Edge(module, n, node.lineno) for n in names[1:]
                       if component_of(n) != component_of(names[0])]
+        elif isinstance(node, ast.Call) and _is_dynamic_import(node.func) and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                edges.append(Edge(module, first.value, node.lineno))
     return edges
+
+
+def _is_dynamic_import(func: ast.expr) -> bool:
+    """``import_module(...)``, ``importlib.import_module(...)`` or ``__import__(...)``."""
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    return name in ("import_module", "__import__")
 
 
 def project_edges(root: Path, packages=PACKAGES) -> list[Edge]:

@@ -148,3 +148,19 @@ def test_the_device_family_follows_the_engine():
     user_keras = AdapterInfo(name="user", framework="keras", module="m", factory="-", requires=("keras",),
                              family="user")
     assert user_keras.device_family("torch") == "keras-torch"  # the loaded adapter's backend
+
+
+def test_the_math_mode_follows_the_engine():
+    from types import SimpleNamespace
+
+    from adapters import math_mode
+
+    def adapter(name, framework, backend=None):
+        return SimpleNamespace(name=name, framework=framework, backend=backend)
+
+    # whose float32 settings (TF32, matmul precision) govern each target
+    assert math_mode.family(adapter("flax-nnx", "flax")) == "jax"
+    assert math_mode.family(adapter("tf_keras", "tf_keras", "tensorflow")) == "tensorflow"
+    assert math_mode.family(adapter("keras-torch", "keras", "torch")) == "torch"
+    assert math_mode.family(adapter("torch-functional", "torch")) == "torch"
+    assert math_mode.family(adapter("user-keras:m.BN", "keras", "jax")) == "jax"  # not in the registry

@@ -53,6 +53,7 @@ def pytest_configure(config):
         device.select(config.getoption("--device"))
     except device.UsageError as e:
         raise pytest.UsageError(str(e)) from None
+    _provide_target_lookups()
     specs = config.getoption("--bn-impl")
     if specs:
         from adapters.user_impl import UsageError, register_user_impl
@@ -61,6 +62,18 @@ def pytest_configure(config):
             config._bnconform_user_targets = [register_user_impl(spec) for spec in specs]
         except UsageError as e:
             raise pytest.UsageError(str(e)) from None
+
+
+def _provide_target_lookups() -> None:
+    """The results plugin records who is behind each target (framework, versions, device); reports
+    imports no adapter, so this conftest, which may import everything, hands it the adapters' answers."""
+    try:
+        from reports import targets
+    except ImportError:  # the fallback plugin's world: no reports package
+        return
+    import adapters
+
+    targets.provide(describe=adapters.describe, imported=adapters.imported, device=adapters.device_of)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,7 +1,8 @@
 """Framework adapters, discovered at run time.
 
 ``discover()`` lists every adapter the suite knows, installed or not, without importing any
-framework; ``load(name)`` imports one and returns its ``Adapter``.
+framework; ``load(name)`` imports one and returns its ``Adapter``. The targets and their facts
+(family, engine, trainer) are one table, :data:`adapters.registry.TARGETS`.
 
 Two ways it can fail, told apart on purpose:
 
@@ -19,12 +20,8 @@ it counts as installed, and its import error is a ``Broken``.
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
-import importlib.util
-from dataclasses import dataclass
-
 from .base import Adapter, BNRun, Broken, Capabilities, Conventions, DefaultRun, LayerState, Unavailable
+from .registry import TARGETS, AdapterInfo, distribution_version, families, module_distribution
 
 __all__ = [
     "Adapter",
@@ -39,154 +36,17 @@ __all__ = [
     "describe",
     "device_of",
     "discover",
+    "distribution_version",
+    "families",
     "get",
     "imported",
     "load",
+    "module_distribution",
     "register",
 ]
 
-
-@dataclass(frozen=True)
-class AdapterInfo:
-    name: str
-    framework: str  # the distribution whose version names the framework's release
-    module: str
-    factory: str
-    requires: tuple[str, ...]  # modules that must be importable
-    backend: str | None = None
-    backend_distribution: str | None = None  # e.g. "tensorflow-cpu" under Keras
-
-    def missing(self) -> str | None:
-        """Why this adapter cannot load because its framework is not installed, judged without
-        importing anything; None if every required module is there (it may still be broken:
-        :meth:`load` says). A module counts as absent only when it has no spec AND no distribution
-        of that name is installed: metadata without its module is a broken install, not a skip."""
-        for module in self.requires:
-            if _module_spec(module) is None and module_distribution(module) is None:
-                return f"{module} is not installed"
-        return None
-
-    def version(self) -> str | None:
-        return distribution_version(self.framework)
-
-    def check_installed(self) -> None:
-        """Raise what can be told without importing: ``Unavailable`` (not installed) or ``Broken``
-        (a distribution's metadata without its module)."""
-        reason = self.missing()
-        if reason:
-            raise Unavailable(f"{self.name}: {reason}")
-        for module in self.requires:
-            if _module_spec(module) is None:  # missing() passed, so its distribution is there
-                dist, version = module_distribution(module)
-                raise Broken(self.name, "ModuleNotFoundError",
-                             f"no module named {module!r}, although the distribution {dist} {version} is "
-                             "installed (its metadata is there, its files are not)")
-
-    def load(self, device: str = "cpu") -> Adapter:
-        """The adapter, placed on ``device`` (``adapters.device``); ``Unavailable`` when not installed
-        or the device is not there, ``Broken`` when installed but failing."""
-        self.check_installed()
-        try:
-            module = importlib.import_module(self.module)
-        except (Unavailable, Broken):
-            raise
-        except Exception as e:  # noqa: BLE001 - any import failure of an installed framework is an error
-            raise Broken(self.name, type(e).__name__, str(e), stage="import") from e
-        placement = self.placement(device)  # Unavailable: no such device on this machine
-        try:
-            adapter = getattr(module, self.factory)()
-        except (Unavailable, Broken):
-            raise
-        except Exception as e:  # noqa: BLE001 - the framework imported but cannot build its objects
-            raise Broken(self.name, type(e).__name__, str(e), stage="build") from e
-        adapter.device = placement
-        return adapter
-
-    def family(self, backend: str | None = None) -> str:
-        """The framework family whose device helper places this adapter: torch, jax, tensorflow or
-        ``keras-<backend>`` (``backend``: the loaded adapter's, where the registry has none)."""
-        if self.framework == "keras":
-            return f"keras-{self.backend or backend}"
-        if self.framework in ("torch", "jax"):
-            return self.framework
-        if self.framework == "flax":
-            return "jax"
-        if self.framework == "tf_keras":
-            return "tensorflow"
-        return self.framework
-
-    def placement(self, device: str, backend: str | None = None):
-        """This adapter's ``adapters.device.Placement`` for ``device`` (``Unavailable`` if absent)."""
-        from . import device as dev
-
-        request = dev.normalize(device)
-        family = self.family(backend)
-        if family.startswith("keras-"):
-            return dev.keras_placement(self.name, family.split("-", 1)[1], request)
-        helper = {"torch": dev.torch_placement, "jax": dev.jax_placement,
-                  "tensorflow": dev.tensorflow_placement}.get(family)
-        if helper is None:
-            if request != "cpu":
-                raise Unavailable(f"{self.name}: device {request} is not available: no device helper for {family}")
-            return dev.CPU
-        return helper(self.name, request)
-
-
-def _module_spec(module: str):
-    """``find_spec(module)``, or a marker object when finding it raises (a module in ``sys.modules``
-    without a spec, a finder that fails): something is there, so it is not "not installed"."""
-    try:
-        return importlib.util.find_spec(module)
-    except Exception:  # noqa: BLE001 - present but odd: let the import say what is wrong
-        return _PRESENT
-
-
-_PRESENT = object()
-
-#: Distributions that install an importable module under another name (or under several names).
-_MODULE_DISTRIBUTIONS = {
-    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel"),
-    "tf_keras": ("tf-keras",),
-}
-
-
-def module_distribution(module: str) -> tuple[str, str] | None:
-    """``(distribution, version)`` of an installed distribution that provides ``module``, else None."""
-    for dist in _MODULE_DISTRIBUTIONS.get(module, (module,)):
-        try:
-            return dist, importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
-
-
-def distribution_version(name: str) -> str | None:
-    candidates = {
-        "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel"),
-    }.get(name, (name,))
-    for dist in candidates:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
-
-
-_K = "adapters.keras_adapter"
-_REGISTRY: dict[str, AdapterInfo] = {
-    info.name: info
-    for info in (
-        AdapterInfo("torch", "torch", "adapters.torch_adapter", "load", ("torch",)),
-        AdapterInfo("torch-functional", "torch", "adapters.torch_adapter", "load_functional", ("torch",)),
-        AdapterInfo("keras-tensorflow", "keras", _K, "load_tensorflow", ("keras", "tensorflow"), "tensorflow", "tensorflow"),
-        AdapterInfo("keras-jax", "keras", _K, "load_jax", ("keras", "jax"), "jax", "jax"),
-        AdapterInfo("keras-torch", "keras", _K, "load_torch", ("keras", "torch"), "torch", "torch"),
-        AdapterInfo("tf_keras", "tf_keras", "adapters.tf_keras_adapter", "load", ("tf_keras", "tensorflow"), "tensorflow", "tensorflow"),
-        AdapterInfo("jax", "jax", "adapters.jax_adapter", "load", ("jax",)),
-        AdapterInfo("flax-linen", "flax", "adapters.flax_adapter", "load_linen", ("flax", "jax")),
-        AdapterInfo("flax-nnx", "flax", "adapters.flax_adapter", "load_nnx", ("flax", "jax")),
-    )
-}
+#: the known targets by name: :data:`adapters.registry.TARGETS`, plus any ``register``-ed at run time
+_REGISTRY: dict[str, AdapterInfo] = {info.name: info for info in TARGETS}
 _LOADED: dict[tuple[str, str], Adapter | Unavailable | Broken] = {}
 
 

@@ -143,7 +143,7 @@ def keras_placement(target: str, backend: str, request: str) -> Placement:
     """Keras 3: the backend's helper above says whether the device is there; ``keras.device``
     places Keras's tensors (on torch it sets the device ``convert_to_tensor`` uses; on jax and
     tensorflow it is ``jax.default_device`` / ``tf.device``)."""
-    inner = {"torch": torch_placement, "jax": jax_placement, "tensorflow": tensorflow_placement}[backend](target, request)
+    inner = _HELPERS[backend](target, request)
 
     def enter():
         from .keras_adapter import active_keras
@@ -156,3 +156,20 @@ def keras_placement(target: str, backend: str, request: str) -> Placement:
 
 def _raise(e: Exception):
     raise e
+
+
+_HELPERS = {"torch": torch_placement, "jax": jax_placement, "tensorflow": tensorflow_placement}
+
+
+def placement(target: str, family: str, request: str) -> Placement:
+    """The placement of ``target`` on ``request`` by its device family (the registry's
+    ``AdapterInfo.device_family()``: an engine, or ``keras-<engine>``); a family without a helper
+    runs on the cpu only."""
+    if family.startswith("keras-"):
+        return keras_placement(target, family.removeprefix("keras-"), request)
+    helper = _HELPERS.get(family)
+    if helper is None:
+        if request != "cpu":
+            raise Unavailable(f"{target}: device {request} is not available: no device helper for {family}")
+        return CPU
+    return helper(target, request)

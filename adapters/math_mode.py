@@ -36,16 +36,13 @@ TF32_EXPECTED = 1.0
 
 
 def family(adapter) -> str:
-    """The framework family whose settings govern the adapter: torch, jax or tensorflow."""
-    backend = adapter.backend
-    fw = adapter.framework
-    if fw == "keras":
-        return backend or "tensorflow"
-    if fw in ("flax", "jax"):
-        return "jax"
-    if fw == "tf_keras":
-        return "tensorflow"
-    return fw
+    """The framework whose settings govern the adapter: torch, jax or tensorflow, the registry's
+    ``engine`` of its target (:mod:`adapters.registry`); for a target without one (a Keras class
+    given with ``--bn-impl``) the loaded adapter's backend, else its framework."""
+    from . import _REGISTRY
+
+    info = _REGISTRY.get(adapter.name)
+    return (info.engine if info is not None else None) or adapter.backend or adapter.framework
 
 
 def settings(name: str) -> dict:

@@ -183,6 +183,7 @@ def register_user_impl(spec: str) -> str:
     cls = import_class(module, name, spec)
     target = f"user-{framework}:{module}.{name}"
     adapter = torch_adapter(cls, spec, target) if framework == "torch" else keras_adapter(cls, spec, target)
-    info = AdapterInfo(target, framework, "adapters.user_impl", "-", (framework,))
+    info = AdapterInfo(name=target, framework=framework, module="adapters.user_impl", factory="-",
+                       requires=(framework,), family=target, engine="torch" if framework == "torch" else None)
     register(info, adapter)
     return target

@@ -25,17 +25,6 @@ from pathlib import Path
 USAGE = 2
 ROOT = Path(__file__).resolve().parents[1]
 
-# One pytest process per family: a crash loses nothing of the others, and each Keras backend
-# starts in its own process (Keras fixes its backend at import).
-GROUPS = {
-    "torch": ("torch", "torch-functional"),
-    "keras-tensorflow": ("keras-tensorflow",),
-    "keras-jax": ("keras-jax",),
-    "keras-torch": ("keras-torch",),
-    "tf_keras": ("tf_keras",),
-    "jax": ("jax", "flax-linen", "flax-nnx"),
-}
-
 
 def _groups(selected: list[str] | None) -> dict[str, list[str]]:
     """The targets by family: ``selected``, else every target whose framework is installed (a
@@ -56,9 +45,8 @@ def _groups(selected: list[str] | None) -> dict[str, list[str]]:
     if unknown:
         raise ValueError(f"--target: unknown adapter(s) {', '.join(unknown)}; known: {', '.join(known)}")
     groups: dict[str, list[str]] = {}
-    for name in wanted:
-        family = next((g for g, members in GROUPS.items() if name in members), name)
-        groups.setdefault(family, []).append(name)
+    for name in wanted:  # the registry's family: one pytest process each (adapters.registry)
+        groups.setdefault(adapters.get(name).family, []).append(name)
     return groups
 
 

@@ -1,4 +1,4 @@
-"""``python -m reports report|gate|screenshot ...`` (see :mod:`reports.cli`)."""
+"""``python -m reports report|gate ...`` (see :mod:`reports.cli`)."""
 
 import sys
 

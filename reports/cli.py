@@ -1,4 +1,5 @@
-"""Command lines: ``bnconform report``, ``bnconform gate`` and the README screenshot.
+"""Command lines: ``bnconform report`` and ``bnconform gate`` (the README screenshot is test tooling:
+``python -m tests.reports.screenshot``).
 
 Each ``main_*`` takes ``argv`` (without the program and subcommand names) and returns the
 exit code; nothing here calls ``sys.exit``. Usage and input errors return 2 with a message
@@ -18,7 +19,7 @@ from .gate import evaluate
 from .model import build, load_runs
 from .schema import ResultsError
 
-__all__ = ["main", "main_report", "main_gate", "main_screenshot", "USAGE_ERROR"]
+__all__ = ["main", "main_report", "main_gate", "USAGE_ERROR"]
 
 USAGE_ERROR = 2
 _REPO_DEVIATIONS = Path(__file__).resolve().parents[1] / "known_deviations.toml"
@@ -156,44 +157,11 @@ def main_gate(argv: Sequence[str] | None = None, prog: str = "bnconform gate") -
     return outcome.code
 
 
-def main_screenshot(argv: Sequence[str] | None = None, prog: str = "python -m reports screenshot") -> int:
-    """Open a report in headless Chromium, check the console, write a PNG."""
-    parser = _Parser(prog=prog, description="Screenshot a report page with headless Chromium "
-                                            "(fails if the page logs console errors or touches the network).")
-    parser.add_argument("page", metavar="INDEX_HTML")
-    parser.add_argument("png", metavar="OUT_PNG")
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=860)
-    parser.add_argument("--full-page", action="store_true", help="capture the whole page, not the first screen")
-    parser.add_argument("--chromium", default=None, help="browser executable (default: $CHROMIUM or chromium)")
-    try:
-        args = parser.parse_args(argv)
-    except _Exit as exc:
-        return exc.code
-    from .browser import BrowserError, find_chromium, load_page
-
-    page = Path(args.page)
-    if not page.is_file():
-        return _error(prog, f"{page}: no such file")
-    executable = args.chromium or find_chromium()
-    if executable is None:
-        return _error(prog, "no Chromium found (install Debian's chromium, or pass --chromium / set $CHROMIUM)")
-    try:
-        loaded = load_page(page, executable=executable, width=args.width, height=args.height,
-                           screenshot=Path(args.png), full_page=args.full_page)
-    except BrowserError as exc:
-        return _error(prog, str(exc))
-    for problem in loaded.problems():
-        print(f"{prog}: {problem}", file=sys.stderr)
-    print(f"{args.png}: screenshot of {page}")
-    return 1 if loaded.problems() else 0
-
-
-_COMMANDS = {"report": main_report, "gate": main_gate, "screenshot": main_screenshot}
+_COMMANDS = {"report": main_report, "gate": main_gate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m reports report|gate|screenshot ...``"""
+    """``python -m reports report|gate ...``"""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in _COMMANDS:
         print(f"usage: python -m reports {{{','.join(_COMMANDS)}}} ...", file=sys.stderr)

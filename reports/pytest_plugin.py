@@ -35,6 +35,7 @@ from .junit import junit_xml
 from .observe import ItemObservation, Observer
 from .schema import SEVERITY, VERDICTS
 from .targets import describe, imported
+from .targets import device as device_of
 from .tested import declared_targets, error_groups, untested_targets, version_mismatches
 from .writer import ResultsFile
 
@@ -403,18 +404,8 @@ class ResultsPlugin:
 
 
 def _device(target: str | None) -> dict[str, Any]:
-    """Where the record's target ran (``adapters.device_of``); the device asked for when the target
-    is not one the adapters package knows or was not loaded."""
-    try:
-        import adapters
-
-        if target is not None:
-            return adapters.device_of(target)
-        from adapters import device
-
-        return {"platform": device.selected(), "name": None}
-    except Exception:  # noqa: BLE001 - no adapters package (the fallback plugin's world) or a bad env
-        return {"platform": "cpu", "name": None}
+    """Where the record's target ran (:func:`reports.targets.device`)."""
+    return device_of(target)
 
 
 def _hypothesis_profile() -> str | None:

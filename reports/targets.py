@@ -1,29 +1,46 @@
-"""Who is behind a test target: framework, version and Keras backend.
+"""Who is behind a test target: framework, version, Keras backend and device, for the results plugin.
 
-The adapters package owns the answer (``adapters.describe(target)``, from the distributions'
-metadata, and ``adapters.imported(target)``, from the modules a loaded target imported); this
-module only adds a fallback so that results can be written before (or without) it: the target's
-own name as the framework and an unknown version.
+``reports`` imports no framework and no adapter (a report renders on a machine without either):
+the answers come from whoever runs the tests, which hands this module the adapters' lookups with
+:func:`provide` (the project's root ``conftest.py`` gives it ``adapters.describe``,
+``adapters.imported`` and ``adapters.device_of``). Until then, or where a lookup fails, each
+function falls back to what can be said without them: the target's own name as the framework, an
+unknown version, nothing imported, the cpu. The report and the gate read all of it back from the
+results files, never from here.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["describe", "imported"]
+__all__ = ["describe", "device", "imported", "provide"]
+
+_LOOKUPS: dict[str, Callable[[Any], Any]] = {}
+
+
+def provide(*, describe: Callable[[str], dict], imported: Callable[[str], dict | None],
+            device: Callable[[str | None], dict]) -> None:
+    """Install the lookups: ``describe(target)`` (``{"framework", "version", "backend",
+    "backend_version"}`` from the distributions' metadata), ``imported(target)`` (what the process
+    imported, None when not loaded; ValueError for an unknown target) and ``device(target)``
+    (``{"platform", "name"}`` the target ran on; None: the device asked for)."""
+    _LOOKUPS.update(describe=describe, imported=imported, device=device)
+    _describe.cache_clear()
+
+
+def describe(target: str) -> dict[str, Any]:
+    """``{"framework", "version", "backend", "backend_version"}`` for ``target`` (cached)."""
+    return dict(_describe(target))
 
 
 @functools.lru_cache(maxsize=None)
-def describe(target: str) -> dict[str, Any]:
-    """``{"framework", "version", "backend", "backend_version"}`` for ``target`` (cached)."""
-    try:
-        from adapters import describe as adapters_describe  # the real resolver
-    except ImportError:
+def _describe(target: str) -> dict[str, Any]:
+    lookup = _LOOKUPS.get("describe")
+    if lookup is None:
         return _fallback(target)
     try:
-        info = dict(adapters_describe(target))
+        info = dict(lookup(target))
     except Exception:  # noqa: BLE001 - an unknown target must not stop the results
         return _fallback(target)
     return {"framework": info.get("framework") or target,
@@ -39,21 +56,26 @@ def _fallback(target: str) -> dict[str, Any]:
 def imported(target: str) -> dict[str, Any] | None:
     """``{"version", "backend_version"}`` as imported by ``target`` in this process (the modules'
     ``__version__``; both None while it is not loaded: not yet, not installed, or broken), or None
-    when the adapters package does not know ``target`` (nothing to say). Looks only at an
-    ``adapters`` package already imported: none imported means no target was loaded."""
-    module = sys.modules.get("adapters")
-    lookup = getattr(module, "imported", None)
+    when no lookup was provided or it does not know ``target`` (nothing to say)."""
+    lookup = _LOOKUPS.get("imported")
     if lookup is None:
-        try:
-            from adapters import imported as lookup  # the package exists but nothing imported it yet
-        except ImportError:
-            return None
+        return None
     try:
         info = lookup(target)
     except Exception:  # noqa: BLE001 - an unknown target (ValueError), an odd adapter: nothing to say
         return None
     info = info or {}
     return {"version": _text(info.get("version")), "backend_version": _text(info.get("backend_version"))}
+
+
+def device(target: str | None) -> dict[str, Any]:
+    """``{"platform", "name"}`` of the device ``target`` ran on (None: the device asked for); the cpu
+    when no lookup was provided or it fails."""
+    lookup = _LOOKUPS.get("device")
+    try:
+        return dict(lookup(target)) if lookup is not None else {"platform": "cpu", "name": None}
+    except Exception:  # noqa: BLE001 - a bad $BNCONFORM_DEVICE: the record still gets written
+        return {"platform": "cpu", "name": None}
 
 
 def _text(value: Any) -> str | None:

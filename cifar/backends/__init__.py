@@ -1,7 +1,9 @@
 """One trainer per target, behind :class:`cifar.backends.base.Trainer`.
 
-Targets: ``keras-tensorflow``, ``keras-jax``, ``keras-torch`` (Keras 3 on each backend), ``torch``
-(PyTorch) and ``flax-linen`` (JAX with Flax linen and optax). Keras fixes its backend at import
+Targets: the registry's targets with a ``trainer`` (:data:`adapters.registry.TARGETS`): ``torch``
+(PyTorch), ``keras-tensorflow``, ``keras-jax``, ``keras-torch`` (Keras 3 on each backend) and
+``flax-linen`` (JAX with Flax linen and optax); the trainer kind names the module
+(``keras_trainer``, ``torch_trainer``, ``flax_trainer``). Keras fixes its backend at import
 (``KERAS_BACKEND``), so a process can hold one Keras backend only: :func:`prepare_environment` sets
 the variables before any framework is imported, and :mod:`cifar.runner` runs each target in its own
 process.
@@ -12,13 +14,12 @@ from __future__ import annotations
 import importlib
 import os
 
+from adapters.registry import TARGETS as REGISTRY
+
+#: target: (trainer module, framework, Keras backend or None), in registry order
 TARGETS = {
-    # target: (module, framework, keras backend or None)
-    "keras-tensorflow": ("keras_trainer", "keras", "tensorflow"),
-    "keras-jax": ("keras_trainer", "keras", "jax"),
-    "keras-torch": ("keras_trainer", "keras", "torch"),
-    "torch": ("torch_trainer", "torch", None),
-    "flax-linen": ("flax_trainer", "flax", None),
+    info.name: (f"{info.trainer}_trainer", info.framework, info.backend if info.framework == "keras" else None)
+    for info in REGISTRY if info.trainer is not None
 }
 
 

@@ -36,7 +36,8 @@ def registry(monkeypatch, tmp_path):
 
 
 def _add(name: str, module: str, requires: tuple[str, ...], factory: str = "load") -> AdapterInfo:
-    info = AdapterInfo(name, requires[0], module, factory, requires)
+    info = AdapterInfo(name=name, framework=requires[0], module=module, factory=factory, requires=requires,
+                       family=name)
     adapters.register(info)
     return info
 

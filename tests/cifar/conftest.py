@@ -1,7 +1,7 @@
 """Fixtures and options of the CIFAR-10 tests.
 
-Options (:mod:`cifar.pytest_options`: registered by the root conftest, and here for
-``pytest tests/cifar``; each has an environment variable too):
+Options (:mod:`tests.cifar.options`, registered here: pytest reads options from initial conftests,
+so they are there for ``pytest tests/cifar``; each has an environment variable too, read otherwise):
 
 - ``--require-data`` (``BNCONFORM_REQUIRE_DATA=1``): missing CIFAR-10 data fails instead of skipping;
 - ``--cifar-path PATH`` (``CIFAR10_PATH``): where the data is;
@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from cifar.backends import TARGETS
-from cifar.pytest_options import add_options
+
+from .options import add_options
 
 
 def pytest_addoption(parser):

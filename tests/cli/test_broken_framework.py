@@ -202,8 +202,10 @@ def registry(monkeypatch, tmp_path):
     (tmp_path / "bnfake_cracked").mkdir()
     (tmp_path / "bnfake_cracked" / "__init__.py").write_text("raise OSError('libcudart.so.13: cannot open')\n")
     importlib.invalidate_caches()
-    adapters.register(adapters.AdapterInfo("cracked", "bnfake_cracked", "bnfake_cracked", "load", ("bnfake_cracked",)))
-    adapters.register(adapters.AdapterInfo("absent", "bnfake_absent", "bnfake_absent", "load", ("bnfake_absent",)))
+    adapters.register(adapters.AdapterInfo(name="cracked", framework="bnfake_cracked", module="bnfake_cracked",
+                                           factory="load", requires=("bnfake_cracked",), family="cracked"))
+    adapters.register(adapters.AdapterInfo(name="absent", framework="bnfake_absent", module="bnfake_absent",
+                                           factory="load", requires=("bnfake_absent",), family="absent"))
     return adapters
 
 

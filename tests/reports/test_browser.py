@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from reports.browser import find_chromium, load_page
-from reports.cli import main_report, main_screenshot
+from reports.cli import main_report
 
+from .browser import find_chromium, load_page
 from .demo import write_demo
 from .pagetext import matrix_cells
+from .screenshot import main as main_screenshot
 
 CHROMIUM = find_chromium()
 if CHROMIUM is None:

@@ -48,4 +48,5 @@ def load():
 
 
 def pytest_configure(config):
-    adapters.register(adapters.AdapterInfo(NAME, "torch", __name__, "load", ("torch",)))
+    adapters.register(adapters.AdapterInfo(name=NAME, framework="torch", module=__name__, factory="load",
+                                           requires=("torch",), family=NAME, engine="torch"))

@@ -1,9 +1,8 @@
-"""Command-line options of the CIFAR-10 tests, for the root ``conftest.py`` (and tests/cifar's).
+"""Command-line options of the CIFAR-10 tests (test tooling: it lives under ``tests/``).
 
-pytest reads options only from initial conftests, so the root conftest registers these
-(``from cifar.pytest_options import add_options``, called in its ``pytest_addoption``);
-``tests/cifar/conftest.py`` registers them too, for ``pytest tests/cifar`` without the root's.
-Registering twice is harmless. Each option also has an environment variable.
+pytest reads options only from initial conftests: ``tests/cifar/conftest.py`` registers these with
+:func:`add_options`, for ``pytest tests/cifar``; a conftest that registers them as well may call it
+too (registering twice is harmless). Each option also has an environment variable.
 """
 
 from __future__ import annotations

@@ -1,0 +1,109 @@
+"""The packages form layers without cycles (issue 10): read from the source with ``ast``
+(:mod:`tests.meta.import_graph`), lazy imports inside functions included.
+
+Lowest first: ``reference``; the ``bnconform`` core (cases, strategies, tolerance, comparison,
+checks, variants, noise, dtypes); ``adapters`` and ``reports`` (neither imports the other: a
+report renders without any adapter or framework); ``cifar`` and ``benchmarks``; ``blobs``; and
+``bnconform.cli``, the one component that imports everything. The checker itself is tested on a
+planted back-edge, so a passing graph test is not a checker that sees nothing.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .import_graph import (LAYERS, PACKAGES, Edge, component_graph, component_of, cycles, imports_of,
+                           project_edges, violations)
+
+REPO = Path(__file__).resolve().parents[2]
+FRAMEWORKS = ("torch", "tensorflow", "keras", "tf_keras", "jax", "jaxlib", "flax", "optax", "scipy", "PIL")
+
+
+@pytest.fixture(scope="module")
+def edges() -> list[Edge]:
+    return project_edges(REPO)
+
+
+def test_the_project_graph_follows_the_layers_and_has_no_cycle(edges):
+    assert [e.describe() for e in violations(edges)] == []
+    assert cycles(component_graph(edges)) == []
+
+
+def test_the_graph_sees_the_edges_the_layers_rely_on(edges):
+    # hand-listed imports that exist today: a checker that found none of them would pass anything
+    pairs = {e.components() for e in edges}
+    for expected in [("bnconform-core", "reference"), ("adapters", "bnconform-core"),
+                     ("bnconform.cli", "adapters"), ("bnconform.cli", "reports"), ("bnconform.cli", "cifar"),
+                     ("blobs", "cifar"), ("cifar", "adapters")]:
+        assert expected in pairs, expected
+    # only the command imports both the adapters and the reports
+    both = {a for a, _ in pairs if (a, "adapters") in pairs and (a, "reports") in pairs}
+    assert both == {"bnconform.cli"}
+
+
+@pytest.mark.parametrize("package", ["reference", "bnconform", "reports"])
+def test_the_core_and_the_reports_import_no_framework(package):
+    imported = {(e.source, e.target) for path in sorted((REPO / package).rglob("*.py"))
+                for e in imports_of(path, REPO) if e.target.split(".")[0] in FRAMEWORKS}
+    assert imported == set()
+
+
+def test_every_project_module_is_in_a_declared_layer():
+    layered = {c for layer in LAYERS for c in layer}
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+            assert component_of(name) in layered, name
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def test_a_planted_back_edge_is_a_violation_and_a_cycle(tmp_path):
+    clean = {
+        "reference/__init__.py": "",
+        "bnconform/__init__.py": "",
+        "bnconform/cases.py": "from reference import x\n",
+        "bnconform/cli.py": "import adapters\nfrom reports import page\n",
+        "adapters/__init__.py": "from bnconform.cases import Case\n",
+        "reports/__init__.py": "from . import page\n",
+        "reports/page.py": "from bnconform import cases\n",
+    }
+    _write(tmp_path, clean)
+    edges = project_edges(tmp_path)
+    assert violations(edges) == [] and cycles(component_graph(edges)) == []
+    # a lazy import, inside a function, of the CLI from the core: the cycle core -> cli -> core
+    _write(tmp_path, {"bnconform/cases.py": """\
+        from reference import x
+
+        def replay():
+            from bnconform.cli import main
+            return main
+        """})
+    edges = project_edges(tmp_path)
+    assert [e.describe() for e in violations(edges)] == [
+        "bnconform.cases (line 4) imports bnconform.cli: bnconform-core -> bnconform.cli"]
+    # one strongly connected set: core -> cli -> adapters -> core, cli -> reports -> core
+    assert cycles(component_graph(edges)) == [["adapters", "bnconform-core", "bnconform.cli", "reports"]]
+
+
+def test_relative_dynamic_and_same_layer_imports_are_seen(tmp_path):
+    _write(tmp_path, {
+        "reference/__init__.py": "",
+        "bnconform/__init__.py": "",
+        "adapters/__init__.py": "",
+        "reports/__init__.py": "",
+        "reports/targets.py": "import importlib\n\ndef f():\n    return importlib.import_module('adapters')\n",
+        "reports/sub/__init__.py": "",
+        "reports/sub/deep.py": "from ... import adapters\n",
+    })
+    found = sorted(e.describe() for e in violations(project_edges(tmp_path)))
+    assert found == ["reports.sub.deep (line 1) imports adapters: reports -> adapters",
+                     "reports.targets (line 4) imports adapters: reports -> adapters"]

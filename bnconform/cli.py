@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from . import processes, progress
+
 USAGE = 2
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,25 +145,9 @@ def cmd_run(args) -> int:
         cmd = _pytest_command(targets, out, f"{args.name}/{family}", args.profile, args.pytest_args, device)
         jobs.append((family, cmd, env, out))
     print(f"bnconform run: {len(jobs)} framework families, profile {args.profile!r}, {args.jobs} at a time")
-    running: list = []
-    codes: dict[str, int] = {}
+    bars = progress.wanted(args.progress)
     started = time.monotonic()
-    while jobs or running:
-        while jobs and len(running) < args.jobs:
-            family, cmd, env, out = jobs.pop(0)
-            out.mkdir(parents=True, exist_ok=True)
-            log = open(out / "pytest.log", "w")  # noqa: SIM115 - closed when the process ends
-            print(f"  start {family}: {' '.join(cmd[2:])}", flush=True)
-            running.append((family, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log, time.monotonic()))
-        time.sleep(0.5)
-        for item in list(running):
-            family, proc, log, t0 = item
-            if proc.poll() is not None:
-                log.close()
-                codes[family] = proc.returncode
-                running.remove(item)
-                tail = (results / family / "pytest.log").read_text(errors="replace").strip().splitlines()[-1:]
-                print(f"  done  {family}: exit {proc.returncode} in {time.monotonic() - t0:.0f} s  {tail[0] if tail else ''}", flush=True)
+    processes.run_each(lambda job: _run_family(*job, bars=bars), jobs, parallel=args.jobs)
     print(f"conformance finished in {time.monotonic() - started:.0f} s")
     cifar_code = _run_cifar(args.cifar, cifar_targets, results) if args.cifar else 0
     blobs_code = _run_blobs(blobs_targets, results) if args.blobs else 0
@@ -177,6 +163,34 @@ def cmd_run(args) -> int:
     return gate_code or cifar_code or blobs_code
 
 
+def _run_family(family: str, cmd: list[str], env: dict, out: Path, *, bars: bool) -> int:
+    """One family's pytest process, its output in ``out/pytest.log``, its progress events (see
+    :mod:`bnconform.progress`) on a pipe; prints its start and done lines, returns its exit code."""
+    out.mkdir(parents=True, exist_ok=True)
+    read_end, write_end = os.pipe()
+    cmd = [*cmd, "-p", "bnconform.progress"]
+    progress.say(f"  start {family}: {' '.join(cmd[2:])}", bars=bars)
+    t0 = time.monotonic()
+    try:
+        with open(out / "pytest.log", "w") as log, processes.popen(
+                cmd, cwd=ROOT, env={**env, progress.ENV: str(write_end)}, stdout=log,
+                stderr=subprocess.STDOUT, pass_fds=(write_end,)) as child:
+            os.close(write_end)
+            write_end = None
+            with os.fdopen(read_end, "rb") as pipe:
+                read_end = None
+                counts = progress.follow(pipe, family, enabled=bars)
+            code = child.wait()
+    finally:
+        for fd in (read_end, write_end):
+            if fd is not None:
+                os.close(fd)
+    tail = (out / "pytest.log").read_text(errors="replace").strip().splitlines()[-1:]
+    progress.say(f"  done  {family}: exit {code} in {time.monotonic() - t0:.0f} s, {counts.text()}"
+                 f"  {tail[0] if tail else ''}", bars=bars)
+    return code
+
+
 def _run_blobs(targets: list[str], results: Path) -> int:
     """``--blobs``: the two-blob CI matrix (``python -m blobs run``; on ``targets``, or every target
     when empty) into ``results/blobs/results.json``, read by the report and the gate with the
@@ -188,7 +202,8 @@ def _run_blobs(targets: list[str], results: Path) -> int:
         cmd += ["--targets", *targets]
     print(f"  start blobs: {' '.join(cmd[2:])}", flush=True)
     started = time.monotonic()
-    code = subprocess.call(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    with processes.popen(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")) as child:
+        code = child.wait()
     print(f"  done  blobs: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
     return code
 
@@ -205,7 +220,8 @@ def _run_cifar(profile: str, targets: list[str], results: Path) -> int:
         cmd += ["--targets", *targets]
     print(f"  start cifar: {' '.join(cmd[2:])}", flush=True)
     started = time.monotonic()
-    code = subprocess.call(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    with processes.popen(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")) as child:
+        code = child.wait()
     print(f"  done  cifar: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
     return code
 
@@ -396,6 +412,8 @@ def main(argv=None) -> int:
                      help="also train the two-blob networks (the CI matrix: about 2 min on 2 cores) and "
                           "check them against the Bayes-optimal accuracy")
     run.add_argument("--device", default=None, help=DEVICE_HELP)
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress bars per family on stderr (default: on a terminal, not under CI=true)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("replay", help="re-run one example and print the comparison")

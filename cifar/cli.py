@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _jobs(args, broken_bn=False):
+    from bnconform.progress import wanted
+
     from .runner import Job
 
     targets = args.targets or list(backends.TARGETS)
@@ -100,7 +102,7 @@ def _jobs(args, broken_bn=False):
                     yield Job(target=target, arch=arch, bn=bn, profile=args.profile, seed=seed,
                               broken_bn=broken_bn, cifar_path=args.cifar_path, epochs=args.epochs,
                               n_train=args.n_train, n_val=args.n_val,
-                              progress=not args.no_progress, live=sys.stderr.isatty())
+                              progress=not args.no_progress, live=wanted())
 
 
 def _execute(args, jobs) -> tuple[list, list]:

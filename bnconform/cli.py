@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from . import processes, progress
+from .commandline import USAGE, dispatch, positive_int
 
-USAGE = 2
 ROOT = Path(__file__).resolve().parents[1]
 
 # One pytest process per family: a crash loses nothing of the others, and each Keras backend
@@ -379,22 +379,26 @@ DEVICE_HELP = ("cpu (default) or cuda/gpu, the framework's accelerator (default:
                "a device no installed framework sees is a usage error (exit 2)")
 
 
+# Subcommands that are whole command lines of their own: the rest of argv goes to their main.
+NESTED = {
+    "report": ("reports.cli", "main_report", "merge results into one HTML report (bnconform report -h)"),
+    "gate": ("reports.cli", "main_gate", "exit 0/1/2 on results and known deviations (bnconform gate -h)"),
+    "cifar": ("cifar.cli", "main", "CIFAR-10 accuracy regression (bnconform cifar -h)"),
+    "blobs": ("blobs.cli", "main", "the two-blob end-to-end check (bnconform blobs -h)"),
+}
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("report", "gate", "cifar", "blobs"):
-        sub, rest = argv[0], argv[1:]
-        if sub == "cifar":
-            from cifar.cli import main as cifar_main
+    if argv and argv[0] in NESTED:
+        import importlib
 
-            return cifar_main(rest)
-        if sub == "blobs":
-            from blobs.cli import main as blobs_main
+        module, function, _ = NESTED[argv[0]]
+        return getattr(importlib.import_module(module), function)(argv[1:], prog=f"bnconform {argv[0]}")
+    return dispatch(build_parser(), argv)
 
-            return blobs_main(rest)
-        from reports.cli import main_gate, main_report
 
-        return (main_report if sub == "report" else main_gate)(rest, prog=f"bnconform {sub}")
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnconform", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="the main job: conformance over every installed framework, report, gate")
@@ -404,7 +408,7 @@ def main(argv=None) -> int:
     run.add_argument("--results", default="results", help="results directory (default: results/)")
     run.add_argument("--out", default="reports/out", help="report directory (default: reports/out/)")
     run.add_argument("--name", default=os.environ.get("TOX_ENV_NAME", "local"), help="run name (default: local)")
-    run.add_argument("-j", "--jobs", type=int, default=1, help="framework families run at once (default 1)")
+    run.add_argument("-j", "--jobs", type=positive_int, default=1, help="framework families run at once (default 1)")
     run.add_argument("--cifar", metavar="PROFILE", choices=("quick", "standard", "full"),
                      help="also train the CIFAR-10 models of this profile (quick: about 10 min on 2 cores) "
                           "and gate them on their baselines")
@@ -428,18 +432,6 @@ def main(argv=None) -> int:
                     help="import each target in its own interpreter; exit 1 if one is installed but broken")
     tg.add_argument("names", nargs="*", metavar="TARGET", help="only these targets (default: all)")
     tg.set_defaults(func=cmd_targets)
-    sub.add_parser("report", help="merge results into one HTML report (bnconform report -h)")
-    sub.add_parser("gate", help="exit 0/1/2 on results and known deviations (bnconform gate -h)")
-    sub.add_parser("cifar", help="CIFAR-10 accuracy regression (bnconform cifar -h)")
-    sub.add_parser("blobs", help="the two-blob end-to-end check (bnconform blobs -h)")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return USAGE if e.code else 0
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return USAGE
-    if getattr(args, "jobs", 1) < 1:
-        print("bnconform run: --jobs must be >= 1", file=sys.stderr)
-        return USAGE
-    return args.func(args)
+    for name, (_, _, help_text) in NESTED.items():  # listed in -h; main() hands them their argv
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from bnconform.commandline import USAGE, dispatch
+
 from .atomic import write_atomic
 from .deviations import Deviation, DeviationsError, load_deviations
 from .gate import evaluate
@@ -20,22 +22,8 @@ from .schema import ResultsError
 
 __all__ = ["main", "main_report", "main_gate", "main_screenshot", "USAGE_ERROR"]
 
-USAGE_ERROR = 2
+USAGE_ERROR = USAGE
 _REPO_DEVIATIONS = Path(__file__).resolve().parents[1] / "known_deviations.toml"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so ``main_*`` can return the code."""
-
-    def exit(self, status: int = 0, message: str | None = None):
-        if message:
-            self._print_message(message, sys.stderr)
-        raise _Exit(status)
-
-
-class _Exit(Exception):
-    def __init__(self, code: int):
-        self.code = code
 
 
 def _add_deviation_options(parser: argparse.ArgumentParser) -> None:
@@ -98,9 +86,7 @@ def _load(prog: str, args):
     return results, source
 
 
-def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report") -> int:
-    """Render ``index.html`` from one or several results files."""
-    parser = _Parser(prog=prog, description="Render the HTML report of one or several runs.")
+def _add_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS",
                         help="results.json files (or directories holding one), one per run")
     parser.add_argument("-o", "--output", metavar="DIR", default="reports/out",
@@ -108,10 +94,12 @@ def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report
     parser.add_argument("--title", default="bnconform report", help="page title")
     _add_expect_option(parser)
     _add_deviation_options(parser)
-    try:
-        args = parser.parse_args(argv)
-    except _Exit as exc:
-        return exc.code
+    parser.set_defaults(func=cmd_report, prog=parser.prog)
+
+
+def cmd_report(args) -> int:
+    """Render ``index.html`` from one or several results files."""
+    prog = args.prog
     loaded = _load(prog, args)
     if isinstance(loaded, int):
         return loaded
@@ -132,21 +120,23 @@ def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report
     return 0
 
 
-def main_gate(argv: Sequence[str] | None = None, prog: str = "bnconform gate") -> int:
-    """Exit 0 when everything conforms or deviates as known, 1 on anything new, 2 on bad input."""
-    parser = _Parser(prog=prog, description="Decide whether the tested framework versions may go in.",
-                     epilog="exit status: 0 conforms or deviates as known; 1 new failure, CIFAR failure, "
-                            "incomplete run, collection error or nothing tested; 2 usage or input error")
+GATE_EPILOG = ("exit status: 0 conforms or deviates as known; 1 new failure, CIFAR failure, incomplete run, "
+               "collection error or nothing tested; 2 usage or input error")
+
+
+def _add_gate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS",
                         help="results.json files (or directories holding one), one per run")
     parser.add_argument("--strict", action="store_true",
                         help="also fail on fixed, stale and unused known-deviation entries")
     _add_expect_option(parser)
     _add_deviation_options(parser)
-    try:
-        args = parser.parse_args(argv)
-    except _Exit as exc:
-        return exc.code
+    parser.set_defaults(func=cmd_gate, prog=parser.prog)
+
+
+def cmd_gate(args) -> int:
+    """Exit 0 when everything conforms or deviates as known, 1 on anything new, 2 on bad input."""
+    prog = args.prog
     loaded = _load(prog, args)
     if isinstance(loaded, int):
         return loaded
@@ -156,20 +146,19 @@ def main_gate(argv: Sequence[str] | None = None, prog: str = "bnconform gate") -
     return outcome.code
 
 
-def main_screenshot(argv: Sequence[str] | None = None, prog: str = "python -m reports screenshot") -> int:
-    """Open a report in headless Chromium, check the console, write a PNG."""
-    parser = _Parser(prog=prog, description="Screenshot a report page with headless Chromium "
-                                            "(fails if the page logs console errors or touches the network).")
+def _add_screenshot(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("page", metavar="INDEX_HTML")
     parser.add_argument("png", metavar="OUT_PNG")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=860)
     parser.add_argument("--full-page", action="store_true", help="capture the whole page, not the first screen")
     parser.add_argument("--chromium", default=None, help="browser executable (default: $CHROMIUM or chromium)")
-    try:
-        args = parser.parse_args(argv)
-    except _Exit as exc:
-        return exc.code
+    parser.set_defaults(func=cmd_screenshot, prog=parser.prog)
+
+
+def cmd_screenshot(args) -> int:
+    """Open a report in headless Chromium, check the console, write a PNG."""
+    prog = args.prog
     from .browser import BrowserError, find_chromium, load_page
 
     page = Path(args.page)
@@ -189,14 +178,49 @@ def main_screenshot(argv: Sequence[str] | None = None, prog: str = "python -m re
     return 1 if loaded.problems() else 0
 
 
-_COMMANDS = {"report": main_report, "gate": main_gate, "screenshot": main_screenshot}
+_COMMANDS = {
+    "report": (_add_report, "merge results into one HTML report",
+               "Render the HTML report of one or several runs."),
+    "gate": (_add_gate, "exit 0/1/2 on results and known deviations",
+             "Decide whether the tested framework versions may go in."),
+    "screenshot": (_add_screenshot, "screenshot a report page with headless Chromium",
+                   "Screenshot a report page with headless Chromium (fails if the page logs console errors "
+                   "or touches the network)."),
+}
+
+
+def build_parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
+    """``PROG report|gate|screenshot ...``: one subcommand each, bound with ``set_defaults(func=...)``."""
+    parser = argparse.ArgumentParser(prog=prog, description="Render, gate and screenshot bnconform results.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (add, help_text, description) in _COMMANDS.items():
+        add(sub.add_parser(name, help=help_text, description=description,
+                           epilog=GATE_EPILOG if name == "gate" else None))
+    return parser
+
+
+def _dispatch(command: str, argv: Sequence[str] | None, prog: str) -> int:
+    """``command`` parsed by :func:`build_parser` under ``prog`` (e.g. ``bnconform report``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parent = prog.removesuffix(" " + command) if prog.endswith(" " + command) else prog
+    return dispatch(build_parser(parent), [command, *argv])
+
+
+def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report") -> int:
+    """Render ``index.html`` from one or several results files (see :func:`cmd_report`)."""
+    return _dispatch("report", argv, prog)
+
+
+def main_gate(argv: Sequence[str] | None = None, prog: str = "bnconform gate") -> int:
+    """The gate's exit code on results files (see :func:`cmd_gate`)."""
+    return _dispatch("gate", argv, prog)
+
+
+def main_screenshot(argv: Sequence[str] | None = None, prog: str = "python -m reports screenshot") -> int:
+    """Screenshot a report page (see :func:`cmd_screenshot`)."""
+    return _dispatch("screenshot", argv, prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m reports report|gate|screenshot ...``"""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in _COMMANDS:
-        print(f"usage: python -m reports {{{','.join(_COMMANDS)}}} ...", file=sys.stderr)
-        return 0 if argv[:1] in (["-h"], ["--help"]) else USAGE_ERROR
-    command = argv.pop(0)
-    return _COMMANDS[command](argv, prog=f"python -m reports {command}")
+    return dispatch(build_parser("python -m reports"), argv)

@@ -4,7 +4,8 @@ elapsed time (a ``tqdm`` bar on stderr).
 Each family's pytest process loads this module as a plugin (``-p bnconform.progress``) and, when
 ``$BNCONFORM_PROGRESS_FD`` names a pipe the parent passed it, writes one line per event to it:
 ``total N`` once collected, then ``pass`` or ``fail`` per finished test (``fail``: a failure or an
-error in any of its phases). The parent reads the pipe in the thread that waits for that process
+error in any of its phases), and ``end`` as pytest finishes (the parent stops reading there, or at
+the end of the pipe if the process dies first). The parent reads the pipe in the thread that waits for that process
 (:func:`follow`), so pytest's own output (``pytest.log``) is unchanged and nothing polls.
 
 The bars are drawn only when wanted (:func:`wanted`): on a terminal and not under ``CI=true``,
@@ -46,6 +47,19 @@ def _emit(line: str) -> None:
         pass
 
 
+def pytest_configure(config) -> None:
+    fd = os.environ.get(ENV)
+    if fd and fd.isdigit():  # for this process only: a subprocess a test starts must not hold the pipe open
+        try:
+            os.set_inheritable(int(fd), False)
+        except OSError:
+            pass
+
+
+def pytest_unconfigure(config) -> None:
+    _emit("end")
+
+
 def pytest_collection_finish(session) -> None:
     _emit(f"total {len(session.items)}")
 
@@ -77,13 +91,15 @@ def follow(pipe, name: str, *, enabled: bool, stream=None) -> Counts:
     counts = Counts()
     bar = tqdm(desc=name, unit="test", file=sys.stderr if stream is None else stream,
                disable=not enabled, dynamic_ncols=True, leave=True,
-               bar_format="{desc}: {n_fmt}/{total_fmt} tests {bar} {postfix} [{elapsed}]")
+               bar_format="{desc}: {n_fmt}/{total_fmt} tests {bar}{postfix} [{elapsed}]")
     bar.set_postfix_str("0 failed", refresh=False)
     try:
         for raw in pipe:
             event = raw.decode(errors="replace").split()
             if not event:
                 continue
+            if event[0] == "end":
+                break
             if event[0] == "total" and len(event) == 2 and event[1].isdigit():
                 counts.total = int(event[1])
                 bar.total = counts.total

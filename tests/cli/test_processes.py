@@ -76,15 +76,22 @@ def test_d(broken): pass
 
 @pytest.mark.skip(reason="skipped")
 def test_e(): pass
+
+def test_f():  # leaves a process behind that inherits what it may: it must not hold the pipe open
+    import os, subprocess, sys
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], close_fds=False)
+    open(os.environ["LEFT_BEHIND"], "w").write(str(child.pid))
 '''
 
 
 def test_the_plugin_reports_total_done_and_failed(tmp_path):
-    """Five tests: two pass, one fails, one errors in setup, one is skipped: 5 of 5 done, 2 failed;
-    pytest's own output is untouched."""
+    """Six tests: three pass, one fails, one errors in setup, one is skipped: 6 of 6 done, 2 failed;
+    pytest's own output is untouched; a process a test leaves behind does not keep the parent
+    reading."""
     (tmp_path / "test_sample.py").write_text(TESTS)
     read_end, write_end = os.pipe()
-    env = dict(os.environ, **{progress.ENV: str(write_end)},
+    left_behind = tmp_path / "left_behind.pid"
+    env = dict(os.environ, **{progress.ENV: str(write_end)}, LEFT_BEHIND=str(left_behind),
                PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
     proc = subprocess.Popen([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "bnconform.progress",
                              str(tmp_path / "test_sample.py")], cwd=tmp_path, env=env, pass_fds=(write_end,),
@@ -92,11 +99,16 @@ def test_the_plugin_reports_total_done_and_failed(tmp_path):
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         counts = progress.follow(pipe, "sample", enabled=False)
+    pid = int(left_behind.read_text())
+    try:
+        os.kill(pid, 0)  # still running when the parent stopped reading: it did not wait for it
+    finally:
+        os.kill(pid, signal.SIGKILL)
     output = proc.communicate()[0].decode()
     assert proc.returncode == 1
-    assert (counts.total, counts.done, counts.failed) == (5, 5, 2)
-    assert counts.text() == "5 of 5 tests, 2 failed"
-    assert "total" not in output and "1 failed, 2 passed, 1 skipped, 1 error" in output
+    assert (counts.total, counts.done, counts.failed) == (6, 6, 2)
+    assert counts.text() == "6 of 6 tests, 2 failed"
+    assert "total" not in output and "1 failed, 3 passed, 1 skipped, 1 error" in output
 
 
 def test_bars_only_on_a_terminal_outside_ci(monkeypatch):

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from bnconform.commandline import dispatch, positive_int, usage_error
 from cifar.backends import TARGETS
 
 from . import matrix
@@ -27,10 +28,10 @@ SCHEMA = "bnconform-blobs/1"
 DEFAULT_OUT = Path("results") / "blobs.json"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m blobs", description=__doc__.split("\n")[0],
+def build_parser(prog: str = "python -m blobs") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("run", help="train the matrix, check every run, write the results file")
     p.add_argument("--targets", nargs="+", choices=sorted(TARGETS), default=None,
                    help="default: every target")
@@ -44,16 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --seeds: the seeds of the planted bug")
     p.add_argument("--no-twin", action="store_true",
                    help="with --seeds: no twin runs (BN runs then have no moving-statistics check)")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes at once (default: cores)")
-    p.add_argument("--threads", type=int, default=None, help="framework threads per run (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=None, help="worker processes at once (default: cores)")
+    p.add_argument("--threads", type=positive_int, default=None, help="framework threads per run (default 1)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per worker process")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"results file (default {DEFAULT_OUT})")
+    p.set_defaults(func=cmd_run)
     p = sub.add_parser("report", help="text tables of results files")
     p.add_argument("results", nargs="+")
-    sub.add_parser("bayes", help="the Bayes accuracy, the band and the drawn data")
+    p.set_defaults(func=cmd_report)
+    sub.add_parser("bayes", help="the Bayes accuracy, the band and the drawn data").set_defaults(func=cmd_bayes)
     p = sub.add_parser("worker", help=argparse.SUPPRESS)
     p.add_argument("--job", required=True)
     p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_worker)
     return parser
 
 
@@ -69,7 +73,10 @@ def write_results(path, records, command, seconds=None) -> None:
 def load_records(paths) -> list:
     records = []
     for path in paths:
-        doc = json.loads(Path(path).read_text())
+        try:
+            doc = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:  # a usage error, named (exit 2)
+            raise ValueError(f"{path}: not a readable two-blob results file: {exc}") from exc
         records += doc.get("blobs", []) if isinstance(doc, dict) else doc
     return records
 
@@ -86,7 +93,7 @@ def execute(batches, *, parallel=None, threads=None, timeout=900.0) -> tuple[lis
     return records, errors
 
 
-def cmd_run(args, command) -> int:
+def cmd_run(args) -> int:
     from .report import summary_lines
 
     if args.seeds is None:
@@ -104,13 +111,13 @@ def cmd_run(args, command) -> int:
     for error in errors:
         print(f"ERROR {error}", file=sys.stderr)
     print(f"{len(records)} runs in {seconds:.0f} s")
-    write_results(args.out, records, command, seconds)
+    write_results(args.out, records, args.command_line, seconds)
     if errors:
         return 2
     return 1 if any(r["verdict"] != "pass" for r in records) else 0
 
 
-def cmd_bayes() -> int:
+def cmd_bayes(args) -> int:
     from .data import generate
     from .train import bayes_block
 
@@ -119,20 +126,27 @@ def cmd_bayes() -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def cmd_report(args) -> int:
+    from .report import render_text
+
+    try:
+        records = load_records(args.results)
+    except ValueError as exc:
+        return usage_error(args.prog, str(exc))
+    print(render_text(records))
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from .runner import work
+
+    work(args.job, args.out)
+    return 0
+
+
+def main(argv=None, prog: str = "python -m blobs") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    command = "python -m blobs " + " ".join(shlex.quote(a) for a in argv)
-    if args.command == "worker":
-        from .runner import work
-
-        work(args.job, args.out)
-        return 0
-    if args.command == "report":
-        from .report import render_text
-
-        print(render_text(load_records(args.results)))
-        return 0
-    if args.command == "bayes":
-        return cmd_bayes()
-    return cmd_run(args, command)
+    parser = build_parser(prog)
+    # the command line as recorded in the results file (how to make it again)
+    parser.set_defaults(command_line="python -m blobs " + " ".join(shlex.quote(a) for a in argv), prog=prog)
+    return dispatch(parser, argv)

@@ -22,7 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-USAGE = 2
+from . import processes, progress
+from .commandline import USAGE, dispatch, positive_int
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -131,25 +133,9 @@ def cmd_run(args) -> int:
         cmd = _pytest_command(targets, out, f"{args.name}/{family}", args.profile, args.pytest_args, device)
         jobs.append((family, cmd, env, out))
     print(f"bnconform run: {len(jobs)} framework families, profile {args.profile!r}, {args.jobs} at a time")
-    running: list = []
-    codes: dict[str, int] = {}
+    bars = progress.wanted(args.progress)
     started = time.monotonic()
-    while jobs or running:
-        while jobs and len(running) < args.jobs:
-            family, cmd, env, out = jobs.pop(0)
-            out.mkdir(parents=True, exist_ok=True)
-            log = open(out / "pytest.log", "w")  # noqa: SIM115 - closed when the process ends
-            print(f"  start {family}: {' '.join(cmd[2:])}", flush=True)
-            running.append((family, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log, time.monotonic()))
-        time.sleep(0.5)
-        for item in list(running):
-            family, proc, log, t0 = item
-            if proc.poll() is not None:
-                log.close()
-                codes[family] = proc.returncode
-                running.remove(item)
-                tail = (results / family / "pytest.log").read_text(errors="replace").strip().splitlines()[-1:]
-                print(f"  done  {family}: exit {proc.returncode} in {time.monotonic() - t0:.0f} s  {tail[0] if tail else ''}", flush=True)
+    processes.run_each(lambda job: _run_family(*job, bars=bars), jobs, parallel=args.jobs)
     print(f"conformance finished in {time.monotonic() - started:.0f} s")
     cifar_code = _run_cifar(args.cifar, cifar_targets, results) if args.cifar else 0
     blobs_code = _run_blobs(blobs_targets, results) if args.blobs else 0
@@ -165,6 +151,34 @@ def cmd_run(args) -> int:
     return gate_code or cifar_code or blobs_code
 
 
+def _run_family(family: str, cmd: list[str], env: dict, out: Path, *, bars: bool) -> int:
+    """One family's pytest process, its output in ``out/pytest.log``, its progress events (see
+    :mod:`bnconform.progress`) on a pipe; prints its start and done lines, returns its exit code."""
+    out.mkdir(parents=True, exist_ok=True)
+    read_end, write_end = os.pipe()
+    cmd = [*cmd, "-p", "bnconform.progress"]
+    progress.say(f"  start {family}: {' '.join(cmd[2:])}", bars=bars)
+    t0 = time.monotonic()
+    try:
+        with open(out / "pytest.log", "w") as log, processes.popen(
+                cmd, cwd=ROOT, env={**env, progress.ENV: str(write_end)}, stdout=log,
+                stderr=subprocess.STDOUT, pass_fds=(write_end,)) as child:
+            os.close(write_end)
+            write_end = None
+            with os.fdopen(read_end, "rb") as pipe:
+                read_end = None
+                counts = progress.follow(pipe, family, enabled=bars)
+            code = child.wait()
+    finally:
+        for fd in (read_end, write_end):
+            if fd is not None:
+                os.close(fd)
+    tail = (out / "pytest.log").read_text(errors="replace").strip().splitlines()[-1:]
+    progress.say(f"  done  {family}: exit {code} in {time.monotonic() - t0:.0f} s, {counts.text()}"
+                 f"  {tail[0] if tail else ''}", bars=bars)
+    return code
+
+
 def _run_blobs(targets: list[str], results: Path) -> int:
     """``--blobs``: the two-blob CI matrix (``python -m blobs run``; on ``targets``, or every target
     when empty) into ``results/blobs/results.json``, read by the report and the gate with the
@@ -176,7 +190,8 @@ def _run_blobs(targets: list[str], results: Path) -> int:
         cmd += ["--targets", *targets]
     print(f"  start blobs: {' '.join(cmd[2:])}", flush=True)
     started = time.monotonic()
-    code = subprocess.call(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    with processes.popen(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")) as child:
+        code = child.wait()
     print(f"  done  blobs: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
     return code
 
@@ -193,7 +208,8 @@ def _run_cifar(profile: str, targets: list[str], results: Path) -> int:
         cmd += ["--targets", *targets]
     print(f"  start cifar: {' '.join(cmd[2:])}", flush=True)
     started = time.monotonic()
-    code = subprocess.call(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    with processes.popen(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")) as child:
+        code = child.wait()
     print(f"  done  cifar: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
     return code
 
@@ -351,22 +367,26 @@ DEVICE_HELP = ("cpu (default) or cuda/gpu, the framework's accelerator (default:
                "a device no installed framework sees is a usage error (exit 2)")
 
 
+# Subcommands that are whole command lines of their own: the rest of argv goes to their main.
+NESTED = {
+    "report": ("reports.cli", "main_report", "merge results into one HTML report (bnconform report -h)"),
+    "gate": ("reports.cli", "main_gate", "exit 0/1/2 on results and known deviations (bnconform gate -h)"),
+    "cifar": ("cifar.cli", "main", "CIFAR-10 accuracy regression (bnconform cifar -h)"),
+    "blobs": ("blobs.cli", "main", "the two-blob end-to-end check (bnconform blobs -h)"),
+}
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("report", "gate", "cifar", "blobs"):
-        sub, rest = argv[0], argv[1:]
-        if sub == "cifar":
-            from cifar.cli import main as cifar_main
+    if argv and argv[0] in NESTED:
+        import importlib
 
-            return cifar_main(rest)
-        if sub == "blobs":
-            from blobs.cli import main as blobs_main
+        module, function, _ = NESTED[argv[0]]
+        return getattr(importlib.import_module(module), function)(argv[1:], prog=f"bnconform {argv[0]}")
+    return dispatch(build_parser(), argv)
 
-            return blobs_main(rest)
-        from reports.cli import main_gate, main_report
 
-        return (main_report if sub == "report" else main_gate)(rest, prog=f"bnconform {sub}")
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnconform", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="the main job: conformance over every installed framework, report, gate")
@@ -376,7 +396,7 @@ def main(argv=None) -> int:
     run.add_argument("--results", default="results", help="results directory (default: results/)")
     run.add_argument("--out", default="reports/out", help="report directory (default: reports/out/)")
     run.add_argument("--name", default=os.environ.get("TOX_ENV_NAME", "local"), help="run name (default: local)")
-    run.add_argument("-j", "--jobs", type=int, default=1, help="framework families run at once (default 1)")
+    run.add_argument("-j", "--jobs", type=positive_int, default=1, help="framework families run at once (default 1)")
     run.add_argument("--cifar", metavar="PROFILE", choices=("quick", "standard", "full"),
                      help="also train the CIFAR-10 models of this profile (quick: about 10 min on 2 cores) "
                           "and gate them on their baselines")
@@ -384,6 +404,8 @@ def main(argv=None) -> int:
                      help="also train the two-blob networks (the CI matrix: about 2 min on 2 cores) and "
                           "check them against the Bayes-optimal accuracy")
     run.add_argument("--device", default=None, help=DEVICE_HELP)
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress bars per family on stderr (default: on a terminal, not under CI=true)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("replay", help="re-run one example and print the comparison")
@@ -398,18 +420,6 @@ def main(argv=None) -> int:
                     help="import each target in its own interpreter; exit 1 if one is installed but broken")
     tg.add_argument("names", nargs="*", metavar="TARGET", help="only these targets (default: all)")
     tg.set_defaults(func=cmd_targets)
-    sub.add_parser("report", help="merge results into one HTML report (bnconform report -h)")
-    sub.add_parser("gate", help="exit 0/1/2 on results and known deviations (bnconform gate -h)")
-    sub.add_parser("cifar", help="CIFAR-10 accuracy regression (bnconform cifar -h)")
-    sub.add_parser("blobs", help="the two-blob end-to-end check (bnconform blobs -h)")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return USAGE if e.code else 0
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return USAGE
-    if getattr(args, "jobs", 1) < 1:
-        print("bnconform run: --jobs must be >= 1", file=sys.stderr)
-        return USAGE
-    return args.func(args)
+    for name, (_, _, help_text) in NESTED.items():  # listed in -h; main() hands them their argv
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser

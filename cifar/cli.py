@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from bnconform.commandline import dispatch, positive_int, usage_error
+
 from . import backends, profiles
 
 DEFAULT_OUT = Path("results")
@@ -41,9 +43,9 @@ def _matrix_args(p: argparse.ArgumentParser, seeds_default=(0,)) -> None:
     p.add_argument("--n-val", type=int, help="override model A's per-epoch validation subset")
     p.add_argument("--cifar-path", help="data location (else $CIFAR10_PATH, then the usual caches)")
     p.add_argument("--baselines", help="baseline file (default cifar/baselines/baselines.json)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="framework threads per run (default 1; part of the baseline key)")
-    p.add_argument("--jobs", type=int, default=None,
+    p.add_argument("--jobs", type=positive_int, default=None,
                    help="runs at once (default: cores // threads)")
     p.add_argument("--nice", type=int, default=None, help="run the workers under nice -n N")
     p.add_argument("--timeout", type=float, default=None, help="seconds per run")
@@ -51,41 +53,49 @@ def _matrix_args(p: argparse.ArgumentParser, seeds_default=(0,)) -> None:
     p.add_argument("--out", help="results JSON (default results/cifar-<profile>.json)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cifar", description=__doc__.split("\n")[0],
+def build_parser(prog: str = "python -m cifar") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="train the matrix and gate each run against its baseline")
     _matrix_args(p)
     p.add_argument("--broken-bn", action="store_true", help="invert the BN momentum's meaning")
     p.add_argument("--require-baseline", action="store_true", help="fail on no-baseline")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("baseline", help="train several seeds and record them as baselines")
     _matrix_args(p, seeds_default=(0, 1, 2, 3, 4))
     p.add_argument("--from", dest="from_results", nargs="+", metavar="RESULTS",
                    help="record from the runs in these results files instead of training")
+    p.set_defaults(func=cmd_baseline)
 
     p = sub.add_parser("gate", help="re-judge the runs of results files against the baselines")
     p.add_argument("results", nargs="+")
     p.add_argument("--baselines")
     p.add_argument("--require-baseline", action="store_true")
+    p.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("report", help="text report of results files")
     p.add_argument("results", nargs="+")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("locate", help="find, verify and decode the data; print its identity")
     p.add_argument("--cifar-path")
+    p.set_defaults(func=cmd_locate)
 
-    sub.add_parser("targets", help="list the targets")
+    sub.add_parser("targets", help="list the targets").set_defaults(func=cmd_targets)
 
     p = sub.add_parser("worker", help=argparse.SUPPRESS)
     p.add_argument("--job", required=True)
     p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_worker)
     return parser
 
 
 def _jobs(args, broken_bn=False):
+    from bnconform.progress import wanted
+
     from .runner import Job
 
     targets = args.targets or list(backends.TARGETS)
@@ -100,7 +110,7 @@ def _jobs(args, broken_bn=False):
                     yield Job(target=target, arch=arch, bn=bn, profile=args.profile, seed=seed,
                               broken_bn=broken_bn, cifar_path=args.cifar_path, epochs=args.epochs,
                               n_train=args.n_train, n_val=args.n_val,
-                              progress=not args.no_progress, live=sys.stderr.isatty())
+                              progress=not args.no_progress, live=wanted())
 
 
 def _execute(args, jobs) -> tuple[list, list]:
@@ -131,7 +141,7 @@ def _exit_code(records, errors, require_baseline) -> int:
     return 1 if any(r["verdict"] in bad for r in records) else 0
 
 
-def cmd_run(args, command) -> int:
+def cmd_run(args) -> int:
     from .baselines import Store
     from .gate import judge, summary_line
 
@@ -142,15 +152,14 @@ def cmd_run(args, command) -> int:
         judge(record, store)
         print(summary_line(record))
     print(f"{len(records)} runs in {time.perf_counter() - t0:.0f} s")
-    _write_results(args.out or DEFAULT_OUT / f"cifar-{args.profile}.json", records, command)
+    _write_results(args.out or DEFAULT_OUT / f"cifar-{args.profile}.json", records, args.command_line)
     return _exit_code(records, errors, args.require_baseline)
 
 
-def cmd_baseline(args, command) -> int:
-    from .baselines import Store
+def cmd_baseline(args) -> int:
+    from .baselines import Store, full_key
 
-    from .baselines import full_key
-
+    command = args.command_line
     if args.from_results:
         records, errors = [r for r in _load_records(args.from_results)
                            if not r.get("broken_bn") and r["profile"] == args.profile], []
@@ -158,8 +167,7 @@ def cmd_baseline(args, command) -> int:
                           for p in args.from_results})
         command = f"{command}  # runs made by: {'; '.join(made_by)}"
     elif len(set(args.seeds)) < 3:
-        print("baseline: give at least 3 distinct --seeds", file=sys.stderr)
-        return 2
+        return usage_error(args.prog, "argument --seeds: give at least 3 distinct seeds")
     else:
         records, errors = _execute(args, _jobs(args))
     groups: dict = {}
@@ -190,8 +198,11 @@ def cmd_baseline(args, command) -> int:
 def _load_records(paths) -> list:
     records = []
     for path in paths:
-        doc = json.loads(Path(path).read_text())
-        records += doc["cifar"] if isinstance(doc, dict) else doc
+        try:
+            doc = json.loads(Path(path).read_text())
+            records += doc["cifar"] if isinstance(doc, dict) else doc
+        except (OSError, ValueError, KeyError) as exc:  # a usage error, named (exit 2)
+            raise ValueError(f"{path}: not a readable CIFAR-10 results file: {exc}") from exc
     return records
 
 
@@ -199,8 +210,11 @@ def cmd_gate(args) -> int:
     from .baselines import Store
     from .gate import judge, summary_line
 
-    store = Store.load(args.baselines)
-    records = [judge(r, store) for r in _load_records(args.results)]
+    try:
+        store = Store.load(args.baselines)
+        records = [judge(r, store) for r in _load_records(args.results)]
+    except ValueError as exc:
+        return usage_error(args.prog, str(exc))
     for record in records:
         print(summary_line(record))
     return _exit_code(records, [], args.require_baseline)
@@ -209,7 +223,11 @@ def cmd_gate(args) -> int:
 def cmd_report(args) -> int:
     from .report import render_text
 
-    print(render_text(_load_records(args.results)))
+    try:
+        records = _load_records(args.results)
+    except ValueError as exc:
+        return usage_error(args.prog, str(exc))
+    print(render_text(records))
     return 0
 
 
@@ -227,19 +245,23 @@ def cmd_locate(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    command = "python -m cifar " + " ".join(shlex.quote(a) for a in argv)
-    if args.command == "worker":
-        from .runner import work
+def cmd_worker(args) -> int:
+    from .runner import work
 
-        work(args.job, args.out)
-        return 0
-    if args.command == "targets":
-        for target, (_, framework, backend) in backends.TARGETS.items():
-            print(f"{target:<18} {framework}{' on ' + backend if backend else ''}")
-        return 0
-    return {"run": lambda: cmd_run(args, command), "baseline": lambda: cmd_baseline(args, command),
-            "gate": lambda: cmd_gate(args), "report": lambda: cmd_report(args),
-            "locate": lambda: cmd_locate(args)}[args.command]()
+    work(args.job, args.out)
+    return 0
+
+
+def cmd_targets(args) -> int:
+    for target, (_, framework, backend) in backends.TARGETS.items():
+        print(f"{target:<18} {framework}{' on ' + backend if backend else ''}")
+    return 0
+
+
+def main(argv=None, prog: str = "python -m cifar") -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(prog)
+    # the command line as recorded in results and baselines (how to make them again)
+    parser.set_defaults(command_line="python -m cifar " + " ".join(shlex.quote(a) for a in argv),
+                        prog=prog)
+    return dispatch(parser, argv)

@@ -1,11 +1,14 @@
-"""A progress bar for training: epoch, batches, images per second, running loss.
+"""Training progress: epoch, images, images per second, running loss.
 
-On a terminal it redraws one line (at most five times a second); otherwise (CI logs, pytest) it
-prints one line per finished epoch. It writes to stderr so that stdout stays machine-readable.
+Live (a terminal, not under ``CI=true``: :func:`bnconform.progress.wanted`, decided by the parent
+and passed in ``Job.live``): a ``tqdm`` bar per epoch, redrawn at most five times a second.
+Otherwise (CI logs, pytest, several runs at once) one line per finished epoch. Always on stderr,
+so that stdout stays machine-readable; ``enabled=False`` (``--no-progress``) prints nothing.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -17,37 +20,42 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         if live is None:
-            live = getattr(self.stream, "isatty", lambda: False)()
+            from bnconform.progress import wanted
+
+            live = wanted(None, self.stream)
         self.live = enabled and live
-        self._last_draw = 0.0
+        self._bar = None
 
     def start_epoch(self, epoch: int) -> None:
         self.epoch, self.seen, self.loss_sum = epoch, 0, 0.0
         self.t0 = time.perf_counter()
+        if self.live:
+            from tqdm import tqdm
+
+            # the worker's stderr is a pipe: the width comes from $COLUMNS (else 100), not a probe
+            self._bar = tqdm(total=self.n, desc=f"{self.label} epoch {epoch + 1}/{self.epochs}",
+                             unit="img", unit_scale=True, file=self.stream, mininterval=0.2,
+                             ncols=int(os.environ.get("COLUMNS") or 100), leave=True)
 
     def on_batch(self, images: int, loss: float) -> None:
         self.seen += images
         self.loss_sum += loss * images
-        now = time.perf_counter()
-        if self.live and (now - self._last_draw > 0.2 or self.seen == self.n):
-            self._last_draw = now
-            self._write("\r" + self._line(now) + "\x1b[K")
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"loss {self.loss_sum / max(self.seen, 1):.4f}", refresh=False)
+            self._bar.update(images)
 
     def end_epoch(self, metrics: dict) -> None:
-        if not self.enabled:
-            return
         tail = f"  val_acc {metrics['val_accuracy']:.4f}" if "val_accuracy" in metrics else ""
-        line = self._line(time.perf_counter()) + tail
-        self._write(("\r" if self.live else "") + line + ("\x1b[K" if self.live else "") + "\n")
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"loss {self.loss_sum / max(self.seen, 1):.4f}{tail}")
+            self._bar.close()
+            self._bar = None
+        elif self.enabled:
+            self.stream.write(self._line(time.perf_counter()) + tail + "\n")
+            self.stream.flush()
 
     def _line(self, now: float) -> str:
-        width = 24
-        done = int(width * self.seen / max(self.n, 1))
         rate = self.seen / max(now - self.t0, 1e-9)
         loss = self.loss_sum / max(self.seen, 1)
-        return (f"{self.label} epoch {self.epoch + 1}/{self.epochs} [{'#' * done}{'.' * (width - done)}] "
-                f"{self.seen}/{self.n} {rate:7.0f} img/s loss {loss:.4f}")
-
-    def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
+        return (f"{self.label} epoch {self.epoch + 1}/{self.epochs} {self.seen}/{self.n} "
+                f"{rate:7.0f} img/s loss {loss:.4f}")

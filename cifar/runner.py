@@ -5,7 +5,8 @@ flags), and a crash in one framework should not take the others down: so every r
 ``python -m cifar worker`` process with its environment prepared
 (:func:`cifar.backends.prepare_environment`), optionally under ``nice``. The child writes its record
 to a file; its stderr (progress bar, framework messages) is passed through, and its tail is kept for
-the error message if it fails.
+the error message if it fails. Several jobs run ``parallel`` at a time through
+:func:`bnconform.processes.run_each` (Ctrl-C stops every worker).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from bnconform import processes
 
 from .backends import prepare_environment
 from .locate import PROJECT_ROOT
@@ -111,18 +114,16 @@ def run(job: Job | list, *, threads: int | None = None, nice: int | None = None,
         command = [sys.executable, "-m", module, "worker", "--job", payload, "--out", str(out)]
         if nice:
             command = ["nice", "-n", str(nice)] + command
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        tail = bytearray()
-        pump = threading.Thread(target=_pump, args=(process.stderr, sink, tail), daemon=True)
-        pump.start()
-        try:
-            code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise RunFailed(f"{job.target}: worker timed out after {timeout} s") from None
-        pump.join()
+        with processes.popen(command, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+            tail = bytearray()
+            pump = threading.Thread(target=_pump, args=(child.process.stderr, sink, tail), daemon=True)
+            pump.start()
+            try:
+                code = child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise RunFailed(f"{job.target}: worker timed out after {timeout} s") from None
+            pump.join()
         if code != 0 or not out.exists():
             text = tail.decode(errors="replace").strip()
             raise RunFailed(f"{job.target}: worker exited with {code}:\n{text[-4000:]}")
@@ -136,21 +137,17 @@ def run_many(jobs: list, *, parallel: int = 1, **options) -> tuple[list, list]:
     Returns the records in the order of ``jobs`` (failed runs left out) and the error messages.
     With several at once the progress bars print one line per epoch instead of redrawing.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     if parallel > 1:
         jobs = [[replace(j, live=False) for j in job] if isinstance(job, (list, tuple)) else
                 replace(job, live=False) for job in jobs]
-    outcomes: list = [None] * len(jobs)
 
-    def one(index: int) -> None:
+    def one(job):
         try:
-            outcomes[index] = run(jobs[index], **options)
+            return run(job, **options)
         except RunFailed as exc:
-            outcomes[index] = exc
+            return exc
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        list(pool.map(one, range(len(jobs))))
+    outcomes = processes.run_each(one, jobs, parallel=max(1, parallel))
     records = [o for o in outcomes if not isinstance(o, RunFailed)]
     errors = [str(o) for o in outcomes if isinstance(o, RunFailed)]
     return records, errors

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from bnconform.commandline import USAGE, dispatch
+
 from .atomic import write_atomic
 from .deviations import Deviation, DeviationsError, load_deviations
 from .gate import evaluate
@@ -21,22 +23,8 @@ from .schema import ResultsError
 
 __all__ = ["main", "main_report", "main_gate", "USAGE_ERROR"]
 
-USAGE_ERROR = 2
+USAGE_ERROR = USAGE
 _REPO_DEVIATIONS = Path(__file__).resolve().parents[1] / "known_deviations.toml"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so ``main_*`` can return the code."""
-
-    def exit(self, status: int = 0, message: str | None = None):
-        if message:
-            self._print_message(message, sys.stderr)
-        raise _Exit(status)
-
-
-class _Exit(Exception):
-    def __init__(self, code: int):
-        self.code = code
 
 
 def _add_deviation_options(parser: argparse.ArgumentParser) -> None:
@@ -99,9 +87,7 @@ def _load(prog: str, args):
     return results, source
 
 
-def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report") -> int:
-    """Render ``index.html`` from one or several results files."""
-    parser = _Parser(prog=prog, description="Render the HTML report of one or several runs.")
+def _add_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS",
                         help="results.json files (or directories holding one), one per run")
     parser.add_argument("-o", "--output", metavar="DIR", default="reports/out",
@@ -109,10 +95,12 @@ def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report
     parser.add_argument("--title", default="bnconform report", help="page title")
     _add_expect_option(parser)
     _add_deviation_options(parser)
-    try:
-        args = parser.parse_args(argv)
-    except _Exit as exc:
-        return exc.code
+    parser.set_defaults(func=cmd_report, prog=parser.prog)
+
+
+def cmd_report(args) -> int:
+    """Render ``index.html`` from one or several results files."""
+    prog = args.prog
     loaded = _load(prog, args)
     if isinstance(loaded, int):
         return loaded
@@ -133,21 +121,23 @@ def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report
     return 0
 
 
-def main_gate(argv: Sequence[str] | None = None, prog: str = "bnconform gate") -> int:
-    """Exit 0 when everything conforms or deviates as known, 1 on anything new, 2 on bad input."""
-    parser = _Parser(prog=prog, description="Decide whether the tested framework versions may go in.",
-                     epilog="exit status: 0 conforms or deviates as known; 1 new failure, CIFAR failure, "
-                            "incomplete run, collection error or nothing tested; 2 usage or input error")
+GATE_EPILOG = ("exit status: 0 conforms or deviates as known; 1 new failure, CIFAR failure, incomplete run, "
+               "collection error or nothing tested; 2 usage or input error")
+
+
+def _add_gate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS",
                         help="results.json files (or directories holding one), one per run")
     parser.add_argument("--strict", action="store_true",
                         help="also fail on fixed, stale and unused known-deviation entries")
     _add_expect_option(parser)
     _add_deviation_options(parser)
-    try:
-        args = parser.parse_args(argv)
-    except _Exit as exc:
-        return exc.code
+    parser.set_defaults(func=cmd_gate, prog=parser.prog)
+
+
+def cmd_gate(args) -> int:
+    """Exit 0 when everything conforms or deviates as known, 1 on anything new, 2 on bad input."""
+    prog = args.prog
     loaded = _load(prog, args)
     if isinstance(loaded, int):
         return loaded
@@ -157,14 +147,41 @@ def main_gate(argv: Sequence[str] | None = None, prog: str = "bnconform gate") -
     return outcome.code
 
 
-_COMMANDS = {"report": main_report, "gate": main_gate}
+_COMMANDS = {
+    "report": (_add_report, "merge results into one HTML report",
+               "Render the HTML report of one or several runs."),
+    "gate": (_add_gate, "exit 0/1/2 on results and known deviations",
+             "Decide whether the tested framework versions may go in."),
+}
+
+
+def build_parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
+    """``PROG report|gate ...``: one subcommand each, bound with ``set_defaults(func=...)``."""
+    parser = argparse.ArgumentParser(prog=prog, description="Render and gate bnconform results.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (add, help_text, description) in _COMMANDS.items():
+        add(sub.add_parser(name, help=help_text, description=description,
+                           epilog=GATE_EPILOG if name == "gate" else None))
+    return parser
+
+
+def _dispatch(command: str, argv: Sequence[str] | None, prog: str) -> int:
+    """``command`` parsed by :func:`build_parser` under ``prog`` (e.g. ``bnconform report``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parent = prog.removesuffix(" " + command) if prog.endswith(" " + command) else prog
+    return dispatch(build_parser(parent), [command, *argv])
+
+
+def main_report(argv: Sequence[str] | None = None, prog: str = "bnconform report") -> int:
+    """Render ``index.html`` from one or several results files (see :func:`cmd_report`)."""
+    return _dispatch("report", argv, prog)
+
+
+def main_gate(argv: Sequence[str] | None = None, prog: str = "bnconform gate") -> int:
+    """The gate's exit code on results files (see :func:`cmd_gate`)."""
+    return _dispatch("gate", argv, prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m reports report|gate ...``"""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in _COMMANDS:
-        print(f"usage: python -m reports {{{','.join(_COMMANDS)}}} ...", file=sys.stderr)
-        return 0 if argv[:1] in (["-h"], ["--help"]) else USAGE_ERROR
-    command = argv.pop(0)
-    return _COMMANDS[command](argv, prog=f"python -m reports {command}")
+    return dispatch(build_parser("python -m reports"), argv)

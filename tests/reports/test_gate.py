@@ -215,7 +215,7 @@ def test_python_dash_m_reports_gate(write, known):
                           capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     bad = subprocess.run([sys.executable, "-m", "reports", "gait"], capture_output=True, text=True, cwd=REPO)
-    assert bad.returncode == 2 and "usage: python -m reports {report,gate}" in bad.stderr
+    assert bad.returncode == 2 and "invalid choice: 'gait' (choose from 'report', 'gate')" in bad.stderr
 
 
 def test_a_cifar_run_file_is_judged_as_a_run(tmp_path, capsys):

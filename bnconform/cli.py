@@ -294,8 +294,8 @@ def _known_deviation_lines(adapter, example) -> list[str]:
     except DeviationsError as e:
         return [f"known deviations: {e}"]
     case = example.case
-    op = f"{case.kind}_pool2d" if case.op == "pool2d" else case.op
-    identity = {**adapter.describe(), "target": adapter.name, "property": example.prop, "op": op,
+    identity = {**adapter.describe(), "target": adapter.name, "property": example.prop, "op": case.op,
+                "kind": getattr(case, "kind", None),
                 "mode": example.mode, "dtype": case.dtype}
     lines = []
     for entry in candidates(entries, identity):

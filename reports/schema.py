@@ -54,8 +54,13 @@ SEVERITY = {
 #: Record fields that hold numbers (possibly the strings "nan"/"inf"/"-inf" or null).
 NUMERIC_FIELDS = ("max_abs_error", "max_rel_error", "max_ulp_error", "max_tol_ratio", "duration_s")
 
-_RECORD_STRINGS = ("property", "target", "framework", "version", "backend", "backend_version", "op", "mode", "dtype",
-                   "reason", "message", "replay")
+_RECORD_STRINGS = ("property", "target", "framework", "version", "backend", "backend_version", "op", "kind", "mode",
+                   "dtype", "reason", "message", "replay")
+
+#: Ops of files written before one name per op: a pooling record's op was ``<kind>_pool2d`` (now
+#: ``op = "pool2d"`` and ``kind``), a drift entry's label ``<kind>_pool2d`` (now ``pool2d/<kind>``,
+#: like ``conv2d/valid``). Read as the new names, so old and new runs line up in the report.
+_OLD_POOL_OPS = {"max_pool2d": "max", "avg_pool2d": "avg", "global_avg_pool2d": "global_avg", "lp_pool2d": "lp"}
 #: Strings a record may lack (files written before they existed): absent means "not recorded",
 #: which differs from null (recorded: nothing was imported). See :mod:`reports.tested`.
 _OPTIONAL_RECORD_STRINGS = ("imported_version", "imported_backend_version")
@@ -71,6 +76,13 @@ def device_label(record: dict) -> str:
     device = record.get("device") or UNKNOWN_DEVICE
     platform, name = device.get("platform") or "cpu", device.get("name")
     return platform if not name or name == platform else f"{platform} ({name})"
+
+
+def op_label(record: dict) -> str | None:
+    """``pool2d (max)`` for a pooling record (its ``kind``), else its ``op``: how the report and
+    the gate name a record's op, one column or key per kind."""
+    op, kind = record.get("op"), record.get("kind")
+    return op if op is None or kind is None else f"{op} ({kind})"
 
 
 class ResultsError(Exception):
@@ -195,6 +207,8 @@ def validate(doc: Any, path: str | os.PathLike = "<results>") -> None:
         for key in ("target", "op", "dtype"):
             if not isinstance(entry.get(key), str):
                 fail(f"drift[{index}].{key} is missing or not a string")
+        if entry["op"] in _OLD_POOL_OPS:
+            entry["op"] = f"pool2d/{_OLD_POOL_OPS[entry['op']]}"
         if "output" not in entry or "case" not in entry:
             fail(f"drift[{index}] lacks 'case' or 'output'")
     for key in ("cifar", "blobs"):
@@ -215,6 +229,9 @@ def _validate_record(record: Any, where: str, fail) -> None:
         value = record.setdefault(key, None)
         if value is not None and not isinstance(value, str):
             fail(f"{where}.{key} is {type(value).__name__}, expected a string or null")
+    if record["op"] in _OLD_POOL_OPS and record["kind"] is None:
+        record["kind"] = _OLD_POOL_OPS[record["op"]]
+        record["op"] = "pool2d"
     for key in _OPTIONAL_RECORD_STRINGS:
         value = record.get(key)
         if value is not None and not isinstance(value, str):

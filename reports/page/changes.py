@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from ..markup import Markup, el
 from ..model import Run, version_key
+from ..schema import op_label
 from .common import badge, fmt, record_anchor
 
 __all__ = ["changes_section"]
@@ -16,7 +17,7 @@ _TOP = 15
 
 
 def _key(record: dict[str, Any]) -> tuple:
-    return (record.get("target"), record.get("property"), record.get("op"), record.get("mode"), record.get("dtype"))
+    return (record.get("target"), record.get("property"), op_label(record), record.get("mode"), record.get("dtype"))
 
 
 def _ratio(record: dict[str, Any]) -> float | None:

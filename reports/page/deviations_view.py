@@ -44,7 +44,7 @@ def deviations_section(statuses: Sequence[EntryStatus] | None, source: str | Non
         body.append(el("tr",
                        el("td", str(d.index)), el("td", el("code", d.id)), el("td", el("code", d.model_text)),
                        el("td", d.framework), el("td", d.versions),
-                       el("td", d.target), el("td", d.property), el("td", d.op), el("td", d.mode),
+                       el("td", d.target), el("td", d.property), el("td", d.op if d.kind == "*" else f"{d.op} ({d.kind})"), el("td", d.mode),
                        el("td", d.dtype),
                        el("td", el("span", status.status, class_=_CLASS.get(status.status)),
                           el("span", _EXPLAIN[status.status], class_="sub"),

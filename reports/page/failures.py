@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 from ..markup import Markup, el, safe_href
 from ..model import Run
+from ..schema import op_label
 from ..tested import first_line
 from .common import badge, fmt, pretty_json, record_anchor
 
@@ -29,7 +30,7 @@ def _model_text(deviation: dict[str, Any]) -> str:
 def _failure(record: dict[str, Any], open_: bool) -> Markup:
     verdict = record["verdict"]
     mode = record.get("mode")
-    where = " · ".join(str(part) for part in (record.get("op"), None if mode in (None, "-") else mode,
+    where = " · ".join(str(part) for part in (op_label(record), None if mode in (None, "-") else mode,
                                               record.get("dtype")) if part is not None)
     errors = el("table",
                 el("thead", el("tr", [el("th", h) for h in ("examples", "max abs err", "max rel err", "max ULP",

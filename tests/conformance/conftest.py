@@ -22,7 +22,6 @@ import adapters
 from bnconform import checks, compare, properties, variants
 from bnconform.dtypes import DTYPES
 
-MODES = properties.MODES
 _ROW = "bnconform_property"  # the attributes :func:`conformance` puts on a test function
 _DTYPES = "bnconform_dtypes"
 

@@ -60,14 +60,12 @@ class Property:
       reason), else None;
     - ``check``: the ``checks.Check`` halves (None: a probe judged by its own test);
     - ``benchmark``: the modes ``benchmarks/per_example.py`` times (empty: not timed);
-    - ``production``: whether a production-size case runs it (``strategies.production_cases``);
-    - ``title``: one line for people (the report, ``--help`` texts).
+    - ``production``: whether a production-size case runs it (``strategies.production_cases``).
     """
 
     name: str
     op: str
     modes: tuple[str, ...]
-    title: str
     strategy: Callable | None = None
     check: Any = None  # checks.Check
     kinds: tuple[str, ...] = ()
@@ -128,40 +126,46 @@ _BN = dict(op="batch_norm", strategy=strategies.bn_cases)
 _POOL = dict(op="pool2d", strategy=strategies.pool_cases)
 
 TABLE: tuple[Property, ...] = (
-    Property("bn_forward", modes=MODES, title="batch-norm forward", check=checks.BN_FORWARD,
-             benchmark=MODES, production=True, **_BN),
-    Property("bn_forward_adversarial", modes=MODES, title="batch-norm forward, ill-conditioned batches",
-             check=checks.BN_FORWARD, options=lambda adapter, kind: dict(adversarial=True), **_BN),
-    Property("bn_backward", modes=MODES, title="batch-norm backward (dx, dgamma, dbeta)",
-             check=checks.BN_BACKWARD, requires=_needs_gradients, benchmark=("train",), production=True, **_BN),
-    Property("bn_moving_stats", modes=("train",), title="batch-norm moving statistics",
-             check=checks.BN_MOVING_STATS, options=_moving_stats_options, benchmark=("train",), production=True,
+    # y with batch (train) or moving (inference) statistics
+    Property("bn_forward", modes=MODES, check=checks.BN_FORWARD, benchmark=MODES, production=True, **_BN),
+    # the same on ill-conditioned batches (large offset, constant feature, variance near eps)
+    Property("bn_forward_adversarial", modes=MODES, check=checks.BN_FORWARD,
+             options=lambda adapter, kind: dict(adversarial=True), **_BN),
+    # dx, dgamma, dbeta against the closed-form backward pass
+    Property("bn_backward", modes=MODES, check=checks.BN_BACKWARD, requires=_needs_gradients,
+             benchmark=("train",), production=True, **_BN),
+    # moving statistics after k training calls, in the framework's convention
+    Property("bn_moving_stats", modes=("train",), check=checks.BN_MOVING_STATS, options=_moving_stats_options,
+             benchmark=("train",), production=True, **_BN),
+    # an inference call leaves the moving statistics bit for bit
+    Property("bn_inference_keeps_stats", modes=("inference",), check=checks.BN_INFERENCE_KEEPS_STATS, **_BN),
+    # one layer through train/inference/flagless calls (the example's mode is the sequence)
+    Property("bn_call_sequence", modes=("-",), check=checks.BN_CALL_SEQUENCE, options=_call_sequence_options,
              **_BN),
-    Property("bn_inference_keeps_stats", modes=("inference",), title="inference leaves the moving statistics",
-             check=checks.BN_INFERENCE_KEEPS_STATS, **_BN),
-    Property("bn_call_sequence", modes=("-",), title="batch norm through a sequence of train/inference calls",
-             check=checks.BN_CALL_SEQUENCE, options=_call_sequence_options, **_BN),
-    Property("conv2d", op="conv2d", modes=("-",), title="2-D convolution (cross-correlation)",
-             strategy=strategies.conv_cases, check=checks.CONV2D, benchmark=("-",), production=True),
-    Property("pool2d", modes=("-",), kinds=POOL_KINDS, title="2-D pooling", check=checks.POOL2D,
-             options=_pool_options, benchmark=("-",), production=True, **_POOL),
-    Property("pool2d_nonfinite", modes=("-",), kinds=("max", "avg"), title="pooling of NaN and infinities",
-             check=checks.POOL2D, options=lambda adapter, kind: dict(specials=True), **_POOL),
-    Property("pool2d_lp_odd_p", modes=("-",), kinds=("lp",), title="Lp pooling with odd p on signed inputs",
-             check=checks.POOL2D, requires=_needs_odd_p,
+    # cross-correlation, every padding, stride, dilation, groups and layout offered
+    Property("conv2d", op="conv2d", modes=("-",), strategy=strategies.conv_cases, check=checks.CONV2D,
+             benchmark=("-",), production=True),
+    # max, average, global average and Lp (p = 2, floor mode) pooling
+    Property("pool2d", modes=("-",), kinds=POOL_KINDS, check=checks.POOL2D, options=_pool_options,
+             benchmark=("-",), production=True, **_POOL),
+    # NaN and infinities through max and average pooling
+    Property("pool2d_nonfinite", modes=("-",), kinds=("max", "avg"), check=checks.POOL2D,
+             options=lambda adapter, kind: dict(specials=True), **_POOL),
+    # Lp pooling with odd p on signed inputs
+    Property("pool2d_lp_odd_p", modes=("-",), kinds=("lp",), check=checks.POOL2D, requires=_needs_odd_p,
              options=lambda adapter, kind: dict(lp_p=_odd_p(adapter), ceil_mode=False), **_POOL),
-    Property("pool2d_lp_ceil_mode", modes=("-",), kinds=("lp",), title="Lp pooling in ceil mode",
-             check=checks.POOL2D, requires=_needs_ceil_mode,
+    # Lp pooling in ceil mode (border windows cut short)
+    Property("pool2d_lp_ceil_mode", modes=("-",), kinds=("lp",), check=checks.POOL2D, requires=_needs_ceil_mode,
              options=lambda adapter, kind: dict(lp_p=(2.0,), ceil_mode=True), **_POOL),
     # probes: each test builds its own example
-    Property("conventions", op="batch_norm", modes=("-",), dtypes=("float32",), check=checks.CONVENTIONS,
-             title="declared batch-norm conventions, as measured"),
-    Property("bn_fresh_state", op="batch_norm", modes=("-",), dtypes=("float32",),
-             title="a fresh layer's state (gamma 1, beta 0, mean 0, variance 1)"),
-    Property("math_mode_probe", op="conv2d", modes=("-",), dtypes=("float32",),
-             title="full float32 reads float32"),
-    Property("drift_corpus", op="corpus", modes=("-",), dtypes=("float32",),
-             title="the drift corpus's outputs"),
+    # the declared batch-norm conventions, as the fingerprint measures them
+    Property("conventions", op="batch_norm", modes=("-",), dtypes=("float32",), check=checks.CONVENTIONS),
+    # a fresh layer holds gamma 1, beta 0, moving mean 0, moving variance 1
+    Property("bn_fresh_state", op="batch_norm", modes=("-",), dtypes=("float32",)),
+    # the probe convolution in full float32 reads float32
+    Property("math_mode_probe", op="conv2d", modes=("-",), dtypes=("float32",)),
+    # the drift corpus's outputs, recorded and checked
+    Property("drift_corpus", op="corpus", modes=("-",), dtypes=("float32",)),
 )
 
 PROPERTIES: dict[str, Property] = {p.name: p for p in TABLE}
@@ -182,8 +186,3 @@ def names(*, op: str | None = None, checked: bool | None = None) -> tuple[str, .
     ``checks`` halves (replayable), ``False`` the rest."""
     return tuple(p.name for p in TABLE
                  if (op is None or p.op == op) and (checked is None or (p.check is not None) == checked))
-
-
-def op_label(op: str | None, kind: str | None = None) -> str | None:
-    """How people read an op: ``pool2d (max)`` for a pooling kind, else the op itself."""
-    return op if kind is None or op is None else f"{op} ({kind})"

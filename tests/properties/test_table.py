@@ -65,7 +65,7 @@ def test_every_row_is_collected_with_its_kinds_modes_and_dtypes(collected):
 def test_rows_are_consistent():
     assert len(properties.TABLE) == len(properties.PROPERTIES)
     for row in properties.TABLE:
-        assert row.title and row.modes, row.name
+        assert row.modes, row.name
         if row.op in properties.OPS:
             assert set(row.kinds) <= set(properties.POOL_KINDS) and bool(row.kinds) == (row.op == "pool2d"), row.name
         else:  # a probe's own label (the drift corpus)

@@ -1,7 +1,9 @@
 """Per-example cost of the conformance properties, against the bare framework call.
 
-For each installed adapter and property, this draws the examples the ``ci`` profile draws (20 per
-property, derandomized; one dtype, float32 by default) and reports, in milliseconds:
+For each installed adapter and property the table times (``bnconform.properties``: the rows'
+``benchmark`` modes, every pooling kind), this draws examples as the conformance test does (the
+row's strategy; 20 per property as the ``ci`` profile, derandomized; one dtype, float32 by default)
+and reports, in milliseconds:
 
     draw      Hypothesis drawing the case (median over examples)
     example   one whole example as the suite runs it, first time: materialize the case, the adapter
@@ -41,30 +43,12 @@ from hypothesis import strategies as st
 
 import adapters
 from bnconform import cases as C
-from bnconform import checks, strategies
+from bnconform import checks, properties
 
-PROPERTIES = [
-    ("bn_forward", "train", "batch_norm"),
-    ("bn_forward", "inference", "batch_norm"),
-    ("bn_backward", "train", "batch_norm"),
-    ("bn_moving_stats", "train", "batch_norm"),
-    ("conv2d", "-", "conv2d"),
-    ("pool2d:max", "-", "pool2d"),
-    ("pool2d:avg", "-", "pool2d"),
-    ("pool2d:global_avg", "-", "pool2d"),
-]
+#: (property row, mode, pooling kind or None): what is timed, from the table.
+PROPERTIES = [(row, mode, kind) for row in properties.TABLE for mode in row.benchmark
+              for kind in (row.kinds or (None,))]
 OPS = {"bn_train", "bn_inference", "conv2d", "pool2d"}
-
-
-def _strategy(prop: str, adapter, dtype: str):
-    caps = adapter.capabilities
-    if prop == "bn_moving_stats":  # as tests/conformance/test_batch_norm.py draws it
-        return strategies.bn_cases(caps, dtype=dtype, max_steps=4, momentum_none=adapter.conventions.momentum_none)
-    if prop.startswith("bn_"):
-        return strategies.bn_cases(caps, dtype=dtype)
-    if prop == "conv2d":
-        return strategies.conv_cases(caps, dtype=dtype)
-    return strategies.pool_cases(caps, kind=prop.split(":")[1], dtype=dtype)
 
 
 def _materialize(case):
@@ -139,10 +123,10 @@ def _fastest(fn, repeats: int) -> float:
     return min(samples)
 
 
-def measure(adapter, prop: str, mode: str, examples: int, repeats: int, dtype: str = "float32") -> dict | None:
-    """One row: the property's examples timed as described in the module docstring."""
-    check_name = prop.split(":")[0]
-    check = checks.CHECKS[check_name]
+def measure(adapter, prop: properties.Property, mode: str, examples: int, repeats: int, dtype: str = "float32",
+            kind: str | None = None) -> dict | None:
+    """One row: the property's examples (of pooling ``kind``) timed as described in the module docstring."""
+    check_name = prop.name
     rows: dict[str, list] = {k: [] for k in ("draw", "example", "in_example", "adapter", "bare", "ratio",
                                              "compiles", "compile_s", "warm_compiles")}
     bare_missing = []
@@ -152,13 +136,13 @@ def measure(adapter, prop: str, mode: str, examples: int, repeats: int, dtype: s
     @given(data=st.data())
     def run(data):
         t = time.perf_counter()
-        case = data.draw(_strategy(prop, adapter, dtype))
+        case = data.draw(prop.cases(adapter, dtype, kind))
         drawn = time.perf_counter() - t
         assume(adapter.unsupported(case) is None)
         timed = _Timed(adapter)
         with _compiles(adapter) as events:
             t = time.perf_counter()
-            check(timed, case, mode)
+            checks.judge(checks.run(check_name, timed, case, mode))
             rows["example"].append(time.perf_counter() - t)
         rows["draw"].append(drawn)
         rows["in_example"].append(timed.seconds)
@@ -191,25 +175,27 @@ def measure(adapter, prop: str, mode: str, examples: int, repeats: int, dtype: s
     }
 
 
-def _properties(adapter, chosen):
+def _properties(adapter, chosen, dtype: str):
+    """(row, mode, kind) the adapter offers at ``dtype``, as the conformance tests' skips decide."""
     caps = adapter.capabilities
-    for prop, mode, op in PROPERTIES:
-        if chosen and prop not in chosen and prop.split(":")[0] not in chosen:
+    for prop, mode, kind in PROPERTIES:
+        if chosen and prop.name not in chosen:
             continue
-        if op not in caps.ops:
+        if prop.op not in caps.ops or dtype not in caps.op_dtypes(prop.op):
             continue
-        if op == "batch_norm" and mode not in caps.bn_modes:
+        if prop.op == "batch_norm" and mode not in caps.bn_modes:
             continue
-        if prop == "bn_backward" and not caps.bn_backward:
+        if kind is not None and kind not in caps.pool_kinds:
             continue
-        if prop.startswith("pool2d:") and prop.split(":")[1] not in caps.pool_kinds:
+        if prop.requires(adapter):
             continue
-        yield prop, mode
+        yield prop, mode, kind
 
 
 COLUMNS = (  # header, width, row key, format
     ("target", 17, "target", "s"),
     ("property", 18, "property", "s"),
+    ("kind", 10, "kind", "s"),
     ("mode", 9, "mode", "s"),
     ("n", 3, "n", "d"),
     ("draw", 6, "draw", "ms"),
@@ -254,12 +240,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.per_example", description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", action="append", help="adapters to measure (default: every installed one)")
     parser.add_argument("--property", action="append",
-                        help=f"properties to measure (default: all): {', '.join(dict.fromkeys(p for p, _, _ in PROPERTIES))}")
+                        help=f"properties to measure (default: all): {', '.join(dict.fromkeys(p.name for p, _, _ in PROPERTIES))}")
     parser.add_argument("--dtype", default="float32", help="dtype of the cases (default float32)")
     parser.add_argument("--examples", type=int, default=20, help="examples per property (default 20, the ci budget)")
     parser.add_argument("--repeats", type=int, default=5, help="timed warm repeats per example (default 5)")
     parser.add_argument("--json", metavar="FILE", help="also write the rows and the run's settings as JSON")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.property or ()) - {p.name for p, _, _ in PROPERTIES})
+    if unknown:
+        parser.error(f"--property: not timed: {', '.join(unknown)}; timed: "
+                     f"{', '.join(dict.fromkeys(p.name for p, _, _ in PROPERTIES))} (bnconform/properties.py)")
     names = args.target or [i.name for i in adapters.discover() if i.missing() is None]
     started = time.perf_counter()
     meta = {
@@ -284,13 +274,11 @@ def main(argv=None) -> int:
             targets[name] = {"broken": str(e)}
             continue
         loaded = time.perf_counter() - t0
-        for prop, mode in _properties(adapter, args.property):
-            if args.dtype not in adapter.capabilities.op_dtypes(dict((p, o) for p, _, o in PROPERTIES)[prop]):
-                continue
-            r = measure(adapter, prop, mode, args.examples, args.repeats, args.dtype)
+        for prop, mode, kind in _properties(adapter, args.property, args.dtype):
+            r = measure(adapter, prop, mode, args.examples, args.repeats, args.dtype, kind)
             if r is None:
                 continue
-            row = {"target": name, "property": prop, "mode": mode, **r}
+            row = {"target": name, "property": prop.name, "kind": kind, "mode": mode, **r}
             rows.append(row)
             print(format_row(row), flush=True)
             if r["warm_compiles"]:

@@ -371,53 +371,52 @@ def _run_conventions(prop, adapter, case, mode):
                      "(adapters.fingerprint.conventions_example)")
 
 
-# -- the properties ---------------------------------------------------------------------------
+# -- the properties' halves ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Property:
-    """A property's two halves (see the module docstring)."""
+class Check:
+    """A property's two halves (see the module docstring); ``bnconform.properties`` names which
+    property uses which."""
 
     run: Any  # (prop, adapter, case, mode) -> Example
     judge: Any  # (Example, *, numerics=None) -> list[Comparison]
 
 
-_BN_FORWARD = Property(run_bn_forward, judge_bn_forward)
-_POOL = Property(run_pool2d, judge_pool2d)
-PROPERTIES = {
-    "bn_forward": _BN_FORWARD,
-    "bn_forward_adversarial": _BN_FORWARD,
-    "bn_backward": Property(run_bn_backward, judge_bn_backward),
-    "bn_moving_stats": Property(run_bn_moving_stats, judge_bn_moving_stats),
-    "bn_inference_keeps_stats": Property(run_bn_inference_keeps_stats, judge_bn_inference_keeps_stats),
-    "bn_call_sequence": Property(run_bn_call_sequence, judge_bn_call_sequence),
-    "conv2d": Property(run_conv2d, judge_conv2d),
-    "pool2d": _POOL,
-    "pool2d_nonfinite": _POOL,
-    "pool2d_lp_odd_p": _POOL,
-    "pool2d_lp_ceil_mode": _POOL,
-    "conventions": Property(_run_conventions, judge_conventions),
-}
+BN_FORWARD = Check(run_bn_forward, judge_bn_forward)
+BN_BACKWARD = Check(run_bn_backward, judge_bn_backward)
+BN_MOVING_STATS = Check(run_bn_moving_stats, judge_bn_moving_stats)
+BN_INFERENCE_KEEPS_STATS = Check(run_bn_inference_keeps_stats, judge_bn_inference_keeps_stats)
+BN_CALL_SEQUENCE = Check(run_bn_call_sequence, judge_bn_call_sequence)
+CONV2D = Check(run_conv2d, judge_conv2d)
+POOL2D = Check(run_pool2d, judge_pool2d)
+CONVENTIONS = Check(_run_conventions, judge_conventions)
 
 
-def _property(prop: str) -> Property:
-    if prop not in PROPERTIES:
-        raise ValueError(f"property: expected one of {sorted(PROPERTIES)}, got {prop!r}")
-    return PROPERTIES[prop]
+def _check(prop: str) -> Check:
+    """The halves of ``prop``, looked up in the table (``bnconform.properties``)."""
+    from . import properties  # the table imports this module for the halves above
+
+    row = properties.get(prop)
+    if row.check is None:
+        raise ValueError(f"property: {prop!r} is a probe judged by its own test, not by bnconform.checks; "
+                         f"replayable: {', '.join(properties.names(checked=True))}")
+    return row.check
 
 
 def run(prop: str, adapter, case: C.Case, mode: str) -> Example:
     """Run the adapter once for ``prop``, on its device (``adapter.placed()``, ``adapters.device``):
     the example with the framework's actual outputs."""
+    check = _check(prop)
     placed = getattr(adapter, "placed", None)
     with placed() if placed is not None else contextlib.nullcontext():
-        return _property(prop).run(prop, adapter, case, mode)
+        return check.run(prop, adapter, case, mode)
 
 
 def judge(ex: Example, *, numerics=None) -> list[Comparison]:
     """The example's outputs against the reference under the tolerance model (``numerics``: see
     ``tolerance.Numerics``; None is the model itself)."""
-    return _property(ex.prop).judge(ex, numerics=numerics)
+    return _check(ex.prop).judge(ex, numerics=numerics)
 
 
 def check_bn_forward(adapter, case: C.BNCase, mode: str) -> list[Comparison]:
@@ -446,21 +445,6 @@ def check_conv2d(adapter, case: C.ConvCase, mode: str = "-") -> list[Comparison]
 
 def check_pool2d(adapter, case: C.PoolCase, mode: str = "-") -> list[Comparison]:
     return judge(run("pool2d", adapter, case, mode))
-
-
-CHECKS = {
-    "bn_forward": check_bn_forward,
-    "bn_forward_adversarial": check_bn_forward,
-    "bn_backward": check_bn_backward,
-    "bn_moving_stats": check_bn_moving_stats,
-    "bn_inference_keeps_stats": check_bn_inference_keeps_stats,
-    "bn_call_sequence": check_bn_call_sequence,
-    "conv2d": check_conv2d,
-    "pool2d": check_pool2d,
-    "pool2d_nonfinite": check_pool2d,
-    "pool2d_lp_odd_p": check_pool2d,
-    "pool2d_lp_ceil_mode": check_pool2d,
-}
 
 
 def run_check(prop: str, adapter, case: C.Case, mode: str) -> list[Comparison]:

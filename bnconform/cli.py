@@ -214,12 +214,27 @@ def _run_cifar(profile: str, targets: list[str], results: Path) -> int:
     return code
 
 
+def _replayed(prop_name: str, case_json: str):
+    """(the property's row, the case), or ``ValueError`` when the case is not one the property
+    checks (another op, or a pooling kind the row does not draw)."""
+    from bnconform import cases, properties
+
+    prop = properties.get(prop_name)
+    case = cases.from_json(case_json)
+    if case.op != prop.op:
+        raise ValueError(f"case: a {case.op} case, but property {prop.name} checks {prop.op}")
+    kind = getattr(case, "kind", None)
+    if prop.kinds and kind not in prop.kinds:
+        raise ValueError(f"case: {kind} pooling, but property {prop.name} checks {', '.join(prop.kinds)} pooling")
+    return prop, case
+
+
 def cmd_replay(args) -> int:
     import adapters
-    from bnconform import cases, checks
+    from bnconform import checks
 
     try:
-        case = cases.from_json(args.case)
+        prop, case = _replayed(args.property, args.case)
         adapter = adapters.load(args.target, _device_arg(args.device))
     except (ValueError, json.JSONDecodeError) as e:
         print(f"bnconform replay: {e}", file=sys.stderr)
@@ -231,7 +246,7 @@ def cmd_replay(args) -> int:
         print(f"bnconform replay: {e}", file=sys.stderr)
         return 1
     try:
-        example = checks.run(args.property, adapter, case, args.mode)
+        example = checks.run(prop.name, adapter, case, args.mode)
         comparisons = checks.judge(example)
     except ValueError as e:
         print(f"bnconform replay: {e}", file=sys.stderr)
@@ -298,8 +313,8 @@ def _known_deviation_lines(adapter, example) -> list[str]:
     except DeviationsError as e:
         return [f"known deviations: {e}"]
     case = example.case
-    op = f"{case.kind}_pool2d" if case.op == "pool2d" else case.op
-    identity = {**adapter.describe(), "target": adapter.name, "property": example.prop, "op": op,
+    identity = {**adapter.describe(), "target": adapter.name, "property": example.prop, "op": case.op,
+                "kind": getattr(case, "kind", None),
                 "mode": example.mode, "dtype": case.dtype}
     lines = []
     for entry in candidates(entries, identity):
@@ -410,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("replay", help="re-run one example and print the comparison")
     rep.add_argument("target")
-    rep.add_argument("property")
+    rep.add_argument("property", help="a property of bnconform/properties.py, as the failure printed it")
     rep.add_argument("mode")
     rep.add_argument("case", help="the case JSON a failure printed")
     rep.add_argument("--device", default=None, help=DEVICE_HELP)

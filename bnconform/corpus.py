@@ -47,5 +47,5 @@ def corpus(caps) -> list[tuple[str, str, object]]:
             if kind in caps.pool_kinds:
                 case = PoolCase(kind=kind, x_shape=shape, data_format=fmt, window=(2, 2), stride=(2, 2),
                                 dtype=DTYPE, x=Values(seed=300))
-                out.append((f"{kind}_pool2d", "-", case))
+                out.append((f"pool2d/{kind}", "-", case))
     return out

@@ -2,8 +2,9 @@
 
 The file (``known_deviations.toml`` at the repository root) holds ``[[deviation]]`` tables; see
 that file's header for the format. Each entry names the tests it may apply to (``target``,
-``framework``, ``versions``, ``property``, ``op``, ``mode``, ``dtype``: ``fnmatch``-style patterns,
-``versions`` a bounded PEP 440 specifier) and, with ``model`` and ``params``, *what the framework
+``framework``, ``versions``, ``property``, ``op``, ``kind``, ``mode``, ``dtype``: ``fnmatch``-style
+patterns, ``versions`` a bounded PEP 440 specifier; ``property``, ``op`` and ``kind`` must each match
+a row of the property table, ``bnconform.properties``) and, with ``model`` and ``params``, *what the framework
 computes instead*: a variant of the reference or of the tolerance model (``bnconform.variants``).
 
 A failing example is explained by an entry only when the framework's outputs agree with that
@@ -46,7 +47,7 @@ __all__ = [
     "entry_statuses",
 ]
 
-_PATTERN_FIELDS = ("target", "framework", "property", "op", "mode", "dtype")
+_PATTERN_FIELDS = ("target", "framework", "property", "op", "kind", "mode", "dtype")
 _REQUIRED = ("id", "framework", "versions", "property", "model", "reason", "link")
 _KNOWN = set(_PATTERN_FIELDS) | {"id", "versions", "model", "params", "reason", "link"}
 _RETIRED = {
@@ -87,6 +88,7 @@ class Deviation:
     link: str
     target: str = "*"
     op: str = "*"
+    kind: str = "*"  # the pooling kind (records of other ops have none: only "*" covers them)
     mode: str = "*"
     dtype: str = "*"
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
@@ -99,6 +101,8 @@ class Deviation:
         parts = [self.framework, self.versions, f"{self.property}/{self.op}"]
         if self.target != "*":
             parts.insert(0, f"target={self.target}")
+        if self.kind != "*":
+            parts.append(f"kind={self.kind}")
         if self.mode != "*":
             parts.append(f"mode={self.mode}")
         if self.dtype != "*":
@@ -123,7 +127,7 @@ class Deviation:
         return self._spec.contains(Version(parsed.public), prereleases=True) if self._spec is not None else False
 
     def matches_identity(self, record: Mapping[str, Any]) -> bool:
-        """Whether the patterns (target, framework, property, op, mode, dtype) cover ``record``."""
+        """Whether the patterns (target, framework, property, op, kind, mode, dtype) cover ``record``."""
         for name in _PATTERN_FIELDS:
             pattern = getattr(self, name)
             if pattern == "*":
@@ -140,7 +144,7 @@ class Deviation:
     def as_dict(self) -> dict[str, Any]:
         """The entry as written (for the results file and the report)."""
         return {"index": self.index, "id": self.id, "target": self.target, "framework": self.framework,
-                "versions": self.versions, "property": self.property, "op": self.op, "mode": self.mode,
+                "versions": self.versions, "property": self.property, "op": self.op, "kind": self.kind, "mode": self.mode,
                 "dtype": self.dtype, "model": self.model, "params": dict(self.params), "reason": self.reason,
                 "link": self.link}
 
@@ -239,6 +243,7 @@ def _entry(raw: Mapping[str, Any], index: int, line: int | None, path) -> Deviat
     params = raw.get("params", {})
     if not isinstance(params, Mapping):
         fail(f"params must be an inline table (params = {{ name = value }}), got {type(params).__name__}")
+    _check_table(raw, fail)
     _check_model(raw["model"], dict(params), raw["property"], fail)
     values = {key: raw[key] for key in raw if key not in ("versions", "params")}
     return Deviation(index=index, versions=raw["versions"].strip(), params=dict(params), line=line, _spec=spec,
@@ -257,6 +262,33 @@ def _versions(versions: str, fail) -> SpecifierSet:
         fail(f"versions {versions!r} has no upper bound: add <, <= or == covering only the versions examined, "
              "so that an upgrade is judged again")
     return spec
+
+
+#: The op names of files written before one name per op (a pooling op is ``pool2d`` and its kind a
+#: field of its own): an entry that still uses one is told what to write instead.
+OLD_POOL_OPS = {"max_pool2d": "max", "avg_pool2d": "avg", "global_avg_pool2d": "global_avg", "lp_pool2d": "lp"}
+
+
+def _check_table(raw: Mapping[str, Any], fail) -> None:
+    """``property``, ``op`` and ``kind`` each match at least one row of ``bnconform.properties``
+    (a typo or a renamed property would otherwise only show as an unused entry)."""
+    from bnconform import properties
+
+    prop = raw["property"]
+    rows = [row for row in properties.TABLE if fnmatch.fnmatchcase(row.name, prop)]
+    if not rows:
+        fail(f"property {prop!r} matches no property of bnconform/properties.py "
+             f"({', '.join(properties.names())})")
+    op = raw.get("op", "*")
+    if op in OLD_POOL_OPS:
+        fail(f"op {op!r} is a pooling kind's old name: write op = \"pool2d\" and kind = \"{OLD_POOL_OPS[op]}\"")
+    rows = [row for row in rows if fnmatch.fnmatchcase(row.op, op)]
+    if not rows:
+        fail(f"op {op!r} matches no op of the properties {prop!r} matches")
+    kind = raw.get("kind", "*")
+    if kind != "*" and not any(fnmatch.fnmatchcase(k, kind) for row in rows for k in row.kinds):
+        fail(f"kind {kind!r} matches no pooling kind of the properties {prop!r} matches "
+             f"({', '.join(sorted({k for row in rows for k in row.kinds})) or 'none'})")
 
 
 def _check_model(model: str, params: dict, prop: str, fail) -> None:

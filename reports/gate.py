@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Results, Run
-from .schema import VERDICTS, device_label
+from .schema import VERDICTS, device_label, op_label
 from .tested import (ErrorGroup, Mismatch, declared_targets, error_groups, untested_targets, version_label,
                      version_mismatches)
 
@@ -166,7 +166,7 @@ def _unit(record: dict[str, Any]) -> str:
 
 def _failure_line(run: Run, record: dict[str, Any]) -> str:
     who = _unit(record)
-    where = f"{record.get('op')}/{record.get('mode')} {record.get('dtype')}"
+    where = f"{op_label(record)}/{record.get('mode')} {record.get('dtype')}"
     numbers = f"ulp {_fmt(record.get('max_ulp_error'))}, err/tol {_fmt(record.get('max_tol_ratio'))}"
     if record["verdict"] == "error":  # no numbers: the test raised (the message is under ERRORS BY TARGET)
         numbers = "the test raised: see ERRORS BY TARGET"

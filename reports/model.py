@@ -18,13 +18,13 @@ from typing import Any, Iterable, Sequence
 from packaging.version import InvalidVersion, Version
 
 from .deviations import Deviation, EntryStatus, classify, entry_statuses
-from .schema import device_label, load_results, worst_verdict
+from .schema import device_label, load_results, op_label, worst_verdict
 
 __all__ = ["Run", "Row", "Column", "Matrix", "Results", "load_runs", "build", "version_key"]
 
 MODE_ORDER = {"train": 0, "inference": 1, "-": 2}
-#: Columns of the matrix come in this op order; other ops follow alphabetically.
-OP_ORDER = {"batch_norm": 0, "conv2d": 1, "max_pool2d": 2, "avg_pool2d": 3}
+#: Columns of the matrix come in this op order (``schema.op_label``); other ops follow alphabetically.
+OP_ORDER = {"batch_norm": 0, "conv2d": 1, "pool2d (max)": 2, "pool2d (avg)": 3}
 
 
 @dataclass
@@ -87,7 +87,7 @@ class Row:
 
 @dataclass(frozen=True)
 class Column:
-    op: str
+    op: str  # with a pooling record's kind: ``pool2d (max)`` (``schema.op_label``)
     mode: str
 
     @property
@@ -174,7 +174,7 @@ def _matrix(runs: list[Run]) -> Matrix:
                       version_sort=version_key(record.get("version")),
                       version=record.get("version"), backend=record.get("backend"), run=run.name,
                       backend_version=record.get("backend_version"), device=device_label(record))
-            column = Column(op=record.get("op") or "(none)", mode=record.get("mode") or "-")
+            column = Column(op=op_label(record) or "(none)", mode=record.get("mode") or "-")
             rows.add(row)
             columns.add(column)
             cells.setdefault((row, column), []).append(record)

@@ -65,7 +65,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(property, op): a conformance property; recorded in the results file "
+        f"{MARKER}(property, op, kind=None): a conformance property (kind: the pooling kind); recorded in the results file "
         "(parametrize the test with target, mode and dtype)")
     plugin = ResultsPlugin(config)
     config.stash[_plugin_key] = plugin
@@ -311,6 +311,7 @@ class ResultsPlugin:
             "backend": who.get("backend"),
             "backend_version": who.get("backend_version"),
             "op": None if marker.kwargs.get("op") is None else str(marker.kwargs["op"]),
+            "kind": None if marker.kwargs.get("kind") is None else str(marker.kwargs["kind"]),
             "mode": "-" if mode is None else str(mode),
             "dtype": None if dtype is None else str(getattr(dtype, "name", dtype)),
         }

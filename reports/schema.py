@@ -61,11 +61,16 @@ NUMERIC_FIELDS = ("max_abs_error", "max_rel_error", "max_ulp_error", "max_tol_ra
 #: Record strings that an older file may lack: they read as null. (``imported_version`` and
 #: ``imported_backend_version`` stay absent when absent: absent means "not recorded", which
 #: differs from null, "recorded: nothing was imported"; see :mod:`reports.tested`.)
-_RECORD_STRINGS = ("property", "target", "framework", "version", "backend", "backend_version", "op", "mode", "dtype",
-                   "reason", "message", "replay")
+_RECORD_STRINGS = ("property", "target", "framework", "version", "backend", "backend_version", "op", "kind", "mode",
+                   "dtype", "reason", "message", "replay")
 
 #: The JSON Schema of a results file (draft 2020-12; published as ``docs/results.schema.json``).
 SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "results.schema.json"
+
+#: Ops of files written before one name per op: a pooling record's op was ``<kind>_pool2d`` (now
+#: ``op = "pool2d"`` and ``kind``), a drift entry's label ``<kind>_pool2d`` (now ``pool2d/<kind>``,
+#: like ``conv2d/valid``). Read as the new names, so old and new runs line up in the report.
+_OLD_POOL_OPS = {"max_pool2d": "max", "avg_pool2d": "avg", "global_avg_pool2d": "global_avg", "lp_pool2d": "lp"}
 
 
 #: The device of a record written before records named one: every run then ran on the CPU (the
@@ -78,6 +83,13 @@ def device_label(record: dict) -> str:
     device = record.get("device") or UNKNOWN_DEVICE
     platform, name = device.get("platform") or "cpu", device.get("name")
     return platform if not name or name == platform else f"{platform} ({name})"
+
+
+def op_label(record: dict) -> str | None:
+    """``pool2d (max)`` for a pooling record (its ``kind``), else its ``op``: how the report and
+    the gate name a record's op, one column or key per kind."""
+    op, kind = record.get("op"), record.get("kind")
+    return op if op is None or kind is None else f"{op} ({kind})"
 
 
 class ResultsError(Exception):
@@ -323,6 +335,9 @@ def _normalize(doc: dict[str, Any]) -> None:
     for record in doc["records"]:
         for key in _RECORD_STRINGS:
             record.setdefault(key, None)
+        if record["op"] in _OLD_POOL_OPS and record["kind"] is None:
+            record["kind"] = _OLD_POOL_OPS[record["op"]]
+            record["op"] = "pool2d"
         for key in NUMERIC_FIELDS:
             record[key] = as_number(record.get(key))
         record.setdefault("device", dict(UNKNOWN_DEVICE))  # absent in files written before devices
@@ -331,3 +346,6 @@ def _normalize(doc: dict[str, Any]) -> None:
         record.setdefault("deviations", [])
         record.setdefault("examples", 0)
         record.setdefault("example", None)
+    for entry in doc["drift"]:
+        if entry["op"] in _OLD_POOL_OPS:
+            entry["op"] = f"pool2d/{_OLD_POOL_OPS[entry['op']]}"

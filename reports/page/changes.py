@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from markupsafe import Markup
 
 from ..model import Run, version_key
+from ..schema import op_label
 from .jinja import render
 
 __all__ = ["changes_section"]
@@ -17,7 +18,7 @@ _TOP = 15
 
 
 def _key(record: dict[str, Any]) -> tuple:
-    return (record.get("target"), record.get("property"), record.get("op"), record.get("mode"), record.get("dtype"))
+    return (record.get("target"), record.get("property"), op_label(record), record.get("mode"), record.get("dtype"))
 
 
 def _ratio(record: dict[str, Any]) -> float | None:

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Sequence
 from markupsafe import Markup
 
 from ..model import Run, version_key
+from ..schema import op_label
 from .jinja import render
 
 __all__ = ["coverage_section", "TargetCoverage", "collect", "differences"]
@@ -71,7 +72,7 @@ def _text(value: Any) -> str:
 
 
 def _record_key(record: dict[str, Any]) -> tuple[str, str, str, str]:
-    return (str(record.get("property")), str(record.get("op")), str(record.get("mode") or "-"),
+    return (str(record.get("property")), str(op_label(record)), str(record.get("mode") or "-"),
             str(record.get("dtype")))
 
 

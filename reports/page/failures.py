@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from markupsafe import Markup
 
 from ..model import Run
+from ..schema import op_label
 from .jinja import render
 
 __all__ = ["failures_section"]
@@ -29,7 +30,7 @@ def _model_text(deviation: dict[str, Any]) -> str:
 
 def _where(record: dict[str, Any]) -> str:
     mode = record.get("mode")
-    return " · ".join(str(part) for part in (record.get("op"), None if mode in (None, "-") else mode,
+    return " · ".join(str(part) for part in (op_label(record), None if mode in (None, "-") else mode,
                                              record.get("dtype")) if part is not None)
 
 

@@ -20,7 +20,10 @@ def test_torch_rows_cover_every_property_with_a_bare_call(tmp_path, capsys):
     pytest.importorskip("torch")
     data = run(tmp_path, "--target", "torch")
     rows = data["rows"]
-    assert [(r["property"], r["mode"]) for r in rows] == [(p, m) for p, m, _ in per_example.PROPERTIES]
+    assert [(r["property"], r["mode"], r["kind"]) for r in rows] == [
+        ("bn_forward", "train", None), ("bn_forward", "inference", None), ("bn_backward", "train", None),
+        ("bn_moving_stats", "train", None), ("conv2d", "-", None),
+        ("pool2d", "-", "max"), ("pool2d", "-", "avg"), ("pool2d", "-", "global_avg"), ("pool2d", "-", "lp")]
     for r in rows:
         assert r["n"] == 2 and r["bare_missing"] == 0 and r["bare"] > 0 and r["ratio"] > 0
         assert r["compiles"] is None  # not a JAX target
@@ -36,3 +39,10 @@ def test_jax_counts_compilations_and_none_when_warm(tmp_path):
     assert row["property"] == "conv2d" and row["bare_missing"] == 0
     assert row["compiles"] is not None  # counted for a JAX target (new configurations compile)...
     assert row["warm_compiles"] == 0  # ...and nothing compiles when the adapter or the bare call repeats
+
+
+def test_an_unknown_property_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        per_example.main(["--property", "pool2d:max"])
+    assert info.value.code == 2
+    assert "--property: not timed: pool2d:max; timed: bn_forward, bn_backward" in capsys.readouterr().err

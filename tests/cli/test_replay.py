@@ -51,6 +51,11 @@ def test_a_call_sequence_replays_with_its_calls_as_the_mode(capsys):
         (["replay", "no-such-target", "pool2d", "-", CEIL], "unknown adapter 'no-such-target'"),
         (["replay", "torch", "no_such_property", "-", CEIL], "property: expected one of"),
         (["replay", "torch", "pool2d", "-", '{"op":"pool2d","colour":"red"}'], "unknown fields for pool2d"),
+        (["replay", "torch", "conv2d", "-", CEIL], "case: a pool2d case, but property conv2d checks conv2d"),
+        (["replay", "torch", "pool2d_nonfinite", "-", CEIL],
+         "case: lp pooling, but property pool2d_nonfinite checks max, avg pooling"),
+        (["replay", "torch", "drift_corpus", "-", CEIL], "case: a pool2d case, but property drift_corpus checks corpus"),
+        (["replay", "torch", "conventions", "-", SEQUENCE], "conventions: the example comes from the fingerprint probes"),
     ],
 )
 def test_bad_input_is_a_usage_error_naming_it(args, message, capsys):

@@ -1,6 +1,8 @@
 """Shared plumbing of the conformance properties: targets, the adapter fixture, one example's run.
 
-Every property is parametrized over ``target`` (an adapter name), ``mode`` and ``dtype``. A target
+Every property is parametrized over ``target`` (an adapter name), ``dtype`` and ``mode``; dtypes,
+modes, pooling kinds, the op recorded and the strategy drawn come from the property's row in
+``bnconform.properties`` (the test names its row with :func:`conformance`). A target
 whose framework is not installed, or a dtype/op it does not offer, is skipped with the reason, which
 the results file and the report show. A target whose framework is installed but does not load
 (``adapters.Broken``: its import or its adapter's factory raised) is not skipped: every one of its
@@ -17,10 +19,43 @@ import pytest
 from hypothesis import assume
 
 import adapters
-from bnconform import checks, compare, variants
+from bnconform import checks, compare, properties, variants
 from bnconform.dtypes import DTYPES
 
-MODES = ("train", "inference")
+_ROW = "bnconform_property"  # the attributes :func:`conformance` puts on a test function
+_DTYPES = "bnconform_dtypes"
+
+
+def conformance(name: str, *, kinds: tuple[str, ...] | None = None, dtypes: tuple[str, ...] | None = None):
+    """Make the decorated test check the property ``name`` of the table: the ``bnconform`` marker
+    (property, op, and for pooling the kind, one parameter per kind: ``kinds``, a subset of the
+    row's, else all of them); the ``dtype`` (``dtypes``, else the row's) and ``mode`` parameters
+    (:func:`pytest_generate_tests`); the ``prop`` fixture is the row."""
+    row = properties.get(name)
+    chosen = row.kinds if kinds is None else tuple(kinds)
+    if not set(chosen) <= set(row.kinds) or (row.kinds and not chosen):
+        raise ValueError(f"conformance({name!r}): kinds {chosen} are not a non-empty subset of {row.kinds}")
+
+    def mark(kind=None):
+        return pytest.mark.bnconform(property=row.name, op=row.op, **({} if kind is None else {"kind": kind}))
+
+    def decorate(fn):
+        setattr(fn, _ROW, row)
+        setattr(fn, _DTYPES, row.dtypes if dtypes is None else tuple(dtypes))
+        if not chosen:
+            return mark()(fn)
+        return pytest.mark.parametrize("kind", [pytest.param(k, marks=mark(k), id=k) for k in chosen])(fn)
+
+    return decorate
+
+
+@pytest.fixture
+def prop(request) -> properties.Property:
+    """The row of the property the test checks (see :func:`conformance`)."""
+    row = getattr(request.function, _ROW, None)
+    if row is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: the 'prop' fixture needs @conformance(NAME)")
+    return row
 
 
 def all_targets() -> list[str]:
@@ -46,8 +81,11 @@ def pytest_generate_tests(metafunc):
         if unknown:
             raise pytest.UsageError(f"--target: unknown adapter(s) {', '.join(unknown)}; known: {', '.join(all_targets())}")
         metafunc.parametrize("target", chosen)
+    row = getattr(metafunc.function, _ROW, None)
     if "dtype" in metafunc.fixturenames and not _parametrized(metafunc, "dtype"):
-        metafunc.parametrize("dtype", DTYPES)
+        metafunc.parametrize("dtype", getattr(metafunc.function, _DTYPES, DTYPES))
+    if row is not None and "mode" in metafunc.fixturenames and not _parametrized(metafunc, "mode"):
+        metafunc.parametrize("mode", row.modes)
 
 
 def _parametrized(metafunc, name: str) -> bool:
@@ -108,17 +146,38 @@ def adapter(target, observe, _covered):
 
 
 def require(adapter, op: str, dtype: str, mode: str | None = None) -> None:
-    """Skip, with the reason, what the adapter does not offer."""
+    """Skip, with the reason, what the adapter does not offer (``mode`` None or ``-``: any)."""
     caps = adapter.capabilities
     if op not in caps.ops:
         pytest.skip(f"{adapter.name} does not offer {op}")
     if dtype not in caps.op_dtypes(op):
         pytest.skip(f"{adapter.name} does not offer {dtype} for {op}")
-    if mode is not None and op == "batch_norm" and mode not in caps.bn_modes:
+    if mode not in (None, "-") and op == "batch_norm" and mode not in caps.bn_modes:
         pytest.skip(f"{adapter.name} does not offer batch norm in {mode} mode")
     refusal = adapter.dtype_refusal(op, dtype)
     if refusal:
         pytest.skip(refusal)
+
+
+def require_property(adapter, prop: properties.Property, dtype: str, mode: str | None = None,
+                     kind: str | None = None) -> None:
+    """:func:`require` for the row's op, then the pooling ``kind``, then what the row itself needs
+    (``Property.requires``): each missing one a skip with the reason."""
+    require(adapter, prop.op, dtype, mode)
+    if kind is not None and kind not in adapter.capabilities.pool_kinds:
+        pytest.skip(f"{adapter.name} does not offer {kind} pooling")
+    reason = prop.requires(adapter)
+    if reason:
+        pytest.skip(reason)
+
+
+def check_drawn(prop: properties.Property, observe, adapter, data, dtype: str, mode: str,
+                kind: str | None = None) -> None:
+    """One Hypothesis example of ``prop``: skip what the adapter does not offer, draw a case from
+    the row's strategy, run and judge it."""
+    require_property(adapter, prop, dtype, mode, kind)
+    case = data.draw(prop.cases(adapter, dtype, kind), label="case")
+    run_example(observe, adapter, prop.name, case, mode)
 
 
 def replay_command(target: str, prop: str, mode: str, case) -> str:

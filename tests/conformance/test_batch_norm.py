@@ -1,82 +1,55 @@
 """Batch normalization against the reference (Ioffe and Szegedy 2015, Algorithm 1 and Section 3).
 
 Each property draws cases within what the target offers and compares every output element-wise
-under the tolerance model (``bnconform.tolerance``).
+under the tolerance model (``bnconform.tolerance``). Modes, dtypes and strategies: the property's
+row in ``bnconform.properties``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bnconform import strategies
-
-from .conftest import MODES, require, run_example
+from .conftest import check_drawn, conformance, require_property, run_example
 
 
-@pytest.mark.bnconform(property="bn_forward", op="batch_norm")
-@pytest.mark.parametrize("mode", MODES)
+@conformance("bn_forward")
 @given(data=st.data())
-def test_bn_forward(target, mode, dtype, adapter, observe, data):
+def test_bn_forward(target, mode, dtype, adapter, observe, prop, data):
     """y = gamma * (x - mu) / sqrt(var + eps) + beta with batch (train) or moving (inference) statistics."""
-    require(adapter, "batch_norm", dtype, mode)
-    case = data.draw(strategies.bn_cases(adapter.capabilities, dtype=dtype), label="case")
-    run_example(observe, adapter, "bn_forward", case, mode)
+    check_drawn(prop, observe, adapter, data, dtype, mode)
 
 
-@pytest.mark.bnconform(property="bn_forward_adversarial", op="batch_norm")
-@pytest.mark.parametrize("mode", MODES)
+@conformance("bn_forward_adversarial")
 @given(data=st.data())
-def test_bn_forward_adversarial(target, mode, dtype, adapter, observe, data):
+def test_bn_forward_adversarial(target, mode, dtype, adapter, observe, prop, data):
     """The forward pass stays within the conditioning-aware bound on ill-conditioned batches: a large
     offset relative to the spread, a constant feature, a variance near eps, one value per feature."""
-    require(adapter, "batch_norm", dtype, mode)
-    case = data.draw(strategies.bn_cases(adapter.capabilities, dtype=dtype, adversarial=True), label="case")
-    run_example(observe, adapter, "bn_forward_adversarial", case, mode)
+    check_drawn(prop, observe, adapter, data, dtype, mode)
 
 
-@pytest.mark.bnconform(property="bn_backward", op="batch_norm")
-@pytest.mark.parametrize("mode", MODES)
+@conformance("bn_backward")
 @given(data=st.data())
-def test_bn_backward(target, mode, dtype, adapter, observe, data):
+def test_bn_backward(target, mode, dtype, adapter, observe, prop, data):
     """dx, dgamma, dbeta of sum(y * dy) equal the closed-form backward pass (not finite differences)."""
-    require(adapter, "batch_norm", dtype, mode)
-    if not adapter.capabilities.bn_backward:
-        pytest.skip(f"{adapter.name} offers no gradients")
-    case = data.draw(strategies.bn_cases(adapter.capabilities, dtype=dtype), label="case")
-    run_example(observe, adapter, "bn_backward", case, mode)
+    check_drawn(prop, observe, adapter, data, dtype, mode)
 
 
-@pytest.mark.bnconform(property="bn_moving_stats", op="batch_norm")
-@pytest.mark.parametrize("mode", ["train"])
+@conformance("bn_moving_stats")
 @given(data=st.data())
-def test_bn_moving_stats(target, mode, dtype, adapter, observe, data):
+def test_bn_moving_stats(target, mode, dtype, adapter, observe, prop, data):
     """After k training calls the moving statistics follow the framework's EMA convention exactly
     (random momentum, eps, gamma, beta; momentum=None where the framework offers it)."""
-    require(adapter, "batch_norm", dtype, mode)
-    case = data.draw(
-        strategies.bn_cases(
-            adapter.capabilities,
-            dtype=dtype,
-            max_steps=4,
-            momentum_none=adapter.conventions.momentum_none,
-        ),
-        label="case",
-    )
-    run_example(observe, adapter, "bn_moving_stats", case, mode)
+    check_drawn(prop, observe, adapter, data, dtype, mode)
 
 
-@pytest.mark.bnconform(property="bn_inference_keeps_stats", op="batch_norm")
-@pytest.mark.parametrize("mode", ["inference"])
+@conformance("bn_inference_keeps_stats")
 @given(data=st.data())
-def test_bn_inference_keeps_stats(target, mode, dtype, adapter, observe, data):
+def test_bn_inference_keeps_stats(target, mode, dtype, adapter, observe, prop, data):
     """An inference-mode call leaves the moving statistics bit-for-bit unchanged."""
-    require(adapter, "batch_norm", dtype, mode)
-    case = data.draw(strategies.bn_cases(adapter.capabilities, dtype=dtype), label="case")
-    run_example(observe, adapter, "bn_inference_keeps_stats", case, mode)
+    check_drawn(prop, observe, adapter, data, dtype, mode)
 
 
 @st.composite
@@ -90,18 +63,15 @@ def call_sequences(draw, adapter) -> tuple[str, ...]:
     return draw(st.one_of(st.just(("train", "inference", "train")), mixed))
 
 
-@pytest.mark.bnconform(property="bn_call_sequence", op="batch_norm")
-@pytest.mark.parametrize("mode", ["-"])
+@conformance("bn_call_sequence")
 @given(data=st.data())
-def test_bn_call_sequence(target, mode, dtype, adapter, observe, data):
+def test_bn_call_sequence(target, mode, dtype, adapter, observe, prop, data):
     """One layer through a sequence of training, inference and (Keras) flagless calls: after each call
     the output and the moving statistics are the reference's; inference calls leave the statistics
-    bit for bit, and momentum=None averages over the training calls only."""
-    require(adapter, "batch_norm", dtype)
+    bit for bit, and momentum=None averages over the training calls only. The record's mode is
+    ``-``; the example's is the sequence (``train,inference,train``)."""
+    require_property(adapter, prop, dtype, mode)
     calls = data.draw(call_sequences(adapter), label="calls")
-    case = data.draw(
-        strategies.bn_cases(adapter.capabilities, dtype=dtype, momentum_none=adapter.conventions.momentum_none),
-        label="case",
-    )
+    case = data.draw(prop.cases(adapter, dtype), label="case")
     case = dataclasses.replace(case, steps=len(calls))  # one batch per call
-    run_example(observe, adapter, "bn_call_sequence", case, ",".join(calls))
+    run_example(observe, adapter, prop.name, case, ",".join(calls))

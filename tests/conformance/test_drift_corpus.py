@@ -10,6 +10,8 @@ from bnconform import cases as C
 from bnconform import checks, compare
 from bnconform.corpus import corpus
 
+from .conftest import conformance
+
 
 def _output(adapter, mode: str, case):
     with adapter.placed():  # on the run's device (adapters.device), like every property
@@ -28,9 +30,7 @@ def _run(adapter, mode: str, case):
 _CHECK = {"batch_norm": checks.check_bn_forward, "conv2d": checks.check_conv2d, "pool2d": checks.check_pool2d}
 
 
-@pytest.mark.bnconform(property="drift_corpus", op="corpus")
-@pytest.mark.parametrize("mode", ["-"])
-@pytest.mark.parametrize("dtype", ["float32"])
+@conformance("drift_corpus")
 def test_drift_corpus(target, mode, dtype, adapter, observe):
     """Record the corpus outputs for the version comparison; every one conforms to the reference."""
     cases = corpus(adapter.capabilities)

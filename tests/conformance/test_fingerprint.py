@@ -14,7 +14,7 @@ from adapters.fingerprint import conventions_example, disagreements, fingerprint
 from bnconform import checks
 from bnconform.compare import compare, worst
 
-from .conftest import explain_or_fail
+from .conftest import conformance, explain_or_fail
 
 
 def _require_bn(adapter):
@@ -22,9 +22,7 @@ def _require_bn(adapter):
         pytest.skip(f"{adapter.name} does not offer batch_norm")
 
 
-@pytest.mark.bnconform(property="conventions", op="batch_norm")
-@pytest.mark.parametrize("mode", ["-"])
-@pytest.mark.parametrize("dtype", ["float32"])
+@conformance("conventions")
 def test_declared_conventions_are_measured(target, mode, dtype, adapter, observe):
     """Momentum meaning, running-variance bias, default eps and default axis, as probed, equal the
     adapter's declaration; so does what a call with no training flag does, where it is declared
@@ -42,9 +40,7 @@ def test_declared_conventions_are_measured(target, mode, dtype, adapter, observe
                         f"{target}: measured conventions differ from the declared ones:\n" + "\n".join(problems))
 
 
-@pytest.mark.bnconform(property="bn_fresh_state", op="batch_norm")
-@pytest.mark.parametrize("mode", ["-"])
-@pytest.mark.parametrize("dtype", ["float32"])
+@conformance("bn_fresh_state")
 def test_fresh_layer_state(target, mode, dtype, adapter, observe):
     """A fresh layer holds gamma 1, beta 0, moving mean 0, moving variance 1 (the course's worked
     example 1: Keras get_weights() of a new layer is [1,1,1], [0,0,0], [0,0,0], [1,1,1])."""

@@ -11,23 +11,19 @@ axis, do not depend on the math mode), except that no ``tf32_inputs`` entry may 
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters import math_mode
-from bnconform import strategies
 
-from .conftest import require, run_example
+from .conftest import check_drawn, conformance, require
 
 
-@pytest.mark.bnconform(property="math_mode_probe", op="conv2d")
-@pytest.mark.parametrize("mode", ["-"])
-@pytest.mark.parametrize("dtype", ["float32"])
-def test_full_float32_reads_float32(target, mode, dtype, adapter, observe):
+@conformance("math_mode_probe")
+def test_full_float32_reads_float32(target, mode, dtype, adapter, observe, prop):
     """The probe convolution in full float32 gives float32's answer on the adapter's device; the
     default's reading is in the failure message and in ``bnconform``'s gpu_check output."""
-    require(adapter, "conv2d", dtype)
+    require(adapter, prop.op, dtype)
     found = math_mode.probe(adapter)
     assert found["full_float32"]["value"] == "float32", found
     if adapter.device_record()["platform"] == "cpu":  # no tensor cores: the default is float32 too
@@ -47,13 +43,9 @@ class _NoTF32Excuse:
         return [d for d in self._observe.known_deviations() if d.model != "tf32_inputs"]
 
 
-@pytest.mark.bnconform(property="conv2d", op="conv2d")
-@pytest.mark.parametrize("mode", ["-"])
-@pytest.mark.parametrize("dtype", ["float32"])
+@conformance("conv2d", dtypes=("float32",))
 @given(data=st.data())
-def test_conv2d_full_float32(target, mode, dtype, adapter, observe, data):
+def test_conv2d_full_float32(target, mode, dtype, adapter, observe, prop, data):
     """Every offered float32 convolution, computed in full float32, conforms."""
-    require(adapter, "conv2d", dtype)
-    case = data.draw(strategies.conv_cases(adapter.capabilities, dtype=dtype), label="case")
     with math_mode.full_float32(math_mode.family(adapter)):
-        run_example(_NoTF32Excuse(observe), adapter, "conv2d", case, mode)
+        check_drawn(prop, _NoTF32Excuse(observe), adapter, data, dtype, mode)

@@ -4,8 +4,9 @@ The Hypothesis properties draw from short menus of small shapes; real layers run
 real sizes (blocked and parallel reductions, im2col/Winograd, blocked layouts). These tests run one
 fixed production-size case per property and dtype through the same ``run_example`` -- the same
 judgement, the same record, the same replay command -- so every run meets them, and a compiling
-framework compiles only a few more programs. float32 and float16 (the dtype whose reductions are
-furthest from float64, and the one the model's half-precision accumulation claim is about).
+framework compiles only a few more programs. The dtypes are ``properties.PRODUCTION_DTYPES``
+(float32, and float16: the dtype whose reductions are furthest from float64, and the one the
+model's half-precision accumulation claim is about); the rows with ``production=True`` run here.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from __future__ import annotations
 import pytest
 
 from bnconform import strategies
+from bnconform.properties import PRODUCTION_DTYPES
 
-from .conftest import MODES, require, run_example
-
-PRODUCTION_DTYPES = ("float32", "float16")
+from .conftest import conformance, require_property, run_example
 
 
 def _case(adapter, key: str, dtype: str):
@@ -26,52 +26,37 @@ def _case(adapter, key: str, dtype: str):
     return case
 
 
-@pytest.mark.bnconform(property="bn_forward", op="batch_norm")
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("dtype", PRODUCTION_DTYPES)
-def test_bn_forward_production(target, mode, dtype, adapter, observe):
+def _production(prop, observe, adapter, dtype: str, mode: str, kind: str | None = None) -> None:
+    require_property(adapter, prop, dtype, mode, kind)
+    run_example(observe, adapter, prop.name, _case(adapter, kind or prop.op, dtype), mode)
+
+
+@conformance("bn_forward", dtypes=PRODUCTION_DTYPES)
+def test_bn_forward_production(target, mode, dtype, adapter, observe, prop):
     """Forward at 16,384 values per feature (batch statistics in train, moving ones in inference)."""
-    require(adapter, "batch_norm", dtype, mode)
-    run_example(observe, adapter, "bn_forward", _case(adapter, "batch_norm", dtype), mode)
+    _production(prop, observe, adapter, dtype, mode)
 
 
-@pytest.mark.bnconform(property="bn_backward", op="batch_norm")
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("dtype", PRODUCTION_DTYPES)
-def test_bn_backward_production(target, mode, dtype, adapter, observe):
+@conformance("bn_backward", dtypes=PRODUCTION_DTYPES)
+def test_bn_backward_production(target, mode, dtype, adapter, observe, prop):
     """Backward at 16,384 values per feature."""
-    require(adapter, "batch_norm", dtype, mode)
-    if not adapter.capabilities.bn_backward:
-        pytest.skip(f"{adapter.name} offers no gradients")
-    run_example(observe, adapter, "bn_backward", _case(adapter, "batch_norm", dtype), mode)
+    _production(prop, observe, adapter, dtype, mode)
 
 
-@pytest.mark.bnconform(property="bn_moving_stats", op="batch_norm")
-@pytest.mark.parametrize("dtype", PRODUCTION_DTYPES)
-def test_bn_moving_stats_production(target, dtype, adapter, observe):
-    """Moving statistics after one training step at 16,384 values per feature."""
-    require(adapter, "batch_norm", dtype, "train")
-    run_example(observe, adapter, "bn_moving_stats", _case(adapter, "batch_norm", dtype), "train")
+@conformance("bn_moving_stats", dtypes=PRODUCTION_DTYPES)
+def test_bn_moving_stats_production(target, dtype, adapter, observe, prop):
+    """Moving statistics after one training step at 16,384 values per feature (recorded with mode
+    ``-``, as before the table)."""
+    _production(prop, observe, adapter, dtype, "train")
 
 
-@pytest.mark.bnconform(property="conv2d", op="conv2d")
-@pytest.mark.parametrize("dtype", PRODUCTION_DTYPES)
-def test_conv2d_production(target, dtype, adapter, observe):
+@conformance("conv2d", dtypes=PRODUCTION_DTYPES)
+def test_conv2d_production(target, dtype, adapter, observe, prop):
     """256 input channels, 3 x 3 (2,304 terms per output), 64 filters, strided and dilated."""
-    require(adapter, "conv2d", dtype)
-    run_example(observe, adapter, "conv2d", _case(adapter, "conv2d", dtype), "-")
+    _production(prop, observe, adapter, dtype, "-")
 
 
-def _pool_kinds():
-    return [pytest.param(k, marks=pytest.mark.bnconform(property="pool2d", op=f"{k}_pool2d"), id=k)
-            for k in ("max", "avg", "global_avg")]
-
-
-@pytest.mark.parametrize("kind", _pool_kinds())
-@pytest.mark.parametrize("dtype", PRODUCTION_DTYPES)
-def test_pool2d_production(target, kind, dtype, adapter, observe):
+@conformance("pool2d", kinds=("max", "avg", "global_avg"), dtypes=PRODUCTION_DTYPES)
+def test_pool2d_production(target, kind, dtype, adapter, observe, prop):
     """Max and average pooling 3 x 3, stride 2, and global average over 32 x 32, of (8, 32, 32, 64)."""
-    require(adapter, "pool2d", dtype)
-    if kind not in adapter.capabilities.pool_kinds:
-        pytest.skip(f"{adapter.name} does not offer {kind} pooling")
-    run_example(observe, adapter, "pool2d", _case(adapter, kind, dtype), "-")
+    _production(prop, observe, adapter, dtype, "-", kind)

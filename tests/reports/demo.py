@@ -17,15 +17,15 @@ import random
 import sys
 from pathlib import Path
 
-PROPERTIES = [  # (property, op, modes, dtypes)
-    ("bn_forward", "batch_norm", ("train", "inference"), ("float32", "float16", "bfloat16")),
-    ("bn_backward", "batch_norm", ("train",), ("float32", "float16")),
-    ("bn_moving_stats", "batch_norm", ("train",), ("float32",)),
-    ("bn_forward_adversarial", "batch_norm", ("train",), ("float32",)),
-    ("conv2d_forward", "conv2d", ("-",), ("float32", "float16", "bfloat16")),
-    ("conv2d_same_padding", "conv2d", ("-",), ("float32",)),
-    ("max_pool2d_forward", "max_pool2d", ("-",), ("float32", "bfloat16")),
-    ("avg_pool2d_forward", "avg_pool2d", ("-",), ("float32", "float16")),
+PROPERTIES = [  # (property, op, pooling kind, modes, dtypes)
+    ("bn_forward", "batch_norm", None, ("train", "inference"), ("float32", "float16", "bfloat16")),
+    ("bn_backward", "batch_norm", None, ("train",), ("float32", "float16")),
+    ("bn_moving_stats", "batch_norm", None, ("train",), ("float32",)),
+    ("bn_forward_adversarial", "batch_norm", None, ("train",), ("float32",)),
+    ("conv2d_forward", "conv2d", None, ("-",), ("float32", "float16", "bfloat16")),
+    ("conv2d_same_padding", "conv2d", None, ("-",), ("float32",)),
+    ("max_pool2d_forward", "pool2d", "max", ("-",), ("float32", "bfloat16")),
+    ("avg_pool2d_forward", "pool2d", "avg", ("-",), ("float32", "float16")),
 ]
 EPS = {"float32": 2.0 ** -23, "float16": 2.0 ** -10, "bfloat16": 2.0 ** -7}
 
@@ -54,7 +54,8 @@ target = "keras-jax"
 framework = "keras"
 versions = ">=3.0,<=3.15.1"
 property = "*pool2d*"
-op = "avg_pool2d"
+op = "pool2d"
+kind = "avg"
 dtype = "float16"
 model = "half_precision_accumulation"
 reason = "window sums accumulated in float16 on the JAX backend"
@@ -71,7 +72,7 @@ link = "https://github.com/pytorch/pytorch/issues/0000"
 '''
 
 
-def _record(run, target, framework, version, backend, prop, op, mode, dtype, rng):
+def _record(run, target, framework, version, backend, prop, op, kind, mode, dtype, rng):
     ratio = 10 ** rng.uniform(-2.3, -0.4)
     verdict, message, example, replay, reason = "pass", None, None, None, None
     explained, deviations = {}, []
@@ -85,7 +86,7 @@ def _record(run, target, framework, version, backend, prop, op, mode, dtype, rng
         reason = "one-pass variance E[x^2] - E[x]^2 cancels catastrophically for large offsets"
         explained = {"flax-linen-one-pass-variance": 7}
         deviations = [{"id": "flax-linen-one-pass-variance", "model": "one_pass_variance", "params": {}}]
-    if target == "tf_keras" and dtype == "bfloat16" and op == "max_pool2d":
+    if target == "tf_keras" and dtype == "bfloat16" and kind == "max":
         verdict, reason, ratio = "skip", "tf_keras has no bfloat16 max pooling on CPU", None
     if verdict == "fail":
         example = case
@@ -97,7 +98,7 @@ def _record(run, target, framework, version, backend, prop, op, mode, dtype, rng
     return {
         "id": f"tests/conformance/test_{op}.py::test_{prop}[{target}-{mode}-{dtype}]",
         "property": prop, "target": target, "framework": framework, "version": version, "backend": backend,
-        "op": op, "mode": mode, "dtype": dtype, "verdict": verdict, "reason": reason,
+        "op": op, "kind": kind, "mode": mode, "dtype": dtype, "verdict": verdict, "reason": reason,
         "examples": 0 if verdict == "skip" else rng.choice([50, 100, 200]),
         "max_abs_error": None if ratio is None else ratio * eps * 8,
         "max_rel_error": None if ratio is None else ratio * eps * 2,
@@ -126,7 +127,7 @@ def _fingerprint(target, framework, version, backend):
 
 def _drift(target, version, rng):
     entries = []
-    for op, n in (("batch_norm", 24), ("conv2d", 32), ("max_pool2d", 16)):
+    for op, n in (("batch_norm", 24), ("conv2d", 32), ("pool2d/max", 16)):
         for case_seed in range(3):
             base = random.Random(f"{target}-{op}-{case_seed}")
             values = [round(base.uniform(-3, 3), 6) for _ in range(n)]
@@ -169,10 +170,10 @@ def demo_results() -> dict[str, dict]:
         rng = random.Random(run)
         records, fingerprints, drift, cifar = [], {}, [], []
         for target, framework, version, backend in targets:
-            for prop, op, modes, dtypes in PROPERTIES:
+            for prop, op, kind, modes, dtypes in PROPERTIES:
                 for mode in modes:
                     for dtype in dtypes:
-                        records.append(_record(run, target, framework, version, backend, prop, op, mode, dtype, rng))
+                        records.append(_record(run, target, framework, version, backend, prop, op, kind, mode, dtype, rng))
             fingerprints[target] = _fingerprint(target, framework, version, backend)
             if framework == "torch":
                 drift += _drift(target, version, rng)

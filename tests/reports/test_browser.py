@@ -54,7 +54,7 @@ def test_report_loads_cleanly_and_shows_the_right_counts(demo_page, tmp_path):
     assert cells[("torch212", "torch", "batch_norm · train")] == {"pass": 7}
     assert cells[("jax010", "flax-linen", "batch_norm · train")] == {"known-deviation": 1, "pass": 6}
     assert cells[("jax010", "keras-jax", "conv2d")] == {"pass": 4}
-    assert cells[("tf221", "tf_keras", "max_pool2d")] == {"pass": 1, "skip": 1}
+    assert cells[("tf221", "tf_keras", "pool2d (max)")] == {"pass": 1, "skip": 1}
     assert cells[("tf221", "keras-tensorflow", "batch_norm · inference")] == {"pass": 3}
     assert png_size(shot) == (1200, 800)
 

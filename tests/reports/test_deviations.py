@@ -144,7 +144,7 @@ id = "torch-typo"
 framework = "torch"
 versions = ">=2.0,<3"
 property = "bn_moving_stats"
-op = "batch_nrom"
+mode = "inferense"
 model = "unbiased_moving_variance"
 reason = "typo"
 link = "https://example.org/3"
@@ -180,7 +180,7 @@ link = "https://example.org/6"
         explained(count=4),
         explained(count=2, target="flax-nnx"),
         make_record(framework="torch", version="2.13.0", property="bn_moving_stats"),
-        make_record(target="keras-jax", framework="keras", version="3.15.1", property="pool2d", op="avg_pool2d"),
+        make_record(target="keras-jax", framework="keras", version="3.15.1", property="pool2d", op="pool2d", kind="avg"),
         make_record(target="keras-jax", framework="keras", version="3.15.1", property="pool2d_nonfinite",
                     verdict="skip"),
     ]
@@ -223,6 +223,15 @@ def entry(**fields) -> str:
     (entry(version="1"), ":2: deviation #1 (id e1): unknown key(s) version"),
     (entry(property="conv2d", model="nan_skipping_max_pool"),
      ":2: deviation #1 (id e1): model 'nan_skipping_max_pool' judges pool2d, pool2d_nonfinite; property 'conv2d' matches none"),
+    (entry(property="bn_froward"), ":2: deviation #1 (id e1): property 'bn_froward' matches no property of "
+                                   "bnconform/properties.py (bn_forward, "),
+    (entry(op="batch_nrom"), ":2: deviation #1 (id e1): op 'batch_nrom' matches no op of the properties 'bn_forward'"),
+    (entry(property="pool2d", op="avg_pool2d", model="half_precision_accumulation"),
+     ':2: deviation #1 (id e1): op \'avg_pool2d\' is a pooling kind\'s old name: write op = "pool2d" and kind = "avg"'),
+    (entry(property="pool2d_nonfinite", kind="lp", model="half_precision_accumulation"),
+     ":2: deviation #1 (id e1): kind 'lp' matches no pooling kind of the properties 'pool2d_nonfinite' matches (avg, max)"),
+    (entry(kind="max"), ":2: deviation #1 (id e1): kind 'max' matches no pooling kind of the properties 'bn_forward' "
+                        "matches (none)"),
     (entry(reason="  "), ":2: deviation #1 (id e1): reason must not be empty"),
     (entry(params="3"), ":2: deviation #1 (id e1): params must be an inline table"),
     (entry() + "\n# second\n\n" + entry().replace("# a comment\n", ""),

@@ -112,7 +112,7 @@ id = "torch-typo"
 framework = "torch"
 versions = "<3"
 property = "bn_forward"
-op = "batch_nrom"
+dtype = "float23"
 model = "float32_compute"
 reason = "typo"
 link = "https://example.org/torch/2"
@@ -123,7 +123,7 @@ link = "https://example.org/torch/2"
     assert "WARNINGS (2):" in out
     assert ("stale known deviation #2 torch-ancient (torch <2.0 bn_forward/*): no tested version in range "
             "(tested 2.13.0)") in out
-    assert "unused known deviation #3 torch-typo (torch <3 bn_forward/batch_nrom): matches no test" in out
+    assert "unused known deviation #3 torch-typo (torch <3 bn_forward/* dtype=float23): matches no test" in out
     assert "1 not-reached" in out  # flax-one-pass: its test passed; no warning
     code, out, _ = gate(capsys, path, "--known-deviations", kd, "--strict")
     assert code == 1 and "--strict: 2 warning(s)" in out

@@ -40,7 +40,7 @@ def test_fails(target, mode, dtype, observe):
 def test_errors(target, mode, dtype, observe):
     raise ValueError("adapter exploded")
 
-@pytest.mark.bnconform(property="max_pool_forward", op="max_pool2d")
+@pytest.mark.bnconform(property="max_pool_forward", op="pool2d", kind="max")
 @params("alpha", mode="-", dtype="bfloat16")
 def test_skips(target, mode, dtype, observe):
     pytest.skip("alpha offers no bfloat16 pooling")

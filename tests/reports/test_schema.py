@@ -91,3 +91,15 @@ def test_worst_verdict_orders_by_severity():
     assert worst_verdict(["fixed-deviation", "known-deviation"]) == "fixed-deviation"
     assert worst_verdict(["fail", "error", "pass"]) == "error"
     assert worst_verdict([]) is None
+
+
+def test_old_pooling_op_names_read_as_pool2d_and_the_kind(write):
+    """Files written before one name per op: ``avg_pool2d`` records and drift labels line up with new ones."""
+    old = make_record(property="pool2d", op="avg_pool2d", mode="-")
+    new = make_record(property="pool2d", op="pool2d", kind="max", mode="-")
+    bn = make_record()
+    drift = [{"target": "torch", "op": "global_avg_pool2d", "case": {}, "output": [1.0], "dtype": "float32"},
+             {"target": "torch", "op": "conv2d/valid", "case": {}, "output": [1.0], "dtype": "float32"}]
+    doc = load_results(write(make_doc("r", [old, new, bn], drift=drift)))
+    assert [(r["op"], r["kind"]) for r in doc["records"]] == [("pool2d", "avg"), ("pool2d", "max"), ("batch_norm", None)]
+    assert [e["op"] for e in doc["drift"]] == ["pool2d/global_avg", "conv2d/valid"]

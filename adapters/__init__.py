@@ -24,7 +24,9 @@ import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 
+from . import contract
 from .base import Adapter, BNRun, Broken, Capabilities, Conventions, DefaultRun, LayerState, Unavailable
+from .contract import ContractError
 
 __all__ = [
     "Adapter",
@@ -32,6 +34,7 @@ __all__ = [
     "BNRun",
     "Broken",
     "Capabilities",
+    "ContractError",
     "Conventions",
     "DefaultRun",
     "LayerState",
@@ -94,7 +97,7 @@ class AdapterInfo:
             raise Broken(self.name, type(e).__name__, str(e), stage="import") from e
         placement = self.placement(device)  # Unavailable: no such device on this machine
         try:
-            adapter = getattr(module, self.factory)()
+            adapter = contract.check(getattr(module, self.factory)())  # its ops' methods are there
         except (Unavailable, Broken):
             raise
         except Exception as e:  # noqa: BLE001 - the framework imported but cannot build its objects
@@ -202,7 +205,10 @@ def get(name: str) -> AdapterInfo:
 
 
 def register(info: AdapterInfo, adapter: Adapter | None = None) -> None:
-    """Add an adapter at run time (``--bn-impl``), optionally already built."""
+    """Add an adapter at run time (``--bn-impl``), optionally already built (``ContractError`` if it
+    lists an op without its method)."""
+    if adapter is not None:
+        contract.check(adapter)
     _REGISTRY[info.name] = info
     for key in [k for k in _LOADED if k[0] == info.name]:
         del _LOADED[key]

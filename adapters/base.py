@@ -20,6 +20,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .contract import check
+
 OPS = ("batch_norm", "conv2d", "pool2d")
 MODES = ("train", "inference")
 
@@ -176,8 +178,6 @@ class Adapter:
         return self.device.record() if self.device is not None else {"platform": "cpu", "name": "cpu"}
 
     def __post_init__(self):
-        from .contract import check
-
         check(self)  # an op listed without its method fails here, when the adapter is built
 
     # -- what is offered ------------------------------------------------------------------------

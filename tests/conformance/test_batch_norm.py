@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.contract import lacks
 from bnconform import strategies
 
 from .conftest import MODES, require, run_example
@@ -99,8 +98,6 @@ def test_bn_call_sequence(target, mode, dtype, adapter, observe, data):
     the output and the moving statistics are the reference's; inference calls leave the statistics
     bit for bit, and momentum=None averages over the training calls only."""
     require(adapter, "batch_norm", dtype)
-    if lacks(adapter, "bn_sequence"):
-        pytest.skip(lacks(adapter, "bn_sequence"))
     calls = data.draw(call_sequences(adapter), label="calls")
     case = data.draw(
         strategies.bn_cases(adapter.capabilities, dtype=dtype, momentum_none=adapter.conventions.momentum_none),

@@ -8,6 +8,11 @@ without its method) come at build or registration time, with the adapter, op and
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -20,7 +25,7 @@ from bnconform import checks, strategies
 from . import toy_adapter
 
 CI = settings.get_profile("ci")
-TOY = AdapterInfo("toy", "numpy", "tests.adapters.toy_adapter", "load", ("numpy",))  # the registry line
+ROOT = Path(__file__).resolve().parents[2]
 
 # (property, mode, strategy of the toy's cases) for every property the toy offers
 BN = dict(dtype="float32")
@@ -42,7 +47,7 @@ def toy(monkeypatch):
     """The toy registered with its one line in a private registry, and loaded as a target is."""
     monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
     monkeypatch.setattr(adapters, "_LOADED", {})
-    adapters.register(TOY)
+    adapters.register(toy_adapter.INFO)
     return adapters.load("toy")
 
 
@@ -135,3 +140,26 @@ def test_an_op_listed_without_its_method_fails_at_registration(monkeypatch):
     adapters.register(AdapterInfo("bare", "numpy", "tests.adapters.toy_adapter", "load_bare", ("numpy",)))
     with pytest.raises(adapters.Broken, match="fails to build its adapter: ContractError: adapter 'bare'"):
         adapters.load("bare")
+
+
+def test_the_conformance_suite_runs_it_as_a_target():
+    """``pytest tests/conformance -p tests.adapters.toy_adapter --target toy``, as a user runs a target:
+    every property it offers passes, the others skip with the reason."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    cmd = [sys.executable, "-m", "pytest", "tests/conformance/test_batch_norm.py", "tests/conformance/test_conv_pool.py",
+           "-p", "tests.adapters.toy_adapter", "--target", "toy", "-k", "float32 and not adversarial",
+           "-q", "-rA", "-p", "no:cacheprovider", "--hypothesis-profile", "ci"]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    passed = {line.split("::")[1] for line in out.splitlines() if line.startswith("PASSED ")}
+    assert passed == {
+        "test_bn_forward[toy-float32-train]", "test_bn_forward[toy-float32-inference]",
+        "test_bn_moving_stats[toy-float32-train]", "test_bn_inference_keeps_stats[toy-float32-inference]",
+        "test_conv2d[toy-float32--]", "test_pool2d[toy-float32---max]", "test_pool2d[toy-float32---avg]",
+        "test_pool2d[toy-float32---global_avg]", "test_pool2d_nonfinite[toy-float32---max]",
+        "test_pool2d_nonfinite[toy-float32---avg]",
+    }, out
+    for reason in ("toy does not implement bn_sequence (adapters.contract)", "toy offers no gradients",
+                   "toy does not offer lp pooling"):
+        assert reason in out, out

@@ -3,9 +3,9 @@
 It keeps the contract (``adapters.contract``): the three ops on typed inputs, its capabilities
 declared positively, and nothing optional (no ``bn_sequence``, ``bn_default`` or ``bare_call``: the
 call-sequence property, the fingerprint's default-layer probes and the benchmark's bare timing skip it
-with the reason). Registering it is one line::
-
-    adapters.register(AdapterInfo("toy", "numpy", "tests.adapters.toy_adapter", "load", ("numpy",)))
+with the reason). Registering it is one line (:data:`INFO`, registered by :func:`pytest_configure` when
+a pytest run loads this module as a plugin: ``pytest tests/conformance -p tests.adapters.toy_adapter
+--target toy``).
 
 Batch norm is written out in float32 (Ioffe and Szegedy 2015, Algorithm 1: two-pass batch variance,
 Keras's momentum meaning, the biased variance in the moving average); convolution and pooling are the
@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
+import adapters
 import reference as R
 from adapters.base import Adapter, BNRun, Capabilities, Conventions
 from adapters.steps import batches, run_steps
+
+INFO = adapters.AdapterInfo("toy", "numpy", __name__, "load", ("numpy",))  # the registry line
 
 CAPABILITIES = Capabilities(
     ops=("batch_norm", "conv2d", "pool2d"),
@@ -119,3 +122,7 @@ class ToyAdapter(Adapter):
 
 def load() -> ToyAdapter:
     return ToyAdapter()
+
+
+def pytest_configure(config):
+    adapters.register(INFO)

@@ -20,7 +20,9 @@ it counts as installed, and its import error is a ``Broken``.
 
 from __future__ import annotations
 
+from . import contract
 from .base import Adapter, BNRun, Broken, Capabilities, Conventions, DefaultRun, LayerState, Unavailable
+from .contract import ContractError
 from .registry import TARGETS, AdapterInfo, distribution_version, families, module_distribution
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "BNRun",
     "Broken",
     "Capabilities",
+    "ContractError",
     "Conventions",
     "DefaultRun",
     "LayerState",
@@ -62,7 +65,10 @@ def get(name: str) -> AdapterInfo:
 
 
 def register(info: AdapterInfo, adapter: Adapter | None = None) -> None:
-    """Add an adapter at run time (``--bn-impl``), optionally already built."""
+    """Add an adapter at run time (``--bn-impl``), optionally already built (``ContractError`` if it
+    lists an op without its method)."""
+    if adapter is not None:
+        contract.check(adapter)
     _REGISTRY[info.name] = info
     for key in [k for k in _LOADED if k[0] == info.name]:
         del _LOADED[key]

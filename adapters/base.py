@@ -1,4 +1,5 @@
-"""The one small interface every framework adapter implements.
+"""The types adapters share: the base class, capabilities, conventions, what a call returns, and the
+two load errors. The contract itself (the three ops and the optional calls) is ``adapters.contract``.
 
 An adapter takes a case spec and its materialized inputs (``bnconform.cases``: float64 arrays
 whose values are exactly representable in ``case.dtype``), runs the framework in that dtype, and
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from .contract import check
 
 OPS = ("batch_norm", "conv2d", "pool2d")
 MODES = ("train", "inference")
@@ -75,52 +78,46 @@ class Conventions:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What the framework offers, used to shape the generated cases.
+    """What the framework offers, declared positively: every default offers nothing, so an adapter
+    states exactly the ops, dtypes and arguments it offers (and needs to state only those of its ops).
 
     Cases outside these are not generated; the few combinations these flags cannot describe are
-    refused by ``Adapter.unsupported`` with the framework's reason.
+    refused by ``Adapter.unsupported`` with the framework's reason. Two fields state a restriction
+    rather than an offer and keep their names for the results files: ``bn_min_values_per_feature``
+    and ``pool_symmetric_padding``.
     """
 
-    ops: tuple[str, ...] = OPS
-    dtypes: tuple[str, ...] = ("float32",)
-    dtypes_by_op: dict = field(default_factory=dict)  # op -> dtypes, where an op offers fewer/more
-    bn_modes: tuple[str, ...] = MODES
-    bn_backward: bool = True
-    bn_ranks: tuple[int, ...] = (2, 4)  # input ranks
-    bn_any_axis: bool = True  # False: only the framework's layout (e.g. axis 1)
-    bn_axes: tuple[int, ...] = (-1, 1)  # feature axes offered when not any_axis
+    ops: tuple[str, ...] = ()  # among OPS; each needs its method (adapters.contract)
+    dtypes: tuple[str, ...] = ()  # for every op offered
+    bn_modes: tuple[str, ...] = ()  # among MODES
+    bn_backward: bool = False
+    bn_ranks: tuple[int, ...] = ()  # input ranks, among (2, 4)
+    bn_any_axis: bool = False  # the ``axis`` argument takes any axis
+    bn_axes: tuple[int, ...] = ()  # the feature axes offered when not ``bn_any_axis`` (e.g. (1,))
     bn_min_values_per_feature: int = 1  # PyTorch refuses training with 1
-    conv_data_formats: tuple[str, ...] = ("channels_last", "channels_first")
-    conv_paddings: tuple[str, ...] = ("valid", "same", "explicit")
-    conv_same_strided: bool = True  # padding="same" together with stride > 1
-    conv_dilated_strided: bool = True  # dilation > 1 together with stride > 1
-    conv_groups: bool = True
-    conv_dilation: bool = True
-    conv_bias: bool = True
-    pool_kinds: tuple[str, ...] = ("max", "avg", "lp", "global_avg")
-    pool_data_formats: tuple[str, ...] = ("channels_last", "channels_first")
-    pool_paddings: tuple[str, ...] = ("valid", "same", "explicit")
+    conv_data_formats: tuple[str, ...] = ()  # channels_last, channels_first
+    conv_paddings: tuple[str, ...] = ()  # valid, same, explicit
+    conv_same_strided: bool = False  # padding="same" together with stride > 1
+    conv_dilated_strided: bool = False  # dilation > 1 together with stride > 1
+    conv_groups: bool = False
+    conv_dilation: bool = False
+    conv_bias: bool = False
+    pool_kinds: tuple[str, ...] = ()  # max, avg, lp, global_avg
+    pool_data_formats: tuple[str, ...] = ()
+    pool_paddings: tuple[str, ...] = ()  # valid, same, explicit (for max and avg)
     pool_symmetric_padding: bool = False  # explicit padding must be equal on both sides
-    pool_lp_paddings: tuple[str, ...] = ("valid", "same", "explicit")
+    pool_lp_paddings: tuple[str, ...] = ()
     pool_ceil_mode: bool = False
-    pool_count_include_pad: tuple[bool, ...] = (False,)  # for explicit padding
-    pool_dilation: bool = False
+    pool_count_include_pad: tuple[bool, ...] = ()  # average pooling over explicit padding: counted or not
     pool_lp_p: tuple[float, ...] = ()
 
     def op_dtypes(self, op: str) -> tuple[str, ...]:
-        return tuple(self.dtypes_by_op.get(op, self.dtypes)) if op in self.ops else ()
+        return tuple(self.dtypes) if op in self.ops else ()
 
     def as_dict(self) -> dict:
         """Every flag as plain JSON values (tuples become lists), for the results file."""
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, dict):
-                value = {str(k): list(v) if isinstance(v, tuple) else v for k, v in value.items()}
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}
 
 
 class BNRun(NamedTuple):
@@ -155,7 +152,10 @@ class DefaultRun(NamedTuple):
 
 @dataclass
 class Adapter:
-    """Base class: name, framework, version and conventions; the ops raise until implemented."""
+    """Base class: name, framework, version, conventions and capabilities, placement, coverage and
+    refusals. A subclass adds the method of every op it lists (``adapters.contract``: ``bn``,
+    ``conv2d``, ``pool2d``) and any of the optional ``bn_sequence``, ``bn_default``, ``bare_call``;
+    a listed op without its method raises ``ContractError`` when the adapter is built."""
 
     name: str
     framework: str
@@ -177,52 +177,8 @@ class Adapter:
         """``{"platform", "name"}`` of the device this adapter runs on (cpu when unplaced)."""
         return self.device.record() if self.device is not None else {"platform": "cpu", "name": "cpu"}
 
-    # -- batch normalization ------------------------------------------------------------------
-    def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:
-        """Build a layer with ``inputs``' parameters and initial moving statistics, run
-        ``case.steps`` training-mode calls on ``inputs.xs`` (one per batch), and return the last
-        output, the moving statistics after all calls, and with ``grads`` the gradients of
-        ``sum(y * inputs.dy)`` of the last call with respect to x, gamma and beta."""
-        raise NotImplementedError
-
-    def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
-        """One inference-mode call on ``inputs.xs[0]`` with the given moving statistics; returns the
-        output, the moving statistics after the call (they must not change), and gradients."""
-        raise NotImplementedError
-
-    def bn_sequence(self, case, inputs, calls: tuple[str, ...]) -> list[BNRun]:
-        """Build one layer with ``inputs``' parameters and initial moving statistics and make the
-        calls ``calls`` on it in order, call i on ``inputs.xs[i]``: each ``"train"``, ``"inference"``
-        or ``"no-flag"`` (a call with no training flag, Keras's ``layer(x)``; drawn only where
-        ``conventions.call_without_flag`` is ``"inference"``). Return, after each call, its output
-        and the moving statistics the layer then holds (float64 copies; no gradients). The same layer
-        throughout: switching modes (PyTorch's ``train()``/``eval()``) must not disturb its state,
-        and ``momentum=None`` counts the training calls only."""
-        raise NotImplementedError
-
-    def bn_default(self, x: np.ndarray, *, training: bool | None) -> DefaultRun:
-        """Build the framework's BN layer with every default for an input like ``x`` (float32) and
-        call it once: ``training=True``/``False``, or ``None`` for a call with no training flag."""
-        raise NotImplementedError
-
-    # -- convolution and pooling ----------------------------------------------------------------
-    def conv2d(self, case, inputs) -> np.ndarray:
-        raise NotImplementedError
-
-    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    # -- benchmark ----------------------------------------------------------------------------------
-    def bare_call(self, prop: str, mode: str, case, inputs):
-        """A zero-argument callable doing only the framework's own work for this example: inputs
-        already converted to framework tensors, the layer already built and holding the case's
-        values; the same calls as the adapter's (every training step of a batch-norm case, the last
-        with its gradients for ``prop == "bn_backward"``), through the same layer or compiled
-        function, without the conversions. It returns the last call's output y in the framework's
-        form (JAX: waited for), or a tuple whose first item is y. ``benchmarks/`` times it against
-        the adapter's whole call to show what the adapter adds; ``prop`` is a ``bnconform.checks``
-        name (bn_forward, bn_backward, bn_moving_stats, conv2d, pool2d)."""
-        raise NotImplementedError
+    def __post_init__(self):
+        check(self)  # an op listed without its method fails here, when the adapter is built
 
     # -- what is offered ------------------------------------------------------------------------
     def unsupported(self, case) -> str | None:

@@ -32,6 +32,7 @@ import numpy as np
 from bnconform.cases import BNCase, BNInputs
 
 from .base import Adapter
+from .contract import lacks
 
 
 def _inputs(xs, c: int, *, moving_mean=0.0, moving_var=1.0) -> BNInputs:
@@ -47,7 +48,7 @@ def _inputs(xs, c: int, *, moving_mean=0.0, moving_var=1.0) -> BNInputs:
 
 def _train_once(adapter: Adapter, x: np.ndarray, *, momentum: float, eps: float = 1e-3, axis: int = 1, **init):
     case = BNCase(shape=x.shape, axis=axis, dtype="float32", eps=eps, momentum=momentum, steps=1)
-    return adapter.bn_train(case, _inputs([x], x.shape[axis], **init))
+    return adapter.bn(case, _inputs([x], x.shape[axis], **init), training=True)
 
 
 def _finding(value, evidence: str, reading: float | None = None) -> dict:
@@ -145,7 +146,7 @@ def probe_initial_state(adapter: Adapter) -> dict:
 def probe_variance_algorithm(adapter: Adapter) -> dict:
     x = 1e4 + np.array([[-1.0] * 2, [1.0] * 2, [-1.0] * 2, [1.0] * 2])
     case = BNCase(shape=x.shape, axis=1, dtype="float32", eps=1e-3, momentum=0.0, steps=1)
-    run = adapter.bn_train(case, _inputs([x], 2))
+    run = adapter.bn(case, _inputs([x], 2), training=True)
     y = float(np.abs(run.y).max())
     expected = 1.0 / np.sqrt(1.0 + 1e-3)
     kind = "two-pass" if abs(y - expected) < 1e-3 else "one-pass (cancellation)"
@@ -189,16 +190,22 @@ PROBES = {
     "call_without_training_flag": probe_flagless_call,
 }
 
+#: The probes that build a layer with every default (``SupportsBNDefault.bn_default``).
+NEEDS_DEFAULT_LAYER = frozenset({"default_eps", "default_momentum", "default_axis", "initial_state",
+                                 "one_value_per_feature", "call_without_training_flag"})
+
 
 def fingerprint(adapter: Adapter) -> dict:
     """Run every probe; a probe the framework cannot run records why instead of a value."""
     found = {}
+    no_defaults = lacks(adapter, "bn_default")
     for name, probe in PROBES.items():
+        if name in NEEDS_DEFAULT_LAYER and no_defaults:
+            found[name] = _finding(None, no_defaults)
+            continue
         try:
             with adapter.placed():
                 found[name] = probe(adapter)
-        except NotImplementedError:
-            found[name] = _finding(None, "the adapter does not implement this call")
         except Exception as e:  # noqa: BLE001 - a probe's failure is itself a finding
             found[name] = _finding(None, f"{type(e).__name__}: {e}")
     from .math_mode import probe as math_mode

@@ -23,7 +23,7 @@ in the case's dtype, as a half-precision user sets them) and the given gamma, be
 statistics; the running statistics are held in ``promote_types(case.dtype, float32)`` -- float32, as
 Flax creates them, for half precision and float32, float64 for float64 cases (a float32 store would
 round the given statistics). Gradients come from ``jax.vjp`` of the layer's apply function with respect
-to x, scale and bias. float64 runs under ``jax.enable_x64`` scoped to the call (``adapters.jax_adapter``).
+to x, scale and bias. float64 runs under ``jax.enable_x64`` scoped to the call (``adapters.jax_common``).
 
 Speed: the layer is constructed *inside* module-level jitted functions with ``epsilon`` and
 ``momentum`` as traced arguments, and only (feature axis, mode) static, so every example with the
@@ -47,7 +47,8 @@ import numpy as np
 from flax import nnx
 
 from .base import Adapter, BNRun, Capabilities, Conventions, DefaultRun, LayerState
-from .jax_adapter import DTYPES, as_float64, as_input, bare, layout, padding_arg, x64_scope
+from .jax_common import DTYPES, as_float64, as_input, bare, layout, padding_arg, x64_scope
+from .steps import batches, default_run, run_steps
 
 CONVENTIONS = Conventions(
     momentum="keras",
@@ -64,8 +65,7 @@ _BN = dict(
     bn_modes=("train", "inference"),
     bn_backward=True,
     bn_ranks=(2, 4),
-    bn_any_axis=True,  # the ``axis`` attribute takes any axis
-    bn_min_values_per_feature=1,  # one value per feature: variance 0, no error
+    bn_any_axis=True,  # the ``axis`` attribute takes any axis; one value per feature: variance 0, no error
 )
 
 LINEN_CAPABILITIES = Capabilities(
@@ -74,9 +74,6 @@ LINEN_CAPABILITIES = Capabilities(
     pool_kinds=("max", "avg"),  # no Lp and no global pooling in flax.linen
     pool_data_formats=("channels_last",),  # flax pooling takes (batch, spatial..., features)
     pool_paddings=("valid", "same", "explicit"),
-    pool_symmetric_padding=False,
-    pool_lp_paddings=(),
-    pool_ceil_mode=False,
     pool_count_include_pad=(True, False),
 )
 
@@ -228,21 +225,27 @@ class FlaxAdapter(Adapter):
         dt, sdt = case.dtype, stats_dtype(case.dtype)
         params = {"scale": as_input(inputs.gamma, dt), "bias": as_input(inputs.beta, dt)}
         stats = {"mean": as_input(inputs.moving_mean, sdt), "var": as_input(inputs.moving_var, sdt)}
-        xs = [as_input(x, dt) for x in (inputs.xs if training else inputs.xs[:1])]
+        xs = [as_input(x, dt) for x in batches(inputs, training)]
         dy = as_input(inputs.dy, dt) if grads else None
         kw = dict(axis=case.axis % len(case.shape), training=training)
         return params, stats, xs, dy, (float(case.eps), float(case.momentum)), kw
 
     def _calls(self, params, stats, xs, dy, hyper, kw):
-        """The layer's calls: ``len(xs) - 1`` training steps, then the last call (with its vjp
-        when ``dy`` is given); the last call's results."""
-        for x in xs[:-1]:
-            _, stats = self._step(params, stats, x, *hyper, **kw)
-        if dy is None:
-            return self._step(params, stats, xs[-1], *hyper, **kw)
-        return self._step_grads(params, stats, xs[-1], dy, *hyper, **kw)
+        """The layer's calls (``adapters.steps``): the training steps, each passing its running
+        statistics to the next, then the last call (with its vjp when ``dy`` is given); the last
+        call's results."""
 
-    def _run(self, case, inputs, training: bool, grads: bool) -> BNRun:
+        def train_step(stats, x):
+            return self._step(params, stats, x, *hyper, **dict(kw, training=True))[1]
+
+        def last(stats, x):
+            if dy is None:
+                return self._step(params, stats, x, *hyper, **kw)
+            return self._step_grads(params, stats, x, dy, *hyper, **kw)
+
+        return run_steps(xs, train_step, last, stats)
+
+    def bn(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
         with x64_scope(case.dtype):
             out = self._calls(*self._prepare(case, inputs, training, grads))
             if not grads:
@@ -250,12 +253,6 @@ class FlaxAdapter(Adapter):
                 return BNRun(as_float64(y), as_float64(stats["mean"]), as_float64(stats["var"]))
             y, stats, dx, dgamma, dbeta = out
             return BNRun(*(as_float64(a) for a in (y, stats["mean"], stats["var"], dx, dgamma, dbeta)))
-
-    def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:
-        return self._run(case, inputs, True, grads)
-
-    def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
-        return self._run(case, inputs, False, grads)
 
     def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
         """The compiled step per call, ``use_running_average`` set from the call, the running
@@ -290,12 +287,12 @@ class FlaxAdapter(Adapter):
         variables = _linen_default_init(x)
         p, s = variables["params"], variables["batch_stats"]
         initial = LayerState(*(as_float64(a) for a in (p["scale"], p["bias"], s["mean"], s["var"])))
-        try:
+
+        def call():
             y, updated = _linen_default_call(variables, x, flag=_flag(training))
-        except Exception as e:  # noqa: BLE001 - the probe records the framework's refusal
-            return DefaultRun(initial, None, None, None, f"{type(e).__name__}: {e}")
-        s = updated["batch_stats"]
-        return DefaultRun(initial, as_float64(y), as_float64(s["mean"]), as_float64(s["var"]))
+            return y, updated["batch_stats"]["mean"], updated["batch_stats"]["var"]
+
+        return default_run(initial, call, as_float64)
 
     @staticmethod
     def _nnx_default(x, training):
@@ -304,11 +301,7 @@ class FlaxAdapter(Adapter):
         initial = LayerState(
             *(as_float64(v.get_value()) for v in (layer.scale, layer.bias, layer.mean, layer.var))
         )
-        try:
-            y, mean, var = _nnx_default_call(graphdef, state, x, flag=_flag(training))
-        except Exception as e:  # noqa: BLE001
-            return DefaultRun(initial, None, None, None, f"{type(e).__name__}: {e}")
-        return DefaultRun(initial, as_float64(y), as_float64(mean), as_float64(var))
+        return default_run(initial, lambda: _nnx_default_call(graphdef, state, x, flag=_flag(training)), as_float64)
 
     # -- pooling (linen only) -----------------------------------------------------------------
     def _pool_call(self, case):
@@ -326,10 +319,10 @@ class FlaxAdapter(Adapter):
             return partial(_linen_avg_pool, **kw, count_include_pad=bool(case.count_include_pad))
         raise ValueError(f"kind: flax.linen offers 'max' and 'avg' pooling, got {case.kind!r}")
 
-    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
+    def pool2d(self, case, inputs: np.ndarray) -> np.ndarray:
         fn = self._pool_call(case)
         with x64_scope(case.dtype):
-            return as_float64(fn(as_input(x, case.dtype)))
+            return as_float64(fn(as_input(inputs, case.dtype)))
 
     # -- benchmark ------------------------------------------------------------------------------
     def bare_call(self, prop: str, mode: str, case, inputs):

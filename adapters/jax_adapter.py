@@ -19,21 +19,15 @@ What is tested, and why:
   ``reduce_window`` over ones), tested under the ``flax-linen`` target.
 - no batch norm: bare lax has none (see ``adapters.flax_adapter``).
 
-float64 needs ``jax_enable_x64``. Rather than switching it on for the whole process (Keras on the
-JAX backend runs in the same pytest process and must keep JAX's default), every call runs inside
-``jax.enable_x64(dtype == "float64")`` -- JAX's thread-local context manager, part of the jit cache
-key -- so float64 cases get 64-bit arithmetic and every other dtype runs in JAX's default mode, as
-users get it, whatever the process-wide setting.
+float64 runs under ``jax.enable_x64`` scoped to the call (``adapters.jax_common``).
 
 Speed: the ops are jitted once at module level with the configuration (strides, padding, layout,
 groups) as static arguments, so an identical (shapes, dtype, configuration) reuses the compiled code
-(``count_compiles`` measures this in the adapter tests).
+(``jax_common.count_compiles`` measures this in the adapter tests).
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from functools import partial
 
 import jax
@@ -41,98 +35,22 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from bnconform import dtypes
-
 from .base import Adapter, Capabilities
-
-DTYPES = dtypes.DTYPES  # float16, bfloat16, float32, float64 (the last under enable_x64)
+from .jax_common import DTYPES, as_float64, as_input, bare, layout, padding_arg, x64_scope
 
 CAPABILITIES = Capabilities(
     ops=("conv2d", "pool2d"),
     dtypes=DTYPES,
-    bn_modes=(),
-    bn_backward=False,
     conv_data_formats=("channels_last", "channels_first"),
     conv_paddings=("valid", "same", "explicit"),
     conv_same_strided=True,
     conv_dilated_strided=True,
     conv_groups=True,
-    conv_dilation=True,
-    conv_bias=False,  # lax.conv_general_dilated takes no bias
+    conv_dilation=True,  # no conv_bias: lax.conv_general_dilated takes no bias
     pool_kinds=("max", "global_avg"),
     pool_data_formats=("channels_last", "channels_first"),
     pool_paddings=("valid", "same", "explicit"),
-    pool_symmetric_padding=False,
-    pool_lp_paddings=(),
-    pool_ceil_mode=False,
-    pool_count_include_pad=(False,),
 )
-
-# -- shared plumbing (also used by adapters.flax_adapter) --------------------------------------
-
-
-def x64_scope(dtype: str):
-    """The precision mode a case runs in: 64-bit for float64 cases, JAX's default otherwise."""
-    return jax.enable_x64(dtypes.check(dtype) == "float64")
-
-
-def as_input(a: np.ndarray, dtype: str) -> np.ndarray:
-    """A NumPy array in the case's dtype (values are already representable: the cast is exact)."""
-    return np.asarray(a, np.float64).astype(dtypes.numpy_dtype(dtype))
-
-
-def as_float64(a) -> np.ndarray:
-    return np.asarray(a).astype(np.float64)
-
-
-def padding_arg(padding):
-    """The reference's padding in lax terms: "VALID", "SAME" or ((top, bottom), (left, right))."""
-    if isinstance(padding, str):
-        if padding not in ("valid", "same"):
-            raise ValueError(f"padding: expected 'valid', 'same' or explicit pairs, got {padding!r}")
-        return padding.upper()
-    try:
-        (top, bottom), (left, right) = padding
-        pairs = ((int(top), int(bottom)), (int(left), int(right)))
-    except (TypeError, ValueError):
-        raise ValueError(f"padding: expected ((top, bottom), (left, right)), got {padding!r}") from None
-    if min(min(p) for p in pairs) < 0:
-        raise ValueError(f"padding: must be >= 0, got {padding!r}")
-    return pairs
-
-
-def layout(data_format: str) -> str:
-    if data_format == "channels_last":
-        return "NHWC"
-    if data_format == "channels_first":
-        return "NCHW"
-    raise ValueError(f"data_format: expected 'channels_last' or 'channels_first', got {data_format!r}")
-
-
-COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_compile_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def count_compiles():
-    """Count XLA backend compilations inside the block (JAX's monitoring event, one per compile).
-
-    Yields a list that receives the name of each compiled function, e.g. ``["jit(_conv)"]``.
-    """
-    names: list[str] = []
-
-    def listener(event, duration, **kwargs):
-        if event == COMPILE_EVENT:
-            names.append(str(kwargs.get("fun_name")))
-
-    with _compile_lock:
-        jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield names
-    finally:
-        with _compile_lock:
-            jax.monitoring.unregister_event_duration_listener(listener)
-
 
 # -- the jitted ops ---------------------------------------------------------------------------
 
@@ -186,9 +104,9 @@ class JaxAdapter(Adapter):
             fn = conv_call(case)
             return as_float64(fn(as_input(inputs.x, case.dtype), as_input(inputs.w, case.dtype)))
 
-    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
+    def pool2d(self, case, inputs: np.ndarray) -> np.ndarray:
         with x64_scope(case.dtype):
-            return as_float64(pool_call(case)(as_input(x, case.dtype)))
+            return as_float64(pool_call(case)(as_input(inputs, case.dtype)))
 
     def bare_call(self, prop: str, mode: str, case, inputs):
         """The same jitted function on device arrays, waited for; no conversion either way."""
@@ -199,16 +117,6 @@ class JaxAdapter(Adapter):
                 fn, args = pool_call(case), (inputs,)
             args = [jax.device_put(as_input(a, case.dtype)) for a in args]
         return bare(case.dtype, lambda: fn(*args))
-
-
-def bare(dtype: str, call):
-    """``call`` in the case's precision mode, waited for (JAX dispatches asynchronously)."""
-
-    def run():
-        with x64_scope(dtype):
-            return jax.block_until_ready(call())
-
-    return run
 
 
 def conv_call(case):

@@ -58,7 +58,7 @@ import numpy as np
 
 from .base import Capabilities, Conventions
 from .keras_backends import runner
-from .keras_layers import KerasLayersAdapter, exact_dtype
+from .keras_layers import CHANNELS_FIRST_PROBES, KerasLayersAdapter, exact_dtype
 
 BACKENDS = ("tensorflow", "jax", "torch")
 DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -77,24 +77,21 @@ CONVENTIONS = Conventions(
 )
 
 CAPABILITIES = Capabilities(
+    ops=("batch_norm", "conv2d", "pool2d"),
     dtypes=DTYPES,
+    bn_modes=("train", "inference"),
+    bn_backward=True,
+    bn_ranks=(2, 4),
     bn_any_axis=True,
-    bn_min_values_per_feature=1,
     conv_data_formats=("channels_last", "channels_first"),
-    conv_paddings=("valid", "same"),
-    conv_same_strided=True,
-    conv_dilated_strided=False,
+    conv_paddings=("valid", "same"),  # no explicit pairs
+    conv_same_strided=True,  # but not dilation with stride (base_conv.py refuses it)
     conv_groups=True,
     conv_dilation=True,
     conv_bias=True,
     pool_kinds=("max", "avg", "global_avg"),
     pool_data_formats=("channels_last", "channels_first"),
     pool_paddings=("valid", "same"),
-    pool_lp_paddings=(),
-    pool_ceil_mode=False,
-    pool_count_include_pad=(False,),
-    pool_dilation=False,
-    pool_lp_p=(),
 )
 
 
@@ -193,11 +190,8 @@ class KerasAdapter(KerasLayersAdapter):
     def _channels_first_probes(self) -> dict:
         if self.backend != "tensorflow":
             return {}
-        return {("conv2d", None): (
-            "a channels_first Conv2D",
-            lambda keras, dt: keras.layers.Conv2D(1, 1, data_format="channels_first", dtype=dt),
-            (1, 1, 2, 2),
-        )}
+        key = ("conv2d", None)  # Keras 3 transposes channels_first pooling itself
+        return {key: CHANNELS_FIRST_PROBES[key]}
 
     def describe(self) -> dict:
         return {**super().describe(), "backend_version": self.extra.get("backend_version")}

@@ -27,6 +27,8 @@ import contextlib
 
 import numpy as np
 
+from .steps import run_steps
+
 CACHE_SIZE = 1024  # layers are small; compiled JAX functions are reused across properties
 BN_PARAMS = ("gamma", "beta", "moving_mean", "moving_variance")
 
@@ -109,6 +111,23 @@ def grads_torch(layer, x, dy, training: bool):
     return y, dx, dgamma, dbeta
 
 
+def eager_steps(layer, xs, dy, grads_fn, *, training: bool, grads: bool):
+    """A Keras layer's calls as a user makes them eagerly (``adapters.steps``): ``training=True``
+    on every batch but the last, then the last with ``training`` -- by ``grads_fn`` (the backend's
+    ``grads_*``) when ``grads``; returns (y, dx, dgamma, dbeta), gradients None without ``grads``.
+    Also the user-layer adapter's loop (``adapters.keras_user``)."""
+
+    def train_step(_, x):
+        layer(x, training=True)
+
+    def last(_, x):
+        if grads:
+            return tuple(grads_fn(layer, x, dy, training))
+        return layer(x, training=training), None, None, None
+
+    return run_steps(xs, train_step, last)
+
+
 class EagerRunner:
     """Calls the layer directly, as a user does in eager mode."""
 
@@ -121,13 +140,10 @@ class EagerRunner:
             getattr(layer, name).assign(value)
 
     def _bn_calls(self, layer, xs, dy, *, training, grads, eps, momentum):
-        """The case's calls on a layer holding its values: (y, dx, dgamma, dbeta) of the last."""
+        """The case's calls on a layer holding its values (``adapters.steps``): (y, dx, dgamma,
+        dbeta) of the last."""
         with hyper_parameters(layer, eps, momentum):
-            for x in xs[:-1]:
-                layer(x, training=True)
-            if grads:
-                return self.grads(layer, xs[-1], dy, training)
-            return layer(xs[-1], training=training), None, None, None
+            return eager_steps(layer, xs, dy, self.grads, training=training, grads=grads)
 
     def bn(self, entry, params, xs, dy, *, training, grads, eps, momentum):
         layer = entry.layer
@@ -224,10 +240,9 @@ class JaxRunner:
     def _bn_calls(self, entry, p, state, xs, dy, *, training, eps, momentum):
         """The case's calls: training steps, then the last call; (y, state, dtrainable, dx) of the last."""
         step = self._compiled(entry, ("bn", True), self._bn_step(True))
-        for x in xs[:-1]:
-            _, state, _, _ = step(p, state, x, dy, eps, momentum)
         last = self._compiled(entry, ("bn", training), self._bn_step(training))
-        return last(p, state, xs[-1], dy, eps, momentum)
+        return run_steps(xs, lambda state, x: step(p, state, x, dy, eps, momentum)[1],
+                         lambda state, x: last(p, state, x, dy, eps, momentum), state)
 
     def bn(self, entry, params, xs, dy, *, training, grads, eps, momentum):
         y, state, dp, dx = self._bn_calls(

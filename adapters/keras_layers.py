@@ -16,11 +16,34 @@ import numpy as np
 
 from .base import Adapter, BNRun, Capabilities, DefaultRun, LayerState
 from .keras_backends import BN_PARAMS, LayerCache
+from .steps import batches, default_run
 
 BN_INITIALIZERS = dict(  # BatchNormalization's defaults
     gamma_initializer="ones", beta_initializer="zeros", moving_mean_initializer="zeros", moving_variance_initializer="ones"
 )
 POOL_LAYERS = {"max": "MaxPooling2D", "avg": "AveragePooling2D", "global_avg": "GlobalAveragePooling2D"}
+
+#: The channels_first layers whose acceptance depends on the machine's kernels (TensorFlow's CPU
+#: kernels take NCHW in float32 and bfloat16 only), probed once per dtype by running a tiny layer:
+#: (op, pooling kind or None) -> (what, layer factory (keras module, dtype), input shape). Keras 3
+#: transposes channels_first pooling itself, so its tensorflow backend probes Conv2D only.
+CHANNELS_FIRST_PROBES = {
+    ("conv2d", None): (
+        "a channels_first Conv2D",
+        lambda k, dt: k.layers.Conv2D(1, 1, data_format="channels_first", dtype=dt),
+        (1, 1, 2, 2),
+    ),
+    ("pool2d", "max"): (
+        "a channels_first MaxPooling2D",
+        lambda k, dt: k.layers.MaxPooling2D(1, data_format="channels_first", dtype=dt),
+        (1, 1, 2, 2),
+    ),
+    ("pool2d", "avg"): (
+        "a channels_first AveragePooling2D",
+        lambda k, dt: k.layers.AveragePooling2D(1, data_format="channels_first", dtype=dt),
+        (1, 1, 2, 2),
+    ),
+}
 
 
 def oihw_to_hwio(w: np.ndarray) -> np.ndarray:
@@ -67,6 +90,13 @@ def framework_message(error: Exception) -> str:
     return text.strip()[:300]
 
 
+def default_call(layer, t, training: bool | None) -> tuple:
+    """A default Keras batch-norm layer's one call, ``training`` True/False or None (no flag): y and
+    the moving statistics after it (``adapters.steps.default_run``; also the user-layer adapter's)."""
+    y = layer(t) if training is None else layer(t, training=training)
+    return y, layer.moving_mean, layer.moving_variance
+
+
 def _check_op(case, op: str) -> None:
     if case.op != op:
         raise ValueError(f"case: expected a {op} case, got {case.op!r}")
@@ -107,9 +137,7 @@ class KerasLayersAdapter(Adapter):
         return contextlib.nullcontext()
 
     def _channels_first_probes(self) -> dict:
-        """``{(op, pooling kind or None): (what, layer factory (keras, dtype), input shape)}``: the
-        channels_first layers whose acceptance depends on the machine's kernels, probed per dtype
-        (default: none)."""
+        """The entries of :data:`CHANNELS_FIRST_PROBES` this framework's kernels decide (default: none)."""
         return {}
 
     def _refusal(self, case) -> str | None:
@@ -136,23 +164,17 @@ class KerasLayersAdapter(Adapter):
         values = (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)
         dtypes = entry.remember("dtypes", lambda layer: [self._dtype_of(keras, getattr(layer, n)) for n in BN_PARAMS])
         params = {name: self._tensor(keras, v, d) for name, v, d in zip(BN_PARAMS, values, dtypes)}
-        xs = [self._tensor(keras, x, dt) for x in (inputs.xs if training else inputs.xs[:1])]
+        xs = [self._tensor(keras, x, dt) for x in batches(inputs, training)]
         dy = self._tensor(keras, inputs.dy, dt) if grads else None
         kw = dict(training=training, grads=grads, eps=float(case.eps), momentum=float(case.momentum))
         return entry, params, xs, dy, kw
 
-    def _bn(self, case, inputs, training: bool, grads: bool) -> BNRun:
+    def bn(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
         keras = self.keras()
         with self._scope(case.dtype):
             entry, params, xs, dy, kw = self._bn_args(keras, case, inputs, training, grads)
             out = self._runner.bn(entry, params, xs, dy, **kw)
             return BNRun(*(None if t is None else self._numpy(keras, t) for t in out))
-
-    def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:
-        return self._bn(case, inputs, True, grads)
-
-    def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
-        return self._bn(case, inputs, False, grads)
 
     def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
         """The cached layer holding the case's values, called once per batch as ``calls`` says."""
@@ -170,11 +192,7 @@ class KerasLayersAdapter(Adapter):
         n = lambda v: self._numpy(keras, v)  # noqa: E731
         initial = LayerState(n(layer.gamma), n(layer.beta), n(layer.moving_mean), n(layer.moving_variance))
         t = self._tensor(keras, x, "float32")
-        try:
-            y = layer(t) if training is None else layer(t, training=training)
-        except Exception as e:  # noqa: BLE001 - the probe records the framework's refusal
-            return DefaultRun(initial, None, None, None, f"{type(e).__name__}: {e}")
-        return DefaultRun(initial, n(y), n(layer.moving_mean), n(layer.moving_variance))
+        return default_run(initial, lambda: default_call(layer, t, training), n)
 
     # -- convolution and pooling ----------------------------------------------------------------
     def _conv_args(self, keras, case, inputs):
@@ -220,10 +238,10 @@ class KerasLayersAdapter(Adapter):
         with self._scope(case.dtype):
             return self._numpy(keras, self._runner.call(*self._conv_args(keras, case, inputs)))
 
-    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
+    def pool2d(self, case, inputs: np.ndarray) -> np.ndarray:
         keras = self.keras()
         with self._scope(case.dtype):
-            return self._numpy(keras, self._runner.call(*self._pool_args(keras, case, x)))
+            return self._numpy(keras, self._runner.call(*self._pool_args(keras, case, inputs)))
 
     # -- benchmark ------------------------------------------------------------------------------
     def bare_call(self, prop: str, mode: str, case, inputs):

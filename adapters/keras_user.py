@@ -24,8 +24,9 @@ import numpy as np
 
 from .base import Adapter, BNRun, DefaultRun, LayerState
 from .keras_adapter import CAPABILITIES, CONVENTIONS
-from .keras_backends import BN_PARAMS, grads_tensorflow, grads_torch
-from .keras_layers import exact_dtype
+from .keras_backends import BN_PARAMS, eager_steps, grads_tensorflow, grads_torch
+from .keras_layers import default_call, exact_dtype
+from .steps import batches, default_run
 
 
 class UserKerasAdapter(Adapter):
@@ -44,7 +45,7 @@ class UserKerasAdapter(Adapter):
             framework="keras",
             version=keras.__version__,
             conventions=CONVENTIONS,
-            capabilities=dataclasses.replace(CAPABILITIES, ops=("batch_norm",), dtypes_by_op={}),
+            capabilities=dataclasses.replace(CAPABILITIES, ops=("batch_norm",)),
             backend=backend,
             description=f"{cls.__module__}.{cls.__qualname__} (user class, Keras conventions)",
         )
@@ -82,17 +83,13 @@ class UserKerasAdapter(Adapter):
         return [self._t(x, case.dtype) for x in xs]
 
     def _calls(self, layer, xs, dy, training: bool, grads: bool):
-        """Every step of the case on framework tensors: the training calls before the last, then
-        the last call (with its gradients when ``grads``); returns (y, dx, dgamma, dbeta)."""
-        for x in xs[:-1]:
-            layer(x, training=True)
-        if grads:
-            return tuple(self._grads(layer, xs[-1], dy, training))
-        return layer(xs[-1], training=training), None, None, None
+        """Every step of the case on framework tensors, as the Keras adapters make them eagerly
+        (``keras_backends.eager_steps``); returns (y, dx, dgamma, dbeta)."""
+        return eager_steps(layer, xs, dy, self._grads, training=training, grads=grads)
 
-    def _run(self, case, inputs, training: bool, grads: bool) -> BNRun:
+    def bn(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
         layer = self._layer(case, inputs)
-        xs = self._xs(case, inputs.xs if training else inputs.xs[:1])
+        xs = self._xs(case, batches(inputs, training))
         y, *out = self._calls(layer, xs, self._t(inputs.dy, case.dtype), training, grads)
         return BNRun(self._n(y), self._n(layer.moving_mean), self._n(layer.moving_variance),
                      *(None if g is None else self._n(g) for g in out))
@@ -104,7 +101,7 @@ class UserKerasAdapter(Adapter):
         overhead here, as the layer cache's misses are for the Keras adapters."""
         training = mode == "train"
         layer = self._layer(case, inputs)
-        xs = self._xs(case, inputs.xs if training else inputs.xs[:1])
+        xs = self._xs(case, batches(inputs, training))
         dy = self._t(inputs.dy, case.dtype)
         start = [self._t(v, self._variable_dtype(getattr(layer, name)))
                  for v, name in ((inputs.moving_mean, "moving_mean"), (inputs.moving_var, "moving_variance"))]
@@ -116,22 +113,12 @@ class UserKerasAdapter(Adapter):
 
         return call
 
-    def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:
-        return self._run(case, inputs, True, grads)
-
-    def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
-        return self._run(case, inputs, False, grads)
-
     def bn_default(self, x: np.ndarray, *, training: bool | None) -> DefaultRun:
         layer = self.cls()
         layer.build(np.shape(x))
         initial = LayerState(*(self._n(getattr(layer, name)) for name in BN_PARAMS))
         t = self._t(x)
-        try:
-            y = layer(t) if training is None else layer(t, training=training)
-        except Exception as e:  # noqa: BLE001 - the probe records the refusal
-            return DefaultRun(initial, None, None, None, f"{type(e).__name__}: {e}")
-        return DefaultRun(initial, self._n(y), self._n(layer.moving_mean), self._n(layer.moving_variance))
+        return default_run(initial, lambda: default_call(layer, t, training), self._n)
 
     def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
         """One layer, the calls in order: ``training=True``, ``training=False``, or no flag at all."""

@@ -26,6 +26,7 @@ import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 
+from . import contract
 from .base import Adapter, Broken, Unavailable
 
 __all__ = ["AdapterInfo", "TARGETS", "families", "distribution_version", "module_distribution"]
@@ -82,7 +83,7 @@ class AdapterInfo:
             raise Broken(self.name, type(e).__name__, str(e), stage="import") from e
         placement = self.placement(device)  # Unavailable: no such device on this machine
         try:
-            adapter = getattr(module, self.factory)()
+            adapter = contract.check(getattr(module, self.factory)())  # its ops' methods are there
         except (Unavailable, Broken):
             raise
         except Exception as e:  # noqa: BLE001 - the framework imported but cannot build its objects

@@ -33,7 +33,7 @@ import tf_keras
 from .base import Conventions
 from .keras_adapter import CAPABILITIES as KERAS3_CAPABILITIES
 from .keras_backends import runner
-from .keras_layers import KerasLayersAdapter, exact_dtype
+from .keras_layers import CHANNELS_FIRST_PROBES, KerasLayersAdapter, exact_dtype
 
 CONVENTIONS = Conventions(
     momentum="keras",
@@ -51,26 +51,6 @@ CONVENTIONS = Conventions(
 
 # The same layers and arguments as Keras 3 (Conv2D refuses stride > 1 with dilation > 1 here too).
 CAPABILITIES = KERAS3_CAPABILITIES
-
-_PROBES = {
-    # (op, pooling kind) -> (what, layer factory (keras, dtype), input shape)
-    ("conv2d", None): (
-        "a channels_first Conv2D",
-        lambda k, dt: k.layers.Conv2D(1, 1, data_format="channels_first", dtype=dt),
-        (1, 1, 2, 2),
-    ),
-    ("pool2d", "max"): (
-        "a channels_first MaxPooling2D",
-        lambda k, dt: k.layers.MaxPooling2D(1, data_format="channels_first", dtype=dt),
-        (1, 1, 2, 2),
-    ),
-    ("pool2d", "avg"): (
-        "a channels_first AveragePooling2D",
-        lambda k, dt: k.layers.AveragePooling2D(1, data_format="channels_first", dtype=dt),
-        (1, 1, 2, 2),
-    ),
-}
-
 
 class TfKerasAdapter(KerasLayersAdapter):
     """tf_keras layers, eagerly; ``fused`` is passed to BatchNormalization (None: the default layer)."""
@@ -110,7 +90,7 @@ class TfKerasAdapter(KerasLayersAdapter):
         return variable.dtype.name
 
     def _channels_first_probes(self) -> dict:
-        return _PROBES
+        return CHANNELS_FIRST_PROBES  # tf_keras does not transpose channels_first pooling either
 
     def describe(self) -> dict:
         return {**super().describe(), "backend_version": tf.__version__}

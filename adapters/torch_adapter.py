@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Adapter, BNRun, Capabilities, Conventions, DefaultRun, LayerState
+from .steps import batches, default_run, run_steps
 
 DTYPES = {
     "float16": torch.float16,
@@ -38,12 +39,21 @@ CONVENTIONS = Conventions(
 )
 
 CAPABILITIES = Capabilities(
+    ops=("batch_norm", "conv2d", "pool2d"),
     dtypes=tuple(DTYPES),
-    bn_any_axis=False,
-    bn_axes=(1,),
+    bn_modes=("train", "inference"),
+    bn_backward=True,
+    bn_ranks=(2, 4),
+    bn_axes=(1,),  # features on axis 1 only
     bn_min_values_per_feature=2,
+    conv_data_formats=("channels_last", "channels_first"),
     conv_paddings=("valid", "same", "explicit"),
-    conv_same_strided=False,
+    conv_dilated_strided=True,  # but not padding="same" with stride > 1
+    conv_groups=True,
+    conv_dilation=True,
+    conv_bias=True,
+    pool_kinds=("max", "avg", "lp", "global_avg"),
+    pool_data_formats=("channels_last", "channels_first"),
     pool_paddings=("valid", "explicit"),
     pool_symmetric_padding=True,
     pool_lp_paddings=("valid",),
@@ -161,35 +171,35 @@ class TorchAdapter(Adapter):
 
     @staticmethod
     def _calls(layer, xs, dy):
-        """All batches but the last without autograd, then the last (``y.backward(dy)`` if dy is given)."""
-        with torch.no_grad():
-            for x in xs[:-1]:
+        """The case's calls (``adapters.steps``): the training steps without autograd, then the last
+        (``y.backward(dy)`` if dy is given)."""
+
+        def train_step(state, x):
+            with torch.no_grad():
                 layer(x)
-        y = layer(xs[-1])
-        if dy is not None:
-            y.backward(dy)
-        return y
+
+        def last(state, x):
+            y = layer(x)
+            if dy is not None:
+                y.backward(dy)
+            return y
+
+        return run_steps(xs, train_step, last)
 
     def _bn_args(self, case, inputs, training: bool, grads: bool):
         layer, tensors = self._layer(case, inputs, training, grads)
-        xs = inputs.xs if training else inputs.xs[:1]
+        xs = batches(inputs, training)
         xs = [tensor(x, case.dtype) for x in xs[:-1]] + [tensor(xs[-1], case.dtype, requires_grad=grads)]
         dy = tensor(inputs.dy, case.dtype) if grads else None
         return layer, tensors, xs, dy
 
-    def _run(self, case, inputs, training: bool, grads: bool) -> BNRun:
+    def bn(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
         layer, (w, b, rm, rv), xs, dy = self._bn_args(case, inputs, training, grads)
         y = self._calls(layer, xs, dy)
         out = dict(y=numpy(y), moving_mean=numpy(rm), moving_var=numpy(rv))
         if grads:
             out.update(dx=numpy(xs[-1].grad), dgamma=numpy(w.grad), dbeta=numpy(b.grad))
         return BNRun(**out)
-
-    def bn_train(self, case, inputs, *, grads: bool = False) -> BNRun:
-        return self._run(case, inputs, True, grads)
-
-    def bn_inference(self, case, inputs, *, grads: bool = False) -> BNRun:
-        return self._run(case, inputs, False, grads)
 
     def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
         """The module switched with ``train()``/``eval()`` before each call (a module has no per-call
@@ -227,21 +237,18 @@ class TorchAdapter(Adapter):
         if self.functional:
             rm, rv = torch.zeros(c), torch.ones(c)
             initial = LayerState(np.ones(c), np.zeros(c), numpy(rm), numpy(rv))
-            try:
-                y = F.batch_norm(tensor(x, "float32"), rm, rv, training=bool(training))
-            except Exception as e:  # noqa: BLE001 - the probe records the framework's refusal
-                return DefaultRun(initial, None, None, None, f"{type(e).__name__}: {e}")
-            return DefaultRun(initial, numpy(y), numpy(rm), numpy(rv))
+            return default_run(initial, lambda: (F.batch_norm(tensor(x, "float32"), rm, rv, training=bool(training)),
+                                                 rm, rv), numpy)
         bn = self.make_bn(x.ndim, c)
         initial = LayerState(numpy(bn.weight), numpy(bn.bias), numpy(bn.running_mean), numpy(bn.running_var))
         if training is not None:
             bn.train(training)
-        try:
+
+        def call():
             with torch.no_grad():
-                y = bn(tensor(x, "float32"))
-        except Exception as e:  # noqa: BLE001
-            return DefaultRun(initial, None, None, None, f"{type(e).__name__}: {e}")
-        return DefaultRun(initial, numpy(y), numpy(bn.running_mean), numpy(bn.running_var))
+                return bn(tensor(x, "float32")), bn.running_mean, bn.running_var
+
+        return default_run(initial, call, numpy)
 
     # -- convolution and pooling ----------------------------------------------------------------
     @staticmethod
@@ -285,8 +292,8 @@ class TorchAdapter(Adapter):
         with torch.no_grad():
             return numpy(fn(x))
 
-    def pool2d(self, case, x: np.ndarray) -> np.ndarray:
-        fn, x = self._op(case, x)
+    def pool2d(self, case, inputs: np.ndarray) -> np.ndarray:
+        fn, x = self._op(case, inputs)
         with torch.no_grad():
             return numpy(fn(x))
 

@@ -42,13 +42,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import adapters
+from adapters.contract import SupportsBareCall, lacks
 from bnconform import cases as C
 from bnconform import checks, properties
 
 #: (property row, mode, pooling kind or None): what is timed, from the table.
 PROPERTIES = [(row, mode, kind) for row in properties.TABLE for mode in row.benchmark
               for kind in (row.kinds or (None,))]
-OPS = {"bn_train", "bn_inference", "conv2d", "pool2d"}
+OPS = {"bn", "conv2d", "pool2d"}  # the contract's ops (adapters.contract)
 
 
 def _materialize(case):
@@ -57,8 +58,7 @@ def _materialize(case):
 
 def _adapter_call(adapter, prop, mode, case, inputs):
     if case.op == "batch_norm":
-        run = adapter.bn_train if mode == "train" else adapter.bn_inference
-        return lambda: run(case, inputs, grads=prop == "bn_backward")
+        return lambda: adapter.bn(case, inputs, training=mode == "train", grads=prop == "bn_backward")
     if case.op == "conv2d":
         return lambda: adapter.conv2d(case, inputs)
     return lambda: adapter.pool2d(case, inputs)
@@ -98,7 +98,7 @@ def _compiles(adapter):
         return
     import jax
 
-    from adapters.jax_adapter import COMPILE_EVENT
+    from adapters.jax_common import COMPILE_EVENT
 
     events: list = []
 
@@ -151,12 +151,11 @@ def measure(adapter, prop: properties.Property, mode: str, examples: int, repeat
         inputs = _materialize(case)
         with adapter.placed(), _compiles(adapter) as warm:  # on the adapter's device, as checks.run does
             rows["adapter"].append(_fastest(_adapter_call(adapter, check_name, mode, case, inputs), repeats))
-            try:
+            if isinstance(adapter, SupportsBareCall):
                 rows["bare"].append(_fastest(adapter.bare_call(check_name, mode, case, inputs), repeats))
-            except NotImplementedError:
-                bare_missing.append(case)
-            else:
                 rows["ratio"].append(rows["adapter"][-1] / rows["bare"][-1])
+            else:
+                bare_missing.append(case)
         rows["warm_compiles"].append(len(warm))
 
     run()
@@ -284,7 +283,7 @@ def main(argv=None) -> int:
             if r["warm_compiles"]:
                 print(f"  ! {r['warm_compiles']} compilations in warm calls: something recompiles per call", flush=True)
             if r["bare_missing"]:
-                print(f"  ! no bare_call for {r['bare_missing']} examples", flush=True)
+                print(f"  ! no bare_call for {r['bare_missing']} examples: {lacks(adapter, 'bare_call')}", flush=True)
         targets[name] = {"load_s": loaded, "seconds": time.perf_counter() - t0, "version": adapter.version,
                          "backend": adapter.backend}
     meta.update(load_end=_load(), seconds=time.perf_counter() - started)

@@ -79,8 +79,8 @@ def bn_reference(case: C.BNCase, inputs: C.BNInputs, training: bool):
 def _bn_run(adapter, case: C.BNCase, mode: str, *, grads: bool = False):
     inputs = C.materialize_bn(case)
     if mode == "train":
-        return inputs, adapter.bn_train(case, inputs, grads=grads)
-    return inputs, adapter.bn_inference(case, inputs, grads=grads)
+        return inputs, adapter.bn(case, inputs, training=True, grads=grads)
+    return inputs, adapter.bn(case, inputs, training=False, grads=grads)
 
 
 def run_bn_forward(prop: str, adapter, case: C.BNCase, mode: str) -> Example:
@@ -139,7 +139,7 @@ def judge_bn_backward(ex: Example, *, numerics=None) -> list[Comparison]:
 
 def run_bn_moving_stats(prop: str, adapter, case: C.BNCase, mode: str = "train") -> Example:
     inputs = C.materialize_bn(case)
-    out = adapter.bn_train(case, inputs)
+    out = adapter.bn(case, inputs, training=True)
     return Example(prop, case, inputs, mode, {"moving_mean": out.moving_mean, "moving_var": out.moving_var},
                    convention=_moving_convention(adapter))
 
@@ -174,7 +174,7 @@ def judge_bn_moving_stats(ex: Example, *, numerics=None) -> list[Comparison]:
 
 def run_bn_inference_keeps_stats(prop: str, adapter, case: C.BNCase, mode: str = "inference") -> Example:
     inputs = C.materialize_bn(case)
-    out = adapter.bn_inference(case, inputs)
+    out = adapter.bn(case, inputs, training=False)
     return Example(prop, case, inputs, mode, {"moving_mean": out.moving_mean, "moving_var": out.moving_var})
 
 
@@ -209,6 +209,8 @@ def run_bn_call_sequence(prop: str, adapter, case: C.BNCase, mode: str) -> Examp
     flagless = adapter.conventions.call_without_flag
     if "no-flag" in calls and flagless not in ("train", "inference"):
         raise ValueError(f"mode: {adapter.name} declares no meaning for a call without a training flag ({flagless!r})")
+    if not callable(getattr(adapter, "bn_sequence", None)):  # optional: adapters.contract.SupportsBNSequence
+        raise ValueError(f"target: {adapter.name} does not implement bn_sequence, which bn_call_sequence needs")
     inputs = C.materialize_bn(case)
     runs = adapter.bn_sequence(case, inputs, calls)
     outputs = {}

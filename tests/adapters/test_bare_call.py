@@ -68,8 +68,7 @@ def cases(adapter, dtype: str):
 
 def adapter_y(adapter, prop, mode, case, inputs) -> np.ndarray:
     if case.op == "batch_norm":
-        run = adapter.bn_train if mode == "train" else adapter.bn_inference
-        return run(case, inputs, grads=prop == "bn_backward").y
+        return adapter.bn(case, inputs, training=mode == "train", grads=prop == "bn_backward").y
     if case.op == "conv2d":
         return adapter.conv2d(case, inputs)
     return adapter.pool2d(case, inputs)

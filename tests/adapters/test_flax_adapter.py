@@ -45,14 +45,14 @@ def bn_case(shape, **kw) -> C.BNCase:
 def test_momentum_weighs_the_old_statistics(adapter):
     # batch {0, 2}: mean 1, biased variance 1. Keras meaning: 0.9 * old + 0.1 * batch.
     case = bn_case((2, 1), eps=1e-3, momentum=0.9)
-    run = adapter.bn_train(case, bn_inputs([[[0.0], [2.0]]], mean=0.5, var=2.0))
+    run = adapter.bn(case, bn_inputs([[[0.0], [2.0]]], mean=0.5, var=2.0), training=True)
     assert run.moving_mean[0] == pytest.approx(0.9 * 0.5 + 0.1 * 1.0, rel=1e-6)
     assert run.moving_var[0] == pytest.approx(0.9 * 2.0 + 0.1 * 1.0, rel=1e-6)  # unbiased would be 2.0
 
 
 def test_steps_apply_the_average_once_per_batch(adapter):
     case = bn_case((2, 1), eps=1e-3, momentum=0.5, steps=2)
-    run = adapter.bn_train(case, bn_inputs([[[0.0], [2.0]], [[4.0], [6.0]]]))
+    run = adapter.bn(case, bn_inputs([[[0.0], [2.0]], [[4.0], [6.0]]]), training=True)
     # mean: 0 -> 0.5 * 0 + 0.5 * 1 = 0.5 -> 0.5 * 0.5 + 0.5 * 5 = 2.75; var: 1 -> 1 -> 1
     assert run.moving_mean[0] == pytest.approx(2.75, rel=1e-6)
     assert run.moving_var[0] == pytest.approx(1.0, rel=1e-6)
@@ -63,7 +63,7 @@ def test_steps_apply_the_average_once_per_batch(adapter):
 def test_inference_uses_the_given_statistics_and_keeps_them(adapter):
     case = bn_case((2, 1), eps=0.25, momentum=0.9)
     inputs = bn_inputs([[[1.0], [3.5]]], gamma=2.0, beta=-1.0, mean=1.5, var=1.0)
-    run = adapter.bn_inference(case, inputs)
+    run = adapter.bn(case, inputs, training=False)
     # y = 2 * (x - 1.5) / sqrt(1.25) - 1
     np.testing.assert_allclose(run.y[:, 0], 2.0 * (np.array([1.0, 3.5]) - 1.5) / math.sqrt(1.25) - 1.0, rtol=1e-6)
     assert run.moving_mean.tolist() == [1.5] and run.moving_var.tolist() == [1.0]
@@ -75,7 +75,7 @@ def test_gradients_of_a_small_batch(adapter):
     eps = 0.44
     sigma = math.sqrt(1.0 + eps)
     case = bn_case((2, 1), eps=eps, momentum=0.9)
-    run = adapter.bn_train(case, bn_inputs([[[0.0], [2.0]]], gamma=3.0, dy=[[1.0], [5.0]]), grads=True)
+    run = adapter.bn(case, bn_inputs([[[0.0], [2.0]]], gamma=3.0, dy=[[1.0], [5.0]]), training=True, grads=True)
     x_hat = np.array([-1.0, 1.0]) / sigma
     dy = np.array([1.0, 5.0])
     assert run.dbeta.tolist() == [6.0]
@@ -90,7 +90,7 @@ def test_feature_axis_is_respected(adapter):
     x[0, 0, 0] = [0.0, 2.0]  # mean 1, var 1
     x[0, 1, 0] = [10.0, 14.0]  # mean 12, var 4
     case = C.BNCase(shape=x.shape, axis=1, eps=1e-3, momentum=0.0)
-    run = adapter.bn_train(case, bn_inputs([x]))
+    run = adapter.bn(case, bn_inputs([x]), training=True)
     np.testing.assert_allclose(run.moving_mean, [1.0, 12.0], rtol=1e-6)
     np.testing.assert_allclose(run.moving_var, [1.0, 4.0], rtol=1e-6)
 
@@ -98,7 +98,7 @@ def test_feature_axis_is_respected(adapter):
 def test_float64_statistics_are_kept_in_64_bits(adapter):
     # momentum 1 keeps the old value exactly; 0.1 is not a float32, so a 32-bit store would show.
     case = bn_case((2, 1), dtype="float64", eps=1e-3, momentum=1.0)
-    run = adapter.bn_train(case, bn_inputs([[[0.0], [2.0]]], mean=0.1, var=0.3))
+    run = adapter.bn(case, bn_inputs([[[0.0], [2.0]]], mean=0.1, var=0.3), training=True)
     assert run.moving_mean.tolist() == [0.1] and run.moving_var.tolist() == [0.3]
     assert not jax.config.jax_enable_x64  # the 64-bit mode was scoped to the call
 
@@ -106,7 +106,7 @@ def test_float64_statistics_are_kept_in_64_bits(adapter):
 def test_half_precision_statistics_are_kept_in_float32(adapter):
     # batch {1, 1 + 2**-10} (both float16): mean 1 + 2**-11 is a float32 but not a float16.
     case = bn_case((2, 1), dtype="float16", eps=1e-3, momentum=0.0)
-    run = adapter.bn_train(case, bn_inputs([[[1.0], [1.0 + 2.0**-10]]]))
+    run = adapter.bn(case, bn_inputs([[[1.0], [1.0 + 2.0**-10]]]), training=True)
     assert run.moving_mean.tolist() == [1.0 + 2.0**-11]
 
 

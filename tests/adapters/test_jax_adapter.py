@@ -9,6 +9,7 @@ import pytest
 jax = pytest.importorskip("jax")
 
 from adapters import jax_adapter as J  # noqa: E402
+from adapters import jax_common  # noqa: E402
 from bnconform import cases as C  # noqa: E402
 
 
@@ -125,12 +126,12 @@ def test_global_average_both_layouts(adapter):
 )
 def test_bad_padding_is_named(bad, field):
     with pytest.raises(ValueError, match=f"^{field}"):
-        J.padding_arg(bad)
+        jax_common.padding_arg(bad)
 
 
 def test_bad_layout_and_kind_are_named(adapter):
     with pytest.raises(ValueError, match="^data_format"):
-        J.layout("NHWC")
+        jax_common.layout("NHWC")
     case = C.PoolCase(kind="avg", x_shape=(1, 4, 4, 1))
     with pytest.raises(ValueError, match="^kind"):
         adapter.pool2d(case, np.zeros(case.x_shape))

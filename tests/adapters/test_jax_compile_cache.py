@@ -1,6 +1,6 @@
 """JAX compiles once per (shapes, dtype, static configuration): a repeated case, or one that differs
 only in values, eps or momentum, must not compile again. Compilations are counted through JAX's own
-monitoring event (``adapters.jax_adapter.count_compiles``), not by timing.
+monitoring event (``adapters.jax_common.count_compiles``), not by timing.
 
 Each test uses shapes off the strategies' menus, so that its first call is a real first call even
 after the conformance suite ran in the same process; the first call is asserted to compile, which
@@ -19,18 +19,19 @@ pytest.importorskip("flax")
 
 from adapters import flax_adapter as F  # noqa: E402
 from adapters import jax_adapter as J  # noqa: E402
+from adapters import jax_common  # noqa: E402
 from bnconform import cases as C  # noqa: E402
 
 
 def compiles(fn) -> list[str]:
-    with J.count_compiles() as names:
+    with jax_common.count_compiles() as names:
         fn()
     return names
 
 
 def test_counter_sees_a_compilation_and_only_inside_its_block():
     f = jax.jit(lambda x: x * 3.0 + 1.0)
-    with J.count_compiles() as names:
+    with jax_common.count_compiles() as names:
         f(np.ones((7, 11), np.float32))
     assert names == ["jit(<lambda>)"]
     f(np.ones((11, 7), np.float32))  # compiles, but outside the block
@@ -65,13 +66,12 @@ APIS = ("linen", "nnx")
 @pytest.mark.parametrize("grads", [False, True])
 def test_batch_norm_compiles_once_whatever_eps_and_momentum(api, mode, grads):
     adapter = F.FlaxAdapter(api)
-    run = adapter.bn_train if mode == "train" else adapter.bn_inference
     # a shape of its own for each parametrization, so that its first call is a first call in any order
     features = 5 + 4 * APIS.index(api) + 2 * (mode == "train") + grads
     case = C.BNCase(shape=(3, features, 2, 5), axis=1, eps=1e-3, momentum=0.9, steps=2)
-    assert compiles(lambda: run(case, C.materialize_bn(case), grads=grads))
+    assert compiles(lambda: adapter.bn(case, C.materialize_bn(case), training=mode == "train", grads=grads))
     other = dataclasses.replace(case, eps=0.37, momentum=0.123, x=C.Values(seed=8, loc=3.0), params_seed=4)
-    assert compiles(lambda: run(other, C.materialize_bn(other), grads=grads)) == []
+    assert compiles(lambda: adapter.bn(other, C.materialize_bn(other), training=mode == "train", grads=grads)) == []
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])

@@ -59,7 +59,7 @@ STEPS = {
 def outputs(adapter, step: str):
     """The raw output of one step (to compare runs bit for bit)."""
     if step.startswith("bn"):
-        run = adapter.bn_train(BN, C.materialize_bn(BN), grads=step == "bn_grads")
+        run = adapter.bn(BN, C.materialize_bn(BN), training=True, grads=step == "bn_grads")
         return [a for a in run if a is not None]
     if step == "conv":
         return [adapter.conv2d(CONV, C.materialize_conv(CONV))]
@@ -96,10 +96,10 @@ def test_a_switch_made_elsewhere_is_undone_before_the_next_op():
 
 def test_layers_are_rebuilt_with_the_modules_of_the_current_import():
     tf_adapter, torch_adapter = load("keras-tensorflow"), load("keras-torch")
-    tf_adapter.bn_train(BN, C.materialize_bn(BN))
+    tf_adapter.bn(BN, C.materialize_bn(BN), training=True)
     before = [e.layer for e in tf_adapter._cache.entries.values()]
-    torch_adapter.bn_train(BN, C.materialize_bn(BN))  # re-imports Keras on torch
-    tf_adapter.bn_train(BN, C.materialize_bn(BN))  # and back on tensorflow: a new keras module
+    torch_adapter.bn(BN, C.materialize_bn(BN), training=True)  # re-imports Keras on torch
+    tf_adapter.bn(BN, C.materialize_bn(BN), training=True)  # and back on tensorflow: a new keras module
     keras = sys.modules["keras"]
     layers = [e.layer for e in tf_adapter._cache.entries.values()]
     assert layers and all(type(layer) is keras.layers.BatchNormalization for layer in layers)
@@ -118,16 +118,16 @@ def test_float64_on_jax_runs_in_64_bits_and_leaves_x64_off():
 
 
 def test_jax_compiles_once_per_configuration_whatever_eps_momentum_and_values():
-    count_compiles = pytest.importorskip("adapters.jax_adapter").count_compiles
+    count_compiles = pytest.importorskip("adapters.jax_common").count_compiles
     adapter = load("keras-jax")
     case = C.BNCase(shape=(5, 3, 2, 7), axis=1, eps=1e-3, momentum=0.9, steps=2)  # off the strategies' menus
     with count_compiles() as names:
-        adapter.bn_train(case, C.materialize_bn(case), grads=True)
+        adapter.bn(case, C.materialize_bn(case), training=True, grads=True)
     assert names, "the first call of a configuration compiles (or the counter sees nothing)"
     other = dataclasses.replace(case, eps=0.37, momentum=0.123, x=C.Values(seed=8, loc=3.0), params_seed=4)
     with count_compiles() as names:
-        adapter.bn_train(other, C.materialize_bn(other), grads=True)
-        adapter.bn_train(other, C.materialize_bn(other))  # forward only: the same compiled function
+        adapter.bn(other, C.materialize_bn(other), training=True, grads=True)
+        adapter.bn(other, C.materialize_bn(other), training=True)  # forward only: the same compiled function
     assert names == []
 
 
@@ -136,7 +136,7 @@ def test_jax_builds_a_layer_without_compiling_its_initial_values(dtype):
     """A new configuration compiles the layer's call and nothing else (Keras's "zeros"/"ones"
     initializers, run by JAX, compile a broadcast for every new weight shape); the layer starts
     with the values and dtypes a default-initialized layer has."""
-    count_compiles = pytest.importorskip("adapters.jax_adapter").count_compiles
+    count_compiles = pytest.importorskip("adapters.jax_common").count_compiles
     adapter = load("keras-jax")
     conv = dataclasses.replace(CONV, x_shape=(1, 5, 7, 9), c_out=3, kernel=(1, 2), dtype=dtype)  # off the menus
     bn = C.BNCase(shape=(2, 11, 3), axis=1, dtype=dtype)
@@ -144,7 +144,7 @@ def test_jax_builds_a_layer_without_compiling_its_initial_values(dtype):
         adapter.conv2d(conv, C.materialize_conv(conv))
     assert names == ["jit(<lambda>)"]
     with count_compiles() as names:
-        adapter.bn_train(bn, C.materialize_bn(bn))
+        adapter.bn(bn, C.materialize_bn(bn), training=True)
     assert names == ["jit(call_with_grads)"]
     keras = adapter.keras()
     with adapter._scope(dtype):
@@ -204,7 +204,7 @@ def test_what_keras_cannot_express_is_refused_with_a_reason(target, word, case):
     assert reason and word in reason
     run = {"conv2d": lambda: adapter.conv2d(case, C.materialize_conv(case)),
            "pool2d": lambda: adapter.pool2d(case, C.materialize_pool(case)),
-           "batch_norm": lambda: adapter.bn_train(case, C.materialize_bn(case))}[case.op]
+           "batch_norm": lambda: adapter.bn(case, C.materialize_bn(case), training=True)}[case.op]
     with pytest.raises(ValueError, match=r"^case: "):
         run()
 
@@ -307,6 +307,6 @@ def test_keras_tensorflow_channels_first_conv_adds_the_bias_along_w_when_w_out_e
 def test_a_case_of_another_op_is_a_clear_error():
     adapter = load("keras-torch")
     with pytest.raises(ValueError, match="expected a batch_norm case, got 'conv2d'"):
-        adapter.bn_train(CONV, C.materialize_bn(BN))
+        adapter.bn(CONV, C.materialize_bn(BN), training=True)
     with pytest.raises(ValueError, match="backend: expected one of"):
         K.active_keras("theano")

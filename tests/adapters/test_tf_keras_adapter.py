@@ -47,8 +47,8 @@ def batch_var(case) -> np.ndarray:
 def test_default_layer_on_4d_input_is_fused_and_its_moving_variance_bessel_corrected(default, non_fused, axis):
     case = one_step((2, 3, 3, 4) if axis == -1 else (2, 4, 3, 3), axis)
     var, m = batch_var(case)
-    fused = default.bn_train(case, C.materialize_bn(case))
-    plain = non_fused.bn_train(case, C.materialize_bn(case))
+    fused = default.bn(case, C.materialize_bn(case), training=True)
+    plain = non_fused.bn(case, C.materialize_bn(case), training=True)
     np.testing.assert_allclose(fused.moving_var, var * m / (m - 1), rtol=1e-5)
     np.testing.assert_allclose(plain.moving_var, var, rtol=1e-5)
     np.testing.assert_allclose(fused.y, plain.y, rtol=1e-5, atol=1e-5)  # the outputs agree
@@ -64,7 +64,7 @@ def test_default_layer_on_4d_input_is_fused_and_its_moving_variance_bessel_corre
 )
 def test_default_layer_is_not_fused_elsewhere_and_keeps_the_biased_variance(default, case):
     var, _ = batch_var(case)
-    run = default.bn_train(case, C.materialize_bn(case))
+    run = default.bn(case, C.materialize_bn(case), training=True)
     np.testing.assert_allclose(run.moving_var, var, rtol=1e-5)
 
 
@@ -72,7 +72,7 @@ def test_float64_moving_average_uses_momentum_rounded_to_float32(default):
     """The cause recorded for tf_keras bn_moving_stats in float64: decay = float32(1 - momentum)."""
     case = C.BNCase(shape=(6, 2), axis=1, dtype="float64", momentum=0.9, steps=1, x=C.Values(seed=2, loc=3.0))
     inputs = C.materialize_bn(case)
-    run = default.bn_train(case, inputs)
+    run = default.bn(case, inputs, training=True)
     batch_mean = inputs.xs[0].mean(axis=0)
     decay = float(np.float32(1.0 - 0.9))
     np.testing.assert_array_equal(run.moving_mean, inputs.moving_mean - (inputs.moving_mean - batch_mean) * decay)

@@ -32,8 +32,7 @@ CALLS = [(mode, grads) for mode in ("train", "inference") for grads in (False, T
 
 
 def run(adapter, case, mode, grads):
-    call = adapter.bn_train if mode == "train" else adapter.bn_inference
-    return call(case, C.materialize_bn(case), grads=grads)
+    return adapter.bn(case, C.materialize_bn(case), training=mode == "train", grads=grads)
 
 
 def assert_same(got, expected, what):
@@ -90,7 +89,7 @@ def test_bare_call_runs_every_step_on_the_module_the_adapter_uses():
     adapter = T.load()
     case = SEQUENCE[1]  # momentum=None: the statistics depend on every step and its count
     inputs = C.materialize_bn(case)
-    expected = adapter.bn_train(case, inputs)
+    expected = adapter.bn(case, inputs, training=True)
     adapter.bare_call("bn_moving_stats", "train", case, inputs)()
     (bn, _), = adapter._modules.values()
     np.testing.assert_array_equal(T.numpy(bn.running_mean), expected.moving_mean)

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import assume
 
 import adapters
+from adapters.contract import lacks
 from bnconform import checks, compare, properties, variants
 from bnconform.dtypes import DTYPES
 
@@ -120,8 +121,13 @@ def _covered() -> set:
     return set()
 
 
+#: property -> (op, the optional call it needs: ``adapters.contract``); an adapter offering the op
+#: without the call skips the property with the reason
+OPTIONAL_CALLS = {"bn_call_sequence": ("batch_norm", "bn_sequence")}
+
+
 @pytest.fixture
-def adapter(target, observe, _covered):
+def adapter(request, target, observe, _covered):
     """The loaded adapter; a skip only when its framework is not installed. ``adapters.Broken``
     (installed, but the import or the factory raised) propagates: the test is an ``error``. The first
     time a target is asked for, what it offers on this machine (its capabilities and every run-time
@@ -142,6 +148,10 @@ def adapter(target, observe, _covered):
     if target not in _covered:
         _covered.add(target)
         observe.coverage(target, loaded.coverage())
+    marker = request.node.get_closest_marker("bnconform")
+    optional = OPTIONAL_CALLS.get(marker.kwargs.get("property") if marker else None)
+    if optional and optional[0] in loaded.capabilities.ops and lacks(loaded, optional[1]):
+        pytest.skip(lacks(loaded, optional[1]))
     return loaded
 
 

@@ -21,7 +21,7 @@ def _output(adapter, mode: str, case):
 def _run(adapter, mode: str, case):
     if case.op == "batch_norm":
         inputs = C.materialize_bn(case)
-        return (adapter.bn_train if mode == "train" else adapter.bn_inference)(case, inputs).y
+        return adapter.bn(case, inputs, training=mode == "train").y
     if case.op == "conv2d":
         return adapter.conv2d(case, C.materialize_conv(case))
     return adapter.pool2d(case, C.materialize_pool(case))

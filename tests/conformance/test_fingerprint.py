@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from adapters.contract import lacks
 from adapters.fingerprint import conventions_example, disagreements, fingerprint
 from bnconform import checks
 from bnconform.compare import compare, worst
@@ -18,8 +19,11 @@ from .conftest import conformance, explain_or_fail
 
 
 def _require_bn(adapter):
+    """Skip, with the reason, an adapter without batch norm or without a default layer to probe."""
     if "batch_norm" not in adapter.capabilities.ops:
         pytest.skip(f"{adapter.name} does not offer batch_norm")
+    if lacks(adapter, "bn_default"):
+        pytest.skip(lacks(adapter, "bn_default"))
 
 
 @conformance("conventions")

@@ -22,7 +22,13 @@ from reference import windows
 
 REPO = Path(__file__).resolve().parents[2]
 CI = settings.get_profile("ci")
-ALL = Capabilities(dtypes=("float32",), pool_kinds=("max", "avg", "global_avg"))
+FORMATS, PADDINGS = ("channels_last", "channels_first"), ("valid", "same", "explicit")
+ALL = Capabilities(  # every option (capabilities are declared positively: the defaults offer nothing)
+    ops=("batch_norm", "conv2d", "pool2d"), dtypes=("float32",), bn_modes=("train", "inference"), bn_backward=True,
+    bn_ranks=(2, 4), bn_any_axis=True, conv_data_formats=FORMATS, conv_paddings=PADDINGS, conv_same_strided=True,
+    conv_dilated_strided=True, conv_groups=True, conv_dilation=True, conv_bias=True,
+    pool_kinds=("max", "avg", "global_avg"), pool_data_formats=FORMATS, pool_paddings=PADDINGS,
+    pool_count_include_pad=(False,))
 KERAS = dataclasses.replace(ALL, conv_paddings=("valid", "same"), conv_dilated_strided=False,
                             pool_paddings=("valid", "same"))
 

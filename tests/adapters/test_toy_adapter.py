@@ -1,0 +1,165 @@
+"""A new adapter is one file and one registry line: the toy adapter (``toy_adapter.py``, NumPy in
+float32) is registered here with that line, loaded like any target, and checked by the conformance
+checks (``bnconform.checks``) on the cases the strategies draw from its capabilities, under the ``ci``
+profile. It passes every property it offers; with a planted bug (its variance or its convolution
+swapped for a wrong one) the property that covers it fails. The contract's refusals (an op listed
+without its method) come at build or registration time, with the adapter, op and method named.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import adapters
+import reference as R
+from adapters import AdapterInfo, ContractError, contract, fingerprint
+from bnconform import checks, strategies
+
+from . import toy_adapter
+
+CI = settings.get_profile("ci")
+ROOT = Path(__file__).resolve().parents[2]
+
+# (property, mode, strategy of the toy's cases) for every property the toy offers
+BN = dict(dtype="float32")
+PROPERTIES = [
+    ("bn_forward", "train", lambda caps: strategies.bn_cases(caps, **BN)),
+    ("bn_forward", "inference", lambda caps: strategies.bn_cases(caps, **BN)),
+    ("bn_forward_adversarial", "train", lambda caps: strategies.bn_cases(caps, adversarial=True, **BN)),
+    ("bn_moving_stats", "train", lambda caps: strategies.bn_cases(caps, max_steps=4, **BN)),
+    ("bn_inference_keeps_stats", "inference", lambda caps: strategies.bn_cases(caps, **BN)),
+    ("conv2d", "-", lambda caps: strategies.conv_cases(caps, dtype="float32")),
+    ("pool2d", "-", lambda caps: strategies.pool_cases(caps, kind="max", dtype="float32")),
+    ("pool2d", "-", lambda caps: strategies.pool_cases(caps, kind="avg", dtype="float32")),
+    ("pool2d", "-", lambda caps: strategies.pool_cases(caps, kind="global_avg", dtype="float32")),
+]
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """The toy registered with its one line in a private registry, and loaded as a target is."""
+    monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
+    monkeypatch.setattr(adapters, "_LOADED", {})
+    adapters.register(toy_adapter.INFO)
+    return adapters.load("toy")
+
+
+def verdicts(adapter, prop: str, mode: str, strategy) -> list[bool]:
+    """Whether each drawn example passes (``ci`` profile: derandomized, 20 examples)."""
+    found = []
+
+    @settings(CI, database=None)
+    @given(strategy(adapter.capabilities))
+    def run(case):
+        with adapter.placed():
+            example = checks.run(prop, adapter, case, mode)
+        found.append(all(c.ok for c in checks.judge(example)))
+
+    run()
+    return found
+
+
+def test_the_registry_line_loads_it_as_a_target(toy):
+    assert isinstance(toy, toy_adapter.ToyAdapter)
+    assert adapters.describe("toy")["version"] == np.__version__
+    assert adapters.imported("toy") == {"framework": "numpy", "version": np.__version__, "backend": None}
+    assert all(isinstance(toy, protocol) for protocol in contract.OP_PROTOCOLS.values())
+    assert isinstance(toy, contract.Ops)
+
+
+@pytest.mark.parametrize("prop, mode, strategy", PROPERTIES,
+                         ids=[f"{p}-{m}-{i}" for i, (p, m, _) in enumerate(PROPERTIES)])
+def test_the_toy_passes_every_property_it_offers(toy, prop, mode, strategy):
+    found = verdicts(toy, prop, mode, strategy)
+    assert len(found) >= 10 and all(found), f"{found.count(False)} of {len(found)} examples failed"
+
+
+def test_a_planted_bessel_corrected_variance_fails_batch_norm(toy, monkeypatch):
+    """The variance divided by m - 1 (Bessel's correction) instead of m: the forward pass in training
+    mode normalizes with the wrong variance."""
+    real = toy_adapter.variance
+
+    def bessel(x, mean, axes):
+        m = np.prod([x.shape[a] for a in axes])
+        return real(x, mean, axes) * np.float32(m / max(m - 1, 1))
+
+    monkeypatch.setattr(toy_adapter, "variance", bessel)
+    found = verdicts(toy, "bn_forward", "train", PROPERTIES[0][2])
+    assert not all(found)
+    assert all(verdicts(toy, "bn_forward", "inference", PROPERTIES[1][2]))  # inference takes no batch variance
+
+
+def test_a_planted_flipped_kernel_fails_conv2d(toy, monkeypatch):
+    """True convolution (the kernel flipped) instead of cross-correlation."""
+    monkeypatch.setattr(toy_adapter, "cross_correlate", R.true_conv2d)
+    assert not all(verdicts(toy, "conv2d", "-", PROPERTIES[5][2]))
+
+
+def test_missing_optional_calls_are_skipped_with_the_reason(toy):
+    """No bn_sequence, bn_default or bare_call: each caller says so instead of failing."""
+    for optional in contract.OPTIONAL:
+        assert contract.lacks(toy, optional) == f"toy does not implement {optional} (adapters.contract)"
+    found = fingerprint.fingerprint(toy)["probes"]
+    assert found["default_eps"] == {"value": None, "evidence": "toy does not implement bn_default (adapters.contract)"}
+    assert found["momentum_meaning"]["value"] == "keras"  # through bn, which the toy has
+    assert found["running_variance"]["value"] == "biased"
+
+
+class NoConv(toy_adapter.ToyAdapter):
+    conv2d = None  # listed in capabilities.ops, not implemented
+
+
+def test_an_op_listed_without_its_method_fails_when_built():
+    with pytest.raises(ContractError, match=r"adapter 'toy' \(NoConv\) lists ops it does not implement: "
+                                            r"conv2d needs conv2d\(\)"):
+        NoConv()
+
+
+def test_an_op_listed_without_its_method_fails_at_registration(monkeypatch):
+    """An object that is not an ``Adapter`` subclass is checked by ``register`` and by ``load``."""
+    monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
+    monkeypatch.setattr(adapters, "_LOADED", {})
+
+    class Bare:  # the attributes, and bn only
+        name, capabilities = "bare", toy_adapter.CAPABILITIES
+
+        def bn(self, case, inputs, *, training, grads=False):
+            raise AssertionError("not called")
+
+    with pytest.raises(ContractError, match="conv2d needs conv2d\\(\\); pool2d needs pool2d\\(\\)"):
+        adapters.register(AdapterInfo("bare", "numpy", "-", "-", ("numpy",)), Bare())
+    assert "bare" not in [info.name for info in adapters.discover()]
+    monkeypatch.setattr(toy_adapter, "load_bare", Bare, raising=False)
+    adapters.register(AdapterInfo("bare", "numpy", "tests.adapters.toy_adapter", "load_bare", ("numpy",)))
+    with pytest.raises(adapters.Broken, match="fails to build its adapter: ContractError: adapter 'bare'"):
+        adapters.load("bare")
+
+
+def test_the_conformance_suite_runs_it_as_a_target():
+    """``pytest tests/conformance -p tests.adapters.toy_adapter --target toy``, as a user runs a target:
+    every property it offers passes, the others skip with the reason."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    cmd = [sys.executable, "-m", "pytest", "tests/conformance/test_batch_norm.py", "tests/conformance/test_conv_pool.py",
+           "-p", "tests.adapters.toy_adapter", "--target", "toy", "-k", "float32 and not adversarial",
+           "-q", "-rA", "-p", "no:cacheprovider", "--hypothesis-profile", "ci"]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    passed = {line.split("::")[1] for line in out.splitlines() if line.startswith("PASSED ")}
+    assert passed == {
+        "test_bn_forward[toy-float32-train]", "test_bn_forward[toy-float32-inference]",
+        "test_bn_moving_stats[toy-float32-train]", "test_bn_inference_keeps_stats[toy-float32-inference]",
+        "test_conv2d[toy-float32--]", "test_pool2d[toy-float32---max]", "test_pool2d[toy-float32---avg]",
+        "test_pool2d[toy-float32---global_avg]", "test_pool2d_nonfinite[toy-float32---max]",
+        "test_pool2d_nonfinite[toy-float32---avg]",
+    }, out
+    for reason in ("toy does not implement bn_sequence (adapters.contract)", "toy offers no gradients",
+                   "toy does not offer lp pooling"):
+        assert reason in out, out

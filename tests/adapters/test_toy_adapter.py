@@ -134,10 +134,11 @@ def test_an_op_listed_without_its_method_fails_at_registration(monkeypatch):
             raise AssertionError("not called")
 
     with pytest.raises(ContractError, match="conv2d needs conv2d\\(\\); pool2d needs pool2d\\(\\)"):
-        adapters.register(AdapterInfo("bare", "numpy", "-", "-", ("numpy",)), Bare())
+        adapters.register(AdapterInfo(name="bare", framework="numpy", module="-", factory="-", requires=("numpy",), family="bare"), Bare())
     assert "bare" not in [info.name for info in adapters.discover()]
     monkeypatch.setattr(toy_adapter, "load_bare", Bare, raising=False)
-    adapters.register(AdapterInfo("bare", "numpy", "tests.adapters.toy_adapter", "load_bare", ("numpy",)))
+    adapters.register(AdapterInfo(name="bare", framework="numpy", module="tests.adapters.toy_adapter", factory="load_bare",
+                                  requires=("numpy",), family="bare"))
     with pytest.raises(adapters.Broken, match="fails to build its adapter: ContractError: adapter 'bare'"):
         adapters.load("bare")
 

@@ -22,7 +22,8 @@ import reference as R
 from adapters.base import Adapter, BNRun, Capabilities, Conventions
 from adapters.steps import batches, run_steps
 
-INFO = adapters.AdapterInfo("toy", "numpy", __name__, "load", ("numpy",))  # the registry line
+INFO = adapters.AdapterInfo(name="toy", framework="numpy", module=__name__, factory="load", requires=("numpy",),
+                            family="toy")  # the registry line
 
 CAPABILITIES = Capabilities(
     ops=("batch_norm", "conv2d", "pool2d"),

@@ -151,5 +151,5 @@ ROWS = (
         dict(kinds=("lp",))),
 )
 
-#: flags deliberately not covered (dead; issue 10 removes them)
+#: flags a strategy reads that deliberately have no row
 NOT_COVERED: frozenset[str] = frozenset()  # flags a strategy reads that no row covers (none)

@@ -11,7 +11,7 @@ Everything else is driven from here: the conformance tests' markers and parametr
 (``tests/conformance``), ``checks.run``/``checks.judge`` (and so ``bnconform replay``), the
 benchmark (``benchmarks/per_example.py``), the known-deviations loader's check that an entry's
 ``property`` names a row (``reports/deviations.py``) and the variants' lists of what they judge.
-``tests/conformance/test_properties_table.py`` checks that every row is collected.
+``tests/properties/test_table.py`` checks that every row is collected.
 
 A property whose row has no strategy is a probe: its test builds its own example (the fingerprint's
 conventions, a fresh layer's state, the math-mode probe, the drift corpus).

@@ -40,6 +40,7 @@ judged against GPU baselines, never against CPU ones.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from adapters import Unavailable
 from adapters import device as devices
@@ -74,7 +75,19 @@ def placement(target: str, device: str) -> devices.Placement:
     reason = info.missing()
     if reason:
         raise Unavailable(f"{target}: {reason}")
-    return devices.placement(target, info.device_family(), devices.normalize(device))
+    placed = devices.placement(target, info.device_family(), devices.normalize(device))
+    if info.device_family() == "keras-torch" and placed.platform == "cpu":
+        # adapters.device enters keras.device("cpu:0"); Keras-on-torch's convert_to_tensor then
+        # compares torch.device("cpu") with "cpu:0", finds them different and copies every variable
+        # on each use, so no gradient reaches the weights ("No gradients provided for any
+        # variable"). "cpu" is the same device without the copy (tests/cifar/test_device.py).
+        def enter():
+            import keras
+
+            return keras.device("cpu")
+
+        placed = replace(placed, enter=enter)
+    return placed
 
 
 def platform_of(record: dict) -> str:
@@ -107,9 +120,10 @@ def determinism(target: str, device: str) -> dict:
                    cudnn_deterministic=bool(torch.backends.cudnn.deterministic),
                    CUBLAS_WORKSPACE_CONFIG=os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
     elif engine == "tensorflow":
-        import tensorflow as tf
+        # TensorFlow publishes enable_op_determinism() but not its reader (2.21)
+        from tensorflow.python.framework import config as tf_config
 
-        out.update(op_determinism=bool(tf.config.experimental.is_op_determinism_enabled()),
+        out.update(op_determinism=bool(tf_config.is_op_determinism_enabled()),
                    TF_DETERMINISTIC_OPS=os.environ.get("TF_DETERMINISTIC_OPS"))
     elif engine == "jax":
         out.update(xla_gpu_deterministic_ops="--xla_gpu_deterministic_ops=true" in os.environ.get("XLA_FLAGS", ""))

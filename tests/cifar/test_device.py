@@ -282,3 +282,45 @@ def test_schema_validates_a_record_with_a_device(tmp_path):
     path.write_text(json.dumps({"schema": "bnconform-cifar/1", "cifar": [record(device={"name": "x"})]}))
     with pytest.raises(ResultsError, match="platform"):
         load_results(path)
+
+
+KERAS_TORCH_STEP = """
+import os, sys, json
+os.environ["KERAS_BACKEND"] = "torch"
+import numpy as np
+from cifar import backends, device
+from cifar.archs import build_spec
+from cifar.weights import initial_weights
+spec = build_spec("A", True)
+placed = device.placement("keras-torch", "cpu") if sys.argv[1] == "placed" else None
+trainer = backends.create("keras-torch", spec, initial_weights(spec, 0), seed=0, placement=placed)
+x = np.random.default_rng(0).random((8, 32, 32, 3), dtype=np.float32)
+before = [w.copy() for w in trainer.model.get_weights()]
+fit = trainer.train_epoch(x, np.arange(8) % 10, np.arange(8), 4)
+moved = sum(not np.array_equal(a, b) for a, b in zip(before, trainer.model.get_weights()))
+print(json.dumps({"loss": fit["loss"], "moved": moved}))
+"""
+
+
+def test_keras_on_torch_trains_inside_its_cpu_placement():
+    """Keras-on-torch inside its placement on the cpu: the weights are trained (the placement's
+    device scope must not make Keras copy its variables, which loses their gradients), with the
+    same loss as without a placement."""
+    pytest.importorskip("keras")
+    pytest.importorskip("torch")
+    import os
+    import subprocess
+    import sys
+
+    from cifar.locate import PROJECT_ROOT
+
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+
+    def step(mode):
+        proc = subprocess.run([sys.executable, "-c", KERAS_TORCH_STEP, mode], cwd=PROJECT_ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    placed, plain = step("placed"), step("plain")
+    assert placed["moved"] > 0 and placed == plain

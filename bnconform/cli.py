@@ -117,6 +117,10 @@ def cmd_run(args) -> int:
     except ValueError as e:
         print(f"bnconform run: {e}", file=sys.stderr)
         return USAGE
+    if args.cifar == "gpu" and device == "cpu":  # cifar refuses it too, but only after the conformance runs
+        print("bnconform run: --cifar gpu is meant for an accelerator: pass --device cuda "
+              "(on the CPU: --cifar standard or full)", file=sys.stderr)
+        return USAGE
     if device != "cpu":  # asked for an accelerator: usage error if no family sees one
         seen = {family: _probe(targets[0], device) for family, targets in groups.items()}
         if not any(found["status"] == "loads" for found in seen.values()):

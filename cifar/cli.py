@@ -169,11 +169,10 @@ def _placed_targets(args):
         return f"--device {device}: a target's worker failed:\n" + "\n".join(broken)
     if args.targets and unavailable:
         return f"argument --device: {device} is not available:\n" + "\n".join(m for _, m in unavailable)
-    left = seen
-    if not left:
+    if not seen:
         return (f"argument --device: no CIFAR-10 target sees device {device}:\n"
                 + "\n".join(m for _, m in unavailable))
-    return device, left, unavailable
+    return device, seen, unavailable
 
 
 def _env() -> str:

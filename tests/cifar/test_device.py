@@ -324,3 +324,50 @@ def test_keras_on_torch_trains_inside_its_cpu_placement():
 
     placed, plain = step("placed"), step("plain")
     assert placed["moved"] > 0 and placed == plain
+
+
+def test_bnconform_run_cifar_gpu_on_the_cpu_is_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
+    from bnconform import cli
+
+    monkeypatch.delenv(devices.ENV, raising=False)
+    code = cli.main(["run", "--target", "torch", "--cifar", "gpu", "--results", str(tmp_path / "r")])
+    assert code == 2
+    assert "--cifar gpu is meant for an accelerator" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_default_targets_without_the_device_are_skipped_with_their_reason(monkeypatch):
+    """Without --targets, the probe's verdict per target decides: seen (trained), unavailable
+    (skipped, with the framework's reason), none seen (usage error), a crashed probe (error)."""
+    from cifar import runner
+    from cifar.backends import TARGETS
+    from cifar.cli import _placed_targets
+
+    answers = {}
+
+    def fake_run(job, **options):  # stands for the probe's worker process
+        assert job.task == "probe" and job.device == "cuda"
+        answer = answers[job.target]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    for target in TARGETS:
+        answers[target] = DeviceUnavailable(f"{target}: device cuda is not available: no GPU build")
+    answers["torch"] = {"target": "torch", "device": {"platform": "cuda", "name": "cuda:0 X"}}
+    device, targets, skipped = _placed_targets(_args("--device", "gpu"))
+    assert device == "cuda" and targets == ["torch"]
+    assert [t for t, _ in skipped] == [t for t in TARGETS if t != "torch"]
+    assert all(reason.endswith("no GPU build") for _, reason in skipped)
+    # named with --targets: the same unavailable target is a usage error naming it
+    message = _placed_targets(_args("--device", "cuda", "--targets", "torch", "keras-jax"))
+    assert isinstance(message, str) and "keras-jax: device cuda is not available: no GPU build" in message
+    # none left: a usage error
+    answers["torch"] = DeviceUnavailable("torch: device cuda is not available: none")
+    message = _placed_targets(_args("--device", "cuda"))
+    assert isinstance(message, str) and message.startswith("argument --device: no CIFAR-10 target sees device cuda")
+    # a probe that crashed is an installed-but-broken framework: an error, never a skip
+    answers["torch"] = runner.RunFailed("torch: worker exited with 1:\nImportError: broken")
+    message = _placed_targets(_args("--device", "cuda"))
+    assert isinstance(message, str) and "ImportError: broken" in message

@@ -51,7 +51,7 @@ UNAVAILABLE_EXIT = 3
 #: the host, as a record names it (records written before the device was recorded ran there)
 CPU_RECORD = {"platform": "cpu", "name": "cpu"}
 
-__all__ = ["UNAVAILABLE_EXIT", "CPU_RECORD", "Unavailable", "request", "placement", "platform_of",
+__all__ = ["UNAVAILABLE_EXIT", "CPU_RECORD", "Unavailable", "request", "placement", "platform_of", "label",
            "determinism", "prepare_environment"]
 
 
@@ -95,6 +95,15 @@ def platform_of(record: dict) -> str:
     before the device was recorded, when everything trained on the CPU)."""
     device = record.get("device") or CPU_RECORD
     return device.get("platform") or "cpu"
+
+
+def label(record: dict) -> str:
+    """``cpu``, ``cuda (cuda:0 NVIDIA H200)``: how the CIFAR-10 reports and gate lines name a run's
+    device, in the words of the conformance report (``reports.schema.device_label``, which the
+    layers keep this package from importing: only the command imports both adapters and reports)."""
+    device = record.get("device") or {"platform": "cpu", "name": None}
+    platform, name = device.get("platform") or "cpu", device.get("name")
+    return platform if not name or name == platform else f"{platform} ({name})"
 
 
 def prepare_environment(target: str, device: str, env: dict) -> dict:

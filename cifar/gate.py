@@ -19,9 +19,9 @@ how the suite shows the gate catches it.
 
 from __future__ import annotations
 
-from reports.schema import device_label
 
 from .baselines import Store
+from .device import label
 from .stats import prediction_bound
 
 VERDICTS = ("pass", "fail", "no-baseline")
@@ -56,7 +56,7 @@ def judge(record: dict, store: Store) -> dict:
 def summary_line(record: dict) -> str:
     """One human line: what ran, accuracy against the band, verdict."""
     what = (f"{record['target']:<16} {record['arch']} {'BN   ' if record['bn'] else 'no-BN'}"
-            f"{' (broken BN)' if record.get('broken_bn') else ''} seed {record['seed']} on {device_label(record)}")
+            f"{' (broken BN)' if record.get('broken_bn') else ''} seed {record['seed']} on {label(record)}")
     acc = f"acc {record['test_accuracy']:.4f}"
     if record["threshold"] is None:
         return f"{what}  {acc}  {record['verdict']}"

@@ -4,8 +4,8 @@ Sections: final accuracy against the baseline band, BN against no-BN (paired: sa
 profile, seed and device, so the same conv/dense initial weights and data order), images per second
 per target and device (median over the runs' per-epoch medians: GPU figures next to CPU ones), and
 the training curve of every run. The device is named as the conformance report names it
-(:func:`reports.schema.device_label`: ``cpu``, ``cuda (cuda:0 NVIDIA H200)``); a record without
-one ran on the CPU.
+(:func:`cifar.device.label`: ``cpu``, ``cuda (cuda:0 NVIDIA H200)``); a record without one ran on
+the CPU.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
-from reports.schema import device_label
+from .device import label
 
 
 def _pct(x) -> str:
@@ -36,13 +36,13 @@ def accuracy_rows(records) -> list:
                      ("broken BN" if r.get("broken_bn") else ""), r["profile"], r["seed"],
                      _pct(r["test_accuracy"]), band, _pct(r.get("threshold")),
                      "-" if r.get("margin") is None else f"{100 * r['margin']:+.2f}",
-                     r.get("verdict") or "-", f"{r['images_per_s']:.0f}", device_label(r)])
+                     r.get("verdict") or "-", f"{r['images_per_s']:.0f}", label(r)])
     return rows
 
 
 def bn_pairs(records) -> list:
     """``(target, arch, profile, seed, acc BN, acc no-BN)`` for every paired run."""
-    runs = {(r["target"], r["arch"], r["profile"], r["seed"], device_label(r), r["bn"]): r["test_accuracy"]
+    runs = {(r["target"], r["arch"], r["profile"], r["seed"], label(r), r["bn"]): r["test_accuracy"]
             for r in records if not r.get("broken_bn")}
     out = []
     for (target, arch, profile, seed, device, bn), acc in sorted(runs.items()):
@@ -54,7 +54,7 @@ def bn_pairs(records) -> list:
 def speed_rows(records) -> list:
     groups = defaultdict(list)
     for r in records:
-        groups[(r["target"], r["arch"], r["bn"], device_label(r))].append(r)
+        groups[(r["target"], r["arch"], r["bn"], label(r))].append(r)
     rows = []
     for (target, arch, bn, device), rs in sorted(groups.items()):
         versions = " ".join(f"{k} {v}" for k, v in rs[0]["versions"].items())
@@ -86,7 +86,7 @@ def render_text(records) -> str:
     for r in records:
         lines += [f"**{r['target']} {r['arch']} {'BN' if r['bn'] else 'no-BN'}"
                   f"{' broken BN' if r.get('broken_bn') else ''} {r['profile']} seed {r['seed']}"
-                  f" on {device_label(r)}**", ""]
+                  f" on {label(r)}**", ""]
         lines += _table(["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "img/s", "s"],
                         [[e["epoch"], f"{e['loss']:.4f}", f"{e['accuracy']:.4f}",
                           f"{e['val_loss']:.4f}", f"{e['val_accuracy']:.4f}",

@@ -371,3 +371,12 @@ def test_default_targets_without_the_device_are_skipped_with_their_reason(monkey
     answers["torch"] = runner.RunFailed("torch: worker exited with 1:\nImportError: broken")
     message = _placed_targets(_args("--device", "cuda"))
     assert isinstance(message, str) and "ImportError: broken" in message
+
+
+@pytest.mark.parametrize("device", [None, {"platform": "cpu", "name": "cpu"}, {"platform": "cpu", "name": None},
+                                    {"platform": "cuda", "name": "cuda:0 NVIDIA H200"}, {"platform": "gpu", "name": "gpu:0 H200"}])
+def test_cifar_names_devices_as_the_conformance_report_does(device):
+    from reports.schema import device_label
+
+    rec = {} if device is None else {"device": device}
+    assert cifar_device.label(rec) == device_label(rec)

@@ -117,6 +117,10 @@ def cmd_run(args) -> int:
     except ValueError as e:
         print(f"bnconform run: {e}", file=sys.stderr)
         return USAGE
+    if args.cifar == "gpu" and device == "cpu":  # cifar refuses it too, but only after the conformance runs
+        print("bnconform run: --cifar gpu is meant for an accelerator: pass --device cuda "
+              "(on the CPU: --cifar standard or full)", file=sys.stderr)
+        return USAGE
     if device != "cpu":  # asked for an accelerator: usage error if no family sees one
         seen = {family: _probe(targets[0], device) for family, targets in groups.items()}
         if not any(found["status"] == "loads" for found in seen.values()):
@@ -137,7 +141,7 @@ def cmd_run(args) -> int:
     started = time.monotonic()
     processes.run_each(lambda job: _run_family(*job, bars=bars), jobs, parallel=args.jobs)
     print(f"conformance finished in {time.monotonic() - started:.0f} s")
-    cifar_code = _run_cifar(args.cifar, cifar_targets, results) if args.cifar else 0
+    cifar_code = _run_cifar(args.cifar, cifar_targets, results, device) if args.cifar else 0
     blobs_code = _run_blobs(blobs_targets, results) if args.blobs else 0
     files = sorted(str(p) for p in results.glob("*/results.json"))
     if not files:
@@ -196,14 +200,16 @@ def _run_blobs(targets: list[str], results: Path) -> int:
     return code
 
 
-def _run_cifar(profile: str, targets: list[str], results: Path) -> int:
+def _run_cifar(profile: str, targets: list[str], results: Path, device: str = "cpu") -> int:
     """``--cifar PROFILE``: train the CIFAR-10 profile's matrix (``python -m cifar run``; on
-    ``targets``, or every CIFAR-10 target when empty) into ``results/cifar/results.json``, which the
-    report and the gate read with the conformance runs. Returns its exit code: 0, 1 (a run below its
-    baseline band) or 2 (no data, a run that failed)."""
+    ``targets``, or every CIFAR-10 target when empty, on ``device``) into
+    ``results/cifar/results.json``, which the report and the gate read with the conformance runs.
+    Returns its exit code: 0, 1 (a run below its baseline band) or 2 (no data, a run that failed,
+    a device no target sees)."""
     out = results / "cifar" / "results.json"
     out.unlink(missing_ok=True)  # never report an earlier session's training as this one's
-    cmd = [sys.executable, "-m", "cifar", "run", "--profile", profile, "--out", str(out), "--no-progress"]
+    cmd = [sys.executable, "-m", "cifar", "run", "--profile", profile, "--out", str(out), "--no-progress",
+           "--device", device]
     if targets:
         cmd += ["--targets", *targets]
     print(f"  start cifar: {' '.join(cmd[2:])}", flush=True)
@@ -412,9 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="reports/out", help="report directory (default: reports/out/)")
     run.add_argument("--name", default=os.environ.get("TOX_ENV_NAME", "local"), help="run name (default: local)")
     run.add_argument("-j", "--jobs", type=positive_int, default=1, help="framework families run at once (default 1)")
-    run.add_argument("--cifar", metavar="PROFILE", choices=("quick", "standard", "full"),
-                     help="also train the CIFAR-10 models of this profile (quick: about 10 min on 2 cores) "
-                          "and gate them on their baselines")
+    run.add_argument("--cifar", metavar="PROFILE", choices=("quick", "standard", "full", "gpu"),
+                     help="also train the CIFAR-10 models of this profile (quick: about 10 min on 2 cores; "
+                          "gpu: the lectures in full, 3 seeds, with --device cuda) on --device and gate "
+                          "them on their baselines")
     run.add_argument("--blobs", action="store_true",
                      help="also train the two-blob networks (the CI matrix: about 2 min on 2 cores) and "
                           "check them against the Bayes-optimal accuracy")

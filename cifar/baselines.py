@@ -5,7 +5,12 @@ An entry is keyed by everything the accuracy depends on:
 - ``target`` and ``versions`` (every package of the target, e.g. Keras *and* its backend);
 - ``arch``, ``bn``, ``profile`` and the profile's ``protocol`` (epochs, subset sizes), so that
   changing a profile's definition retires its baselines instead of silently reusing them;
-- the data copy, ``data_sha256`` (sha256 of the decoded pixels, see :mod:`cifar.dataset`).
+- the data copy, ``data_sha256`` (sha256 of the decoded pixels, see :mod:`cifar.dataset`);
+- the device's platform (``cpu``, ``cuda``, ``gpu``; :func:`cifar.device.platform_of`): a GPU run is
+  judged against GPU runs only (other kernels, reduced-precision defaults, another seed spread).
+  Entries and records written before the device was recorded are ``cpu``, where they ran; the
+  device's name (which GPU) is kept in the entry for the reader, not in the key: the band is a
+  spread over seeds, and a repeat on another GPU of the same platform is one more draw from it.
 
 It holds the ``seeds``, their ``accuracies`` (test accuracy) and, for the reader, the band computed
 from them. Recording the same key again replaces the entry. Records of a deliberately broken BN are
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .device import platform_of
 from .stats import MIN_SEEDS, prediction_bound
 
 SCHEMA = "bnconform-cifar-baselines/1"
@@ -41,7 +47,7 @@ def config_key(record_or_entry: dict) -> tuple:
     protocol = r["protocol"] if "protocol" in r else protocol_of(r)
     sha = r["data_sha256"] if "data_sha256" in r else r["data"]["sha256"]
     return (r["target"], r["arch"], bool(r["bn"]), r["profile"],
-            json.dumps(protocol, sort_keys=True), sha)
+            json.dumps(protocol, sort_keys=True), sha, platform_of(r))
 
 
 def full_key(record_or_entry: dict) -> tuple:
@@ -98,6 +104,7 @@ class Store:
             "seeds": seeds, "accuracies": accuracies,
             "band": bound.as_dict(),
             "images_per_s": sorted(r["images_per_s"] for r in records)[len(records) // 2],
+            "device": first.get("device") or {"platform": "cpu", "name": None},
             "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command, "machine": first.get("machine"),
         }

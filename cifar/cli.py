@@ -1,6 +1,7 @@
 """``python -m cifar`` (and ``bnconform cifar``): train, gate, record baselines, report.
 
     python -m cifar run --profile quick                      # train the profile's matrix and gate it
+    python -m cifar run --profile gpu --device cuda          # the lectures in full, 3 seeds, on a GPU
     python -m cifar run --targets torch --archs B --seeds 0 --broken-bn
     python -m cifar baseline --profile quick --seeds 0 1 2 3 4
     python -m cifar gate results/cifar-quick.json            # re-judge recorded runs
@@ -9,12 +10,20 @@
     python -m cifar targets
 
 Exit codes: 0 all passed (``no-baseline`` counts as passed unless ``--require-baseline``),
-1 a run failed the gate, 2 a run could not be done (error, missing data).
+1 a run failed the gate, 2 a run could not be done (error, missing data) or a usage error.
+
+``--device`` (else ``$BNCONFORM_DEVICE``, else cpu): where the trainers run, as in the conformance
+suite (:mod:`cifar.device`). On an accelerator each target is first probed in its own worker: a
+target named with ``--targets`` whose framework does not see the device is a usage error (exit 2,
+naming the device and the framework's reason); without ``--targets``, such a target (or one whose
+framework is not installed) is skipped with its reason, and none left is a usage error. A profile
+meant for an accelerator (``gpu``) is refused with ``--device cpu`` (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shlex
@@ -37,7 +46,13 @@ def _matrix_args(p: argparse.ArgumentParser, seeds_default=(0,)) -> None:
                    help="default: the profile's matrix")
     p.add_argument("--bn", choices=["on", "off", "both"], default=None,
                    help="default: the profile's matrix")
-    p.add_argument("--seeds", nargs="+", type=int, default=list(seeds_default))
+    p.add_argument("--seeds", nargs="+", type=int, default=None if seeds_default is None else list(seeds_default),
+                   help="default: " + ("the profile's seeds" if seeds_default is None else
+                                       " ".join(map(str, seeds_default))))
+    p.add_argument("--device", default=None,
+                   help="cpu (default) or cuda/gpu, the framework's accelerator (default: "
+                        "$BNCONFORM_DEVICE, else cpu); a device a target's framework does not see is "
+                        "a usage error for targets named with --targets, else a skip with its reason")
     p.add_argument("--epochs", type=int, help="override the profile (the run becomes 'custom')")
     p.add_argument("--n-train", type=int, help="override the profile's training subset")
     p.add_argument("--n-val", type=int, help="override model A's per-epoch validation subset")
@@ -59,7 +74,7 @@ def build_parser(prog: str = "python -m cifar") -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="train the matrix and gate each run against its baseline")
-    _matrix_args(p)
+    _matrix_args(p, seeds_default=None)
     p.add_argument("--broken-bn", action="store_true", help="invert the BN momentum's meaning")
     p.add_argument("--require-baseline", action="store_true", help="fail on no-baseline")
     p.set_defaults(func=cmd_run)
@@ -93,31 +108,86 @@ def build_parser(prog: str = "python -m cifar") -> argparse.ArgumentParser:
     return parser
 
 
-def _jobs(args, broken_bn=False):
+def _jobs(args, broken_bn=False, targets=None, device="cpu"):
     from bnconform.progress import wanted
 
     from .runner import Job
 
-    targets = args.targets or list(backends.TARGETS)
-    matrix = profiles.get(args.profile).matrix
+    targets = targets or args.targets or list(backends.TARGETS)
+    profile = profiles.get(args.profile)
+    matrix = profile.matrix
     archs = args.archs or sorted({arch for arch, _ in matrix})
     for target in targets:
         for arch in archs:
             bns = ({"on": [True], "off": [False], "both": [True, False]}[args.bn] if args.bn
                    else [bn for a, bn in matrix if a == arch] or [True])
             for bn in bns:
-                for seed in args.seeds:
+                for seed in (args.seeds if args.seeds is not None else profile.seeds):
                     yield Job(target=target, arch=arch, bn=bn, profile=args.profile, seed=seed,
                               broken_bn=broken_bn, cifar_path=args.cifar_path, epochs=args.epochs,
                               n_train=args.n_train, n_val=args.n_val,
-                              progress=not args.no_progress, live=wanted())
+                              progress=not args.no_progress, live=wanted(), device=device)
 
 
-def _execute(args, jobs) -> tuple[list, list]:
+def _placed_targets(args):
+    """``(device, targets, skipped)`` for ``run``/``baseline``, or a usage error's message (str).
+
+    ``device``: ``--device`` normalized (:func:`cifar.device.request`). On an accelerator every
+    target is probed in its own worker (:class:`cifar.runner.Job` ``task="probe"``): one named with
+    ``--targets`` that does not see it is an error; otherwise it is skipped, ``skipped`` holding
+    ``(target, reason)``. A profile meant for an accelerator is refused on the CPU."""
+    from bnconform import processes
+
+    from .device import request
+    from .runner import DeviceUnavailable, Job, RunFailed, run
+
+    try:
+        device = request(args.device)
+    except ValueError as exc:
+        return str(exc)
+    profile = profiles.get(args.profile)
+    if profile.accelerator and device == "cpu":
+        return (f"argument --profile: profile {profile.name!r} ({profile.description}) is meant for an "
+                f"accelerator: pass --device cuda (or set {_env()}), or run the 'standard' and 'full' "
+                "profiles on the CPU (about an hour a run there)")
+    targets = list(args.targets or backends.TARGETS)
+    if device == "cpu":
+        return device, targets, []
+    probes = [Job(target=t, task="probe", device=device, progress=False) for t in targets]
+
+    def probe(job):
+        try:  # its stderr is the reason, quoted below: not passed through as well
+            return run(job, threads=1, timeout=args.timeout, stream=io.BytesIO())
+        except RunFailed as exc:
+            return exc
+
+    outcomes = processes.run_each(probe, probes, parallel=args.jobs or max(1, os.cpu_count() or 1))
+    seen = [t for t, o in zip(targets, outcomes) if isinstance(o, dict)]
+    unavailable = [(t, str(o)) for t, o in zip(targets, outcomes) if isinstance(o, DeviceUnavailable)]
+    broken = [str(o) for o in outcomes if isinstance(o, RunFailed) and not isinstance(o, DeviceUnavailable)]
+    if broken:  # installed but failing: an error, never a skip
+        return f"--device {device}: a target's worker failed:\n" + "\n".join(broken)
+    if args.targets and unavailable:
+        return f"argument --device: {device} is not available:\n" + "\n".join(m for _, m in unavailable)
+    if not seen:
+        return (f"argument --device: no CIFAR-10 target sees device {device}:\n"
+                + "\n".join(m for _, m in unavailable))
+    return device, seen, unavailable
+
+
+def _env() -> str:
+    from adapters.device import ENV
+
+    return f"${ENV}"
+
+
+def _execute(args, jobs, device="cpu") -> tuple[list, list]:
+    """Run ``jobs``: ``--jobs`` at a time (default: cores // threads on the CPU; one on an
+    accelerator, so that runs do not share the device and its images/s are the run's own)."""
     from .runner import run_many
 
     threads = args.threads or backends.DEFAULT_THREADS
-    parallel = args.jobs or max(1, (os.cpu_count() or 1) // threads)
+    parallel = args.jobs or (max(1, (os.cpu_count() or 1) // threads) if device == "cpu" else 1)
     records, errors = run_many(list(jobs), parallel=parallel, threads=threads, nice=args.nice,
                                timeout=args.timeout)
     for error in errors:
@@ -125,10 +195,13 @@ def _execute(args, jobs) -> tuple[list, list]:
     return records, errors
 
 
-def _write_results(path, records, command) -> None:
+def _write_results(path, records, command, skipped=()) -> None:
+    """The results file; ``skipped``: ``(target, reason)`` of the targets not trained (device)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"schema": "bnconform-cifar/1", "command": command, "cifar": records}
+    if skipped:
+        doc["skipped"] = [{"target": t, "reason": r} for t, r in skipped]
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, indent=1) + "\n")
     os.replace(tmp, path)
@@ -145,15 +218,27 @@ def cmd_run(args) -> int:
     from .baselines import Store
     from .gate import judge, summary_line
 
+    placed = _placed_targets(args)
+    if isinstance(placed, str):
+        return usage_error(args.prog, placed)
+    device, targets, skipped = placed
+    _print_skipped(skipped)
     store = Store.load(args.baselines)
     t0 = time.perf_counter()
-    records, errors = _execute(args, _jobs(args, broken_bn=args.broken_bn))
+    records, errors = _execute(args, _jobs(args, broken_bn=args.broken_bn, targets=targets, device=device),
+                               device)
     for record in records:
         judge(record, store)
         print(summary_line(record))
     print(f"{len(records)} runs in {time.perf_counter() - t0:.0f} s")
-    _write_results(args.out or DEFAULT_OUT / f"cifar-{args.profile}.json", records, args.command_line)
+    _write_results(args.out or DEFAULT_OUT / f"cifar-{args.profile}.json", records, args.command_line,
+                   skipped)
     return _exit_code(records, errors, args.require_baseline)
+
+
+def _print_skipped(skipped) -> None:
+    for target, reason in skipped:
+        print(f"SKIP {target}: {reason}", file=sys.stderr)
 
 
 def cmd_baseline(args) -> int:
@@ -169,7 +254,12 @@ def cmd_baseline(args) -> int:
     elif len(set(args.seeds)) < 3:
         return usage_error(args.prog, "argument --seeds: give at least 3 distinct seeds")
     else:
-        records, errors = _execute(args, _jobs(args))
+        placed = _placed_targets(args)
+        if isinstance(placed, str):
+            return usage_error(args.prog, placed)
+        device, targets, skipped = placed
+        _print_skipped(skipped)
+        records, errors = _execute(args, _jobs(args, targets=targets, device=device), device)
     groups: dict = {}
     for record in records:
         groups.setdefault(full_key(record), {})[record["seed"]] = record  # last run of a seed wins
@@ -246,9 +336,14 @@ def cmd_locate(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    from .device import UNAVAILABLE_EXIT, Unavailable
     from .runner import work
 
-    work(args.job, args.out)
+    try:
+        work(args.job, args.out)
+    except Unavailable as exc:  # the last stderr line: the runner quotes it (DeviceUnavailable)
+        print(exc, file=sys.stderr)
+        return UNAVAILABLE_EXIT
     return 0
 
 

@@ -2,7 +2,8 @@
 
 ``judge(record, store)`` fills the record's ``baseline``, ``threshold``, ``margin`` and ``verdict``:
 
-- ``pass`` / ``fail``: a baseline exists for exactly this configuration and these versions;
+- ``pass`` / ``fail``: a baseline exists for exactly this configuration (the device's platform
+  included: :mod:`cifar.baselines`) and these versions;
   ``threshold`` is the one-sided 95% prediction bound of its seeds (:mod:`cifar.stats`),
   ``margin = test_accuracy - threshold`` (negative: by how much it failed);
 - ``no-baseline``: none for these versions. This is shown, not failed: a new framework version
@@ -18,7 +19,9 @@ how the suite shows the gate catches it.
 
 from __future__ import annotations
 
+
 from .baselines import Store
+from .device import label
 from .stats import prediction_bound
 
 VERDICTS = ("pass", "fail", "no-baseline")
@@ -53,7 +56,7 @@ def judge(record: dict, store: Store) -> dict:
 def summary_line(record: dict) -> str:
     """One human line: what ran, accuracy against the band, verdict."""
     what = (f"{record['target']:<16} {record['arch']} {'BN   ' if record['bn'] else 'no-BN'}"
-            f"{' (broken BN)' if record.get('broken_bn') else ''} seed {record['seed']}")
+            f"{' (broken BN)' if record.get('broken_bn') else ''} seed {record['seed']} on {label(record)}")
     acc = f"acc {record['test_accuracy']:.4f}"
     if record["threshold"] is None:
         return f"{what}  {acc}  {record['verdict']}"

@@ -2,6 +2,10 @@
 
 - ``standard``: the first lecture's protocol, 5 epochs on all the data;
 - ``full``: the second lecture's, 25 epochs;
+- ``gpu``: the lectures' protocols in full, for an accelerator: model A with BN, 5 epochs (the first
+  lecture), model B with and without BN, 25 epochs (the second), all the data, seeds 0, 1, 2 (the
+  gate's minimum, so that ``baseline`` records them as they are); about an hour a run on one CPU core,
+  minutes on a GPU, so ``run``/``baseline`` refuse it on the CPU (:data:`Profile.accelerator`);
 - ``quick``: for CI, a fixed subset of 10,000 training images and few epochs, sized so that the
   moving statistics have forgotten their initial values (0.99^k < 1% after k steps: model A 600
   steps, model B 846) and the whole CIFAR part of CI fits in its time budget: model A with BN on
@@ -33,6 +37,8 @@ class Profile:
     protocols: dict  # arch -> Protocol
     matrix: tuple = (("A", True), ("A", False), ("B", True), ("B", False))  # what `run` trains
     broken_bn_targets: tuple = ()  # where the tests also train model B with a broken BN
+    seeds: tuple = (0,)  # what `run` trains when --seeds is not given
+    accelerator: bool = False  # meant for a GPU: refused with --device cpu (too long there)
 
     def protocol(self, arch: str) -> Protocol:
         return self.protocols[arch]
@@ -53,6 +59,10 @@ PROFILES = {
         "A": Protocol(epochs=25, n_train=None),
         "B": Protocol(epochs=25, n_train=None),
     }),
+    "gpu": Profile("gpu", "both lectures in full, 3 seeds, on an accelerator", {
+        "A": Protocol(epochs=5, n_train=None),
+        "B": Protocol(epochs=25, n_train=None),
+    }, matrix=(("A", True), ("B", True), ("B", False)), seeds=(0, 1, 2), accelerator=True),
 }
 
 

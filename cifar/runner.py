@@ -26,6 +26,8 @@ import numpy as np
 from bnconform import processes
 
 from .backends import prepare_environment
+from .device import UNAVAILABLE_EXIT
+from .device import prepare_environment as device_environment
 from .locate import PROJECT_ROOT
 
 
@@ -43,7 +45,9 @@ class Job:
     n_val: int | None = None
     progress: bool = True
     live: bool = False  # redraw the progress line (the parent is on a terminal)
-    task: str = "train"  # or "forward": logits of initial models on parity.parity_batch
+    device: str = "cpu"  # "cpu" or "cuda" (cifar.device): where the worker trains
+    task: str = "train"  # or "forward": logits of initial models on parity.parity_batch;
+    # or "probe": the device's placement only ({"target", "device"}; no data, no training)
     forward_n: int = 16
     # for "forward": dicts {"arch", "bn", "training", "permute_flatten"} (the last: torch only,
     # False only to show that the permutation matters); one process serves them all
@@ -61,6 +65,11 @@ class Job:
 
 class RunFailed(RuntimeError):
     """The worker process exited with an error; the message holds its stderr tail."""
+
+
+class DeviceUnavailable(RunFailed):
+    """The worker's framework does not see the device asked for (worker exit
+    :data:`cifar.device.UNAVAILABLE_EXIT`); the message is the framework's reason, naming the device."""
 
 
 # Messages TensorFlow prints before its logging is set up (so TF_CPP_MIN_LOG_LEVEL cannot silence
@@ -106,6 +115,7 @@ def run(job: Job | list, *, threads: int | None = None, nice: int | None = None,
     payload = job.to_json() if single else json.dumps([asdict(j) for j in batch])
     job = batch[0]
     env = prepare_environment(job.target, threads, env=dict(os.environ))
+    device_environment(job.target, getattr(job, "device", "cpu"), env)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     sink = stream if stream is not None else getattr(sys.stderr, "buffer", None)
     module = getattr(job, "WORKER_MODULE", "cifar")
@@ -124,6 +134,9 @@ def run(job: Job | list, *, threads: int | None = None, nice: int | None = None,
             except subprocess.TimeoutExpired:
                 raise RunFailed(f"{job.target}: worker timed out after {timeout} s") from None
             pump.join()
+        if code == UNAVAILABLE_EXIT:
+            lines = tail.decode(errors="replace").strip().splitlines()
+            raise DeviceUnavailable(lines[-1] if lines else f"{job.target}: device not available")
         if code != 0 or not out.exists():
             text = tail.decode(errors="replace").strip()
             raise RunFailed(f"{job.target}: worker exited with {code}:\n{text[-4000:]}")
@@ -155,19 +168,27 @@ def run_many(jobs: list, *, parallel: int = 1, **options) -> tuple[list, list]:
 
 def work(payload: str, out: str) -> None:
     """The worker's side: run the job (or list of jobs) of ``payload`` in this process and write
-    the record (or list of records) to ``out``."""
+    the record (or list of records) to ``out``. Raises :class:`adapters.Unavailable` when the
+    target's framework does not see the job's device (``cmd_worker`` exits with
+    :data:`cifar.device.UNAVAILABLE_EXIT`)."""
+    from .device import placement
+
     parsed = json.loads(payload)
     jobs = [Job.from_json(json.dumps(j)) for j in parsed] if isinstance(parsed, list) else [
         Job.from_json(payload)]
     prepare_environment(jobs[0].target)
-    records = [forward(job) if job.task == "forward" else train_job(job) for job in jobs]
+    device_environment(jobs[0].target, jobs[0].device, os.environ)
+    placed = placement(jobs[0].target, jobs[0].device)  # before any data: fail fast
+    tasks = {"forward": forward, "train": train_job,
+             "probe": lambda job, where: {"target": job.target, "device": where.record()}}
+    records = [tasks[job.task](job, placed) for job in jobs]
     record = records if isinstance(parsed, list) else records[0]
     tmp = Path(out).with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
     os.replace(tmp, out)
 
 
-def forward(job: Job) -> dict:
+def forward(job: Job, placement=None) -> dict:
     """Logits of initial models (seed ``job.seed``) on the parity batch, and the versions.
 
     A fresh model per configuration: a training-mode forward updates the moving statistics.
@@ -183,14 +204,14 @@ def forward(job: Job) -> dict:
         spec = build_spec(config["arch"], config["bn"])
         options = {} if config.get("permute_flatten", True) else {"permute_flatten": False}
         trainer = backends.create(job.target, spec, initial_weights(spec, job.seed),
-                                  seed=job.seed, **options)
+                                  seed=job.seed, placement=placement, **options)
         logits = trainer.logits(x, training=config.get("training", False))
         outputs.append({**config, "logits": np.asarray(logits, np.float64).tolist(),
                         "dtype": str(np.asarray(logits).dtype)})
     return {"target": job.target, "outputs": outputs, "versions": trainer.versions()}
 
 
-def train_job(job: Job) -> dict:
+def train_job(job: Job, placement=None) -> dict:
     from . import profiles, train
     from .dataset import load
 
@@ -205,4 +226,4 @@ def train_job(job: Job) -> dict:
     overridden = protocol != base or profile is None
     return train.run(job.target, job.arch, job.bn, "custom" if overridden else job.profile,
                      protocol, job.seed, data, broken_bn=job.broken_bn, progress=job.progress,
-                     live=job.live)
+                     live=job.live, placement=placement)

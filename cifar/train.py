@@ -37,8 +37,15 @@ def to_float(x: np.ndarray) -> np.ndarray:
 
 def run(target: str, arch: str, bn: bool, profile: str, protocol: Protocol, seed: int, data, *,
         broken_bn: bool = False, progress: bool = True, live: bool | None = None,
-        stream=None) -> dict:
-    """Train ``arch`` (with or without BN) on ``target`` and return the run record."""
+        stream=None, placement=None) -> dict:
+    """Train ``arch`` (with or without BN) on ``target`` and return the run record.
+
+    ``placement``: the device (:func:`cifar.device.placement`; None: the host, unplaced); the
+    record's ``device`` is its ``{"platform", "name"}`` and ``determinism`` what the framework was
+    asked for (:func:`cifar.device.determinism`)."""
+    from .device import CPU_PLACEMENT, determinism
+
+    placement = placement or CPU_PLACEMENT
     started = time.perf_counter()
     spec = build_spec(arch, bn)
     parts = order.split(data, protocol.n_train, protocol.n_val, VALIDATION_SPLIT[arch])
@@ -48,7 +55,7 @@ def run(target: str, arch: str, bn: bool, profile: str, protocol: Protocol, seed
     batch_size = BATCH_SIZE[arch]
 
     trainer = backends.create(target, spec, initial_weights(spec, seed), seed=seed,
-                              broken_bn=broken_bn)
+                              broken_bn=broken_bn, placement=placement)
     bar = Progress(f"{target} {arch}{'' if bn else ' no-BN'} s{seed}", protocol.epochs,
                    len(y_train), stream=stream, enabled=progress, live=live)
     epochs = []
@@ -97,6 +104,8 @@ def run(target: str, arch: str, bn: bool, profile: str, protocol: Protocol, seed
         "images_per_cpu_s": float(np.median([e["images_per_cpu_s"] for e in epochs])),
         "wall_seconds": time.perf_counter() - started,
         "process_cpu_seconds": _process_cpu_seconds(),
+        "device": placement.record(),
+        "determinism": determinism(target, placement.request),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or None,
                     "cpus": os.cpu_count(), "threads": int(os.environ.get("BNCONFORM_THREADS", 0))},
         "baseline": None,

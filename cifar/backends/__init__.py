@@ -61,7 +61,9 @@ def prepare_environment(target: str, threads: int | None = None, env=None) -> di
 def create(target: str, spec, weights, *, seed: int, broken_bn: bool = False, **options):
     """Build the target's trainer with ``weights`` (canonical layout, see :mod:`cifar.weights`).
 
-    ``options`` go to the trainer (``permute_flatten=False`` for the torch trainer, in a test only).
+    ``options`` go to the trainer: ``placement`` (an :class:`adapters.device.Placement`, from
+    :func:`cifar.device.placement`; none: the host), ``permute_flatten=False`` for the torch trainer
+    (in a test only).
     """
     check_target(target)
     module_name, _, backend = TARGETS[target]

@@ -3,6 +3,10 @@
 BN: ``nn.BatchNorm(momentum=0.99, epsilon=1e-3, use_fast_variance=False)`` (Flax uses the Keras
 momentum convention). The train step is one ``jax.jit`` function (a smaller last batch compiles
 once more); dropout keys are ``fold_in(key(seed), step)``.
+
+Device: parameters, batch statistics and optimizer state are made inside ``placement.enter()``
+(``jax.default_device``), and every step and forward pass runs inside it, so the NumPy batches are
+put on that device and the jitted functions run there (:mod:`cifar.device`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import settings
+from ..device import CPU_PLACEMENT
 from ..order import framework_seed
 from .base import Trainer as TrainerBase
 from .base import batches, evaluate_logits, summarize
@@ -67,7 +72,12 @@ class Trainer(TrainerBase):
     framework = "flax"
     backend = None
 
-    def __init__(self, spec, weights, *, seed, broken_bn, threads, backend=None):
+    def __init__(self, spec, weights, *, seed, broken_bn, threads, backend=None, placement=None):
+        self.placement = placement or CPU_PLACEMENT
+        with self.placement.enter():
+            self._build(spec, weights, seed, broken_bn)
+
+    def _build(self, spec, weights, seed, broken_bn):
         import jax
         import optax
 
@@ -110,21 +120,23 @@ class Trainer(TrainerBase):
         import jax
 
         loss_sum, correct = 0.0, 0
-        for start, stop in batches(len(order), batch_size):
-            idx = order[start:stop]
-            key = jax.random.fold_in(self.key, self.step)
-            self.params, self.stats, self.opt_state, loss, ok = self._train_step(
-                self.params, self.stats, self.opt_state, x[idx], y[idx].astype(np.int32), key)
-            self.step += 1
-            batch_loss = float(loss)
-            loss_sum += batch_loss * len(idx)
-            correct += int(ok)
-            if on_batch is not None:
-                on_batch(len(idx), batch_loss)
+        with self.placement.enter():
+            for start, stop in batches(len(order), batch_size):
+                idx = order[start:stop]
+                key = jax.random.fold_in(self.key, self.step)
+                self.params, self.stats, self.opt_state, loss, ok = self._train_step(
+                    self.params, self.stats, self.opt_state, x[idx], y[idx].astype(np.int32), key)
+                self.step += 1
+                batch_loss = float(loss)
+                loss_sum += batch_loss * len(idx)
+                correct += int(ok)
+                if on_batch is not None:
+                    on_batch(len(idx), batch_loss)
         return summarize(loss_sum, correct, len(order))
 
     def logits(self, x, training=False):
-        return np.asarray(self._forward(self.params, self.stats, x, training))
+        with self.placement.enter():
+            return np.asarray(self._forward(self.params, self.stats, x, training))
 
     def evaluate(self, x, y):
         return evaluate_logits(self.logits, x, y)

@@ -3,6 +3,13 @@
 The model is a ``keras.Sequential`` of the course layers, NHWC, trained with ``fit`` one epoch at a
 time on the images already put in the shared order (``shuffle=False``), exactly as the course trains
 it, and evaluated with ``predict_on_batch`` in inference mode.
+
+Device: every call into Keras (building, ``fit``, ``predict_on_batch``) runs inside
+``placement.enter()`` (``keras.device``: on torch the device ``convert_to_tensor`` and new variables
+use, on jax ``jax.default_device``, on tensorflow ``tf.device``), so the weights, the optimizer's
+slots and every batch are on that device (:mod:`cifar.device`). On a tensorflow accelerator the
+model compiles without XLA (``jit_compile=False``): under op determinism XLA refuses the max-pool
+gradient (select-and-scatter), while TensorFlow's own cuDNN kernel for it is deterministic.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import settings
+from ..device import CPU_PLACEMENT
 from ..order import framework_seed
 from .base import Trainer as TrainerBase
 from .base import evaluate_logits
@@ -70,7 +78,12 @@ def set_weights(model, weights) -> None:
 class Trainer(TrainerBase):
     framework = "keras"
 
-    def __init__(self, spec, weights, *, seed, broken_bn, threads, backend):
+    def __init__(self, spec, weights, *, seed, broken_bn, threads, backend, placement=None):
+        self.placement = placement or CPU_PLACEMENT
+        with self.placement.enter():
+            self._build(spec, weights, seed, broken_bn, threads, backend)
+
+    def _build(self, spec, weights, seed, broken_bn, threads, backend):
         import keras
 
         if keras.backend.backend() != backend:
@@ -90,6 +103,7 @@ class Trainer(TrainerBase):
                 epsilon=adam["epsilon"]),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+            **({"jit_compile": False} if backend == "tensorflow" and self.placement.platform != "cpu" else {}),
         )
 
     def train_epoch(self, x, y, order, batch_size, on_batch=None):
@@ -105,17 +119,19 @@ class Trainer(TrainerBase):
 
             callbacks.append(Progress())
         onehot = np.eye(10, dtype=np.float32)[y[order]]
-        history = self.model.fit(x[order], onehot, batch_size=batch_size, epochs=1, shuffle=False,
-                                 verbose=0, callbacks=callbacks)
+        with self.placement.enter():
+            history = self.model.fit(x[order], onehot, batch_size=batch_size, epochs=1, shuffle=False,
+                                     verbose=0, callbacks=callbacks)
         return {"loss": float(history.history["loss"][-1]),
                 "accuracy": float(history.history["accuracy"][-1])}
 
     def logits(self, x, training=False):
         import keras
 
-        if training:
-            return keras.ops.convert_to_numpy(self.model(x, training=True))
-        return np.asarray(self.model.predict_on_batch(x))
+        with self.placement.enter():
+            if training:
+                return keras.ops.convert_to_numpy(self.model(x, training=True))
+            return np.asarray(self.model.predict_on_batch(x))
 
     def evaluate(self, x, y):
         return evaluate_logits(self.logits, x, y)

@@ -2,7 +2,12 @@
 
 The shared weights are converted with :func:`cifar.weights.to_channels_first` (OIHW kernels, the
 first dense kernel's rows permuted to the NCHW flatten order). BN: ``momentum = 1 - 0.99`` (PyTorch's
-momentum weights the batch), ``eps = 1e-3``. Deterministic algorithms are enforced.
+momentum weights the batch), ``eps = 1e-3``. Deterministic algorithms are enforced (on CUDA also
+``cudnn.benchmark = False``; see :mod:`cifar.device`).
+
+Device: the model is built inside ``placement.enter()`` (the ``torch.device`` context: parameters,
+buffers and, lazily, Adam's moments are made there); every batch is moved to that device
+(:meth:`Trainer.batch`); losses and logits come back to the host.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import settings
+from ..device import CPU_PLACEMENT
 from ..archs import shapes
 from ..order import framework_seed
 from ..weights import to_channels_first
@@ -73,22 +79,30 @@ class Trainer(TrainerBase):
     backend = None
 
     def __init__(self, spec, weights, *, seed, broken_bn, threads, backend=None,
-                 permute_flatten=True):
+                 permute_flatten=True, placement=None):
         import torch
 
+        self.placement = placement or CPU_PLACEMENT
         torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False  # autotuning picks kernels by timing: not repeatable
         torch.set_num_threads(threads)
         try:
             torch.set_num_interop_threads(1)
         except RuntimeError:  # only settable before the first parallel work of the process
             pass
         torch.manual_seed(framework_seed(seed))
-        self.model = build_model(spec, settings.bn_momentum(broken_bn))
-        set_weights(self.model, to_channels_first(spec, weights, permute_flatten=permute_flatten))
-        adam = settings.ADAM
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=adam["learning_rate"], betas=(adam["beta1"], adam["beta2"]),
-            eps=adam["epsilon"])
+        with self.placement.enter():
+            self.device = torch.get_default_device()
+            self.model = build_model(spec, settings.bn_momentum(broken_bn))
+            set_weights(self.model, to_channels_first(spec, weights, permute_flatten=permute_flatten))
+            adam = settings.ADAM
+            self.optimizer = torch.optim.Adam(
+                self.model.parameters(), lr=adam["learning_rate"], betas=(adam["beta1"], adam["beta2"]),
+                eps=adam["epsilon"])
+
+    def batch(self, x: np.ndarray):
+        """NHWC NumPy images as an NCHW tensor on the trainer's device."""
+        return to_tensor(x).to(self.device)
 
     def train_epoch(self, x, y, order, batch_size, on_batch=None):
         import torch
@@ -96,27 +110,28 @@ class Trainer(TrainerBase):
 
         self.model.train()
         loss_sum, correct = 0.0, 0
-        for start, stop in batches(len(order), batch_size):
-            idx = order[start:stop]
-            xb, yb = to_tensor(x[idx]), torch.from_numpy(y[idx].astype(np.int64))
-            logits = self.model(xb)
-            loss = F.cross_entropy(logits, yb)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            batch_loss = loss.item()
-            loss_sum += batch_loss * len(idx)
-            correct += int((logits.detach().argmax(1) == yb).sum())
-            if on_batch is not None:
-                on_batch(len(idx), batch_loss)
+        with self.placement.enter():
+            for start, stop in batches(len(order), batch_size):
+                idx = order[start:stop]
+                xb, yb = self.batch(x[idx]), torch.from_numpy(y[idx].astype(np.int64)).to(self.device)
+                logits = self.model(xb)
+                loss = F.cross_entropy(logits, yb)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                batch_loss = loss.item()
+                loss_sum += batch_loss * len(idx)
+                correct += int((logits.detach().argmax(1) == yb).sum())
+                if on_batch is not None:
+                    on_batch(len(idx), batch_loss)
         return summarize(loss_sum, correct, len(order))
 
     def logits(self, x, training=False):
         import torch
 
         self.model.train(training)
-        with torch.no_grad():
-            out = self.model(to_tensor(x)).numpy()
+        with self.placement.enter(), torch.no_grad():
+            out = self.model(self.batch(x)).cpu().numpy()
         self.model.train(True)
         return out
 

@@ -1,5 +1,9 @@
 """CIFAR-10 training: curves per epoch, final accuracy against the baseline band (with and
-without batch norm), and throughput. Shown only when the runs hold ``cifar`` records (``cifar.html.j2``)."""
+without batch norm), and throughput. Shown only when the runs hold ``cifar`` records (``cifar.html.j2``).
+
+Every run is named with the device it trained on (:func:`reports.schema.device_label`; a record
+without one ran on the CPU), and the device stands next to its images/s: GPU and CPU figures of one
+framework side by side. BN/no-BN pairs are of one device."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any, Sequence
 from markupsafe import Markup
 
 from ..model import Run
+from ..schema import device_label
 from ..svg import PALETTE, Interval, Series, bar_chart, interval_chart, line_chart
 from .common import fmt
 from .jinja import render
@@ -40,7 +45,7 @@ def baseline_band(baseline: Any) -> tuple[float, float] | None:
 
 def _name(run: Run, record: dict[str, Any]) -> str:
     bn = "BN" if record.get("bn") else "no BN"
-    return f"{record.get('target')} {record.get('arch', '?')} {bn} · {run.name}"
+    return f"{record.get('target')} {record.get('arch', '?')} {bn} on {device_label(record)} · {run.name}"
 
 
 def _images_per_s(record: dict[str, Any]) -> float | None:
@@ -51,12 +56,12 @@ def _images_per_s(record: dict[str, Any]) -> float | None:
 
 def bn_pairs(entries) -> list[tuple[Run, dict[str, Any], dict[str, Any], float | None]]:
     """(run of the BN record, BN record, no-BN record, accuracy difference) for every two records
-    alike in all but ``bn`` (target, versions, arch, profile, seed, broken_bn, data copy)."""
+    alike in all but ``bn`` (target, versions, arch, profile, seed, broken_bn, data copy, device)."""
 
     def key(record):
         data = record.get("data") if isinstance(record.get("data"), dict) else {}
         return (record.get("target"), repr(record.get("versions")), record.get("arch"), record.get("profile"),
-                record.get("seed"), bool(record.get("broken_bn")), data.get("sha256"))
+                record.get("seed"), bool(record.get("broken_bn")), data.get("sha256"), device_label(record))
 
     without = {key(r): r for _, r in entries if not r.get("bn")}
     pairs = []
@@ -78,8 +83,7 @@ def cifar_section(runs: Sequence[Run]) -> Markup | None:
         rows.append((run, record, baseline_band(record.get("baseline")), data, str(record.get("verdict") or "-")))
     colors = {}
     for run, record in entries:
-        key = (run.name, record.get("target"), record.get("arch"))
-        colors.setdefault(key, PALETTE[len(colors) % len(PALETTE)])
+        colors.setdefault(_color_key(run, record), PALETTE[len(colors) % len(PALETTE)])
     charts = []
     for arch in sorted({str(r.get("arch")) for _, r in entries}):
         for metric, label in (("val_accuracy", "validation accuracy"), ("loss", "training loss")):
@@ -92,7 +96,7 @@ def cifar_section(runs: Sequence[Run]) -> Markup | None:
                 points = [(x, y) for x, y in points if x is not None]
                 if points:
                     series.append(Series(_name(run, record), points,
-                                         colors[(run.name, record.get("target"), record.get("arch"))],
+                                         colors[_color_key(run, record)],
                                          dashed=not record.get("bn")))
             if series:
                 charts.append(line_chart(f"arch {arch}: {label}", series, x_label="epoch", y_label=label))
@@ -107,10 +111,16 @@ def cifar_section(runs: Sequence[Run]) -> Markup | None:
                                   f"{_name(run, record)}: test accuracy {fmt(accuracy, 4)} ({verdict})"))
     accuracy_chart = interval_chart("final test accuracy (band: baseline, red tick: threshold)", intervals,
                                     axis_label="test accuracy")
-    bars = [(_name(run, record), _images_per_s(record), colors[(run.name, record.get("target"), record.get("arch"))],
+    bars = [(_name(run, record), _images_per_s(record), colors[_color_key(run, record)],
              f"{_name(run, record)}: {fmt(_images_per_s(record), 4)} images/s") for run, record in entries]
     bars = [b for b in bars if b[1] is not None]
     throughput_chart = (bar_chart("training throughput (mean over epochs)", bars, axis_label="images per second")
                         if bars else None)
     return render("cifar.html.j2", rows=rows, pairs=bn_pairs(entries), charts=charts, accuracy_chart=accuracy_chart,
-                  throughput_chart=throughput_chart, number=_number, images_per_s=_images_per_s)
+                  throughput_chart=throughput_chart, number=_number, images_per_s=_images_per_s,
+                  device_label=device_label)
+
+
+def _color_key(run: Run, record: dict[str, Any]) -> tuple:
+    """One colour per run, target, model and device."""
+    return (run.name, record.get("target"), record.get("arch"), device_label(record))

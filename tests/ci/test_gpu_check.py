@@ -1,5 +1,6 @@
 """``benchmarks/gpu_check.sh``, kept working without a GPU: the same steps with ``GPU_CHECK_DEVICE=cpu``
-(conformance through ``--device``, the math-mode probes, the report and the gate into one folder),
+(conformance through ``--device``, the math-mode probes, a short CIFAR-10 run through
+``python -m cifar run --device``, the report and the gate into one folder),
 its dry run, the families skipped with their reason on a machine without Keras or TensorFlow, and
 the budget that cuts every step's timeout."""
 
@@ -37,12 +38,16 @@ def test_dry_run_plans_the_installed_families_and_skips_the_others_with_their_re
     assert proc.returncode == 0, proc.stderr
     steps = [line.split("\t")[:2] for line in (tmp_path / "out" / "steps.tsv").read_text().splitlines()]
     planned = [name for name, status in steps if status == "dry-run"]
-    assert planned == ["facts", "conformance-torch", "math-mode-torch", "conformance-jax", "math-mode-jax", "report", "gate"]
+    assert planned == ["facts", "conformance-torch", "math-mode-torch", "conformance-jax", "math-mode-jax", "cifar",
+                       "report", "gate"]
     skipped = (tmp_path / "out" / "skipped.txt").read_text()
     for family in ("keras-torch", "keras-jax", "keras-tensorflow"):
         assert f"== {family}: skipped: keras is not installed" in skipped
     assert "== tf_keras: skipped: tensorflow is not installed" in skipped
-    assert "== cifar: skipped: python -m cifar run takes no --device" in skipped
+    assert "cifar" not in skipped
+    # the CIFAR-10 targets of the families that ran (flax-linen for jax), model A, one epoch
+    assert "-m cifar run --profile quick --device cpu --targets torch flax-linen --archs A --bn on --seeds 0 --epochs 1" \
+        in proc.stdout
     assert "--device cpu" in proc.stdout and "--target torch --target torch-functional" in proc.stdout
     assert not list((tmp_path / "out" / "results").glob("*/results.json"))
 
@@ -51,17 +56,31 @@ def test_a_spent_budget_runs_nothing_and_says_so(tmp_path):
     proc = run(tmp_path / "out", GPU_CHECK_BUDGET_S="0", GPU_CHECK_FAMILIES="torch")
     assert proc.returncode == 0, proc.stderr
     steps = dict(line.split("\t")[:2] for line in (tmp_path / "out" / "steps.tsv").read_text().splitlines())
-    assert steps == {"facts": "no-time", "conformance-torch": "no-time", "math-mode-torch": "no-time"}
+    assert steps == {"facts": "no-time", "conformance-torch": "no-time", "math-mode-torch": "no-time", "cifar": "no-time"}
     assert "no results were written" in (tmp_path / "out" / "gate.txt").read_text()
 
 
 def test_a_cpu_run_writes_results_probes_report_and_gate(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "out"
-    proc = run(out, GPU_CHECK_FAMILIES="torch", GPU_CHECK_PYTEST_ARGS="-k test_conv2d")
+    # the CIFAR-10 step on a small subset (the data is needed: the CIFAR-10 tests skip without it)
+    from cifar.dataset import load
+    from cifar.errors import DataNotFound
+
+    try:
+        load(None)
+    except DataNotFound as exc:
+        pytest.skip(f"the CIFAR-10 step needs the data: {exc}")
+    proc = run(out, GPU_CHECK_FAMILIES="torch", GPU_CHECK_PYTEST_ARGS="-k test_conv2d",
+               GPU_CHECK_CIFAR_ARGS="--n-train 300 --n-val 100")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     steps = dict(line.split("\t")[:2] for line in (out / "steps.tsv").read_text().splitlines())
-    assert steps == {"facts": "0", "conformance-torch": "0", "math-mode-torch": "0", "report": "0", "gate": "0"}, steps
+    assert steps == {"facts": "0", "conformance-torch": "0", "math-mode-torch": "0", "cifar": "0", "report": "0",
+                     "gate": "0"}, steps
+    cifar = json.loads((out / "results" / "cifar" / "results.json").read_text())["cifar"]
+    assert [(r["target"], r["arch"], r["bn"], r["seed"], len(r["epochs"])) for r in cifar] == [("torch", "A", True, 0, 1)]
+    assert cifar[0]["device"] == {"platform": "cpu", "name": "cpu"} and cifar[0]["images_per_s"] > 0
+    assert cifar[0]["determinism"]["use_deterministic_algorithms"] is True
     results = json.loads((out / "results" / "torch" / "results.json").read_text())
     tested = [r for r in results["records"] if r["verdict"] != "skip"]
     assert tested and {json.dumps(r["device"]) for r in tested} == {'{"platform": "cpu", "name": "cpu"}'}

@@ -149,7 +149,11 @@ def keras_placement(target: str, backend: str, request: str) -> Placement:
         from .keras_adapter import active_keras
 
         keras = active_keras(backend)
-        return keras.device("cpu:0" if request == "cpu" else ("cuda:0" if backend == "torch" else "gpu:0"))
+        if request == "cpu":
+            # Keras-on-torch compares torch.device("cpu") with the scope's name: "cpu:0" differs, so
+            # convert_to_tensor would copy every variable on each use (no gradient reaches them)
+            return keras.device("cpu" if backend == "torch" else "cpu:0")
+        return keras.device("cuda:0" if backend == "torch" else "gpu:0")
 
     return Placement(request, inner.platform, inner.name, enter)
 

@@ -40,7 +40,6 @@ judged against GPU baselines, never against CPU ones.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 from adapters import Unavailable
 from adapters import device as devices
@@ -76,17 +75,6 @@ def placement(target: str, device: str) -> devices.Placement:
     if reason:
         raise Unavailable(f"{target}: {reason}")
     placed = devices.placement(target, info.device_family(), devices.normalize(device))
-    if info.device_family() == "keras-torch" and placed.platform == "cpu":
-        # adapters.device enters keras.device("cpu:0"); Keras-on-torch's convert_to_tensor then
-        # compares torch.device("cpu") with "cpu:0", finds them different and copies every variable
-        # on each use, so no gradient reaches the weights ("No gradients provided for any
-        # variable"). "cpu" is the same device without the copy (tests/cifar/test_device.py).
-        def enter():
-            import keras
-
-            return keras.device("cpu")
-
-        placed = replace(placed, enter=enter)
     return placed
 
 

@@ -427,7 +427,7 @@ def pool2d(actual, expected, kind: str, x, *, dtype: str, window=None, **pool_kw
     finite_x = x[np.isfinite(x)]
     if np.unique(finite_x).size < DISTINCT_FRACTION * finite_x.size:  # repeated addends: see shared_scale
         return found
-    return found + shared_scale(err[keep], expected[keep], own[keep], r.out, r)
+    return shared_scale(err[keep], expected[keep], own[keep], r.out, r) + found  # the shared one first
 
 
 def shared_scale(err, expected, own, bound: float, r: tolerance.Roundoff) -> list[Finding]:

@@ -297,6 +297,11 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Find
 
     (flat indices, the first few listed). K = C_in/groups * kh * kw reaches 2,304 at production
     size, where the worst case allows sqrt(K) / lambda = 8 times more.
+
+    Then a relative error shared by all outputs (``shared_scale``, as for pooling: weights scaled,
+    a wrong normalization), with the two stored roundings (the sum before the bias, the result) as
+    the outputs' own errors that may lean, u for a rounding every output shares (a transformed
+    weight, Winograd's G w G^T, rounded once), and the K-term sums' errors random across outputs.
     """
     from reference import conv as _conv
 
@@ -311,12 +316,18 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Find
         axis = 3 if conv_kwargs.get("data_format", "channels_last") == "channels_last" else 1
         bias = _bn.broadcast(np.asarray(b, np.float64), 4, axis)
         bias_abs = np.abs(bias)
-    bound = tolerance.SAFETY * (prob_gamma(k + 1, r.acc) * (magnitude + bias_abs)
-                                + (r.out * np.abs(expected - bias) if b is not None else 0.0)
-                                + r.out * np.abs(expected)) + r.floor
-    err = np.abs(np.asarray(actual, np.float64) - expected)
-    bad = np.flatnonzero(np.isfinite(err) & (err > bound))
-    return [Finding("element", int(i), float(err.flat[i]), float(bound.flat[i])) for i in bad]
+    own = (r.out * np.abs(expected - bias) if b is not None else 0.0) + r.out * np.abs(expected)
+    bound = tolerance.SAFETY * (prob_gamma(k + 1, r.acc) * (magnitude + bias_abs) + own) + r.floor
+    err = np.asarray(actual, np.float64) - expected
+    bad = np.flatnonzero(np.isfinite(err) & (np.abs(err) > bound))
+    found = [Finding("element", int(i), float(abs(err.flat[i])), float(bound.flat[i])) for i in bad]
+    x = np.asarray(x, np.float64)
+    finite_x = x[np.isfinite(x)]
+    if np.unique(finite_x).size < DISTINCT_FRACTION * finite_x.size:  # repeated addends: see shared_scale
+        return found
+    keep = np.isfinite(err)
+    own = np.broadcast_to(own, expected.shape)
+    return shared_scale(err[keep], expected[keep], own[keep], r.out, r) + found  # the shared one first
 
 
 def _beyond(actual, expected, bound, component: str = "total") -> list[Finding]:
@@ -439,8 +450,9 @@ def shared_scale(err, expected, own, bound: float, r: tolerance.Roundoff) -> lis
     off by one, a constant factor, an average over the wrong count: each is a B. What honest rounding
     gives B:
 
-    - ``bound``: a rounding shared by every output -- the reciprocal of the divisor, rounded once to
-      the dtype (u): a value stored once keeps its deterministic u;
+    - ``bound``: a rounding shared by every output -- pooling's reciprocal of the divisor, or a
+      convolution's transformed weights, rounded once to the dtype (u): a value stored once keeps
+      its deterministic u;
     - each output's reduction error (Higham and Mary's model: independent, mean-zero roundings) is
       independent across outputs whose windows differ, so it enters through the residual r and
       se(B), shrinking like 1 / sqrt(n);

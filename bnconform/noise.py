@@ -42,7 +42,15 @@ Two more checks complete the tier. The residual r is what is left of the own err
 catches an error that is not shared but too large for the dtype (inputs rounded to TF32 in a float32
 layer). dgamma and dbeta are one number per feature, with nothing to fit: they are held to the
 worst-case bound's terms with lambda sqrt(m) u for gamma_m and x_hat's own errors summed as a random
-walk (``bn_param_grads``).
+walk (``bn_param_grads``); so are the moving mean and variance (``moving_stats``: the batch
+statistics' reductions probabilistic, each update's roundings of one stored number deterministic).
+
+Convolution and average pooling have no per-feature parameters to fit against. Each output is held
+to the worst case's terms with lambda sqrt(n) u for its reduction of n terms (``conv2d``,
+``pool2d``), and all outputs together to a relative error they share (``shared_scale``: e = B y
+through the origin, the shape of a divisor off by one or a constant factor), which honest rounding
+keeps near u because the outputs' sums err independently -- where the input has enough distinct
+values for that to hold (``DISTINCT_FRACTION``).
 
 Features with fewer than ``MIN_ELEMENTS`` elements are not checked (the fit is not informative), nor
 a feature with a non-finite value, nor one whose x_hat is (nearly) constant (there B is not

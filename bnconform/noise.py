@@ -84,7 +84,7 @@ class Finding(NamedTuple):
 
     component: str  # "offset" (A), "scale" (B, the coefficient of x_hat), "noise" (rms of the residual),
     #                 "total" (a per-feature reduction beyond its probabilistic bound), "element" (one
-    #                 output beyond it) or "pool scale" (a relative error shared by all outputs)
+    #                 output beyond it) or "shared scale" (a relative error shared by all outputs)
     feature: int
     fitted: float
     allowed: float  # bound + Z se + floor
@@ -94,8 +94,8 @@ class Finding(NamedTuple):
                 "noise": "rms error beyond those",
                 "total": "error beyond the probabilistic bound",
                 "element": "error beyond the probabilistic bound",
-                "pool scale": "relative error shared by all outputs"}[self.component]
-        where = ("all outputs" if self.component == "pool scale" else
+                "shared scale": "relative error shared by all outputs"}[self.component]
+        where = ("all outputs" if self.component == "shared scale" else
                  f"element {self.feature}" if self.component == "element" else f"feature {self.feature}")
         return (f"{where}: {what} {self.fitted:.3g}, allowed {self.allowed:.3g} "
                 f"({abs(self.fitted) / self.allowed:.3g}x)")
@@ -380,7 +380,7 @@ def moving_stats(actual_mean, actual_var, batches, init_mean, init_var, results,
     with e_stat for the variance scaled by m / (m - 1) and 2 u of the scaled variance added when
     ``unbiased``. One number per feature: nothing to fit, each is held to SAFETY times its bound plus
     the underflow floor ("total" findings, one per feature and statistic). At m = 16,384 in float32
-    the worst case allows m u = 1e-3 of mean|x| for the batch mean, this 7.6e-5.
+    the worst case allows m u = 1e-3 of mean|x| for the batch mean, this 4.6e-5.
     """
     r = tolerance.roundoff(dtype)
     e_mean = np.zeros_like(np.asarray(init_mean, np.float64))
@@ -450,7 +450,8 @@ def pool2d(actual, expected, kind: str, x, *, dtype: str, window=None, **pool_kw
 
 
 def shared_scale(err, expected, own, bound: float, r: tolerance.Roundoff) -> list[Finding]:
-    """A relative error shared by all outputs of a reduction op (pooling), fitted through the origin:
+    """A relative error shared by all outputs of a reduction op (pooling, convolution), fitted through
+    the origin:
 
         e_i = B y_i + r_i,   B = sum e_i y_i / sum y_i^2,   se(B) = sqrt(sum r_i^2 / (n - 1) / sum y_i^2)
 
@@ -474,7 +475,7 @@ def shared_scale(err, expected, own, bound: float, r: tolerance.Roundoff) -> lis
     made of a few repeated values does the same more subtly: with x = loc + integer (the "ints"
     draw), every window's partial sums carry j loc and round alike (measured: a float32 global
     average over 1,024 such values, summed sequentially, is 6.3e-6 = 100 u low on every output), so
-    ``pool2d`` makes the fit only when at least DISTINCT_FRACTION of the input's values are distinct.
+    ``pool2d`` and ``conv2d`` make the fit only when at least DISTINCT_FRACTION of the input's values are distinct.
     Where it is not made, the element-wise probabilistic bound still holds.
     """
     err, y, own = (np.asarray(a, np.float64).reshape(-1) for a in (err, expected, own))
@@ -486,4 +487,4 @@ def shared_scale(err, expected, own, bound: float, r: tolerance.Roundoff) -> lis
     se = np.sqrt(float(np.dot(resid, resid)) / (y.size - 1) / syy)
     lean = max(r.out, tolerance.SAFETY * float(np.dot(np.abs(y), own)) / syy)
     allowed = bound + Z * se + lean
-    return [Finding("pool scale", 0, b, allowed)] if abs(b) > allowed else []
+    return [Finding("shared scale", 0, b, allowed)] if abs(b) > allowed else []

@@ -168,8 +168,16 @@ def judge_moving_stats_against(ex: Example, states, *, unbiased: bool, numerics=
 
 def judge_bn_moving_stats(ex: Example, *, numerics=None) -> list[Comparison]:
     """Moving mean and variance after ``case.steps`` training calls, in the adapter's convention."""
-    states = reference_moving_stats(ex.case, ex.inputs, ex.convention)
-    return judge_moving_stats_against(ex, states, unbiased=ex.convention == "torch", numerics=numerics)
+    case, inputs, unbiased = ex.case, ex.inputs, ex.convention == "torch"
+    states = reference_moving_stats(case, inputs, ex.convention)
+    mean, var = judge_moving_stats_against(ex, states, unbiased=unbiased, numerics=numerics)
+    if numerics is None:  # the statistical tier belongs to the default model only (not the variants' states)
+        found_mean, found_var = noise.moving_stats(
+            ex.outputs["moving_mean"], ex.outputs["moving_var"], inputs.xs, inputs.moving_mean, inputs.moving_var,
+            states, axis=case.axis, dtype=case.dtype,
+            weights_old=moving_weights(case, ex.convention, len(inputs.xs)), unbiased=unbiased)
+        mean, var = with_systematic(mean, found_mean), with_systematic(var, found_var)
+    return [mean, var]
 
 
 def run_bn_inference_keeps_stats(prop: str, adapter, case: C.BNCase, mode: str = "inference") -> Example:
@@ -328,7 +336,11 @@ def judge_pool2d(ex: Example, *, numerics=None) -> list[Comparison]:
     case, x = ex.case, ex.inputs
     expected, kwargs = reference_pool(case, x)
     tol = pool_tolerance(case, x, expected, kwargs, numerics=numerics)
-    return [compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")]
+    result = compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")
+    if numerics is None:  # the statistical tier belongs to the default model only
+        result = with_systematic(result, noise.pool2d(ex.outputs["y"], expected, case.kind, x, dtype=case.dtype,
+                                                      window=case.window, **kwargs))
+    return [result]
 
 
 # -- declared conventions ---------------------------------------------------------------------

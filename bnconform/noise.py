@@ -42,7 +42,15 @@ Two more checks complete the tier. The residual r is what is left of the own err
 catches an error that is not shared but too large for the dtype (inputs rounded to TF32 in a float32
 layer). dgamma and dbeta are one number per feature, with nothing to fit: they are held to the
 worst-case bound's terms with lambda sqrt(m) u for gamma_m and x_hat's own errors summed as a random
-walk (``bn_param_grads``).
+walk (``bn_param_grads``); so are the moving mean and variance (``moving_stats``: the batch
+statistics' reductions probabilistic, each update's roundings of one stored number deterministic).
+
+Convolution and average pooling have no per-feature parameters to fit against. Each output is held
+to the worst case's terms with lambda sqrt(n) u for its reduction of n terms (``conv2d``,
+``pool2d``), and all outputs together to a relative error they share (``shared_scale``: e = B y
+through the origin, the shape of a divisor off by one or a constant factor), which honest rounding
+keeps near u because the outputs' sums err independently -- where the input has enough distinct
+values for that to hold (``DISTINCT_FRACTION``).
 
 Features with fewer than ``MIN_ELEMENTS`` elements are not checked (the fit is not informative), nor
 a feature with a non-finite value, nor one whose x_hat is (nearly) constant (there B is not
@@ -68,13 +76,15 @@ from . import tolerance
 LAMBDA = 6.0  # Higham-Mary's lambda for reductions (probabilistic gamma)
 Z = 6.0  # standard errors allowed for the fitted shared components
 MIN_ELEMENTS = 16
+DISTINCT_FRACTION = 0.5  # pooling's shared-scale fit needs at least this fraction of distinct inputs
 
 
 class Finding(NamedTuple):
     """One per-feature shared component beyond its bound."""
 
     component: str  # "offset" (A), "scale" (B, the coefficient of x_hat), "noise" (rms of the residual),
-    #                 or "total" (a per-feature reduction beyond its probabilistic bound)
+    #                 "total" (a per-feature reduction beyond its probabilistic bound), "element" (one
+    #                 output beyond it) or "shared scale" (a relative error shared by all outputs)
     feature: int
     fitted: float
     allowed: float  # bound + Z se + floor
@@ -83,8 +93,10 @@ class Finding(NamedTuple):
         what = {"offset": "per-feature offset", "scale": "per-feature scale of x_hat",
                 "noise": "rms error beyond those",
                 "total": "error beyond the probabilistic bound",
-                "element": "error beyond the probabilistic bound"}[self.component]
-        where = f"element {self.feature}" if self.component == "element" else f"feature {self.feature}"
+                "element": "error beyond the probabilistic bound",
+                "shared scale": "relative error shared by all outputs"}[self.component]
+        where = ("all outputs" if self.component == "shared scale" else
+                 f"element {self.feature}" if self.component == "element" else f"feature {self.feature}")
         return (f"{where}: {what} {self.fitted:.3g}, allowed {self.allowed:.3g} "
                 f"({abs(self.fitted) / self.allowed:.3g}x)")
 
@@ -170,18 +182,12 @@ def _shared(x, mean, var, eps: float, axis: int, dtype: str, training: bool) -> 
     """
     r = tolerance.roundoff(dtype)
     x = np.asarray(x, np.float64)
-    axes = _bn.reduction_axes(x.ndim, axis)
-    m = x.size // x.shape[axis]
     mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
     v = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
     sigma = np.sqrt(v + eps)
     x_hat = (x - mu) / sigma
     if training:
-        e_mean = prob_gamma(m + 1, r.acc) * np.abs(x).mean(axis=axes, keepdims=True) + r.out * np.abs(mu)
-        d = np.abs(x - mu)
-        own_sq = np.square(d * (np.abs(x) + np.abs(mu))).mean(axis=axes, keepdims=True)
-        own = 2.0 * LAMBDA * r.acc * np.sqrt(own_sq / m)
-        e_var = prob_gamma(m + 3, r.acc) * v + own + e_mean**2 + r.out * v
+        e_mean, e_var = batch_stat_errors(x, mean, var, axis, r)
         rho = 0.5 * e_var / (v + eps) + 2.0 * r.out
     else:
         e_mean, rho = np.zeros_like(mu), 3.0 * r.out + 0.0 * v
@@ -299,6 +305,11 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Find
 
     (flat indices, the first few listed). K = C_in/groups * kh * kw reaches 2,304 at production
     size, where the worst case allows sqrt(K) / lambda = 8 times more.
+
+    Then a relative error shared by all outputs (``shared_scale``, as for pooling: weights scaled,
+    a wrong normalization), with the two stored roundings (the sum before the bias, the result) as
+    the outputs' own errors that may lean, u for a rounding every output shares (a transformed
+    weight, Winograd's G w G^T, rounded once), and the K-term sums' errors random across outputs.
     """
     from reference import conv as _conv
 
@@ -313,9 +324,167 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Find
         axis = 3 if conv_kwargs.get("data_format", "channels_last") == "channels_last" else 1
         bias = _bn.broadcast(np.asarray(b, np.float64), 4, axis)
         bias_abs = np.abs(bias)
-    bound = tolerance.SAFETY * (prob_gamma(k + 1, r.acc) * (magnitude + bias_abs)
-                                + (r.out * np.abs(expected - bias) if b is not None else 0.0)
-                                + r.out * np.abs(expected)) + r.floor
-    err = np.abs(np.asarray(actual, np.float64) - expected)
-    bad = np.flatnonzero(np.isfinite(err) & (err > bound))
-    return [Finding("element", int(i), float(err.flat[i]), float(bound.flat[i])) for i in bad]
+    own = (r.out * np.abs(expected - bias) if b is not None else 0.0) + r.out * np.abs(expected)
+    bound = tolerance.SAFETY * (prob_gamma(k + 1, r.acc) * (magnitude + bias_abs) + own) + r.floor
+    err = np.asarray(actual, np.float64) - expected
+    bad = np.flatnonzero(np.isfinite(err) & (np.abs(err) > bound))
+    found = [Finding("element", int(i), float(abs(err.flat[i])), float(bound.flat[i])) for i in bad]
+    x = np.asarray(x, np.float64)
+    finite_x = x[np.isfinite(x)]
+    if np.unique(finite_x).size < DISTINCT_FRACTION * finite_x.size:  # repeated addends: see shared_scale
+        return found
+    keep = np.isfinite(err)
+    own = np.broadcast_to(own, expected.shape)
+    return shared_scale(err[keep], expected[keep], own[keep], r.out, r) + found  # the shared one first
+
+
+def _beyond(actual, expected, bound, component: str = "total") -> list[Finding]:
+    """Findings for the entries of ``actual`` farther than ``bound`` from ``expected`` (flat indices)."""
+    err = np.abs(np.asarray(actual, np.float64) - np.asarray(expected, np.float64)).reshape(-1)
+    bound = np.broadcast_to(np.asarray(bound, np.float64), np.shape(expected)).reshape(-1)
+    return [Finding(component, int(i), float(err[i]), float(bound[i]))
+            for i in np.flatnonzero(np.isfinite(err) & (err > bound))]
+
+
+def batch_stat_errors(x, mean, var, axis: int, r: tolerance.Roundoff) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilistic bounds on the batch mean and biased variance per feature (keepdims), as in
+    ``_shared`` (its docstring derives them):
+
+        e_mean <= pg(m + 1) mean|x| + u |mu|
+        e_var  <= pg(m + 3) var + 2 lambda u_acc sqrt(mean(d^2 (|x| + |mu|)^2) / m) + e_mean^2 + u var
+
+    pg(n) = lambda sqrt(n) u_acc replaces the worst case's gamma_n for the two reductions; the mean
+    and the variance, each stored once in the dtype, keep their deterministic u.
+    """
+    axes = _bn.reduction_axes(x.ndim, axis)
+    m = x.size // x.shape[axis]
+    mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
+    v = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
+    e_mean = prob_gamma(m + 1, r.acc) * np.abs(x).mean(axis=axes, keepdims=True) + r.out * np.abs(mu)
+    own_sq = np.square(np.abs(x - mu) * (np.abs(x) + np.abs(mu))).mean(axis=axes, keepdims=True)
+    own = 2.0 * LAMBDA * r.acc * np.sqrt(own_sq / m)
+    return e_mean, prob_gamma(m + 3, r.acc) * v + own + e_mean**2 + r.out * v
+
+
+def moving_stats(actual_mean, actual_var, batches, init_mean, init_var, results, *, axis: int, dtype: str,
+                 weights_old, unbiased: bool) -> tuple[list[Finding], list[Finding]]:
+    """The moving mean and variance after len(batches) updates new = a old + (1 - a) stat, per
+    feature, against ``tolerance.moving_stats``'s bound with the batch statistics' errors from the
+    probabilistic ``batch_stat_errors`` (lambda sqrt(m) u for the reductions over m values instead of
+    m u). Each update's own arithmetic keeps its deterministic terms -- every one of them is a rounding
+    of one number, stored once, that nothing averages:
+
+        |e_new| <= a |e_old| + (1 - a) |e_stat| + 3 u (|a old| + |(1 - a) stat|) + u |new|
+                   + u (|old| + |stat|)                                        (the momentum rounded)
+
+    with e_stat for the variance scaled by m / (m - 1) and 2 u of the scaled variance added when
+    ``unbiased``. One number per feature: nothing to fit, each is held to SAFETY times its bound plus
+    the underflow floor ("total" findings, one per feature and statistic). At m = 16,384 in float32
+    the worst case allows m u = 1e-3 of mean|x| for the batch mean, this 4.6e-5.
+    """
+    r = tolerance.roundoff(dtype)
+    e_mean = np.zeros_like(np.asarray(init_mean, np.float64))
+    e_var = np.zeros_like(e_mean)
+    old_mean, old_var = np.asarray(init_mean, np.float64), np.asarray(init_var, np.float64)
+    for x, a, new in zip(batches, weights_old, results):
+        x = np.asarray(x, np.float64)
+        ax = axis % x.ndim
+        stats = _bn.batch_stats(x, ax)
+        m = stats.count
+        var_scale = m / (m - 1) if unbiased and m > 1 else 1.0
+        e_batch_mean, e_batch_var = (e.reshape(-1) for e in batch_stat_errors(x, stats.mean, stats.var, ax, r))
+        e_batch_var = var_scale * e_batch_var + 2.0 * r.out * stats.var * var_scale
+        b = 1.0 - a
+        e_mean = a * e_mean + b * e_batch_mean + 3.0 * r.out * (np.abs(a * old_mean) + np.abs(b * stats.mean))
+        e_mean = e_mean + r.out * (np.abs(new.mean) + np.abs(old_mean) + np.abs(stats.mean))
+        e_var = a * e_var + b * e_batch_var + 3.0 * r.out * (np.abs(a * old_var) + np.abs(b * stats.var * var_scale))
+        e_var = e_var + r.out * (np.abs(new.var) + np.abs(old_var) + np.abs(stats.var * var_scale))
+        old_mean, old_var = new.mean, new.var
+    final = results[-1]
+    bound_mean = tolerance.SAFETY * e_mean + r.floor
+    bound_var = tolerance.SAFETY * e_var + r.floor
+    return _beyond(actual_mean, final.mean, bound_mean), _beyond(actual_var, final.var, bound_var)
+
+
+def pool2d(actual, expected, kind: str, x, *, dtype: str, window=None, **pool_kwargs) -> list[Finding]:
+    """Each output of an average or global-average pooling against the worst-case bound's terms
+    (``tolerance.pool2d``) with Higham and Mary's lambda sqrt(k) u for the sum of the window's k
+    values (k = kh kw, or H W for global pooling, along the case's data_format):
+
+        |e_y| <= SAFETY (pg(k) avg(|x|) + 2 u_acc |y| + u |y|) + floor
+
+    avg(|x|) is the reference's pooling of |x| (the sum's condition, divided by the divisor);
+    2 u_acc |y| is the division by the divisor, or the product with its rounded reciprocal (two
+    roundings of the value, each of one number, so deterministic); u |y| stores the result in the
+    dtype. The worst case has gamma_{k+1} avg(|x|) instead: pg(k) is smaller once k > lambda^2 = 36,
+    so this tightens global pooling (k = 1,024 at production size: 6 x 32 = 192 u against 1,025 u)
+    and changes nothing for small windows, where the worst case, checked too, is the tighter one.
+    Max pooling has no arithmetic (its bound is 0) and Lp pooling's windows are small: neither
+    has anything to gain, and an empty list is returned for them.
+    """
+    if kind not in ("avg", "global_avg"):
+        return []
+    from reference import pool as _pool
+
+    r = tolerance.roundoff(dtype)
+    x = np.asarray(x, np.float64)
+    expected = np.asarray(expected, np.float64)
+    if kind == "global_avg":
+        fmt = pool_kwargs.get("data_format", "channels_last")
+        k = x.shape[1] * x.shape[2] if fmt == "channels_last" else x.shape[2] * x.shape[3]
+        magnitude = _pool.global_avg_pool2d(np.abs(x), data_format=fmt)
+    else:
+        kh, kw = (window, window) if np.isscalar(window) else window
+        k = kh * kw
+        magnitude = _pool.avg_pool2d(np.abs(x), window, **pool_kwargs)
+    own = (2.0 * r.acc + r.out) * np.abs(expected)
+    bound = tolerance.SAFETY * (prob_gamma(k, r.acc) * magnitude + own) + r.floor
+    with np.errstate(invalid="ignore"):
+        found = _beyond(actual, expected, np.where(np.isfinite(magnitude), bound, np.inf), "element")
+        err = np.asarray(actual, np.float64) - expected
+    keep = np.isfinite(err) & np.isfinite(magnitude)
+    finite_x = x[np.isfinite(x)]
+    if np.unique(finite_x).size < DISTINCT_FRACTION * finite_x.size:  # repeated addends: see shared_scale
+        return found
+    return shared_scale(err[keep], expected[keep], own[keep], r.out, r) + found  # the shared one first
+
+
+def shared_scale(err, expected, own, bound: float, r: tolerance.Roundoff) -> list[Finding]:
+    """A relative error shared by all outputs of a reduction op (pooling, convolution), fitted through
+    the origin:
+
+        e_i = B y_i + r_i,   B = sum e_i y_i / sum y_i^2,   se(B) = sqrt(sum r_i^2 / (n - 1) / sum y_i^2)
+
+    and held to |B| <= bound + Z se(B) + max(u, SAFETY sum |y_i| own_i / sum y_i^2). A divisor
+    off by one, a constant factor, an average over the wrong count: each is a B. What honest rounding
+    gives B:
+
+    - ``bound``: a rounding shared by every output -- pooling's reciprocal of the divisor, or a
+      convolution's transformed weights, rounded once to the dtype (u): a value stored once keeps
+      its deterministic u;
+    - each output's reduction error (Higham and Mary's model: independent, mean-zero roundings) is
+      independent across outputs whose windows differ, so it enters through the residual r and
+      se(B), shrinking like 1 / sqrt(n);
+    - the outputs' own roundings (``own``: the division, storing the result) may all lean the same
+      way on structured data (one binade of the dtype's grid rounds alike), so they are allowed in
+      full, as ``shared_components``' floor: SAFETY own_i on every output, all with one sign.
+
+    Higham and Mary's model needs addends that vary in their low-order bits. Outputs computed from
+    identical windows have identical reduction errors, which the fit cannot average: with fewer than
+    MIN_ELEMENTS distinct expected values (a constant input gives one) the fit is not made. An input
+    made of a few repeated values does the same more subtly: with x = loc + integer (the "ints"
+    draw), every window's partial sums carry j loc and round alike (measured: a float32 global
+    average over 1,024 such values, summed sequentially, is 6.3e-6 = 100 u low on every output), so
+    ``pool2d`` and ``conv2d`` make the fit only when at least DISTINCT_FRACTION of the input's values are distinct.
+    Where it is not made, the element-wise probabilistic bound still holds.
+    """
+    err, y, own = (np.asarray(a, np.float64).reshape(-1) for a in (err, expected, own))
+    syy = float(np.dot(y, y))
+    if np.unique(y).size < MIN_ELEMENTS or syy == 0.0:
+        return []
+    b = float(np.dot(err, y)) / syy
+    resid = err - b * y
+    se = np.sqrt(float(np.dot(resid, resid)) / (y.size - 1) / syy)
+    lean = max(r.out, tolerance.SAFETY * float(np.dot(np.abs(y), own)) / syy)
+    allowed = bound + Z * se + lean
+    return [Finding("shared scale", 0, b, allowed)] if abs(b) > allowed else []

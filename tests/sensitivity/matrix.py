@@ -70,3 +70,49 @@ PLANTED = {  # name: (kind, impl)
     "biased running variance (torch)": ("moving-torch", Impl(biased_running=True)),
     "running stats through float16": ("moving", Impl(running_f16=True)),
 }
+
+
+# -- pooling -------------------------------------------------------------------------------------
+
+from bnconform import dtypes as _dtypes  # noqa: E402
+
+from . import numpy_pool as npool  # noqa: E402
+from .numpy_pool import PoolImpl  # noqa: E402
+
+POOL_SHAPES = {"small": (2, 5, 7, 3), "production": (8, 32, 32, 64)}  # global: k = 35 and 1,024 values
+POOL_KINDS = ("avg", "global_avg")
+
+
+def pool_case(kind: str, dtype: str, size: str, seed: int = 0) -> C.PoolCase:
+    window, stride = ((3, 3), (2, 2)) if kind == "avg" else ((1, 1), (1, 1))
+    return C.PoolCase(kind=kind, x_shape=POOL_SHAPES[size], window=window, stride=stride, dtype=dtype,
+                      x=C.Values(seed=seed, loc=0.5, scale=1.5))
+
+
+def pool_example(kind: str, impl: PoolImpl, dtype: str, size: str, seed: int = 0) -> Example:
+    c = pool_case(kind, dtype, size, seed)
+    x = C.materialize_pool(c)
+    y = npool.pool(x, kind, dtype, impl, window=c.window, stride=c.stride)
+    return Example("pool2d", c, x, "-", {"y": y})
+
+
+def pool_verdict(kind: str, impl: PoolImpl, dtype: str, size: str, seed: int = 0):
+    comparisons = checks.judge(pool_example(kind, impl, dtype, size, seed))
+    return all(c.ok for c in comparisons), comparisons
+
+
+POOL_HONEST = {
+    "pairwise": PoolImpl(),
+    "sequential": PoolImpl(sum="sequential"),
+    "blocked": PoolImpl(sum="blocked"),
+    "float64 accumulation": PoolImpl(sum="float64"),
+    "sequential, times the rounded 1/k": PoolImpl(sum="sequential", reciprocal=True),
+}
+
+POOL_PLANTED = {  # name: (kind, impl)
+    "avg divisor k + 1": ("avg", PoolImpl(divisor_offset=1)),
+    "global divisor H*W - 1": ("global_avg", PoolImpl(divisor_offset=-1)),
+    "avg scaled by 1 + 1e-4": ("avg", PoolImpl(scale=1 + 1e-4)),
+    "global scaled by 1 + 1e-4": ("global_avg", PoolImpl(scale=1 + 1e-4)),
+    "global accumulated in half precision": ("global_avg", PoolImpl(sum="sequential", half_acc=True)),
+}

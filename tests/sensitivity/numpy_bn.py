@@ -56,7 +56,8 @@ def _total(a, how: str, t):
     a = np.asarray(a).astype(t)
     if how == "pairwise":
         if t == np.float32 or t == np.float64:
-            return a.sum(axis=0, dtype=t)
+            # NumPy sums pairwise only along a contiguous axis (over axis 0 it adds row by row)
+            return np.ascontiguousarray(np.moveaxis(a, 0, -1)).sum(axis=-1, dtype=t)
         how = "sequential"  # NumPy would accumulate a half sum in float32
     if how == "sequential":
         acc = np.zeros(a.shape[1:], t)

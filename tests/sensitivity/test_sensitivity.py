@@ -34,6 +34,7 @@ CAUGHT = {
     ("momentum off by 1%", "production", "float32"),
     ("biased running variance (torch)", "small", "float32"),
     ("running stats through float16", "small", "float32"),
+    ("running stats through float16", "production", "float32"),
 }
 
 #: cells where the planted change is not a change: no half precision to accumulate in (float32), or
@@ -72,3 +73,13 @@ def test_a_systematic_failure_says_so():
     (y,) = comparisons
     assert not ok and y.n_mismatch == 0 and y.systematic
     assert "Systematic error in 'y'" in y.message() and "per-feature scale of x_hat" in y.message()
+
+
+def test_running_stats_through_float16_fail_only_the_probabilistic_bound():
+    # float32, m = 16,384: every moving statistic within its worst-case bound (m u for the batch
+    # statistics), beyond the one with lambda sqrt(m) u (bnconform.noise.moving_stats)
+    ok, comparisons = M.verdict("moving", M.PLANTED["running stats through float16"][1], "float32", "production")
+    assert not ok
+    for c in comparisons:
+        assert c.n_mismatch == 0 and c.systematic, c.message()
+        assert "error beyond the probabilistic bound" in c.message()

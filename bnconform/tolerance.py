@@ -35,9 +35,10 @@ suite records the largest ``|err| / tol`` seen so that the margin is visible in 
 
 This worst case is the safety net. Because it grows like n u and lets every element's own rounding
 point the same way, a subtle systematic bug (a wrong eps, m - 1 for m) can hide under it; the
-statistical tier (``bnconform.noise``) looks at the elements of a feature together, with Higham and
-Mary's probabilistic lambda sqrt(n) u for the reductions, and ``checks.judge`` applies it on top of
-this model for batch norm (default model only). README, Tolerances and Sensitivity, has the measured
+statistical tier (``bnconform.noise``) looks at the elements of a feature (or of a whole output)
+together, with Higham and Mary's probabilistic lambda sqrt(n) u for the reductions, and
+``checks.judge`` applies it on top of this model for batch norm's outputs and moving statistics,
+the convolution and average and global average pooling (default model only). README, Tolerances and Sensitivity, has the measured
 detection thresholds.
 """
 

@@ -317,7 +317,7 @@ def reference_pool(case: C.PoolCase, x: np.ndarray) -> tuple[np.ndarray, dict]:
         kw = dict(common, count_include_pad=case.count_include_pad)
         return R.avg_pool2d(x, case.window, case.stride, **kw), dict(kw, stride=case.stride)
     if case.kind == "lp":
-        return R.lp_pool2d(x, case.p, case.window, case.stride, **common), common
+        return R.lp_pool2d(x, case.p, case.window, case.stride, **common), dict(common, stride=case.stride)
     raise ValueError(f"kind: unknown pooling kind {case.kind!r}")
 
 

@@ -379,6 +379,52 @@ def conv2d(x, w, b, y, *, dtype: str, **conv_kwargs) -> np.ndarray:
     return _finish(bound, y, r)
 
 
+def root_exponent_error(y, p: float, dtype: str) -> np.ndarray:
+    """What computing the root y = s^(1/p) with the exponent 1/p rounded to the dtype costs.
+
+    An implementation that evaluates ``pow(s, 1 / p)`` in the dtype (PyTorch's ``lp_pool2d`` does)
+    raises s to q (1 + delta) instead of q = 1/p, with delta = |fl(q) - q| / q the exponent's own
+    rounding (0 when 1/p is representable: p = 1, 2, 4). Then
+
+        s^(q (1 + delta)) = y s^(q delta) = y exp(delta ln y)  =>  |e_y| <= delta |ln y| |y|  (first order)
+
+    (ln s^q = ln y). It grows with |ln y|, so it matters for outputs far from 1: at p = 3 in float32
+    delta = 2.98e-8 = 0.5 u, and y = 4 costs 0.7 u more than the other terms allow.
+    """
+    q = 1.0 / float(p)
+    delta = abs(float(dtypes.round_to(np.asarray(q), dtype)) - q) / q
+    y = np.abs(np.asarray(y, np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y > 0, delta * np.abs(np.log(np.where(y > 0, y, 1.0))) * y, 0.0)
+
+
+def underflowing_powers(x, p: float, window, r: "Roundoff", **pool_kwargs) -> np.ndarray:
+    """How many of each Lp window's powers |x|^p fall below the dtype's smallest normal ``r.floor``."""
+    below = (np.abs(np.asarray(x, np.float64)) ** p < r.floor).astype(np.float64)
+    return _pool.lp_pool2d(below, 1.0, window, **pool_kwargs)  # p = 1: the count over the window's values
+
+
+def power_underflow_error(s, p: float, count, r: "Roundoff") -> np.ndarray:
+    """What the powers |x|^p of an Lp window lose to underflow, carried through the root.
+
+    A power below the dtype's smallest normal f is subnormal or, on a CPU that flushes, zero (x = 0.01
+    in float16 gives x^3 = 1e-6 < f = 6.1e-5), an absolute error up to f per term whatever its
+    relative accuracy: up to e_s = k f over the window's sum s. The root t -> t^(1/p) carries it as
+
+        |e_y| <= min( (1/p) s^(1/p - 1) e_s,  e_s^(1/p) )     (first order; and 1/p-Hoelder on t >= 0)
+
+    so an output whose window sum is near the underflow range may be off by (count f)^(1/p) (0.04 at
+    p = 3, one power in float16); a window with no power below f gets nothing. ``r.floor`` is f.
+    """
+    s = np.abs(np.asarray(s, np.float64))
+    e_s = np.asarray(count, np.float64) * r.floor
+    if p == 1:
+        return np.broadcast_to(e_s, s.shape).copy()
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        first_order = np.where(s > 0, s ** (1.0 / p - 1.0) * e_s / p, np.inf)
+    return np.where(e_s > 0, np.minimum(first_order, e_s ** (1.0 / p)), 0.0)
+
+
 def pool2d(kind: str, x, y, *, dtype: str, window=None, p=None, numerics: Numerics | None = None,
            **pool_kwargs) -> np.ndarray:
     """Tolerance on a pooled output.
@@ -387,6 +433,10 @@ def pool2d(kind: str, x, y, *, dtype: str, window=None, p=None, numerics: Numeri
         average:         gamma_{k+1} avg(|x|) + u_out |y|        (k values summed, one division)
         Lp-norm:         ((k u_acc + 4 u) max(1, 1/p) + u) |y|     (|x|^p, the sum, the root; all
                          terms non-negative, so the relative error of the sum is gamma_k)
+                         + delta |ln y| |y|                       (the root's exponent 1/p in the
+                         dtype, :func:`root_exponent_error`)
+                         + min(s^(1/p-1) c f / p, (c f)^(1/p))     (c powers |x|^p of the window below
+                         the smallest normal f, flushed or subnormal: :func:`power_underflow_error`)
         global average:  as average with k = H * W (the spatial axes of the case's data_format)
     """
     r = _roundoff(dtype, numerics)
@@ -407,5 +457,7 @@ def pool2d(kind: str, x, y, *, dtype: str, window=None, p=None, numerics: Numeri
         return _finish(r.gamma(k + 1) * magnitude, y, r)
     if kind == "lp":
         rel = (k * r.acc + 4.0 * r.out) * max(1.0, 1.0 / p)
-        return _finish(rel * np.abs(y), y, r)
+        return _finish(rel * np.abs(y) + root_exponent_error(y, p, dtype)
+                       + power_underflow_error(np.abs(y) ** p, p, underflowing_powers(x, p, window, r, **pool_kwargs),
+                                               r), y, r)
     raise ValueError(f"kind: expected 'max', 'avg', 'lp' or 'global_avg', got {kind!r}")

@@ -83,4 +83,4 @@ def test_a_planted_torch_lp_pool_scaling_is_a_new_failure(tmp_path):
     records, proc = run_conformance(tmp_path, "torch", select, "-p", "tests.variants.planted_torch_lp_pool")
     (record,) = records.values()
     assert record["verdict"] == "fail", proc.stdout[-3000:]
-    assert "torch-lp-pool-signed = lp_pool_signed(): does not explain it" in record["message"]
+    assert "torch-lp-pool-signed = lp_pool_signed(powers_in_dtype=true): does not explain it" in record["message"]

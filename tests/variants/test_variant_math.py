@@ -115,6 +115,65 @@ def test_lp_pool_signed_bound_is_relative_to_the_absolute_sum():
     assert ok("lp_pool_signed", close) and not ok("lp_pool_signed", far)
 
 
+def test_lp_pool_signed_powers_in_dtype_overflow_to_inf():
+    """float16, p = 3: 41^3 = 68,921 > 65,504, so x.pow(3) is inf and so is the root (pow(-inf, 1/3)
+    is +inf too); 40^3 = 64,000 stays finite. Without the parameter the model expects 41."""
+    x = np.array([41.0, -41.0, 40.0, 2.0]).reshape(1, 4, 1, 1)
+    case = dict(kind="lp", p=3.0, window=(1, 1), stride=(1, 1), dtype="float16")
+    torch_like = pool_example("pool2d_lp_odd_p", x, np.array([np.inf, np.inf, 40.0, 2.0]).reshape(1, 4, 1, 1), **case)
+    assert ok("lp_pool_signed", torch_like, powers_in_dtype=True)
+    assert not ok("lp_pool_signed", torch_like)
+    # a window holding +inf and -inf powers: inf - inf = NaN
+    pair = pool_example("pool2d_lp_odd_p", np.array([41.0, -41.0]).reshape(1, 2, 1, 1), [[[[np.nan]]]],
+                        kind="lp", p=3.0, window=(2, 1), stride=(2, 1), dtype="float16")
+    assert ok("lp_pool_signed", pair, powers_in_dtype=True)
+    # 40^3 does not overflow: inf there is not explained
+    wrong = pool_example("pool2d_lp_odd_p", x, np.array([np.inf, np.inf, np.inf, 2.0]).reshape(1, 4, 1, 1), **case)
+    assert not ok("lp_pool_signed", wrong, powers_in_dtype=True)
+
+
+def test_lp_pool_signed_a_sum_near_zero_may_come_out_of_either_sign():
+    """float16, p = 3, x = -0.01: x^3 = -1e-6 is below the smallest normal (6.1e-5), so a CPU that
+    flushes gives -0 and pow(-0, 1/3) = 0, one that keeps subnormals gives NaN; both are honest.
+    A value beyond (2 e_s)^(1/3) is not."""
+    x = np.array([-0.01]).reshape(1, 1, 1, 1)
+    case = dict(kind="lp", p=3.0, window=(1, 1), stride=(1, 1), dtype="float16")
+    x = dtypes.round_to(x, "float16")
+    assert ok("lp_pool_signed", pool_example("pool2d_lp_odd_p", x, [[[[0.0]]]], **case))
+    assert ok("lp_pool_signed", pool_example("pool2d_lp_odd_p", x, [[[[np.nan]]]], **case))
+    assert not ok("lp_pool_signed", pool_example("pool2d_lp_odd_p", x, [[[[0.2]]]], **case))
+
+
+def test_lp_root_exponent_error_is_delta_log_y():
+    """pow(s, fl(1/p)): y (1 + delta ln y) to first order, delta the rounding of 1/p in the dtype."""
+    q = 1.0 / 3.0
+    delta = abs(float(np.float32(q)) - q) / q  # 2.98e-8, half a float32 unit roundoff
+    assert math.isclose(delta, 2.9802322e-08, rel_tol=1e-6)
+    y = np.array([4.0, 1.0, 1e-5, 0.0])
+    expected = delta * np.abs(np.log([4.0, 1.0, 1e-5, 1.0])) * np.array([4.0, 1.0, 1e-5, 0.0])
+    assert np.allclose(tolerance.root_exponent_error(y, 3.0, "float32"), expected, rtol=1e-12, atol=0)
+    assert not tolerance.root_exponent_error(y, 2.0, "float32").any()  # 1/2 is exact: no term
+    # it is the error of the exact computation with the rounded exponent, to first order
+    actual = abs((4.0 ** 3) ** float(np.float32(q)) - 4.0)
+    assert math.isclose(actual, tolerance.root_exponent_error(np.array([4.0]), 3.0, "float32")[0], rel_tol=1e-6)
+
+
+def test_lp_power_underflow_error_counts_the_flushed_powers():
+    """float16 (f = 2^-14): a window with one power below f may lose f from its sum, carried through
+    the root as min(s^(1/p - 1) f / p, f^(1/p)); a window with none gets nothing."""
+    r = tolerance.roundoff("float16")
+    f = 2.0 ** -14
+    assert r.floor == f
+    x = np.array([0.01, 1.0, 2.0, 3.0]).reshape(1, 2, 2, 1)  # 0.01^3 = 1e-6 < f; the others are not
+    count = tolerance.underflowing_powers(x, 3.0, (1, 1), r, stride=(1, 1), padding="valid", ceil_mode=False,
+                                          data_format="channels_last")
+    assert count.ravel().tolist() == [1.0, 0.0, 0.0, 0.0]
+    s = np.abs(x) ** 3
+    err = tolerance.power_underflow_error(s, 3.0, count, r)
+    assert math.isclose(err.ravel()[0], min(1e-6 ** (-2 / 3) * f / 3, f ** (1 / 3)), rel_tol=1e-9)
+    assert not err.ravel()[1:].any()
+
+
 # -- lp_pool_ceil_rescaled -----------------------------------------------------------------------
 
 

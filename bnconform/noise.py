@@ -383,23 +383,9 @@ def moving_stats(actual_mean, actual_var, batches, init_mean, init_var, results,
     the worst case allows m u = 1e-3 of mean|x| for the batch mean, this 4.6e-5.
     """
     r = tolerance.roundoff(dtype)
-    e_mean = np.zeros_like(np.asarray(init_mean, np.float64))
-    e_var = np.zeros_like(e_mean)
-    old_mean, old_var = np.asarray(init_mean, np.float64), np.asarray(init_var, np.float64)
-    for x, a, new in zip(batches, weights_old, results):
-        x = np.asarray(x, np.float64)
-        ax = axis % x.ndim
-        stats = _bn.batch_stats(x, ax)
-        m = stats.count
-        var_scale = m / (m - 1) if unbiased and m > 1 else 1.0
-        e_batch_mean, e_batch_var = (e.reshape(-1) for e in batch_stat_errors(x, stats.mean, stats.var, ax, r))
-        e_batch_var = var_scale * e_batch_var + 2.0 * r.out * stats.var * var_scale
-        b = 1.0 - a
-        e_mean = a * e_mean + b * e_batch_mean + 3.0 * r.out * (np.abs(a * old_mean) + np.abs(b * stats.mean))
-        e_mean = e_mean + r.out * (np.abs(new.mean) + np.abs(old_mean) + np.abs(stats.mean))
-        e_var = a * e_var + b * e_batch_var + 3.0 * r.out * (np.abs(a * old_var) + np.abs(b * stats.var * var_scale))
-        e_var = e_var + r.out * (np.abs(new.var) + np.abs(old_var) + np.abs(stats.var * var_scale))
-        old_mean, old_var = new.mean, new.var
+    e_mean, e_var = tolerance.carried_moving_errors(
+        batches, init_mean, init_var, results, axis=axis, weights_old=weights_old, unbiased=unbiased, r=r,
+        batch_errors=lambda x, mean, var, ax: batch_stat_errors(x, mean, var, ax, r))
     final = results[-1]
     bound_mean = tolerance.SAFETY * e_mean + r.floor
     bound_var = tolerance.SAFETY * e_var + r.floor

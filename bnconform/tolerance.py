@@ -308,6 +308,32 @@ def bn_backward(
     )
 
 
+def carried_moving_errors(batches, init_mean, init_var, results, *, axis: int, weights_old, unbiased: bool,
+                          r: Roundoff, batch_errors) -> tuple[np.ndarray, np.ndarray]:
+    """The bounds on the moving mean and variance carried through the updates (before the safety
+    factor and the floor), each step's batch statistics bounded by ``batch_errors(x, mean, var,
+    axis)`` -- the worst case here (``batch_stat_errors``), Higham and Mary's probabilistic bounds in
+    the statistical tier (``noise.batch_stat_errors``); see :func:`moving_stats` for the recurrence."""
+    e_mean = np.zeros_like(np.asarray(init_mean, np.float64))
+    e_var = np.zeros_like(e_mean)
+    old_mean, old_var = np.asarray(init_mean, np.float64), np.asarray(init_var, np.float64)
+    for x, a, new in zip(batches, weights_old, results):
+        x = np.asarray(x, np.float64)
+        ax = axis % x.ndim
+        stats = _bn.batch_stats(x, ax)
+        m = stats.count
+        var_scale = m / (m - 1) if unbiased and m > 1 else 1.0
+        e_batch_mean, e_batch_var = (e.reshape(-1) for e in batch_errors(x, stats.mean, stats.var, ax))
+        e_batch_var = var_scale * e_batch_var + 2.0 * r.out * stats.var * var_scale
+        b = 1.0 - a
+        e_mean = a * e_mean + b * e_batch_mean + 3.0 * r.out * (np.abs(a * old_mean) + np.abs(b * stats.mean))
+        e_mean = e_mean + r.out * (np.abs(new.mean) + np.abs(old_mean) + np.abs(stats.mean))
+        e_var = a * e_var + b * e_batch_var + 3.0 * r.out * (np.abs(a * old_var) + np.abs(b * stats.var * var_scale))
+        e_var = e_var + r.out * (np.abs(new.var) + np.abs(old_var) + np.abs(stats.var * var_scale))
+        old_mean, old_var = new.mean, new.var
+    return e_mean, e_var
+
+
 def moving_stats(
     batches, init_mean, init_var, results, *, axis: int, dtype: str, weights_old, unbiased: bool,
     numerics: Numerics | None = None,
@@ -328,24 +354,9 @@ def moving_stats(
     """
     r = _roundoff(dtype, numerics)
     one_pass = _one_pass(numerics)
-    e_mean = np.zeros_like(np.asarray(init_mean, np.float64))
-    e_var = np.zeros_like(e_mean)
-    old_mean, old_var = np.asarray(init_mean, np.float64), np.asarray(init_var, np.float64)
-    for x, a, new in zip(batches, weights_old, results):
-        x = np.asarray(x, np.float64)
-        ax = axis % x.ndim
-        stats = _bn.batch_stats(x, ax)
-        m = stats.count
-        var_scale = m / (m - 1) if unbiased and m > 1 else 1.0
-        e_batch_mean, e_batch_var = (e.reshape(-1) for e in batch_stat_errors(x, stats.mean, stats.var, ax, r,
-                                                                                      one_pass=one_pass))
-        e_batch_var = var_scale * e_batch_var + 2.0 * r.out * stats.var * var_scale
-        b = 1.0 - a
-        e_mean = a * e_mean + b * e_batch_mean + 3.0 * r.out * (np.abs(a * old_mean) + np.abs(b * stats.mean))
-        e_mean = e_mean + r.out * (np.abs(new.mean) + np.abs(old_mean) + np.abs(stats.mean))
-        e_var = a * e_var + b * e_batch_var + 3.0 * r.out * (np.abs(a * old_var) + np.abs(b * stats.var * var_scale))
-        e_var = e_var + r.out * (np.abs(new.var) + np.abs(old_var) + np.abs(stats.var * var_scale))
-        old_mean, old_var = new.mean, new.var
+    e_mean, e_var = carried_moving_errors(
+        batches, init_mean, init_var, results, axis=axis, weights_old=weights_old, unbiased=unbiased, r=r,
+        batch_errors=lambda x, mean, var, ax: batch_stat_errors(x, mean, var, ax, r, one_pass=one_pass))
     return SAFETY * e_mean + r.floor, SAFETY * e_var + r.floor
 
 

@@ -183,41 +183,34 @@ def _run_family(family: str, cmd: list[str], env: dict, out: Path, *, bars: bool
     return code
 
 
-def _run_blobs(targets: list[str], results: Path) -> int:
-    """``--blobs``: the two-blob CI matrix (``python -m blobs run``; on ``targets``, or every target
-    when empty) into ``results/blobs/results.json``, read by the report and the gate with the
-    conformance runs. Returns its exit code: 0, 1 (a check failed) or 2 (a run could not be done)."""
-    out = results / "blobs" / "results.json"
+def _run_experiment(name: str, args: list[str], targets: list[str], results: Path) -> int:
+    """``python -m NAME run ARGS --out results/NAME/results.json [--targets ...]`` (``targets``
+    empty: every target of the experiment), the file the report and the gate read with the
+    conformance runs. Returns its exit code."""
+    out = results / name / "results.json"
     out.unlink(missing_ok=True)  # never report an earlier session's runs as this one's
-    cmd = [sys.executable, "-m", "blobs", "run", "--out", str(out)]
+    cmd = [sys.executable, "-m", name, "run", *args, "--out", str(out)]
     if targets:
         cmd += ["--targets", *targets]
-    print(f"  start blobs: {' '.join(cmd[2:])}", flush=True)
+    print(f"  start {name}: {' '.join(cmd[2:])}", flush=True)
     started = time.monotonic()
     with processes.popen(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")) as child:
         code = child.wait()
-    print(f"  done  blobs: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"  done  {name}: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
     return code
+
+
+def _run_blobs(targets: list[str], results: Path) -> int:
+    """``--blobs``: the two-blob CI matrix (``python -m blobs run``). Exit code 0, 1 (a check
+    failed) or 2 (a run could not be done)."""
+    return _run_experiment("blobs", [], targets, results)
 
 
 def _run_cifar(profile: str, targets: list[str], results: Path, device: str = "cpu") -> int:
-    """``--cifar PROFILE``: train the CIFAR-10 profile's matrix (``python -m cifar run``; on
-    ``targets``, or every CIFAR-10 target when empty, on ``device``) into
-    ``results/cifar/results.json``, which the report and the gate read with the conformance runs.
-    Returns its exit code: 0, 1 (a run below its baseline band) or 2 (no data, a run that failed,
-    a device no target sees)."""
-    out = results / "cifar" / "results.json"
-    out.unlink(missing_ok=True)  # never report an earlier session's training as this one's
-    cmd = [sys.executable, "-m", "cifar", "run", "--profile", profile, "--out", str(out), "--no-progress",
-           "--device", device]
-    if targets:
-        cmd += ["--targets", *targets]
-    print(f"  start cifar: {' '.join(cmd[2:])}", flush=True)
-    started = time.monotonic()
-    with processes.popen(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")) as child:
-        code = child.wait()
-    print(f"  done  cifar: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
-    return code
+    """``--cifar PROFILE``: the CIFAR-10 profile's matrix (``python -m cifar run``) on ``device``.
+    Exit code 0, 1 (a run below its baseline band) or 2 (no data, a run that failed, a device no
+    target sees)."""
+    return _run_experiment("cifar", ["--profile", profile, "--no-progress", "--device", device], targets, results)
 
 
 def _replayed(prop_name: str, case_json: str):

@@ -137,9 +137,9 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
             raise ResultsError(path, f"truncated JSON (ends unexpectedly at {where})") from None
         raise ResultsError(path, f"corrupt JSON: {exc.msg} at {where}") from None
     if isinstance(doc, dict) and doc.get("schema") == CIFAR_SCHEMA:
-        doc = _from_cifar(doc, path)
+        doc = _from_experiment(doc, path, "cifar")
     elif isinstance(doc, dict) and doc.get("schema") == BLOBS_SCHEMA:
-        doc = _from_blobs(doc, path)
+        doc = _from_experiment(doc, path, "blobs")
     run = doc.get("run") if isinstance(doc, dict) else None
     journal = run.get("journal") if isinstance(run, dict) else None
     if isinstance(journal, str) and (path.parent / journal).is_file():
@@ -206,31 +206,18 @@ def _from_journal(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _from_cifar(doc: dict[str, Any], path: Path) -> dict[str, Any]:
-    """A ``bnconform-cifar/1`` file as a complete run holding its training records (its name:
-    ``cifar/<file stem>``, or ``cifar/<directory>`` for a ``results.json``; the command that made
-    it goes into the environment)."""
-    records = doc.get("cifar")
+def _from_experiment(doc: dict[str, Any], path: Path, key: str) -> dict[str, Any]:
+    """A ``bnconform-cifar/1`` or ``bnconform-blobs/1`` file (``key``: "cifar" or "blobs") as a
+    complete run holding its training records (its name: ``<key>/<file stem>``, or
+    ``<key>/<directory>`` for a ``results.json``; the command that made it goes into the environment)."""
+    records = doc.get(key)
     if not isinstance(records, list):
-        raise ResultsError(path, f"'cifar' is {type(records).__name__}, expected a list")
+        raise ResultsError(path, f"'{key}' is {type(records).__name__}, expected a list")
     return {"schema": SCHEMA,
-            "run": {"name": f"cifar/{path.parent.name if path.stem == 'results' else path.stem}",
+            "run": {"name": f"{key}/{path.parent.name if path.stem == 'results' else path.stem}",
                     "complete": True},
             "environment": {"command": doc.get("command")},
-            "records": [], "cifar": records}
-
-
-def _from_blobs(doc: dict[str, Any], path: Path) -> dict[str, Any]:
-    """A ``bnconform-blobs/1`` file as a complete run holding its two-blob records (its name:
-    ``blobs/<file stem>``, or ``blobs/<directory>`` for a ``results.json``)."""
-    records = doc.get("blobs")
-    if not isinstance(records, list):
-        raise ResultsError(path, f"'blobs' is {type(records).__name__}, expected a list")
-    return {"schema": SCHEMA,
-            "run": {"name": f"blobs/{path.parent.name if path.stem == 'results' else path.stem}",
-                    "complete": True},
-            "environment": {"command": doc.get("command")},
-            "records": [], "blobs": records}
+            "records": [], key: records}
 
 
 def _schema_validator():

@@ -13,6 +13,8 @@ import functools
 
 import numpy as np
 
+from cifar.backends.flax_trainer import variables_from
+
 from .base import Trainer as TrainerBase
 from .base import batches
 
@@ -36,27 +38,6 @@ def make_module(spec, momentum: float, epsilon: float):
     return Net()
 
 
-def variables_from(spec, weights) -> dict:
-    """Flax ``{"params", "batch_stats"}`` from canonical weights (auto-names Dense_0, BatchNorm_0, ...)."""
-    import jax.numpy as jnp
-
-    params, stats, counters, it = {}, {}, {}, iter(weights)
-    names = {"bn": "BatchNorm", "dense": "Dense"}
-    for layer in spec:
-        base = names[layer.kind]
-        name = f"{base}_{counters.setdefault(base, 0)}"
-        counters[base] += 1
-        p = next(it)
-        if layer.kind == "bn":
-            params[name] = {"scale": jnp.asarray(p["gamma"]), "bias": jnp.asarray(p["beta"])}
-            stats[name] = {"mean": jnp.asarray(p["mean"]), "var": jnp.asarray(p["var"])}
-        else:
-            params[name] = {"kernel": jnp.asarray(p["kernel"]),
-                            **({"bias": jnp.asarray(p["bias"])} if "bias" in p else {})}
-    return {"params": params, "batch_stats": stats}
-
-
-@functools.lru_cache(maxsize=32)
 def compiled(spec, momentum: float, epsilon: float, adam: tuple):
     """``(tx, train_step, forward)`` for this network and these hyper-parameters, jitted once."""
     import jax

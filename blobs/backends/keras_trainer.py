@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cifar.backends.keras_trainer import _determinism
+from cifar.backends.keras_trainer import _determinism, set_weights
 
 from ..models import INPUT_SHAPE
 from .base import Trainer as TrainerBase
@@ -41,18 +41,6 @@ def build_model(spec, momentum: float, epsilon: float):
         if layer.relu:
             layers.append(keras.layers.ReLU())
     return keras.Sequential(layers)
-
-
-def set_weights(model, weights) -> None:
-    params = iter(weights)
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        p = next(params)
-        if "gamma" in p:
-            layer.set_weights([p["gamma"], p["beta"], p["mean"], p["var"]])
-        else:
-            layer.set_weights([p["kernel"]] + ([p["bias"]] if "bias" in p else []))
 
 
 _MODELS: dict = {}

@@ -48,7 +48,8 @@ def make_module(spec, momentum: float):
 
 
 def variables_from(spec, weights) -> dict:
-    """Flax ``{"params", "batch_stats"}`` from canonical weights (auto-names: Conv_0, Dense_1, ...)."""
+    """Flax ``{"params", "batch_stats"}`` from canonical weights (auto-names: Conv_0, Dense_1, ...);
+    the two-blob trainer (``blobs/backends/flax_trainer.py``) uses it too."""
     import jax.numpy as jnp
 
     params, stats, counters, it = {}, {}, {}, iter(weights)
@@ -64,7 +65,8 @@ def variables_from(spec, weights) -> dict:
             params[name] = {"scale": jnp.asarray(p["gamma"]), "bias": jnp.asarray(p["beta"])}
             stats[name] = {"mean": jnp.asarray(p["mean"]), "var": jnp.asarray(p["var"])}
         else:
-            params[name] = {"kernel": jnp.asarray(p["kernel"]), "bias": jnp.asarray(p["bias"])}
+            params[name] = {"kernel": jnp.asarray(p["kernel"]),
+                            **({"bias": jnp.asarray(p["bias"])} if "bias" in p else {})}  # blobs: no-bias layers
     return {"params": params, "batch_stats": stats}
 
 

@@ -72,7 +72,7 @@ def set_weights(model, weights) -> None:
         if "gamma" in p:
             layer.set_weights([p["gamma"], p["beta"], p["mean"], p["var"]])
         else:
-            layer.set_weights([p["kernel"], p["bias"]])
+            layer.set_weights([p["kernel"]] + ([p["bias"]] if "bias" in p else []))  # blobs: layers without bias
 
 
 class Trainer(TrainerBase):

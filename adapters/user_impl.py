@@ -177,6 +177,16 @@ def keras_adapter(cls, spec: str, target: str):
     return UserKerasAdapter(cls, spec, target)
 
 
+def spec_of_target(target: str) -> str | None:
+    """The ``--bn-impl`` spec behind a target name ``user-FRAMEWORK:MODULE.NAME`` (what a failure's
+    replay command names), or None for any other target."""
+    if not target.startswith("user-") or ":" not in target:
+        return None
+    framework, dotted = target[len("user-"):].split(":", 1)
+    module, _, name = dotted.rpartition(".")
+    return f"{framework}:{module}:{name}"
+
+
 def register_user_impl(spec: str) -> str:
     """Import, check and register the class named by ``spec``; return its target name."""
     framework, module, name = parse(spec)

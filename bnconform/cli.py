@@ -228,12 +228,25 @@ def _replayed(prop_name: str, case_json: str):
     return prop, case
 
 
+def _register_user_target(target: str) -> None:
+    """A ``user-FRAMEWORK:MODULE.NAME`` target (a ``--bn-impl`` layer's failure) is registered from its
+    name, so that the replay line it printed runs as printed (``UsageError`` is a ``ValueError``)."""
+    from adapters import user_impl
+
+    spec = user_impl.spec_of_target(target)
+    if spec is not None:
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        user_impl.register_user_impl(spec)
+
+
 def cmd_replay(args) -> int:
     import adapters
     from bnconform import checks
 
     try:
         prop, case = _replayed(args.property, args.case)
+        _register_user_target(args.target)
         adapter = adapters.load(args.target, _device_arg(args.device))
     except (ValueError, json.JSONDecodeError) as e:
         print(f"bnconform replay: {e}", file=sys.stderr)

@@ -1,0 +1,89 @@
+"""Issue 11's planted-bug matrix and honest variants, through the path a user takes:
+``python -m pytest tests/conformance --bn-impl FRAMEWORK:MODULE:NAME`` (one process per framework,
+every variant a repeated ``--bn-impl``), with the conformance suite's own draws and production cases.
+
+- every honest variant (``HONEST`` of the module: other summation orders, Welford, Chan's blocked
+  merge, float64 accumulation, a folded affine, float32 arithmetic for half precision, a closed-form
+  backward pass) passes every test it meets, in every dtype;
+- every planted bug fails the property it breaks in each dtype where it changes anything, and passes
+  in the dtypes where it changes nothing (TF32 rounding of a float16 input is the identity), so a
+  failure is the bug's and not noise.
+
+``CAUGHT`` below is this project's claim (the README's table); the run proves it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import pytest
+
+from .test_bn_impl import run_bn_impl
+
+ALL = ("float16", "bfloat16", "float32", "float64")
+HALF = ("float16", "bfloat16")
+
+#: framework -> the module of variants
+MODULES = {"torch": "tests.bn_impl.torch_variants"}
+
+#: planted bug -> (the property it must fail, the dtypes it must fail in; every other dtype passes).
+CAUGHT = {
+    "torch": {
+        "FixedEps1e3": ("bn_forward", ALL),
+        "UnbiasedNormalization": ("bn_forward", ALL),
+        "MomentumOffByOnePercent": ("bn_moving_stats", ALL),
+        "BiasedRunningVariance": ("bn_moving_stats", ALL),
+        "BackwardDividesByMMinus1": ("bn_backward", ALL),
+        "InputsRoundedToTF32": ("bn_forward", ("float32",)),  # float16's and bfloat16's significands fit in TF32's
+        "HalfPrecisionAccumulation": ("bn_forward", HALF),  # float32 and float64 accumulate honestly
+        "ChanWithoutBetweenBlockTerm": ("bn_forward", ("float16", "bfloat16", "float32")),
+        "RunningStatsThroughFloat16": ("bn_moving_stats", ("float32", "float64")),  # a float16 buffer is float16 already
+    },
+}
+
+
+def _target(framework: str, name: str) -> str:
+    return f"user-{framework}:{MODULES[framework]}.{name}"
+
+
+@pytest.fixture(scope="module", params=sorted(MODULES))
+def matrix(request):
+    """(framework, module, {target: {dtype: set of failed test names}}, {target: passed count}, stdout)."""
+    framework = request.param
+    pytest.importorskip(framework)
+    module = importlib.import_module(MODULES[framework])
+    specs = [f"{framework}:{MODULES[framework]}:{name}" for name in (*module.HONEST, *module.PLANTED)]
+    first, *rest = specs
+    proc = run_bn_impl(first, *[a for s in rest for a in ("--bn-impl", s)], "-rfp", path="tests/conformance")
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
+    failed: dict[str, dict[str, set]] = {}
+    passed: dict[str, dict[str, set]] = {}
+    line = re.compile(r"^(PASSED|FAILED) \S+::(test_\w+)\[(user-[^\]]+?)-(float16|bfloat16|float32|float64)-", re.M)
+    for outcome, test, target, dtype in line.findall(proc.stdout):
+        (failed if outcome == "FAILED" else passed).setdefault(target, {}).setdefault(dtype, set()).add(test)
+    return framework, module, failed, passed, proc.stdout
+
+
+def test_every_honest_variant_conforms_in_every_dtype(matrix):
+    framework, module, failed, passed, stdout = matrix
+    for name in module.HONEST:
+        target = _target(framework, name)
+        assert target not in failed, f"{name} (honest) failed: {failed[target]}\n{stdout[-3000:]}"
+        for test in ("test_bn_forward", "test_bn_backward", "test_bn_moving_stats", "test_bn_call_sequence"):
+            missing = [dt for dt in ALL if test not in passed.get(target, {}).get(dt, set())]
+            assert not missing, f"{name}: {test} did not pass in {missing}"
+        for test in ("test_bn_forward_production", "test_bn_backward_production"):
+            assert test in passed[target].get("float16", set()), f"{name}: {test} did not run in float16"
+
+
+def test_every_planted_bug_fails_where_it_changes_something_and_only_there(matrix):
+    framework, module, failed, passed, stdout = matrix
+    assert set(module.PLANTED) == set(CAUGHT[framework]), "every planted bug needs its row in CAUGHT"
+    for name, (prop, dtypes) in CAUGHT[framework].items():
+        target = _target(framework, name)
+        got = failed.get(target, {})
+        assert set(got) == set(dtypes), f"{name}: failed in {sorted(got)}, expected exactly {sorted(dtypes)}: {got}"
+        for dtype in dtypes:
+            assert any(t.startswith(f"test_{prop}") for t in got[dtype]) or "test_bn_call_sequence" in got[dtype], (
+                f"{name} ({dtype}) failed {sorted(got[dtype])}, not {prop}")

@@ -31,9 +31,10 @@ OPS = ("batch_norm", "conv2d", "pool2d")
 POOL_KINDS = ("max", "avg", "global_avg", "lp")
 #: Batch-norm modes (``Capabilities.bn_modes``); ``-`` is "no mode" (conv, pooling, a call sequence).
 MODES = ("train", "inference")
-#: The dtypes of the production-size tests: float32, and float16, the dtype whose reductions are
-#: furthest from float64 (``tests/conformance/test_production.py``).
-PRODUCTION_DTYPES = ("float32", "float16")
+#: The dtypes of the production-size tests (``tests/conformance/test_production.py``): float32, and
+#: both half-precision formats, whose long reductions are furthest from float64 (float16 has the
+#: shorter range, bfloat16 the shorter significand: a bug can show in one and not the other).
+PRODUCTION_DTYPES = ("float32", "float16", "bfloat16")
 
 
 def _no_options(adapter, kind: str | None) -> dict[str, Any]:

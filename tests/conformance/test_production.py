@@ -5,8 +5,7 @@ real sizes (blocked and parallel reductions, im2col/Winograd, blocked layouts). 
 fixed production-size case per property and dtype through the same ``run_example`` -- the same
 judgement, the same record, the same replay command -- so every run meets them, and a compiling
 framework compiles only a few more programs. The dtypes are ``properties.PRODUCTION_DTYPES``
-(float32, and float16: the dtype whose reductions are furthest from float64, and the one the
-model's half-precision accumulation claim is about); the rows with ``production=True`` run here.
+(float32, float16 and bfloat16); the rows with ``production=True`` run here.
 """
 
 from __future__ import annotations

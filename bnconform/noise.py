@@ -52,6 +52,11 @@ through the origin, the shape of a divisor off by one or a constant factor), whi
 keeps near u because the outputs' sums err independently -- where the input has enough distinct
 values for that to hold (``DISTINCT_FRACTION``).
 
+Every probabilistic bound here assumes roundings that vary. Addends that repeat -- a constant
+feature, dy the same everywhere, an input of a few values -- give partial sums that round alike, and
+the sum errs like n u: such a reduction keeps the worst case's gamma_n (``distinct_enough``,
+``reduction_gamma``), and a convolution or pooling of such an input is left to the worst case.
+
 Features with fewer than ``MIN_ELEMENTS`` elements are not checked (the fit is not informative), nor
 a feature with a non-finite value, nor one whose x_hat is (nearly) constant (there B is not
 identifiable; A still is). In float16 and bfloat16 the shared bounds are dominated by the
@@ -76,7 +81,7 @@ from . import tolerance
 LAMBDA = 6.0  # Higham-Mary's lambda for reductions (probabilistic gamma)
 Z = 6.0  # standard errors allowed for the fitted shared components
 MIN_ELEMENTS = 16
-DISTINCT_FRACTION = 0.5  # pooling's shared-scale fit needs at least this fraction of distinct inputs
+DISTINCT_FRACTION = 0.5  # a reduction is probabilistic only if at least this fraction of its addends differ
 
 
 class Finding(NamedTuple):
@@ -109,6 +114,34 @@ def prob_gamma(n, u_acc: float) -> np.ndarray:
 def _per_feature(a: np.ndarray, axis: int) -> np.ndarray:
     """(C, m): the feature axis first, its elements flattened."""
     return np.moveaxis(np.asarray(a, np.float64), axis, 0).reshape(a.shape[axis], -1)
+
+
+def distinct_enough(addends, axis: int) -> np.ndarray:
+    """Per feature (C,): whether at least DISTINCT_FRACTION of a reduction's addends are distinct.
+
+    Higham and Mary's model needs roundings that vary: m copies of one value (a constant feature,
+    dy = 0.1 everywhere) summed in order give partial sums k c that round alike, and the sum errs
+    like m u, not sqrt(m) u (measured: a sequential float32 sum of 16,384 copies of 0.1 is 1.5e-4 =
+    2,590 u of the result low; the probabilistic bound allows 6 x 128 = 768 u). ``pool2d`` and
+    ``conv2d`` ask the same of their whole input before fitting a shared scale (``shared_scale``).
+    """
+    f = np.sort(_per_feature(addends, axis), axis=1)
+    distinct = 1 + np.count_nonzero(np.diff(f, axis=1) != 0, axis=1)
+    return distinct >= DISTINCT_FRACTION * f.shape[1]
+
+
+def reduction_gamma(n, addends, axis: int, r: tolerance.Roundoff) -> np.ndarray:
+    """Per feature (C,): the rounding factor of a reduction of n of ``addends`` per feature, Higham and
+    Mary's lambda sqrt(n) u where the addends vary (``distinct_enough``), the worst case's gamma_n
+    where they repeat."""
+    return np.where(distinct_enough(addends, axis), prob_gamma(n, r.acc), r.gamma(n))
+
+
+def random_walk(terms, axis: int, independent: np.ndarray) -> np.ndarray:
+    """Per feature (C,): a bound on the sum of errors bounded by ``terms`` -- lambda sqrt(sum t^2)
+    where they are independent (``independent``, per feature), sum |t| where they may all lean one way."""
+    t = np.abs(_per_feature(terms, axis))
+    return np.where(independent, LAMBDA * np.sqrt(np.square(t).sum(axis=1)), t.sum(axis=1))
 
 
 def shared_components(err, x_hat, axis: int, bound_a, bound_b, floor_a, floor_b, local, floor) -> list[Finding]:
@@ -238,8 +271,10 @@ def bn_backward_dx(actual, expected, dy, x, gamma, mean, var, eps: float, axis: 
     s = np.abs(_bn.broadcast(np.asarray(gamma, np.float64), x.ndim, axis)) / sh.sigma
     a = dy.mean(axis=axes, keepdims=True)
     b = (dy * sh.x_hat).mean(axis=axes, keepdims=True)
-    e_a = prob_gamma(m + 1, acc) * np.abs(dy).mean(axis=axes, keepdims=True) + u * np.abs(a)
-    e_b = (prob_gamma(m + 2, acc) * np.abs(dy * sh.x_hat).mean(axis=axes, keepdims=True)
+    g_a = _bn.broadcast(reduction_gamma(m + 1, dy, axis, sh.r), x.ndim, axis)
+    g_b = _bn.broadcast(reduction_gamma(m + 2, dy * sh.x_hat, axis, sh.r), x.ndim, axis)
+    e_a = g_a * np.abs(dy).mean(axis=axes, keepdims=True) + u * np.abs(a)
+    e_b = (g_b * np.abs(dy * sh.x_hat).mean(axis=axes, keepdims=True)
            + sh.e_mean / sh.sigma * np.abs(a) + (sh.rho + u) * np.abs(b))
     bound_a = s * (e_a + sh.e_mean / sh.sigma * np.abs(b) + (3.0 * u + sh.rho) * np.abs(a))
     bound_b = s * (e_b + (3.0 * u + 2.0 * sh.rho) * np.abs(b))
@@ -281,12 +316,13 @@ def bn_param_grads(actual_dgamma, actual_dbeta, grads, dy, x, mean, var, eps: fl
         return a.sum(axis=axes)
 
     dgamma, dbeta = np.asarray(grads.dgamma, np.float64), np.asarray(grads.dbeta, np.float64)
-    bound_dbeta = tolerance.SAFETY * (prob_gamma(m, acc) * total(np.abs(dy)) + u * np.abs(dbeta)) + sh.r.floor
+    bound_dbeta = tolerance.SAFETY * (reduction_gamma(m, dy, axis, sh.r) * total(np.abs(dy))
+                                      + u * np.abs(dbeta)) + sh.r.floor
     bound_dgamma = tolerance.SAFETY * (
-        prob_gamma(m + 1, acc) * total(np.abs(dy * sh.x_hat))
+        reduction_gamma(m + 1, dy * sh.x_hat, axis, sh.r) * total(np.abs(dy * sh.x_hat))
         + (sh.e_mean / sh.sigma).reshape(-1) * np.abs(total(dy))
         + sh.rho.reshape(-1) * np.abs(dgamma)
-        + LAMBDA * np.sqrt(total(np.square(dy * local)))
+        + random_walk(dy * local, axis, distinct_enough(x, axis))
         + u * np.abs(dgamma)) + sh.r.floor
 
     def beyond(actual, expected, bound):
@@ -313,6 +349,8 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Find
     """
     from reference import conv as _conv
 
+    if not _varied(x):  # repeated addends: neither model of this tier holds, the worst case does
+        return []
     r = tolerance.roundoff(dtype)
     w = np.asarray(w, np.float64)
     k = w.shape[1] * w.shape[2] * w.shape[3]
@@ -329,13 +367,18 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Find
     err = np.asarray(actual, np.float64) - expected
     bad = np.flatnonzero(np.isfinite(err) & (np.abs(err) > bound))
     found = [Finding("element", int(i), float(abs(err.flat[i])), float(bound.flat[i])) for i in bad]
-    x = np.asarray(x, np.float64)
-    finite_x = x[np.isfinite(x)]
-    if np.unique(finite_x).size < DISTINCT_FRACTION * finite_x.size:  # repeated addends: see shared_scale
-        return found
     keep = np.isfinite(err)
     own = np.broadcast_to(own, expected.shape)
     return shared_scale(err[keep], expected[keep], own[keep], r.out, r) + found  # the shared one first
+
+
+def _varied(x) -> bool:
+    """Whether at least DISTINCT_FRACTION of the input's finite values are distinct: Higham and Mary's
+    independent roundings (each output's lambda sqrt(k) u) and outputs that err independently
+    (``shared_scale``) both need addends that differ (``distinct_enough``, ``shared_scale``)."""
+    x = np.asarray(x, np.float64)
+    finite = x[np.isfinite(x)]
+    return np.unique(finite).size >= DISTINCT_FRACTION * finite.size
 
 
 def _beyond(actual, expected, bound, component: str = "total") -> list[Finding]:
@@ -354,16 +397,20 @@ def batch_stat_errors(x, mean, var, axis: int, r: tolerance.Roundoff) -> tuple[n
         e_var  <= pg(m + 3) var + 2 lambda u_acc sqrt(mean(d^2 (|x| + |mu|)^2) / m) + e_mean^2 + u var
 
     pg(n) = lambda sqrt(n) u_acc replaces the worst case's gamma_n for the two reductions; the mean
-    and the variance, each stored once in the dtype, keep their deterministic u.
+    and the variance, each stored once in the dtype, keep their deterministic u. For a feature whose
+    values repeat (``distinct_enough``) the reductions keep gamma_n and the own errors add up in full
+    (``random_walk``).
     """
     axes = _bn.reduction_axes(x.ndim, axis)
     m = x.size // x.shape[axis]
     mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
     v = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
-    e_mean = prob_gamma(m + 1, r.acc) * np.abs(x).mean(axis=axes, keepdims=True) + r.out * np.abs(mu)
-    own_sq = np.square(np.abs(x - mu) * (np.abs(x) + np.abs(mu))).mean(axis=axes, keepdims=True)
-    own = 2.0 * LAMBDA * r.acc * np.sqrt(own_sq / m)
-    return e_mean, prob_gamma(m + 3, r.acc) * v + own + e_mean**2 + r.out * v
+    varied = distinct_enough(x, axis)
+    e_mean = (_bn.broadcast(reduction_gamma(m + 1, x, axis, r), x.ndim, axis) * np.abs(x).mean(axis=axes, keepdims=True)
+              + r.out * np.abs(mu))
+    own = 2.0 * r.acc * random_walk(np.abs(x - mu) * (np.abs(x) + np.abs(mu)), axis, varied) / m
+    g_var = _bn.broadcast(np.where(varied, prob_gamma(m + 3, r.acc), r.gamma(m + 3)), x.ndim, axis)
+    return e_mean, g_var * v + _bn.broadcast(own, x.ndim, axis) + e_mean**2 + r.out * v
 
 
 def moving_stats(actual_mean, actual_var, batches, init_mean, init_var, results, *, axis: int, dtype: str,
@@ -412,6 +459,8 @@ def pool2d(actual, expected, kind: str, x, *, dtype: str, window=None, **pool_kw
         return []
     from reference import pool as _pool
 
+    if not _varied(x):  # repeated addends: neither model of this tier holds, the worst case does
+        return []
     r = tolerance.roundoff(dtype)
     x = np.asarray(x, np.float64)
     expected = np.asarray(expected, np.float64)
@@ -429,9 +478,6 @@ def pool2d(actual, expected, kind: str, x, *, dtype: str, window=None, **pool_kw
         found = _beyond(actual, expected, np.where(np.isfinite(magnitude), bound, np.inf), "element")
         err = np.asarray(actual, np.float64) - expected
     keep = np.isfinite(err) & np.isfinite(magnitude)
-    finite_x = x[np.isfinite(x)]
-    if np.unique(finite_x).size < DISTINCT_FRACTION * finite_x.size:  # repeated addends: see shared_scale
-        return found
     return shared_scale(err[keep], expected[keep], own[keep], r.out, r) + found  # the shared one first
 
 

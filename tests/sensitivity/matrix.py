@@ -20,14 +20,15 @@ EPS = 1e-5
 MOMENTUM = 0.9
 
 
-def case(kind: str, dtype: str, size: str, seed: int = 0) -> C.BNCase:
+def case(kind: str, dtype: str, size: str, seed: int = 0, values: C.Values | None = None) -> C.BNCase:
     return C.BNCase(shape=SHAPES[size], axis=-1, dtype=dtype, eps=EPS, momentum=MOMENTUM,
-                    x=C.Values(seed=seed, loc=0.5, scale=1.5), params_seed=seed)
+                    x=values or C.Values(seed=seed, loc=0.5, scale=1.5), params_seed=seed)
 
 
-def example(kind: str, impl: Impl, dtype: str, size: str, seed: int = 0) -> Example:
-    """kind: "forward", "backward" or "moving" (keras convention for "moving", torch for "moving-torch")."""
-    c = case(kind, dtype, size, seed)
+def example(kind: str, impl: Impl, dtype: str, size: str, seed: int = 0, values: C.Values | None = None) -> Example:
+    """kind: "forward", "backward" or "moving" (keras convention for "moving", torch for "moving-torch");
+    ``values``: the input's distribution (default loc 0.5, scale 1.5)."""
+    c = case(kind, dtype, size, seed, values)
     inputs = C.materialize_bn(c)
     x = inputs.xs[-1]
     if kind == "forward":
@@ -43,9 +44,9 @@ def example(kind: str, impl: Impl, dtype: str, size: str, seed: int = 0) -> Exam
                    convention=convention)
 
 
-def verdict(kind: str, impl: Impl, dtype: str, size: str, seed: int = 0):
+def verdict(kind: str, impl: Impl, dtype: str, size: str, seed: int = 0, values: C.Values | None = None):
     """(conforms, the comparisons)."""
-    comparisons = checks.judge(example(kind, impl, dtype, size, seed))
+    comparisons = checks.judge(example(kind, impl, dtype, size, seed, values))
     return all(c.ok for c in comparisons), comparisons
 
 

@@ -83,3 +83,20 @@ def test_running_stats_through_float16_fail_only_the_probabilistic_bound():
     for c in comparisons:
         assert c.n_mismatch == 0 and c.systematic, c.message()
         assert "error beyond the probabilistic bound" in c.message()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("values", [
+    dict(loc=0.1, scale=1.0, constant_feature=0),  # one feature of 16,384 copies of 0.1
+    dict(loc=3.3, scale=1.0, constant_feature=1),
+], ids=["constant 0.1", "constant 3.3"])
+def test_sequential_sums_of_a_constant_feature_conform(values, kind, dtype):
+    """Repeated addends round alike, so their sequential sum errs like m u (2,590 u for 16,384 copies
+    of 0.1 in float32), beyond Higham and Mary's lambda sqrt(m) u: the statistical tier keeps the worst
+    case's gamma_m for such a feature (``noise.distinct_enough``). This honest layer failed the moving
+    mean and y at production size before."""
+    from bnconform import cases as C
+
+    ok, comparisons = M.verdict(kind, M.HONEST["sequential"], dtype, "production", values=C.Values(seed=0, **values))
+    assert ok, "\n".join(c.message() for c in comparisons if not c.ok)

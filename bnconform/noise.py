@@ -81,7 +81,8 @@ from . import tolerance
 LAMBDA = 6.0  # Higham-Mary's lambda for reductions (probabilistic gamma)
 Z = 6.0  # standard errors allowed for the fitted shared components
 MIN_ELEMENTS = 16
-DISTINCT_FRACTION = 0.5  # a reduction is probabilistic only if at least this fraction of its addends differ
+DISTINCT_FRACTION = 0.5  # a reduction is probabilistic only if this fraction of its addends differ,
+ENOUGH_DISTINCT = 256  # or at least this many (a half-precision input has few values, in any order)
 
 
 class Finding(NamedTuple):
@@ -122,12 +123,14 @@ def distinct_enough(addends, axis: int) -> np.ndarray:
     Higham and Mary's model needs roundings that vary: m copies of one value (a constant feature,
     dy = 0.1 everywhere) summed in order give partial sums k c that round alike, and the sum errs
     like m u, not sqrt(m) u (measured: a sequential float32 sum of 16,384 copies of 0.1 is 1.5e-4 =
-    2,590 u of the result low; the probabilistic bound allows 6 x 128 = 768 u). ``pool2d`` and
-    ``conv2d`` ask the same of their whole input before fitting a shared scale (``shared_scale``).
+    2,590 u of the result low; the probabilistic bound allows 6 x 128 = 768 u). Half the addends
+    distinct, or ENOUGH_DISTINCT of them: 16,384 normal draws rounded to bfloat16 take about 1,900
+    values, in random order, and their partial sums vary; the "ints" draw takes 9, and its sums carry
+    k loc and round alike. ``pool2d`` and ``conv2d`` ask the same of their whole input (``_varied``).
     """
     f = np.sort(_per_feature(addends, axis), axis=1)
     distinct = 1 + np.count_nonzero(np.diff(f, axis=1) != 0, axis=1)
-    return distinct >= DISTINCT_FRACTION * f.shape[1]
+    return distinct >= min(DISTINCT_FRACTION * f.shape[1], ENOUGH_DISTINCT)
 
 
 def reduction_gamma(n, addends, axis: int, r: tolerance.Roundoff) -> np.ndarray:
@@ -378,7 +381,7 @@ def _varied(x) -> bool:
     (``shared_scale``) both need addends that differ (``distinct_enough``, ``shared_scale``)."""
     x = np.asarray(x, np.float64)
     finite = x[np.isfinite(x)]
-    return np.unique(finite).size >= DISTINCT_FRACTION * finite.size
+    return np.unique(finite).size >= min(DISTINCT_FRACTION * finite.size, ENOUGH_DISTINCT)
 
 
 def _beyond(actual, expected, bound, component: str = "total") -> list[Finding]:

@@ -27,8 +27,9 @@ float32), ``cumsum`` accumulates both in the half dtype (on 16,384 values near 3
 and 0.96, the running sum stalls once its ulp exceeds the terms), and the gradient of broadcasting gamma
 and beta over the m rows is such a ``reduce_sum``, so dgamma and dbeta are float16 accumulations -- the
 planted bug :class:`HalfPrecisionAccumulation` in the backward pass. Measured with the baseline's steps in
-the input's dtype: bfloat16 conforms; float16 fails ``bn_backward`` only, on dbeta (a (4, 4) case 1.09
-times the bound, 1.25 ulp on a sum of 4; at 16,384 values per feature up to 2x the probabilistic bound).
+the input's dtype: bfloat16 conforms (at the small sizes: production size runs float32 and float16);
+float16 fails ``bn_backward`` only, on dbeta (a (4, 4) case 1.09 times the bound, 1.25 ulp on a sum of
+4; at 16,384 values per feature up to 2x the probabilistic bound).
 :class:`ExplicitBackward` computes in the input's dtype with its own float32-accumulated backward and
 conforms in every dtype.
 

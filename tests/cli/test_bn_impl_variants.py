@@ -55,7 +55,7 @@ CAUGHT = {
         "HalfPrecisionAccumulation": ("bn_forward", ("float16",)),
         # production size only (one block of 256 at the small sizes); float16's forward passes, its backward fails
         "ChanWithoutBetweenBlockTerm": ("bn_backward", ("float16", "float32")),
-        "MovingStatsThroughFloat16": ("bn_moving_stats", ("float32", "float64")),  # float16 variables are float16 already
+        "MovingStatsThroughFloat16": ("bn_moving_stats", ("float32", "float64")),  # float16 variables are float16
     },
 }
 

@@ -5,6 +5,9 @@
 - ``dev``: the default on a workstation: random, a moderate budget, the local example database
   replays recent failures first.
 - ``thorough``: a long search before a release or after a framework upgrade.
+- ``verdict``: ``ci`` without shrinking, for a run whose reader needs only which tests fail (the
+  planted-bug matrix, ``tests/cli/test_bn_impl_variants.py``): a failure then shows the first failing
+  example found, not the smallest.
 
 Without the option, ``BNCONFORM_PROFILE`` picks one, else ``ci`` when ``CI`` is set, else ``dev``.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 _COMMON = dict(
     deadline=None,  # frameworks compile on first use; wall-clock limits would only add noise
@@ -29,6 +32,8 @@ PROFILES = {
     "ci": dict(max_examples=20, derandomize=True, database=None, **_COMMON),
     "dev": dict(max_examples=50, **_COMMON),
     "thorough": dict(max_examples=1000, **_COMMON),
+    "verdict": dict(max_examples=20, derandomize=True, database=None,
+                    phases=(Phase.explicit, Phase.reuse, Phase.generate), **_COMMON),
 }
 
 

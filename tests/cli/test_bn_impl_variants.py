@@ -25,7 +25,11 @@ ALL = ("float16", "bfloat16", "float32", "float64")
 HALF = ("float16", "bfloat16")
 
 #: framework -> the module of variants
-MODULES = {"torch": "tests.bn_impl.torch_variants"}
+MODULES = {"torch": "tests.bn_impl.torch_variants", "keras": "tests.bn_impl.keras_variants"}
+
+#: framework -> the environment its process runs in (``CAUGHT`` was measured there): Keras user layers
+#: on the tensorflow backend, the adapter's default, whatever KERAS_BACKEND the calling environment has
+ENV = {"keras": {"KERAS_BACKEND": "tensorflow"}}
 
 #: planted bug -> (the properties it fails, the dtypes it fails in; every other dtype passes). A
 #: property ``P`` is its small test (``test_P``), its production-size one and its adversarial one.
@@ -43,6 +47,17 @@ CAUGHT = {
         "ChanWithoutBetweenBlockTerm": (("bn_forward", "bn_backward", "bn_moving_stats"), ("float16", "float32")),
         # a float16 buffer holds float16 already
         "RunningStatsThroughFloat16": (("bn_moving_stats",), ("float32", "float64")),
+    },
+    "keras": {  # Keras's defaults: eps 1e-3, momentum weighs the old statistics, biased moving variance
+        "FixedEps1e5": (("bn_forward", "bn_backward"), ALL),
+        "UnbiasedNormalization": (("bn_forward", "bn_backward"), ALL),
+        "MomentumOffByOnePercent": (("bn_moving_stats",), ALL),
+        "UnbiasedMovingVariance": (("bn_moving_stats", "bn_forward"), ALL),
+        "BackwardDividesByMMinus1": (("bn_backward",), ALL),
+        "InputsRoundedToTF32": (("bn_forward", "bn_backward", "bn_moving_stats"), ("float32",)),
+        "HalfPrecisionAccumulation": (("bn_forward", "bn_backward", "bn_moving_stats"), HALF),
+        "ChanWithoutBetweenBlockTerm": (("bn_forward", "bn_backward", "bn_moving_stats"), ("float16", "float32")),
+        "MovingStatsThroughFloat16": (("bn_moving_stats",), ("float32", "float64")),
     },
 }
 
@@ -68,10 +83,14 @@ def matrix(request):
     module = importlib.import_module(MODULES[framework])
     specs = [f"{framework}:{MODULES[framework]}:{name}" for name in (*module.HONEST, *module.PLANTED)]
     first, *rest = specs
-    proc = run_bn_impl(first, *[a for s in rest for a in ("--bn-impl", s)], "-rfp", path="tests/conformance")
-    log = request.config.cache.mkdir("bn-impl-variants") if request.config.cache else None
-    if log is not None:
-        (log / f"{framework}.log").write_text(proc.stdout + proc.stderr)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in ENV.get(framework, {}).items():
+            mp.setenv(name, value)
+        proc = run_bn_impl(first, *[a for s in rest for a in ("--bn-impl", s)], "-rfp", "--hypothesis-profile",
+                           "verdict", path="tests/conformance")
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:  # the whole output, for reading a surprise: .pytest_cache/d/bn-impl-variants/
+        (cache.mkdir("bn-impl-variants") / f"{framework}.log").write_text(proc.stdout + proc.stderr)
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
     failed: dict[str, dict[str, set]] = {}
     passed: dict[str, dict[str, set]] = {}

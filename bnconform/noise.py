@@ -118,7 +118,7 @@ def _per_feature(a: np.ndarray, axis: int) -> np.ndarray:
 
 
 def distinct_enough(addends, axis: int) -> np.ndarray:
-    """Per feature (C,): whether at least DISTINCT_FRACTION of a reduction's addends are distinct.
+    """Per feature (C,): whether DISTINCT_FRACTION of a reduction's addends, or ENOUGH_DISTINCT, are distinct.
 
     Higham and Mary's model needs roundings that vary: m copies of one value (a constant feature,
     dy = 0.1 everywhere) summed in order give partial sums k c that round alike, and the sum errs
@@ -133,11 +133,11 @@ def distinct_enough(addends, axis: int) -> np.ndarray:
     return distinct >= min(DISTINCT_FRACTION * f.shape[1], ENOUGH_DISTINCT)
 
 
-def reduction_gamma(n, addends, axis: int, r: tolerance.Roundoff) -> np.ndarray:
-    """Per feature (C,): the rounding factor of a reduction of n of ``addends`` per feature, Higham and
-    Mary's lambda sqrt(n) u where the addends vary (``distinct_enough``), the worst case's gamma_n
-    where they repeat."""
-    return np.where(distinct_enough(addends, axis), prob_gamma(n, r.acc), r.gamma(n))
+def reduction_gamma(n, varied: np.ndarray, r: tolerance.Roundoff) -> np.ndarray:
+    """Per feature (C,): the rounding factor of a reduction of n terms, Higham and Mary's
+    lambda sqrt(n) u where the addends vary (``varied``, from ``distinct_enough``), the worst case's
+    gamma_n where they repeat."""
+    return np.where(varied, prob_gamma(n, r.acc), r.gamma(n))
 
 
 def random_walk(terms, axis: int, independent: np.ndarray) -> np.ndarray:
@@ -270,12 +270,12 @@ def bn_backward_dx(actual, expected, dy, x, gamma, mean, var, eps: float, axis: 
     axes = _bn.reduction_axes(x.ndim, axis)
     m = x.size // x.shape[axis]
     sh = _shared(x, mean, var, eps, axis, dtype, True)
-    u, acc = sh.r.out, sh.r.acc
+    u = sh.r.out
     s = np.abs(_bn.broadcast(np.asarray(gamma, np.float64), x.ndim, axis)) / sh.sigma
     a = dy.mean(axis=axes, keepdims=True)
     b = (dy * sh.x_hat).mean(axis=axes, keepdims=True)
-    g_a = _bn.broadcast(reduction_gamma(m + 1, dy, axis, sh.r), x.ndim, axis)
-    g_b = _bn.broadcast(reduction_gamma(m + 2, dy * sh.x_hat, axis, sh.r), x.ndim, axis)
+    g_a = _bn.broadcast(reduction_gamma(m + 1, distinct_enough(dy, axis), sh.r), x.ndim, axis)
+    g_b = _bn.broadcast(reduction_gamma(m + 2, distinct_enough(dy * sh.x_hat, axis), sh.r), x.ndim, axis)
     e_a = g_a * np.abs(dy).mean(axis=axes, keepdims=True) + u * np.abs(a)
     e_b = (g_b * np.abs(dy * sh.x_hat).mean(axis=axes, keepdims=True)
            + sh.e_mean / sh.sigma * np.abs(a) + (sh.rho + u) * np.abs(b))
@@ -311,7 +311,7 @@ def bn_param_grads(actual_dgamma, actual_dbeta, grads, dy, x, mean, var, eps: fl
     axes = _bn.reduction_axes(x.ndim, axis)
     m = x.size // x.shape[axis]
     sh = _shared(x, mean, var, eps, axis, dtype, True)
-    u, acc = sh.r.out, sh.r.acc
+    u = sh.r.out
     mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
     local = 3.0 * u * (np.abs(x) + np.abs(mu)) / sh.sigma
 
@@ -319,10 +319,10 @@ def bn_param_grads(actual_dgamma, actual_dbeta, grads, dy, x, mean, var, eps: fl
         return a.sum(axis=axes)
 
     dgamma, dbeta = np.asarray(grads.dgamma, np.float64), np.asarray(grads.dbeta, np.float64)
-    bound_dbeta = tolerance.SAFETY * (reduction_gamma(m, dy, axis, sh.r) * total(np.abs(dy))
+    bound_dbeta = tolerance.SAFETY * (reduction_gamma(m, distinct_enough(dy, axis), sh.r) * total(np.abs(dy))
                                       + u * np.abs(dbeta)) + sh.r.floor
     bound_dgamma = tolerance.SAFETY * (
-        reduction_gamma(m + 1, dy * sh.x_hat, axis, sh.r) * total(np.abs(dy * sh.x_hat))
+        reduction_gamma(m + 1, distinct_enough(dy * sh.x_hat, axis), sh.r) * total(np.abs(dy * sh.x_hat))
         + (sh.e_mean / sh.sigma).reshape(-1) * np.abs(total(dy))
         + sh.rho.reshape(-1) * np.abs(dgamma)
         + random_walk(dy * local, axis, distinct_enough(x, axis))
@@ -376,7 +376,7 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Find
 
 
 def _varied(x) -> bool:
-    """Whether at least DISTINCT_FRACTION of the input's finite values are distinct: Higham and Mary's
+    """Whether DISTINCT_FRACTION (or ENOUGH_DISTINCT) of the input's finite values are distinct: Higham and Mary's
     independent roundings (each output's lambda sqrt(k) u) and outputs that err independently
     (``shared_scale``) both need addends that differ (``distinct_enough``, ``shared_scale``)."""
     x = np.asarray(x, np.float64)
@@ -409,10 +409,9 @@ def batch_stat_errors(x, mean, var, axis: int, r: tolerance.Roundoff) -> tuple[n
     mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
     v = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
     varied = distinct_enough(x, axis)
-    e_mean = (_bn.broadcast(reduction_gamma(m + 1, x, axis, r), x.ndim, axis) * np.abs(x).mean(axis=axes, keepdims=True)
-              + r.out * np.abs(mu))
+    g_mean, g_var = (_bn.broadcast(reduction_gamma(n, varied, r), x.ndim, axis) for n in (m + 1, m + 3))
+    e_mean = g_mean * np.abs(x).mean(axis=axes, keepdims=True) + r.out * np.abs(mu)
     own = 2.0 * r.acc * random_walk(np.abs(x - mu) * (np.abs(x) + np.abs(mu)), axis, varied) / m
-    g_var = _bn.broadcast(np.where(varied, prob_gamma(m + 3, r.acc), r.gamma(m + 3)), x.ndim, axis)
     return e_mean, g_var * v + _bn.broadcast(own, x.ndim, axis) + e_mean**2 + r.out * v
 
 

@@ -38,6 +38,7 @@ class Comparison:
     tol_at_max_abs: float
     first_mismatch: str | None  # a description of one mismatch of NaN/inf class, or of value
     systematic: tuple[str, ...] = ()  # shared per-feature errors beyond the statistical tier (bnconform.noise)
+    stat_ratio: float | None = None  # the statistical tier's largest |fitted| / allowed (None: not checked)
 
     @property
     def ok(self) -> bool:
@@ -45,7 +46,9 @@ class Comparison:
 
     def message(self) -> str:
         if self.ok:
-            return f"{self.name!r}: all {self.n_total} elements within tolerance (max |err|/tol = {self.max_ratio:.3g})"
+            stat = "" if self.stat_ratio is None else f"; statistical tier {self.stat_ratio:.3g} of its allowance"
+            return (f"{self.name!r}: all {self.n_total} elements within tolerance "
+                    f"(max |err|/tol = {self.max_ratio:.3g}{stat})")
         if self.n_mismatch == 0:
             return "\n".join([
                 f"Systematic error in {self.name!r} ({self.dtype}, shape {self.shape}): every element is within "
@@ -75,7 +78,11 @@ MAX_FINDINGS_LISTED = 5
 
 
 def with_systematic(comparison: Comparison, findings) -> Comparison:
-    """The comparison with the statistical tier's findings (``bnconform.noise.Finding``) attached."""
+    """The comparison with the statistical tier's findings (``bnconform.noise.Finding``) and its margin
+    (``noise.Findings.margin``, the largest |fitted| / allowed, passing or not) attached."""
+    margin = getattr(findings, "margin", None)
+    if margin is not None:
+        comparison = dataclasses.replace(comparison, stat_ratio=max(margin, comparison.stat_ratio or 0.0))
     if not findings:
         return comparison
     lines = [f.describe() for f in findings[:MAX_FINDINGS_LISTED]]

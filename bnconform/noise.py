@@ -107,6 +107,33 @@ class Finding(NamedTuple):
                 f"({abs(self.fitted) / self.allowed:.3g}x)")
 
 
+class Findings(list):
+    """The findings of one check, and its ``margin``: the largest |fitted| / allowed over every
+    component it checked, passing or not (1 is the edge; None when nothing was checked). The margin
+    is what the results record as ``max_stat_ratio``: how close an honest result came."""
+
+    def __init__(self, findings=(), margin: float | None = None):
+        super().__init__(findings)
+        self.margin = margin
+
+
+def margin_of(fitted, allowed) -> float | None:
+    """max |fitted| / allowed over the finite entries (None when there are none)."""
+    f, a = (np.abs(np.asarray(v, np.float64)).reshape(-1) for v in np.broadcast_arrays(fitted, allowed))
+    keep = np.isfinite(f) & np.isfinite(a)
+    if not keep.any():
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(a[keep] > 0, f[keep] / np.where(a[keep] > 0, a[keep], 1.0), np.where(f[keep] > 0, np.inf, 0.0))
+    return float(ratio.max())
+
+
+def joined(*parts: "Findings") -> "Findings":
+    """Several checks' findings as one, with the largest margin."""
+    margins = [p.margin for p in parts if getattr(p, "margin", None) is not None]
+    return Findings([f for p in parts for f in p], max(margins) if margins else None)
+
+
 def prob_gamma(n, u_acc: float) -> np.ndarray:
     """Higham and Mary's probabilistic gamma_n: lambda sqrt(n) u (first order)."""
     return LAMBDA * np.sqrt(np.asarray(n, np.float64)) * u_acc
@@ -147,7 +174,7 @@ def random_walk(terms, axis: int, independent: np.ndarray) -> np.ndarray:
     return np.where(independent, LAMBDA * np.sqrt(np.square(t).sum(axis=1)), t.sum(axis=1))
 
 
-def shared_components(err, x_hat, axis: int, bound_a, bound_b, floor_a, floor_b, local, floor) -> list[Finding]:
+def shared_components(err, x_hat, axis: int, bound_a, bound_b, floor_a, floor_b, local, floor) -> "Findings":
     """Fit e = A + B x_hat per feature and return the components beyond their allowance.
 
     ``bound_*`` and ``floor_*``: per-feature arrays (C,); ``local``: the bound on each element's own
@@ -158,7 +185,7 @@ def shared_components(err, x_hat, axis: int, bound_a, bound_b, floor_a, floor_b,
     loc = _per_feature(np.broadcast_to(local, np.shape(err)), axis)
     n_features, m = e.shape
     if m < MIN_ELEMENTS:
-        return []
+        return Findings()
     bound_a, bound_b, floor_a, floor_b = (np.broadcast_to(np.asarray(v, np.float64).reshape(-1), (n_features,))
                                           for v in (bound_a, bound_b, floor_a, floor_b))
     # vectorized over features (sums, not BLAS dot products: no thread start-up per feature)
@@ -193,7 +220,10 @@ def shared_components(err, x_hat, axis: int, bound_a, bound_b, floor_a, floor_b,
             findings.append(Finding("scale", int(c), float(b[c]), float(allowed_b[c])))
         if rms[c] > allowed_rms[c]:
             findings.append(Finding("noise", int(c), float(rms[c]), float(allowed_rms[c])))
-    return findings
+    checked = [margin_of(a[finite], allowed_a[finite]), margin_of(b[finite & slope], allowed_b[finite & slope]),
+               margin_of(rms[finite], allowed_rms[finite])]
+    checked = [c for c in checked if c is not None]
+    return Findings(findings, max(checked) if checked else None)
 
 
 class _Shared(NamedTuple):
@@ -231,7 +261,7 @@ def _shared(x, mean, var, eps: float, axis: int, dtype: str, training: bool) -> 
 
 
 def bn_forward(actual, expected, x, gamma, beta, mean, var, eps: float, axis: int, dtype: str, *,
-               training: bool) -> list[Finding]:
+               training: bool) -> "Findings":
     """Shared error of y = gamma x_hat + beta (folded or not):
 
         A_bound = |gamma| e_mean / sigma + 2 u (|beta| + |gamma mu / sigma|)   (mean; shift stored)
@@ -254,7 +284,7 @@ def bn_forward(actual, expected, x, gamma, beta, mean, var, eps: float, axis: in
     return shared_components(err, sh.x_hat, axis, bound_a, bound_b, floor_a, floor_b, local, sh.r.floor)
 
 
-def bn_backward_dx(actual, expected, dy, x, gamma, mean, var, eps: float, axis: int, dtype: str) -> list[Finding]:
+def bn_backward_dx(actual, expected, dy, x, gamma, mean, var, eps: float, axis: int, dtype: str) -> "Findings":
     """Shared error of the training dx = s (dy - A - x_hat B), s = gamma / sigma, A = mean(dy),
     B = mean(dy x_hat). The exact dx is orthogonal to 1 and to x_hat over each feature, so the fit
     sees only the error:
@@ -293,7 +323,7 @@ def bn_backward_dx(actual, expected, dy, x, gamma, mean, var, eps: float, axis: 
 
 
 def bn_param_grads(actual_dgamma, actual_dbeta, grads, dy, x, mean, var, eps: float, axis: int,
-                   dtype: str) -> tuple[list[Finding], list[Finding]]:
+                   dtype: str) -> tuple["Findings", "Findings"]:
     """dgamma = sum dy x_hat and dbeta = sum dy (training) against probabilistic bounds: one number
     per feature, so there is nothing to fit; instead the reduction's gamma_m becomes lambda sqrt(m) u
     and x_hat's own errors (independent, at most ``local`` each) add up like a random walk:
@@ -328,15 +358,10 @@ def bn_param_grads(actual_dgamma, actual_dbeta, grads, dy, x, mean, var, eps: fl
         + random_walk(dy * local, axis, distinct_enough(x, axis))
         + u * np.abs(dgamma)) + sh.r.floor
 
-    def beyond(actual, expected, bound):
-        err = np.abs(np.asarray(actual, np.float64) - expected).reshape(-1)
-        return [Finding("total", int(c), float(err[c]), float(bound.reshape(-1)[c]))
-                for c in np.flatnonzero(np.isfinite(err) & (err > bound.reshape(-1)))]
-
-    return beyond(actual_dgamma, dgamma, bound_dgamma), beyond(actual_dbeta, dbeta, bound_dbeta)
+    return _beyond(actual_dgamma, dgamma, bound_dgamma), _beyond(actual_dbeta, dbeta, bound_dbeta)
 
 
-def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Finding]:
+def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> "Findings":
     """Each output of a convolution against the worst-case bound's terms (``tolerance.conv2d``) with
     Higham and Mary's lambda sqrt(K + 1) u for gamma_{K+1}:
 
@@ -353,7 +378,7 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Find
     from reference import conv as _conv
 
     if not _varied(x):  # repeated addends: neither model of this tier holds, the worst case does
-        return []
+        return Findings()
     r = tolerance.roundoff(dtype)
     w = np.asarray(w, np.float64)
     k = w.shape[1] * w.shape[2] * w.shape[3]
@@ -368,11 +393,10 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> list[Find
     own = (r.out * np.abs(expected - bias) if b is not None else 0.0) + r.out * np.abs(expected)
     bound = tolerance.SAFETY * (prob_gamma(k + 1, r.acc) * (magnitude + bias_abs) + own) + r.floor
     err = np.asarray(actual, np.float64) - expected
-    bad = np.flatnonzero(np.isfinite(err) & (np.abs(err) > bound))
-    found = [Finding("element", int(i), float(abs(err.flat[i])), float(bound.flat[i])) for i in bad]
+    found = _beyond(actual, expected, bound, "element")
     keep = np.isfinite(err)
     own = np.broadcast_to(own, expected.shape)
-    return shared_scale(err[keep], expected[keep], own[keep], r.out, r) + found  # the shared one first
+    return joined(shared_scale(err[keep], expected[keep], own[keep], r.out, r), found)  # the shared one first
 
 
 def _varied(x) -> bool:
@@ -384,12 +408,12 @@ def _varied(x) -> bool:
     return np.unique(finite).size >= min(DISTINCT_FRACTION * finite.size, ENOUGH_DISTINCT)
 
 
-def _beyond(actual, expected, bound, component: str = "total") -> list[Finding]:
+def _beyond(actual, expected, bound, component: str = "total") -> "Findings":
     """Findings for the entries of ``actual`` farther than ``bound`` from ``expected`` (flat indices)."""
     err = np.abs(np.asarray(actual, np.float64) - np.asarray(expected, np.float64)).reshape(-1)
     bound = np.broadcast_to(np.asarray(bound, np.float64), np.shape(expected)).reshape(-1)
-    return [Finding(component, int(i), float(err[i]), float(bound[i]))
-            for i in np.flatnonzero(np.isfinite(err) & (err > bound))]
+    return Findings([Finding(component, int(i), float(err[i]), float(bound[i]))
+                     for i in np.flatnonzero(np.isfinite(err) & (err > bound))], margin_of(err, bound))
 
 
 def batch_stat_errors(x, mean, var, axis: int, r: tolerance.Roundoff) -> tuple[np.ndarray, np.ndarray]:
@@ -416,7 +440,7 @@ def batch_stat_errors(x, mean, var, axis: int, r: tolerance.Roundoff) -> tuple[n
 
 
 def moving_stats(actual_mean, actual_var, batches, init_mean, init_var, results, *, axis: int, dtype: str,
-                 weights_old, unbiased: bool) -> tuple[list[Finding], list[Finding]]:
+                 weights_old, unbiased: bool) -> tuple["Findings", "Findings"]:
     """The moving mean and variance after len(batches) updates new = a old + (1 - a) stat, per
     feature, against ``tolerance.moving_stats``'s bound with the batch statistics' errors from the
     probabilistic ``batch_stat_errors`` (lambda sqrt(m) u for the reductions over m values instead of
@@ -441,7 +465,7 @@ def moving_stats(actual_mean, actual_var, batches, init_mean, init_var, results,
     return _beyond(actual_mean, final.mean, bound_mean), _beyond(actual_var, final.var, bound_var)
 
 
-def pool2d(actual, expected, kind: str, x, *, dtype: str, window=None, **pool_kwargs) -> list[Finding]:
+def pool2d(actual, expected, kind: str, x, *, dtype: str, window=None, **pool_kwargs) -> "Findings":
     """Each output of an average or global-average pooling against the worst-case bound's terms
     (``tolerance.pool2d``) with Higham and Mary's lambda sqrt(k) u for the sum of the window's k
     values (k = kh kw, or H W for global pooling, along the case's data_format):
@@ -458,11 +482,11 @@ def pool2d(actual, expected, kind: str, x, *, dtype: str, window=None, **pool_kw
     has anything to gain, and an empty list is returned for them.
     """
     if kind not in ("avg", "global_avg"):
-        return []
+        return Findings()
     from reference import pool as _pool
 
     if not _varied(x):  # repeated addends: neither model of this tier holds, the worst case does
-        return []
+        return Findings()
     r = tolerance.roundoff(dtype)
     x = np.asarray(x, np.float64)
     expected = np.asarray(expected, np.float64)
@@ -480,10 +504,10 @@ def pool2d(actual, expected, kind: str, x, *, dtype: str, window=None, **pool_kw
         found = _beyond(actual, expected, np.where(np.isfinite(magnitude), bound, np.inf), "element")
         err = np.asarray(actual, np.float64) - expected
     keep = np.isfinite(err) & np.isfinite(magnitude)
-    return shared_scale(err[keep], expected[keep], own[keep], r.out, r) + found  # the shared one first
+    return joined(shared_scale(err[keep], expected[keep], own[keep], r.out, r), found)  # the shared one first
 
 
-def shared_scale(err, expected, own, bound: float, r: tolerance.Roundoff) -> list[Finding]:
+def shared_scale(err, expected, own, bound: float, r: tolerance.Roundoff) -> "Findings":
     """A relative error shared by all outputs of a reduction op (pooling, convolution), fitted through
     the origin:
 
@@ -515,10 +539,10 @@ def shared_scale(err, expected, own, bound: float, r: tolerance.Roundoff) -> lis
     err, y, own = (np.asarray(a, np.float64).reshape(-1) for a in (err, expected, own))
     syy = float(np.dot(y, y))
     if np.unique(y).size < MIN_ELEMENTS or syy == 0.0:
-        return []
+        return Findings()
     b = float(np.dot(err, y)) / syy
     resid = err - b * y
     se = np.sqrt(float(np.dot(resid, resid)) / (y.size - 1) / syy)
     lean = max(r.out, tolerance.SAFETY * float(np.dot(np.abs(y), own)) / syy)
     allowed = bound + Z * se + lean
-    return [Finding("shared scale", 0, b, allowed)] if abs(b) > allowed else []
+    return Findings([Finding("shared scale", 0, b, allowed)] if abs(b) > allowed else [], margin_of(b, allowed))

@@ -167,7 +167,8 @@ def _unit(record: dict[str, Any]) -> str:
 def _failure_line(run: Run, record: dict[str, Any]) -> str:
     who = _unit(record)
     where = f"{op_label(record)}/{record.get('mode')} {record.get('dtype')}"
-    numbers = f"ulp {_fmt(record.get('max_ulp_error'))}, err/tol {_fmt(record.get('max_tol_ratio'))}"
+    numbers = (f"ulp {_fmt(record.get('max_ulp_error'))}, err/tol {_fmt(record.get('max_tol_ratio'))}, "
+               f"stat/allowed {_fmt(record.get('max_stat_ratio'))}")
     if record["verdict"] == "error":  # no numbers: the test raised (the message is under ERRORS BY TARGET)
         numbers = "the test raised: see ERRORS BY TARGET"
     return f"[{run.name}] {record['verdict']:<5} {who} {where} {record.get('property')}  ({numbers})"

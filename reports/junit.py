@@ -20,7 +20,7 @@ __all__ = ["junit_xml", "split_nodeid"]
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _PROPERTIES = ("property", "target", "framework", "version", "backend", "op", "kind", "mode", "dtype",
                "verdict", "examples", "max_abs_error", "max_rel_error", "max_ulp_error",
-               "max_tol_ratio", "replay")
+               "max_tol_ratio", "max_stat_ratio", "replay")
 
 
 def _clean(value: Any) -> str:

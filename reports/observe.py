@@ -18,6 +18,7 @@ _COMPARISON_FIELDS = {  # comparison attribute -> ItemObservation field
     "max_rel": "max_rel_error",
     "max_ulp": "max_ulp_error",
     "max_ratio": "max_tol_ratio",
+    "stat_ratio": "max_stat_ratio",
 }
 
 
@@ -45,6 +46,7 @@ class ItemObservation:
     max_rel_error: float | None = None
     max_ulp_error: float | None = None
     max_tol_ratio: float | None = None
+    max_stat_ratio: float | None = None  # the statistical tier's largest fitted / allowed (bnconform.noise)
     example: Any = None
     replay: str | None = None
     unsupported: dict = field(default_factory=dict)  # reason -> examples the framework refused

@@ -392,6 +392,7 @@ class ResultsPlugin:
             "max_rel_error": obs.max_rel_error,
             "max_ulp_error": obs.max_ulp_error,
             "max_tol_ratio": obs.max_tol_ratio,
+            "max_stat_ratio": obs.max_stat_ratio,
             "example": obs.example,
             "message": state.message,
             "replay": obs.replay,

@@ -56,7 +56,7 @@ SEVERITY = {
 }
 
 #: Record fields that hold numbers (possibly the strings "nan"/"inf"/"-inf" or null).
-NUMERIC_FIELDS = ("max_abs_error", "max_rel_error", "max_ulp_error", "max_tol_ratio", "duration_s")
+NUMERIC_FIELDS = ("max_abs_error", "max_rel_error", "max_ulp_error", "max_tol_ratio", "max_stat_ratio", "duration_s")
 
 #: Record strings that an older file may lack: they read as null. (``imported_version`` and
 #: ``imported_backend_version`` stay absent when absent: absent means "not recorded", which

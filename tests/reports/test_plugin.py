@@ -24,8 +24,8 @@ def params(*targets, mode="train", dtype="float32"):
 @params("alpha")
 def test_passes(target, mode, dtype, observe):
     observe.example({"max_abs": 1e-7, "max_rel": 4e-7, "max_ulp": 2, "max_ratio": 0.25, "n_mismatch": 0})
-    observe.example({"max_abs": 3e-7, "max_rel": 1e-7, "max_ulp": 1, "max_ratio": 0.5})
-    observe.example({"max_abs": 2e-7})
+    observe.example({"max_abs": 3e-7, "max_rel": 1e-7, "max_ulp": 1, "max_ratio": 0.5, "stat_ratio": 0.125})
+    observe.example({"max_abs": 2e-7, "stat_ratio": 0.0625})
 
 @pytest.mark.bnconform(property="bn_forward", op="batch_norm")
 @params("beta")
@@ -79,7 +79,7 @@ def test_one_record_per_marked_item_with_verdicts_and_errors(suite):
     assert (passed["mode"], passed["dtype"], passed["examples"]) == ("train", "float32", 3)
     # maxima over the three examples; a measure no example reported stays null
     assert (passed["max_abs_error"], passed["max_rel_error"]) == (3e-7, 4e-7)
-    assert (passed["max_ulp_error"], passed["max_tol_ratio"]) == (2.0, 0.5)
+    assert (passed["max_ulp_error"], passed["max_tol_ratio"], passed["max_stat_ratio"]) == (2.0, 0.5, 0.125)
     assert passed["example"] is None and passed["replay"] is None and passed["duration_s"] >= 0
     assert (passed["framework"], passed["version"]) == ("alpha", None)  # fallback for unknown targets
 
@@ -89,6 +89,7 @@ def test_one_record_per_marked_item_with_verdicts_and_errors(suite):
     assert failed["replay"] == "python -m bnconform replay beta shrunk"
     assert failed["message"].startswith("AssertionError: <script>alert('x')</script> 1 of 4 elements")
     assert (failed["max_tol_ratio"], failed["max_ulp_error"]) == (7.0, 9.0)
+    assert failed["max_stat_ratio"] is None  # no example reported the statistical tier
 
     errored = records["test_errors"]
     assert errored["verdict"] == "error" and errored["message"] == "ValueError: adapter exploded"

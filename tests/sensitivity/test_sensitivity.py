@@ -150,3 +150,15 @@ def test_a_change_that_is_not_one_gives_the_honest_output(name, size, dtype):
     planted, honest = M.example(kind, impl, dtype, size), M.example(kind, twin, dtype, size)
     for key, value in honest.outputs.items():
         assert np.array_equal(planted.outputs[key], value), f"{name} changes {key} in {dtype} at {size} size"
+
+
+def test_every_judgement_carries_the_statistical_margin():
+    """The statistical tier's margin (largest |fitted| / allowed, ``Comparison.stat_ratio``) is what
+    the results record as ``max_stat_ratio``: below 1 for an honest variant, above 1 where it catches
+    a bug that every element's worst-case bound lets through."""
+    _, honest = M.verdict("forward", M.HONEST["sequential"], "float32", "production")
+    _, planted = M.verdict("forward", M.PLANTED["n-1 in the normalization"][1], "float32", "production")
+    (h,), (p,) = honest, planted
+    assert h.stat_ratio is not None and 0.0 < h.stat_ratio < 1.0 and h.ok
+    assert p.stat_ratio > 1.0 and p.n_mismatch == 0 and not p.ok
+    assert f"statistical tier {h.stat_ratio:.3g} of its allowance" in h.message()

@@ -94,7 +94,7 @@ def matrix(request):
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
     failed: dict[str, dict[str, set]] = {}
     passed: dict[str, dict[str, set]] = {}
-    line = re.compile(r"^(PASSED|FAILED) \S+::(test_\w+)\[(user-[^\]]+?)-(float16|bfloat16|float32|float64)-", re.M)
+    line = re.compile(r"^(PASSED|FAILED) \S+::(test_\w+)\[(user-[^\]]+?)-(float16|bfloat16|float32|float64)[-\]]", re.M)
     for outcome, test, target, dtype in line.findall(proc.stdout):
         (failed if outcome == "FAILED" else passed).setdefault(target, {}).setdefault(dtype, set()).add(test)
     return framework, module, failed, passed, proc.stdout

@@ -232,6 +232,7 @@ class _Shared(NamedTuple):
     e_mean: np.ndarray  # probabilistic bound on the mean's error, keepdims
     rho: np.ndarray  # bound on sigma's relative error, keepdims
     r: tolerance.Roundoff
+    varied: np.ndarray | None  # per feature (C,): whether x's values vary (``distinct_enough``); training only
 
 
 def _shared(x, mean, var, eps: float, axis: int, dtype: str, training: bool) -> _Shared:
@@ -252,12 +253,13 @@ def _shared(x, mean, var, eps: float, axis: int, dtype: str, training: bool) -> 
     v = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
     sigma = np.sqrt(v + eps)
     x_hat = (x - mu) / sigma
+    varied = distinct_enough(x, axis) if training else None
     if training:
-        e_mean, e_var = batch_stat_errors(x, mean, var, axis, r)
+        e_mean, e_var = batch_stat_errors(x, mean, var, axis, r, varied=varied)
         rho = 0.5 * e_var / (v + eps) + 2.0 * r.out
     else:
         e_mean, rho = np.zeros_like(mu), 3.0 * r.out + 0.0 * v
-    return _Shared(x_hat, sigma, e_mean, rho, r)
+    return _Shared(x_hat, sigma, e_mean, rho, r, varied)
 
 
 def bn_forward(actual, expected, x, gamma, beta, mean, var, eps: float, axis: int, dtype: str, *,
@@ -355,7 +357,7 @@ def bn_param_grads(actual_dgamma, actual_dbeta, grads, dy, x, mean, var, eps: fl
         reduction_gamma(m + 1, distinct_enough(dy * sh.x_hat, axis), sh.r) * total(np.abs(dy * sh.x_hat))
         + (sh.e_mean / sh.sigma).reshape(-1) * np.abs(total(dy))
         + sh.rho.reshape(-1) * np.abs(dgamma)
-        + random_walk(dy * local, axis, distinct_enough(x, axis))
+        + random_walk(dy * local, axis, sh.varied)
         + u * np.abs(dgamma)) + sh.r.floor
 
     return _beyond(actual_dgamma, dgamma, bound_dgamma), _beyond(actual_dbeta, dbeta, bound_dbeta)
@@ -400,12 +402,11 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> "Findings
 
 
 def _varied(x) -> bool:
-    """Whether DISTINCT_FRACTION (or ENOUGH_DISTINCT) of the input's finite values are distinct: Higham and Mary's
-    independent roundings (each output's lambda sqrt(k) u) and outputs that err independently
-    (``shared_scale``) both need addends that differ (``distinct_enough``, ``shared_scale``)."""
+    """Whether the input's finite values, as the addends of one reduction, vary (``distinct_enough``):
+    Higham and Mary's independent roundings (each output's lambda sqrt(k) u) and outputs that err
+    independently (``shared_scale``) both need addends that differ."""
     x = np.asarray(x, np.float64)
-    finite = x[np.isfinite(x)]
-    return np.unique(finite).size >= min(DISTINCT_FRACTION * finite.size, ENOUGH_DISTINCT)
+    return bool(distinct_enough(x[np.isfinite(x)].reshape(-1, 1), 1)[0])
 
 
 def _beyond(actual, expected, bound, component: str = "total") -> "Findings":
@@ -416,7 +417,8 @@ def _beyond(actual, expected, bound, component: str = "total") -> "Findings":
                      for i in np.flatnonzero(np.isfinite(err) & (err > bound))], margin_of(err, bound))
 
 
-def batch_stat_errors(x, mean, var, axis: int, r: tolerance.Roundoff) -> tuple[np.ndarray, np.ndarray]:
+def batch_stat_errors(x, mean, var, axis: int, r: tolerance.Roundoff, *,
+                      varied: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Probabilistic bounds on the batch mean and biased variance per feature (keepdims), as in
     ``_shared`` (its docstring derives them):
 
@@ -426,13 +428,13 @@ def batch_stat_errors(x, mean, var, axis: int, r: tolerance.Roundoff) -> tuple[n
     pg(n) = lambda sqrt(n) u_acc replaces the worst case's gamma_n for the two reductions; the mean
     and the variance, each stored once in the dtype, keep their deterministic u. For a feature whose
     values repeat (``distinct_enough``) the reductions keep gamma_n and the own errors add up in full
-    (``random_walk``).
+    (``random_walk``); ``varied`` is ``distinct_enough(x, axis)`` when the caller has it.
     """
     axes = _bn.reduction_axes(x.ndim, axis)
     m = x.size // x.shape[axis]
     mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
     v = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
-    varied = distinct_enough(x, axis)
+    varied = distinct_enough(x, axis) if varied is None else varied
     g_mean, g_var = (_bn.broadcast(reduction_gamma(n, varied, r), x.ndim, axis) for n in (m + 1, m + 3))
     e_mean = g_mean * np.abs(x).mean(axis=axes, keepdims=True) + r.out * np.abs(mu)
     own = 2.0 * r.acc * random_walk(np.abs(x - mu) * (np.abs(x) + np.abs(mu)), axis, varied) / m

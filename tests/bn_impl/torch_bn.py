@@ -8,7 +8,21 @@ from __future__ import annotations
 import torch
 
 
-class HandBatchNorm2d(torch.nn.Module):
+class BatchNormState(torch.nn.Module):
+    """What a drop-in for ``torch.nn.BatchNorm2d`` holds: ``weight`` (ones), ``bias`` (zeros),
+    ``running_mean`` (zeros), ``running_var`` (ones), ``num_batches_tracked``, eps and momentum."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = torch.nn.Parameter(torch.ones(num_features))
+        self.bias = torch.nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+
+class HandBatchNorm2d(BatchNormState):
     """y = (x - mean) / sqrt(var + eps) * weight + bias over (N, C) or (N, C, H, W) inputs.
 
     Training normalizes with the batch mean and biased variance and updates
@@ -21,15 +35,6 @@ class HandBatchNorm2d(torch.nn.Module):
     eps_outside_sqrt = False
     update_in_eval = False
     count_eval_calls = False
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1):
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = torch.nn.Parameter(torch.ones(num_features))
-        self.bias = torch.nn.Parameter(torch.zeros(num_features))
-        self.register_buffer("running_mean", torch.zeros(num_features))
-        self.register_buffer("running_var", torch.ones(num_features))
-        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dims = [0, *range(2, x.dim())]

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import torch
 
+from .torch_bn import BatchNormState
+
 BLOCK = 256
 HALF = (torch.float16, torch.bfloat16)
 
@@ -51,20 +53,11 @@ def round_tf32(x: torch.Tensor) -> torch.Tensor:
     return bits.view(torch.float32)
 
 
-class VariantBatchNorm2d(torch.nn.Module):
+class VariantBatchNorm2d(BatchNormState):
     """The honest baseline: pairwise sums (torch's), two-pass variance, computed in the input's dtype
     (``opmath``: float16 and bfloat16 computed in float32 and rounded once, as torch's kernels do)."""
 
     opmath = False
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1):
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = torch.nn.Parameter(torch.ones(num_features))
-        self.bias = torch.nn.Parameter(torch.zeros(num_features))
-        self.register_buffer("running_mean", torch.zeros(num_features))
-        self.register_buffer("running_var", torch.ones(num_features))
-        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
 
     # -- steps ---------------------------------------------------------------------------------------
 

@@ -84,21 +84,22 @@ POOL_SHAPES = {"small": (2, 5, 7, 3), "production": (8, 32, 32, 64)}  # global: 
 POOL_KINDS = ("avg", "global_avg")
 
 
-def pool_case(kind: str, dtype: str, size: str, seed: int = 0) -> C.PoolCase:
+def pool_case(kind: str, dtype: str, size: str, seed: int = 0, values: C.Values | None = None) -> C.PoolCase:
     window, stride = ((3, 3), (2, 2)) if kind == "avg" else ((1, 1), (1, 1))
     return C.PoolCase(kind=kind, x_shape=POOL_SHAPES[size], window=window, stride=stride, dtype=dtype,
-                      x=C.Values(seed=seed, loc=0.5, scale=1.5))
+                      x=values or C.Values(seed=seed, loc=0.5, scale=1.5))
 
 
-def pool_example(kind: str, impl: PoolImpl, dtype: str, size: str, seed: int = 0) -> Example:
-    c = pool_case(kind, dtype, size, seed)
+def pool_example(kind: str, impl: PoolImpl, dtype: str, size: str, seed: int = 0,
+                 values: C.Values | None = None) -> Example:
+    c = pool_case(kind, dtype, size, seed, values)
     x = C.materialize_pool(c)
     y = npool.pool(x, kind, dtype, impl, window=c.window, stride=c.stride)
     return Example("pool2d", c, x, "-", {"y": y})
 
 
-def pool_verdict(kind: str, impl: PoolImpl, dtype: str, size: str, seed: int = 0):
-    comparisons = checks.judge(pool_example(kind, impl, dtype, size, seed))
+def pool_verdict(kind: str, impl: PoolImpl, dtype: str, size: str, seed: int = 0, values: C.Values | None = None):
+    comparisons = checks.judge(pool_example(kind, impl, dtype, size, seed, values))
     return all(c.ok for c in comparisons), comparisons
 
 

@@ -18,6 +18,7 @@ through float16).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,15 @@ class Impl:
     momentum_scale: float = 1.0
     biased_running: bool = False
     running_f16: bool = False
+
+    def without_bugs(self) -> "Impl":
+        """The same computation with every planted bug (``BUG_FIELDS``) at its honest default."""
+        return dataclasses.replace(self, **{f: getattr(Impl, f) for f in BUG_FIELDS})
+
+
+#: The fields of ``Impl`` that plant a bug (the others choose an honest way of computing).
+BUG_FIELDS = ("eps", "unbiased_norm", "tf32", "half_acc", "chan_no_between", "backward_m1", "momentum_scale",
+              "biased_running", "running_f16")
 
 
 def round_tf32(a):

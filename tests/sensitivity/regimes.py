@@ -13,19 +13,26 @@ from bnconform import cases as C
 
 from . import matrix as M
 
-REGIMES = [
-    dict(dist="normal", loc=0.5, scale=1.5), dict(dist="normal", loc=1e3, scale=1.0),
-    dict(dist="normal", loc=0.0, scale=1e-3), dict(dist="uniform", loc=-2.0, scale=3.0),
-    dict(dist="ints", loc=0.3, scale=1.0), dict(dist="ints", loc=0.0, scale=0.25),
-    dict(dist="normal", loc=10.0, scale=1.0), dict(dist="uniform", loc=0.0, scale=100.0),
-]
+#: name -> ``cases.Values`` of the input: the default, a large offset (the one-pass variance's
+#: cancellation), a tiny spread (eps comparable to the variance), a few repeated values plus an offset
+#: (partial sums that round alike), and more offsets, integers and uniform draws
+REGIMES = {
+    "default": dict(dist="normal", loc=0.5, scale=1.5),
+    "offset 1e3": dict(dist="normal", loc=1e3, scale=1.0),
+    "scale 1e-3": dict(dist="normal", loc=0.0, scale=1e-3),
+    "uniform 3": dict(dist="uniform", loc=-2.0, scale=3.0),
+    "ints + 0.3": dict(dist="ints", loc=0.3, scale=1.0),
+    "ints / 4": dict(dist="ints", loc=0.0, scale=0.25),
+    "offset 10": dict(dist="normal", loc=10.0, scale=1.0),
+    "uniform 100": dict(dist="uniform", loc=0.0, scale=100.0),
+}
 
 
 def main() -> int:
     judged = failed = 0
     for size in M.SHAPES:
         for dtype in ("float32", "float16", "bfloat16"):
-            for regime in REGIMES:
+            for regime in REGIMES.values():
                 for seed in (1, 2):
                     for kind in ("forward", "backward", "moving", "moving-torch"):
                         for name, impl in M.HONEST.items():

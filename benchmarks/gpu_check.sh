@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check: on one machine with an accelerator, in at most 8 minutes, run
+#   0. the suite's base dependencies, installed from .gpu/wheels where one is missing (a machine that
+#      reaches no package index: see benchmarks/gpu_prepare.sh, which also brings the CIFAR-10 copy),
 #   1. the device facts (nvidia-smi, torch.cuda, jax.devices, TensorFlow's GPUs),
 #   2. the conformance suite with --device cuda for every framework family installed (torch, jax/flax,
 #      keras on each backend, tf_keras); a family whose modules are not importable is skipped with
@@ -25,8 +27,11 @@
 #   GPU_CHECK_ASSUME_MISSING  modules to treat as not installed (tests simulate a machine without them)
 #   GPU_CHECK_CIFAR_PROFILE the CIFAR-10 profile of step 4 (default quick; its protocol cut to 1 epoch)
 #   GPU_CHECK_CIFAR_ARGS    extra `python -m cifar run` arguments, e.g. '--n-train 500' (tests keep it short)
+#   GPU_CHECK_WHEELS        wheels of missing base dependencies (default .gpu/wheels, from
+#                           `bash benchmarks/gpu_prepare.sh`); installed into a temporary folder only when
+#                           one is missing; none there and one missing: exit 2, naming it
 #   GPU_CHECK_DRY_RUN=1     print each step and its timeout, run nothing
-#   PYTHON                  the interpreter (default python)
+#   PYTHON                  the interpreter (default python3, else python)
 set -u
 
 OUT=${1:?usage: bash benchmarks/gpu_check.sh OUTDIR}
@@ -37,7 +42,7 @@ FAMILIES=${GPU_CHECK_FAMILIES:-torch jax keras-torch keras-jax keras-tensorflow 
 PYTEST_ARGS=${GPU_CHECK_PYTEST_ARGS:-}
 MISSING=" ${GPU_CHECK_ASSUME_MISSING:-} "
 DRY=${GPU_CHECK_DRY_RUN:-0}
-PY=${PYTHON:-python}
+PY=${PYTHON:-$(command -v python3 || command -v python)}  # python3: the lent GPU image has no `python`
 REPORT_RESERVE=40   # seconds kept for the report and the gate
 
 [ -f bnconform/__init__.py ] || { echo "gpu_check: run from the repository root" >&2; exit 2; }
@@ -113,6 +118,50 @@ family_targets() {
         *) echo "$1" ;;
     esac
 }
+
+# -- 0. the suite's base dependencies (pyproject's `dependencies`) ---------------------------------
+# A machine that reaches no package index may lack one (the lent H200 image has no jsonschema):
+# install the wheels that `bash benchmarks/gpu_prepare.sh` put in .gpu/wheels (GPU_CHECK_WHEELS) into
+# a temporary folder on PYTHONPATH, or stop here naming what is missing.
+BASE_MODULES="numpy hypothesis pytest ml_dtypes packaging tqdm jinja2 jsonschema"
+WHEELS=${GPU_CHECK_WHEELS:-$PWD/.gpu/wheels}
+# imports MODULE...: 0 if every module imports (and none is assumed missing), else prints why
+imports() {
+    local m
+    for m in "$@"; do
+        case $MISSING in *" $m "*) echo "$m is not installed (GPU_CHECK_ASSUME_MISSING)"; return 1 ;; esac
+    done
+    "$PY" -c '
+import importlib, sys
+for m in sys.argv[1:]:
+    try:
+        importlib.import_module(m)
+    except Exception as e:
+        sys.exit(f"{m} does not import ({type(e).__name__}: {e})")
+' "$@" 2>&1
+}
+# shellcheck disable=SC2086
+if ! why=$(imports $BASE_MODULES); then
+    if [ "$DRY" != 1 ] && compgen -G "$WHEELS/*.whl" > /dev/null; then
+        SITE=$(mktemp -d "${TMPDIR:-/tmp}/gpu_check_site.XXXXXX")
+        echo "== base dependencies: $why; installing $(ls "$WHEELS" | tr '\n' ' ')into $SITE"
+        "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" "$WHEELS"/*.whl \
+            || { echo "gpu_check: installing the wheels of $WHEELS failed" >&2; exit 2; }
+        export PYTHONPATH="$PYTHONPATH:$SITE"
+        # shellcheck disable=SC2086
+        why=$(MISSING=" " imports $BASE_MODULES) && why=  # what was assumed missing is there now
+    fi
+    if [ -n "$why" ]; then
+        echo "gpu_check: $why: the suite needs its base dependencies ($BASE_MODULES). Where pip reaches" \
+             "a package index, run 'bash benchmarks/gpu_prepare.sh' and bring .gpu/ along, or set" \
+             "GPU_CHECK_WHEELS to a folder of wheels" | tee -a "$OUT/skipped.txt" >&2
+        exit 2
+    fi
+fi
+# the CIFAR-10 copy gpu_prepare.sh brought, unless the data is named already
+if [ -z "${CIFAR10_PATH:-}" ] && [ -f "$PWD/.gpu/data/cifar10-jpeg.zip" ]; then
+    export CIFAR10_PATH="$PWD/.gpu/data/cifar10-jpeg.zip"
+fi
 
 # -- 1. device facts ------------------------------------------------------------------------------
 facts() {
@@ -200,6 +249,8 @@ done
 if [ ${#cifar_targets[@]} -eq 0 ]; then
     echo "== cifar: skipped: no family with a CIFAR-10 trainer ran (tried: ${ran[*]:-none})" \
         | tee -a "$OUT/skipped.txt" > "$OUT/cifar.txt"
+elif ! no_data=$("$PY" -c "from cifar.locate import locate; locate()" 2>&1); then
+    echo "== cifar: skipped: ${no_data##*DataNotFound: }" | tee -a "$OUT/skipped.txt" > "$OUT/cifar.txt"
 else
     [ "$DRY" = 1 ] || mkdir -p "$OUT/results/cifar"
     # shellcheck disable=SC2086

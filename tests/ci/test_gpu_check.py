@@ -29,8 +29,9 @@ def run(out: Path, **env) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_the_script_parses():
-    assert subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True).returncode == 0
+@pytest.mark.parametrize("script", [SCRIPT, SCRIPT.with_name("gpu_prepare.sh")], ids=lambda p: p.name)
+def test_the_script_parses(script):
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
 
 
 def test_dry_run_plans_the_installed_families_and_skips_the_others_with_their_reason(tmp_path):
@@ -52,8 +53,16 @@ def test_dry_run_plans_the_installed_families_and_skips_the_others_with_their_re
     assert not list((tmp_path / "out" / "results").glob("*/results.json"))
 
 
+def fake_cifar_folder(tmp_path: Path) -> str:
+    """A folder that ``cifar.locate`` takes for the extracted official data (never read: no time)."""
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "data_batch_1").write_bytes(b"")
+    return str(folder)
+
+
 def test_a_spent_budget_runs_nothing_and_says_so(tmp_path):
-    proc = run(tmp_path / "out", GPU_CHECK_BUDGET_S="0", GPU_CHECK_FAMILIES="torch")
+    proc = run(tmp_path / "out", GPU_CHECK_BUDGET_S="0", GPU_CHECK_FAMILIES="torch", CIFAR10_PATH=fake_cifar_folder(tmp_path))
     assert proc.returncode == 0, proc.stderr
     steps = dict(line.split("\t")[:2] for line in (tmp_path / "out" / "steps.tsv").read_text().splitlines())
     assert steps == {"facts": "no-time", "conformance-torch": "no-time", "math-mode-torch": "no-time", "cifar": "no-time"}
@@ -91,3 +100,47 @@ def test_a_cpu_run_writes_results_probes_report_and_gate(tmp_path):
     assert (out / "report" / "index.html").is_file()
     assert "PASS" in (out / "gate.txt").read_text()
     assert "torch" in (out / "device_facts.txt").read_text()
+
+
+def test_missing_cifar_data_skips_the_cifar_step_with_its_reason(tmp_path):
+    proc = run(tmp_path / "out", GPU_CHECK_BUDGET_S="0", GPU_CHECK_FAMILIES="torch", CIFAR10_PATH=str(tmp_path / "none"))
+    assert proc.returncode == 0, proc.stderr
+    skipped = (tmp_path / "out" / "skipped.txt").read_text()
+    assert f"== cifar: skipped: CIFAR10_PATH {tmp_path / 'none'} is not a CIFAR-10 archive" in skipped
+    steps = [line.split("\t")[0] for line in (tmp_path / "out" / "steps.tsv").read_text().splitlines()]
+    assert "cifar" not in steps
+
+
+def test_a_missing_base_dependency_without_wheels_stops_the_check_naming_it(tmp_path):
+    proc = run(tmp_path / "out", GPU_CHECK_ASSUME_MISSING="jsonschema", GPU_CHECK_WHEELS=str(tmp_path / "no-wheels"))
+    assert proc.returncode == 2
+    assert "jsonschema is not installed" in proc.stderr and "bash benchmarks/gpu_prepare.sh" in proc.stderr
+    assert not (tmp_path / "out" / "steps.tsv").read_text()  # no step ran
+
+
+def write_wheel(folder: Path, module: str) -> Path:
+    """A minimal wheel holding an empty top-level ``module`` (PEP 427: the package, METADATA, WHEEL, RECORD)."""
+    import zipfile
+
+    folder.mkdir(parents=True)
+    info = f"{module}-0.0.dist-info"
+    path = folder / f"{module}-0.0-py3-none-any.whl"
+    files = {f"{module}/__init__.py": "",
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.0\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(f"{name},,\n" for name in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(path, "w") as whl:
+        for name, text in {**files, f"{info}/RECORD": record}.items():
+            whl.writestr(name, text)
+    return path
+
+
+def test_a_missing_base_dependency_is_installed_from_the_wheels_brought_along(tmp_path):
+    wheel = write_wheel(tmp_path / "wheels", "jsonschema")
+    proc = run(tmp_path / "out", GPU_CHECK_ASSUME_MISSING="jsonschema", GPU_CHECK_WHEELS=str(wheel.parent),
+               GPU_CHECK_BUDGET_S="0", GPU_CHECK_FAMILIES="torch", CIFAR10_PATH=fake_cifar_folder(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "== base dependencies: jsonschema is not installed (GPU_CHECK_ASSUME_MISSING); installing " \
+           f"{wheel.name} into " in proc.stdout
+    steps = dict(line.split("\t")[:2] for line in (tmp_path / "out" / "steps.tsv").read_text().splitlines())
+    assert steps == {"facts": "no-time", "conformance-torch": "no-time", "math-mode-torch": "no-time", "cifar": "no-time"}

@@ -12,10 +12,18 @@ framework's choice:
   allows TF32 for both convolutions and dot products; "highest": full float32);
 - TensorFlow: ``tf.config.experimental.tensor_float_32_execution_enabled()`` (True by default).
 
-The settings say what is allowed; :func:`measure` says what happens. It runs a float32 1x1
-convolution through the adapter, on the adapter's device, with x = 1 + 2^-20 and w = 1 + 2^-20:
-in float32 the product is 1 + 2^-19 (+ 2^-40, rounded away), in TF32 both inputs round to 1 and the
-product is 1. So the output reads ``"float32"`` (1 + 2^-19), ``"tf32"`` (1) or ``"other"``.
+The settings say what is allowed; :func:`measure` says what happens, at a size that takes the
+tensor-core path (a convolution too small for it computes in float32 whatever the settings: the
+issue that added this probe saw the suite's small convolutions pass on an H200 while an
+(8, 16, 16, 64) 'same' convolution with 64 3x3 filters broke the float32 bound). It runs that
+convolution through the adapter, on the adapter's device, with every input x = w = 1 + 2^-12: TF32
+(10 mantissa bits; rounding to nearest or truncating) turns each input into 1, so every product is
+1 and each output is its count of terms T (256, 384 or 576: exact in float32); float32 keeps the
+inputs, and each output is T (1 + 2^-12)^2 = T (1 + 2^-11 + 2^-24). So the excess of each output
+over T, in units of T 2^-11, is the *float32 fraction* r: 1 in float32, 0 in TF32 (or anything that
+keeps fewer than 12 mantissa bits). Float32's rounding moves r by at most gamma_T T / 2^-11 (576^2 u
+/ 0.28 <= 0.07 by the worst-case bound), far from the 0.5 that separates the two. The output
+reads ``"float32"`` (every r within 0.5 of 1), ``"tf32"`` (every r within 0.5 of 0) or ``"other"``.
 
 :func:`full_float32` is the context in which the framework must compute in full float32 (PyTorch's
 ``allow_tf32 = False`` and "highest"; JAX's ``default_matmul_precision("highest")``; TensorFlow's
@@ -29,10 +37,11 @@ import contextlib
 
 import numpy as np
 
-DELTA = 2.0 ** -20  # below TF32's 10 mantissa bits, within float32's 23
-FLOAT32_READING = (1.0 + DELTA) * (1.0 + DELTA)  # 1 + 2^-19 + 2^-40, exact in float64
-FLOAT32_EXPECTED = float(np.float32(FLOAT32_READING))  # 1 + 2^-19: what float32 returns
-TF32_EXPECTED = 1.0
+DELTA = 2.0 ** -12  # below TF32's 10 mantissa bits (and its half ulp, 2^-11), within float32's 23
+EXCESS = 2.0 * DELTA  # (1 + DELTA)^2 = 1 + 2^-11 + 2^-24: the float32 product's excess over 1, to first order
+X_SHAPE = (8, 16, 16, 64)  # channels last; 64 filters of 3 x 3, 'same' padding (the issue's measurement)
+C_OUT = 64
+FRACTION_BAND = 0.5  # |r - 1| < band: float32; |r| < band: tf32
 
 
 def family(adapter) -> str:
@@ -99,20 +108,46 @@ def full_float32(name: str):
         yield
 
 
+def terms(x_shape=X_SHAPE, kernel=(3, 3)) -> np.ndarray:
+    """T: the number of products in each output of the 'same' convolution (N, H, W) of stride 1,
+    counted as the kernel positions that fall inside the image, times the input channels."""
+    _, h, w, c = x_shape
+    kh, kw = kernel
+
+    def inside(size, k):  # per output position: how many of the k taps land in [0, size)
+        pad = (k - 1) // 2
+        return np.array([sum(0 <= i - pad + t < size for t in range(k)) for i in range(size)])
+
+    per_image = np.outer(inside(h, kh), inside(w, kw)) * c
+    return np.broadcast_to(per_image, x_shape[:3])
+
+
 def measure(adapter) -> dict:
-    """Run the 1x1 probe convolution through ``adapter`` on its device: ``{"value": "float32" |
-    "tf32" | "other" | None, "evidence", "reading"}`` (None: the adapter offers no conv2d)."""
+    """Run the probe convolution through ``adapter`` on its device: ``{"value": "float32" | "tf32" |
+    "other" | None, "reading", "evidence"}``, the reading being the median float32 fraction r
+    (None: the adapter offers no conv2d)."""
     from bnconform.cases import ConvCase, ConvInputs
 
     if "conv2d" not in adapter.capabilities.ops:
         return {"value": None, "evidence": f"{adapter.name} offers no conv2d"}
-    case = ConvCase(x_shape=(1, 1, 1, 1), c_out=1, kernel=(1, 1), dtype="float32")
-    one = np.full((1, 1, 1, 1), 1.0 + DELTA)
+    case = ConvCase(x_shape=X_SHAPE, c_out=C_OUT, kernel=(3, 3), padding="same", dtype="float32")
+    x = np.full(X_SHAPE, 1.0 + DELTA)
+    w = np.full(case.w_shape, 1.0 + DELTA)
     with adapter.placed():
-        y = float(np.asarray(adapter.conv2d(case, ConvInputs(x=one, w=one.copy(), b=None))).reshape(-1)[0])
-    value = "float32" if y == FLOAT32_EXPECTED else "tf32" if y == TF32_EXPECTED else "other"
-    return {"value": value, "reading": y,
-            "evidence": f"float32 1x1 conv of x = w = 1 + 2^-20 -> {y!r} (float32 {FLOAT32_EXPECTED!r}, tf32 1.0)"}
+        y = np.asarray(adapter.conv2d(case, ConvInputs(x=x, w=w, b=None)), dtype=np.float64)
+    count = terms()[..., None]
+    r = (y - count) / (count * EXCESS)
+    if np.all(np.abs(r - 1) < FRACTION_BAND):
+        value = "float32"
+    elif np.all(np.abs(r) < FRACTION_BAND):
+        value = "tf32"
+    else:
+        value = "other"
+    reading = float(np.median(r))
+    return {"value": value, "reading": reading,
+            "evidence": (f"float32 conv {X_SHAPE} * ({C_OUT}, 3, 3) 'same' of x = w = 1 + 2^-12: float32 fraction "
+                         f"r = (y - T) / (T 2^-11) from {float(np.min(r)):.6g} to {float(np.max(r)):.6g}, median "
+                         f"{reading:.6g} (float32 1, tf32 0)")}
 
 
 def probe(adapter) -> dict:

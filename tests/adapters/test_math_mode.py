@@ -22,22 +22,55 @@ def test_the_cpu_computes_float32(torch_adapter):
     found = math_mode.probe(torch_adapter)
     assert found["device"] == {"platform": "cpu", "name": "cpu"}
     assert found["default"]["value"] == found["full_float32"]["value"] == "float32"
-    assert found["default"]["reading"] == 1 + 2.0**-19  # (1 + 2^-20)^2 in float32, by hand
+    # each product (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 keeps 1 + 2^-11 in float32, and the partial sums
+    # k (1 + 2^-11), k <= 576, are exact: r = 1, give or take the 2^-24 (2^-13 of r), by hand
+    assert found["default"]["reading"] == pytest.approx(1, abs=2.0**-13)
     assert set(found["settings"]) == {"torch.backends.cudnn.allow_tf32", "torch.backends.cuda.matmul.allow_tf32",
                                       "torch.get_float32_matmul_precision()"}
 
 
-def test_a_convolution_on_tf32_inputs_reads_tf32(torch_adapter, monkeypatch):
+def truncate(t):  # keep 10 of float32's 23 mantissa bits, dropping the rest
+    return (t.view(torch.int32) & ~0x1FFF).view(torch.float32)
+
+
+def nearest(t):  # keep 10 of float32's 23 mantissa bits, rounding to nearest, ties to even
+    bits = t.view(torch.int32)
+    return ((bits + 0xFFF + ((bits >> 13) & 1)) & ~0x1FFF).view(torch.float32)
+
+
+@pytest.mark.parametrize("tf32", [truncate, nearest], ids=lambda f: f.__name__)
+def test_a_convolution_on_tf32_inputs_reads_tf32(torch_adapter, monkeypatch, tf32):
+    import adapters.torch_adapter as ta
+
+    real = ta.F.conv2d
+    assert tf32(torch.tensor([1 + 2.0**-10 + 2.0**-11 + 2.0**-12])).item() == {
+        "truncate": 1 + 2.0**-10, "nearest": 1 + 2.0**-9}[tf32.__name__]
+    monkeypatch.setattr(ta.F, "conv2d", lambda x, w, *a, **k: real(tf32(x), tf32(w), *a, **k))
+    found = math_mode.measure(torch_adapter)
+    assert found["value"] == "tf32" and found["reading"] == 0.0, found  # every product 1, every sum exact
+
+
+def test_a_convolution_that_is_neither_reads_other(torch_adapter, monkeypatch):
+    """Half the outputs in TF32, half in float32 (say, two kernels by position): neither answer."""
     import adapters.torch_adapter as ta
 
     real = ta.F.conv2d
 
-    def tf32(t):  # keep 10 of float32's 23 mantissa bits (truncation)
-        return (t.view(torch.int32) & ~0x1FFF).view(torch.float32)
+    def mixed(x, w, *a, **k):
+        y = real(x, w, *a, **k)
+        y[: len(y) // 2] = real(truncate(x), truncate(w), *a, **k)[: len(y) // 2]
+        return y
 
-    monkeypatch.setattr(ta.F, "conv2d", lambda x, w, *a, **k: real(tf32(x), tf32(w), *a, **k))
+    monkeypatch.setattr(ta.F, "conv2d", mixed)
     found = math_mode.measure(torch_adapter)
-    assert found["value"] == "tf32" and found["reading"] == 1.0, found
+    assert found["value"] == "other" and "from 0 to 1," in found["evidence"], found
+
+
+def test_the_probe_counts_the_terms_of_a_same_convolution():
+    """Corners see 2 x 2 taps, edges 2 x 3, the inside 3 x 3, of 64 channels each."""
+    t = math_mode.terms()
+    assert t.shape == (8, 16, 16)
+    assert (t[0, 0, 0], t[0, 0, 5], t[0, 5, 5], t[3, 15, 15]) == (4 * 64, 6 * 64, 9 * 64, 4 * 64)
 
 
 def test_full_float32_sets_and_restores_torchs_settings(monkeypatch):

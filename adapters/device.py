@@ -26,25 +26,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, ContextManager
 
+from bnconform.devices import ENV, REQUESTS, UsageError, normalize  # noqa: F401 - re-exported
+
 from .base import Unavailable
 
-ENV = "BNCONFORM_DEVICE"
-#: what a user may ask for; "gpu" is the same request as "cuda" (the framework's accelerator)
-REQUESTS = ("cpu", "cuda", "gpu")
 _selected: str | None = None
-
-
-class UsageError(ValueError):
-    """An unknown device name (always a usage error, whether asked on the command line or by env)."""
-
-
-def normalize(request: str | None) -> str:
-    """``"cpu"`` or ``"cuda"``; None or empty is ``"cpu"``; ``UsageError`` names anything else."""
-    name = (request or "cpu").strip().lower()
-    if name not in REQUESTS:
-        raise UsageError(f"--device: unknown device {request!r}; expected one of {', '.join(REQUESTS)} "
-                         f"(cuda and gpu both mean the framework's accelerator)")
-    return "cuda" if name == "gpu" else name
 
 
 def select(request: str | None) -> str:

@@ -4,8 +4,10 @@ The file (``known_deviations.toml`` at the repository root) holds ``[[deviation]
 that file's header for the format. Each entry names the tests it may apply to (``target``,
 ``framework``, ``versions``, ``property``, ``op``, ``kind``, ``mode``, ``dtype``: ``fnmatch``-style
 patterns, ``versions`` a bounded PEP 440 specifier; ``property``, ``op`` and ``kind`` must each match
-a row of the property table, ``bnconform.properties``) and, with ``model`` and ``params``, *what the framework
-computes instead*: a variant of the reference or of the tolerance model (``bnconform.variants``).
+a row of the property table, ``bnconform.properties``; ``device`` is ``cpu`` or ``cuda``/``gpu``,
+the device the record ran on, as ``--device`` names it: ``bnconform.devices``) and, with ``model``
+and ``params``, *what the framework computes instead*: a variant of the reference or of the
+tolerance model (``bnconform.variants``).
 
 A failing example is explained by an entry only when the framework's outputs agree with that
 variant within the variant's own tolerance (``tests/conformance/conftest.py``, ``run_example``);
@@ -30,6 +32,8 @@ from typing import Any, Iterable, Mapping, NamedTuple
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from bnconform import devices
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -49,7 +53,7 @@ __all__ = [
 
 _PATTERN_FIELDS = ("target", "framework", "property", "op", "kind", "mode", "dtype")
 _REQUIRED = ("id", "framework", "versions", "property", "model", "reason", "link")
-_KNOWN = set(_PATTERN_FIELDS) | {"id", "versions", "model", "params", "reason", "link"}
+_KNOWN = set(_PATTERN_FIELDS) | {"id", "versions", "device", "model", "params", "reason", "link"}
 _RETIRED = {
     "occurs": "'occurs' is no longer used: an entry is a model (model = ...), and only the examples that "
               "agree with it count as the deviation",
@@ -91,6 +95,7 @@ class Deviation:
     kind: str = "*"  # the pooling kind (records of other ops have none: only "*" covers them)
     mode: str = "*"
     dtype: str = "*"
+    device: str = "*"  # "*", "cpu" or "cuda" (the accelerator; "gpu" is read as "cuda")
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     line: int | None = None
     _spec: SpecifierSet | None = field(default=None, compare=False, repr=False)
@@ -107,6 +112,8 @@ class Deviation:
             parts.append(f"mode={self.mode}")
         if self.dtype != "*":
             parts.append(f"dtype={self.dtype}")
+        if self.device != "*":
+            parts.append(f"device={self.device}")
         return f"#{self.index} {self.id} ({' '.join(parts)})"
 
     @property
@@ -127,7 +134,8 @@ class Deviation:
         return self._spec.contains(Version(parsed.public), prereleases=True) if self._spec is not None else False
 
     def matches_identity(self, record: Mapping[str, Any]) -> bool:
-        """Whether the patterns (target, framework, property, op, kind, mode, dtype) cover ``record``."""
+        """Whether the patterns (target, framework, property, op, kind, mode, dtype) and the device
+        cover ``record``."""
         for name in _PATTERN_FIELDS:
             pattern = getattr(self, name)
             if pattern == "*":
@@ -135,7 +143,11 @@ class Deviation:
             value = record.get(name)
             if value is None or not fnmatch.fnmatchcase(str(value), pattern):
                 return False
-        return True
+        return self.matches_device(record)
+
+    def matches_device(self, record: Mapping[str, Any]) -> bool:
+        """Whether ``record`` ran on the entry's device (any, when the entry names none)."""
+        return self.device == "*" or devices.requested(_platform(record)) == self.device
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Whether this entry may explain examples of ``record``'s test (identity and version)."""
@@ -145,8 +157,14 @@ class Deviation:
         """The entry as written (for the results file and the report)."""
         return {"index": self.index, "id": self.id, "target": self.target, "framework": self.framework,
                 "versions": self.versions, "property": self.property, "op": self.op, "kind": self.kind, "mode": self.mode,
-                "dtype": self.dtype, "model": self.model, "params": dict(self.params), "reason": self.reason,
+                "dtype": self.dtype, "device": self.device, "model": self.model, "params": dict(self.params), "reason": self.reason,
                 "link": self.link}
+
+
+def _platform(record: Mapping[str, Any]) -> str | None:
+    """The platform of a record's ``device`` (``{"platform", "name"}``; None when it has none)."""
+    device = record.get("device")
+    return device.get("platform") if isinstance(device, Mapping) else device
 
 
 def _toml_value(value: Any) -> str:
@@ -244,6 +262,13 @@ def _entry(raw: Mapping[str, Any], index: int, line: int | None, path) -> Deviat
     if not isinstance(params, Mapping):
         fail(f"params must be an inline table (params = {{ name = value }}), got {type(params).__name__}")
     _check_table(raw, fail)
+    device = raw.get("device", "*")
+    if device != "*":
+        try:
+            raw = {**raw, "device": devices.normalize(device)}
+        except devices.UsageError:
+            fail(f"device {device!r}: expected cpu, or cuda (alias gpu) for the framework's accelerator, "
+                 "as --device names them")
     _check_model(raw["model"], dict(params), raw["property"], fail)
     values = {key: raw[key] for key in raw if key not in ("versions", "params")}
     return Deviation(index=index, versions=raw["versions"].strip(), params=dict(params), line=line, _spec=spec,
@@ -380,7 +405,8 @@ class EntryStatus:
     - ``"stale"``: its framework was tested, but no tested version lies in ``versions`` (warning);
     - ``"unused"``: a tested version matches, but no test matches its property/op/mode/dtype
       (a typo or a renamed property? warning);
-    - ``"not-tested"``: its framework does not appear in the results at all.
+    - ``"not-tested"``: its framework does not appear in the results at all (on its device, for
+      an entry that names one).
     """
 
     deviation: Deviation
@@ -405,7 +431,8 @@ def entry_statuses(deviations: Iterable[Deviation], records: Iterable[Mapping[st
                           if r.get("framework") is not None
                           and fnmatch.fnmatchcase(str(r["framework"]), deviation.framework)
                           and (deviation.target == "*" or (r.get("target") is not None and
-                               fnmatch.fnmatchcase(str(r["target"]), deviation.target)))]
+                               fnmatch.fnmatchcase(str(r["target"]), deviation.target)))
+                          and deviation.matches_device(r)]
         versions = sorted({str(r.get("version")) for r in same_framework})
         covered = [r for r in same_framework if deviation.matches(r)]
         explaining = [r for r in covered if (r.get("explained") or {}).get(deviation.id)]

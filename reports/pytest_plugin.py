@@ -314,6 +314,9 @@ class ResultsPlugin:
             "kind": None if marker.kwargs.get("kind") is None else str(marker.kwargs["kind"]),
             "mode": "-" if mode is None else str(mode),
             "dtype": None if dtype is None else str(getattr(dtype, "name", dtype)),
+            # where it will run (the device asked for, until its adapter is placed): an entry
+            # naming a device covers the tests run there only
+            "device": _device(target),
         }
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -18,7 +18,7 @@ _EXPLAIN = {
     "stale": "no tested version of the framework is in its range: examine the new version, then update "
              "or remove the entry",
     "unused": "a tested version is in range but no test matches: renamed property or typo?",
-    "not-tested": "its framework is not in these results",
+    "not-tested": "its framework is not in these results (not on its device, for an entry that names one)",
     "inconclusive": "the tests it covers were skipped or raised errors",
     "not-reached": "its tests ran and no example needed it (its inputs are rare, or it is fixed)",
 }

@@ -130,9 +130,11 @@ link = "https://example.org/planted"
 '''
 
 
-def test_a_tf32_default_is_a_known_deviation_but_full_float32_must_conform(tmp_path):
+@pytest.mark.parametrize("device, default_verdict", [(None, "known-deviation"), ("cuda", "fail")])
+def test_a_tf32_default_is_a_known_deviation_but_full_float32_must_conform(tmp_path, device, default_verdict):
     """With PyTorch's convolution planted to compute on TF32 inputs and an entry modelling it: the
-    default conv2d property is explained by the entry, the full-float32 one fails all the same."""
+    default conv2d property is explained by the entry, the full-float32 one fails all the same. An
+    entry for the accelerator (``device = "cuda"``) explains nothing on the cpu, where the run is."""
     import json
     import os
     import subprocess
@@ -141,7 +143,8 @@ def test_a_tf32_default_is_a_known_deviation_but_full_float32_must_conform(tmp_p
 
     repo = Path(__file__).resolve().parents[2]
     (tmp_path / "plant_tf32.py").write_text(PLANT)
-    (tmp_path / "known.toml").write_text(ENTRY)
+    (tmp_path / "known.toml").write_text(ENTRY if device is None else ENTRY.replace(
+        'dtype = "float32"', f'dtype = "float32"\ndevice = "{device}"'))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), str(tmp_path)]), CI="true")
     env.pop("BNCONFORM_DEVICE", None)
     subprocess.run([sys.executable, "-m", "pytest", "-p", "plant_tf32", "-p", "no:cacheprovider", "-q",
@@ -150,6 +153,6 @@ def test_a_tf32_default_is_a_known_deviation_but_full_float32_must_conform(tmp_p
                     "--results", str(tmp_path / "r")], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     records = json.loads((tmp_path / "r" / "results.json").read_text())["records"]
     verdicts = {r["id"].split("::")[1]: r["verdict"] for r in records}
-    assert verdicts == {"test_conv2d[torch-float32--]": "known-deviation",
+    assert verdicts == {"test_conv2d[torch-float32--]": default_verdict,
                         "test_full_float32_reads_float32[torch-float32--]": "fail",
                         "test_conv2d_full_float32[torch-float32--]": "fail"}, verdicts

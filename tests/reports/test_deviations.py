@@ -64,6 +64,25 @@ def test_matching(fields, expected):
     assert entry.matches(flax(**fields)) is expected
 
 
+CUDA = {"platform": "cuda", "name": "cuda:0 NVIDIA H200"}
+JAX_GPU = {"platform": "gpu", "name": "cuda:0 NVIDIA H200"}
+HOST = {"platform": "cpu", "name": "cpu"}
+
+
+@pytest.mark.parametrize("written, device, expected", [
+    (None, HOST, True), (None, CUDA, True),           # no device: every device
+    ('"cuda"', CUDA, True), ('"cuda"', JAX_GPU, True),  # the accelerator, whichever name its framework gives it
+    ('"gpu"', CUDA, True), ('"cuda"', HOST, False),
+    ('"cuda"', None, False),                           # a record from before devices: the cpu
+    ('"cpu"', HOST, True), ('"cpu"', None, True), ('"cpu"', JAX_GPU, False),
+    ('"cuda"', {"platform": "cuda", "name": None}, True),  # asked for, before the adapter is placed
+])
+def test_an_entry_naming_a_device_covers_the_tests_run_there_only(written, device, expected):
+    text = ENTRY if written is None else ENTRY.replace('mode = "train"', f'mode = "train"\ndevice = {written}')
+    (entry,) = parse_deviations(text)
+    assert entry.matches(flax(device=device)) is expected
+
+
 def test_an_entry_carries_its_id_model_params_and_line():
     (entry,) = parse_deviations(ENTRY.replace('model = "one_pass_variance"',
                                               'model = "one_pass_variance"\nparams = { compute_dtype = "float32" }'))
@@ -233,6 +252,8 @@ def entry(**fields) -> str:
     (entry(kind="max"), ":2: deviation #1 (id e1): kind 'max' matches no pooling kind of the properties 'bn_forward' "
                         "matches (none)"),
     (entry(reason="  "), ":2: deviation #1 (id e1): reason must not be empty"),
+    (entry(device="h200"), ":2: deviation #1 (id e1): device 'h200': expected cpu, or cuda (alias gpu)"),
+    (entry(device="cuda*"), ":2: deviation #1 (id e1): device 'cuda*': expected cpu, or cuda (alias gpu)"),
     (entry(params="3"), ":2: deviation #1 (id e1): params must be an inline table"),
     (entry() + "\n# second\n\n" + entry().replace("# a comment\n", ""),
      ":13: deviation #2 (id e1): duplicate id, already used by deviation #1 (line 2)"),
@@ -251,3 +272,16 @@ def test_bad_files_are_refused_naming_the_entry_and_its_line(tmp_path, text, pro
 def test_missing_file(tmp_path):
     with pytest.raises(DeviationsError, match="no such file"):
         load_deviations(tmp_path / "absent.toml")
+
+
+def test_an_entry_for_the_accelerator_is_not_tested_by_a_run_on_the_cpu():
+    """Not "unused" (a typo's warning): nothing ran where it applies."""
+    text = ENTRY.replace('mode = "train"', 'mode = "train"\ndevice = "gpu"')
+    (entry,) = parse_deviations(text)
+    assert (entry.device, entry.label) == ("cuda", "#1 flax-one-pass (target=flax-* flax >=0.7,<0.13 bn_forward*/batch_norm "
+                                                    "mode=train device=cuda)")
+    on_cpu = [flax(device=HOST), flax(device=HOST, target="flax-nnx")]
+    assert [s.status for s in entry_statuses([entry], on_cpu)] == ["not-tested"]
+    on_gpu = [flax(device=JAX_GPU, verdict="known-deviation", explained={"flax-one-pass": 2})]
+    assert [(s.status, s.examples) for s in entry_statuses([entry], on_gpu)] == [("active", 2)]
+    assert entry.as_dict()["device"] == "cuda"

@@ -22,7 +22,8 @@ different numbers, and reads the convention off the output:
 - a call with no training flag: does it update the moving statistics?
 
 Beside them: the device it ran on and its float32 math mode there (``adapters.math_mode``: the
-settings, and whether a float32 convolution reads float32 or TF32 by default and in full float32).
+settings, and whether a float32 convolution and its engine's matrix product read float32, TF32 or
+bfloat16, by default and in full float32).
 """
 
 from __future__ import annotations

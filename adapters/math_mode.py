@@ -12,18 +12,20 @@ framework's choice:
   allows TF32 for both convolutions and dot products; "highest": full float32);
 - TensorFlow: ``tf.config.experimental.tensor_float_32_execution_enabled()`` (True by default).
 
-The settings say what is allowed; :func:`measure` says what happens, at a size that takes the
-tensor-core path (a convolution too small for it computes in float32 whatever the settings: the
-issue that added this probe saw the suite's small convolutions pass on an H200 while an
-(8, 16, 16, 64) 'same' convolution with 64 3x3 filters broke the float32 bound). It runs that
-convolution through the adapter, on the adapter's device, with every input x = w = 1 + 2^-12: TF32
-(10 mantissa bits; rounding to nearest or truncating) turns each input into 1, so every product is
-1 and each output is its count of terms T (256, 384 or 576: exact in float32); float32 keeps the
-inputs, and each output is T (1 + 2^-12)^2 = T (1 + 2^-11 + 2^-24). So the excess of each output
-over T, in units of T 2^-11, is the *float32 fraction* r: 1 in float32, 0 in TF32 (or anything that
-keeps fewer than 12 mantissa bits). Float32's rounding moves r by at most gamma_T T / 2^-11 (576^2 u
-/ 0.28 <= 0.07 by the worst-case bound), far from the 0.5 that separates the two. The output
-reads ``"float32"`` (every r within 0.5 of 1), ``"tf32"`` (every r within 0.5 of 0) or ``"other"``.
+The settings say what is allowed; :func:`measure` and :func:`measure_matmul` say what happens, at
+a size that takes the tensor-core path (a convolution too small for it computes in float32 whatever
+the settings: the issue that added these probes saw the suite's small convolutions pass on an H200
+while an (8, 16, 16, 64) 'same' convolution with 64 3x3 filters broke the float32 bound). Both run
+that float32 convolution, or a (512, 512) x (512, 512) product, with every input equal to
+p = 1 + 2^-9 + 2^-12, exact in float32. An input format with b mantissa bits keeps
+p_b = p rounded to b bits (to nearest or truncated, the same here): float32 (23 bits) keeps p, TF32
+and float16 (10) keep 1 + 2^-9, bfloat16 (7) keeps 1. Each output is a sum of T equal products
+(T = 256, 384 or 576 in the convolution, by position; 512 in the product), so its relative excess
+e = y / T - 1 reads p_b^2 - 1: 2^-8 + 2^-11 + 2^-18 + 2^-20 (+ 2^-24) in float32, 2^-8 + 2^-18 in
+TF32, 0 in bfloat16. Float32's rounding of the products and sums moves e by at most (T + 1) u
+<= 3.5e-5 (the worst-case bound), less than a seventh of the 2^-12 within which a reading is
+named; the nearest two formats lie 2^-11 apart. A probe reads ``"float32"``, ``"tf32"`` or
+``"bfloat16"`` when every output does, else ``"other"``.
 
 :func:`full_float32` is the context in which the framework must compute in full float32 (PyTorch's
 ``allow_tf32 = False`` and "highest"; JAX's ``default_matmul_precision("highest")``; TensorFlow's
@@ -37,11 +39,15 @@ import contextlib
 
 import numpy as np
 
-DELTA = 2.0 ** -12  # below TF32's 10 mantissa bits (and its half ulp, 2^-11), within float32's 23
-EXCESS = 2.0 * DELTA  # (1 + DELTA)^2 = 1 + 2^-11 + 2^-24: the float32 product's excess over 1, to first order
+from bnconform import devices
+
+PROBE = 1.0 + 2.0 ** -9 + 2.0 ** -12  # exact in float32; 1 + 2^-9 in 10 mantissa bits, 1 in 7
+#: mantissa bits each named format keeps of an input (float16 keeps as many as TF32, and reads "tf32")
+FORMATS = {"float32": 23, "tf32": 10, "bfloat16": 7}
+BAND = 2.0 ** -12  # half the smallest distance between two formats' readings
 X_SHAPE = (8, 16, 16, 64)  # channels last; 64 filters of 3 x 3, 'same' padding (the issue's measurement)
 C_OUT = 64
-FRACTION_BAND = 0.5  # |r - 1| < band: float32; |r| < band: tf32
+MATMUL_SIZE = 512  # (512, 512) x (512, 512): T = 512 products an output
 
 
 def family(adapter) -> str:
@@ -108,6 +114,16 @@ def full_float32(name: str):
         yield
 
 
+def kept(bits: int) -> float:
+    """:data:`PROBE` rounded to ``bits`` mantissa bits (nearest; truncation gives the same here)."""
+    scale = 2.0 ** bits
+    return float(np.round(PROBE * scale) / scale)
+
+
+#: the relative excess e = y / T - 1 every output reads when the inputs keep each format's bits
+EXPECTED = {name: kept(bits) ** 2 - 1 for name, bits in FORMATS.items()}
+
+
 def terms(x_shape=X_SHAPE, kernel=(3, 3)) -> np.ndarray:
     """T: the number of products in each output of the 'same' convolution (N, H, W) of stride 1,
     counted as the kernel positions that fall inside the image, times the input channels."""
@@ -122,43 +138,77 @@ def terms(x_shape=X_SHAPE, kernel=(3, 3)) -> np.ndarray:
     return np.broadcast_to(per_image, x_shape[:3])
 
 
+def classify(y, count, what: str) -> dict:
+    """``{"value", "reading", "evidence"}`` of outputs ``y`` that are sums of ``count`` products of
+    :data:`PROBE` by itself: the format every output's e = y / T - 1 reads, else ``"other"``; the
+    reading is the median e."""
+    e = np.asarray(y, dtype=np.float64) / count - 1
+    value = next((name for name, want in EXPECTED.items() if np.all(np.abs(e - want) < BAND)), "other")
+    reading = float(np.median(e))
+    expected = ", ".join(f"{name} {want:.6g}" for name, want in EXPECTED.items())
+    return {"value": value, "reading": reading,
+            "evidence": f"{what} of inputs 1 + 2^-9 + 2^-12: e = y / T - 1 from {float(np.min(e)):.6g} to "
+                        f"{float(np.max(e)):.6g}, median {reading:.6g} ({expected})"}
+
+
 def measure(adapter) -> dict:
-    """Run the probe convolution through ``adapter`` on its device: ``{"value": "float32" | "tf32" |
-    "other" | None, "reading", "evidence"}``, the reading being the median float32 fraction r
-    (None: the adapter offers no conv2d)."""
+    """Run the probe convolution through ``adapter`` on its device (None: it offers no conv2d)."""
     from bnconform.cases import ConvCase, ConvInputs
 
     if "conv2d" not in adapter.capabilities.ops:
         return {"value": None, "evidence": f"{adapter.name} offers no conv2d"}
     case = ConvCase(x_shape=X_SHAPE, c_out=C_OUT, kernel=(3, 3), padding="same", dtype="float32")
-    x = np.full(X_SHAPE, 1.0 + DELTA)
-    w = np.full(case.w_shape, 1.0 + DELTA)
+    x = np.full(X_SHAPE, PROBE)
+    w = np.full(case.w_shape, PROBE)
     with adapter.placed():
-        y = np.asarray(adapter.conv2d(case, ConvInputs(x=x, w=w, b=None)), dtype=np.float64)
-    count = terms()[..., None]
-    r = (y - count) / (count * EXCESS)
-    if np.all(np.abs(r - 1) < FRACTION_BAND):
-        value = "float32"
-    elif np.all(np.abs(r) < FRACTION_BAND):
-        value = "tf32"
+        y = adapter.conv2d(case, ConvInputs(x=x, w=w, b=None))
+    return classify(y, terms()[..., None], f"float32 conv {X_SHAPE} * ({C_OUT}, 3, 3) 'same'")
+
+
+def measure_matmul(engine: str, request: str) -> dict:
+    """The float32 matrix product of ``engine`` (torch, jax, tensorflow) on ``request`` (cpu, cuda):
+    what a dense layer of any framework on that engine computes (None: no such engine)."""
+    n = MATMUL_SIZE
+    a = np.full((n, n), PROBE, dtype=np.float32)
+    if engine == "torch":
+        import torch
+
+        device = torch.device("cpu") if request == "cpu" else torch.device("cuda", 0)
+        t = torch.tensor(a, device=device)
+        y = torch.matmul(t, t).cpu().numpy()
+    elif engine == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        t = jax.device_put(a, jax.devices("cpu" if request == "cpu" else "gpu")[0])
+        y = np.asarray(jnp.matmul(t, t))
+    elif engine == "tensorflow":
+        import tensorflow as tf
+
+        with tf.device("/CPU:0" if request == "cpu" else "/GPU:0"):
+            t = tf.constant(a)
+            y = tf.matmul(t, t).numpy()
     else:
-        value = "other"
-    reading = float(np.median(r))
-    return {"value": value, "reading": reading,
-            "evidence": (f"float32 conv {X_SHAPE} * ({C_OUT}, 3, 3) 'same' of x = w = 1 + 2^-12: float32 fraction "
-                         f"r = (y - T) / (T 2^-11) from {float(np.min(r)):.6g} to {float(np.max(r)):.6g}, median "
-                         f"{reading:.6g} (float32 1, tf32 0)")}
+        return {"value": None, "evidence": f"no matrix product for {engine}"}
+    return classify(y, n, f"float32 matmul ({n}, {n}) x ({n}, {n})")
 
 
 def probe(adapter) -> dict:
-    """The adapter's float32 math mode on its device: the settings, what the default measures and
-    what :func:`full_float32` measures."""
+    """The adapter's float32 math mode on its device: the settings, what the probe convolution
+    measures by default and in :func:`full_float32` (``default``, ``full_float32``), and the same for
+    its engine's matrix product (``matmul``)."""
     name = family(adapter)
-    found = {"device": adapter.device_record(), "settings": settings(name)}
+    found = {"device": adapter.device_record(), "settings": settings(name), "matmul": {}}
+    request = devices.requested(found["device"].get("platform"))
     for mode, context in (("default", contextlib.nullcontext), ("full_float32", lambda: full_float32(name))):
-        try:
-            with context():
-                found[mode] = measure(adapter)
-        except Exception as e:  # noqa: BLE001 - a probe's failure is itself a finding
-            found[mode] = {"value": None, "evidence": f"{type(e).__name__}: {e}"}
+        for key, run in ((mode, lambda: measure(adapter)), ("matmul", lambda: measure_matmul(name, request))):
+            try:
+                with context():
+                    result = run()
+            except Exception as e:  # noqa: BLE001 - a probe's failure is itself a finding
+                result = {"value": None, "evidence": f"{type(e).__name__}: {e}"}
+            if key == "matmul":
+                found["matmul"][mode] = result
+            else:
+                found[mode] = result
     return found

@@ -34,17 +34,20 @@ def _probe(probe: Any) -> tuple[str, str | None]:
 
 
 def _findings(fp: dict) -> dict:
-    """The fingerprint's probes, with the device it ran on and its float32 math mode (by default and
-    in full float32: ``adapters.math_mode``) as rows of their own where it recorded them."""
+    """The fingerprint's probes, with the device it ran on and its float32 math mode (the probe
+    convolution and its engine's matrix product, by default and in full float32:
+    ``adapters.math_mode``) as rows of their own where it recorded them."""
     found = dict(fp.get("probes") or {})
     device = fp.get("device")
     if isinstance(device, dict):
         found["device"] = {"value": device.get("name") or device.get("platform"), "evidence": None}
     math = fp.get("math_mode")
     if isinstance(math, dict):
+        matmul = math.get("matmul") if isinstance(math.get("matmul"), dict) else {}
         for mode in ("default", "full_float32"):
-            if isinstance(math.get(mode), dict):
-                found[f"float32 math ({mode.replace('_', ' ')})"] = math[mode]
+            for op, probes in (("conv2d", math), ("matmul", matmul)):
+                if isinstance(probes.get(mode), dict):
+                    found[f"float32 {op} ({mode.replace('_', ' ')})"] = probes[mode]
     return found
 
 

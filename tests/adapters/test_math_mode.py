@@ -18,36 +18,64 @@ def torch_adapter(monkeypatch):
     return adapters.load("torch", "cpu")
 
 
+def test_the_probe_values_by_hand():
+    """(1 + 2^-9 + 2^-12)^2 - 1 = 2^-8 + 2^-11 + 2^-18 + 2^-20 + 2^-24; TF32 keeps 1 + 2^-9, whose
+    square is 1 + 2^-8 + 2^-18; bfloat16 keeps 1."""
+    assert math_mode.EXPECTED == {"float32": 2.0**-8 + 2.0**-11 + 2.0**-18 + 2.0**-20 + 2.0**-24,
+                                  "tf32": 2.0**-8 + 2.0**-18, "bfloat16": 0.0}
+
+
 def test_the_cpu_computes_float32(torch_adapter):
     found = math_mode.probe(torch_adapter)
     assert found["device"] == {"platform": "cpu", "name": "cpu"}
-    assert found["default"]["value"] == found["full_float32"]["value"] == "float32"
-    # each product (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 keeps 1 + 2^-11 in float32, and the partial sums
-    # k (1 + 2^-11), k <= 576, are exact: r = 1, give or take the 2^-24 (2^-13 of r), by hand
-    assert found["default"]["reading"] == pytest.approx(1, abs=2.0**-13)
+    for probe in (found["default"], found["full_float32"], found["matmul"]["default"], found["matmul"]["full_float32"]):
+        assert probe["value"] == "float32", found
+        # float32 rounding of 577 terms at most: (T + 1) u of e
+        assert abs(probe["reading"] - (2.0**-8 + 2.0**-11 + 2.0**-18 + 2.0**-20)) <= 577 * 2.0**-24, probe
     assert set(found["settings"]) == {"torch.backends.cudnn.allow_tf32", "torch.backends.cuda.matmul.allow_tf32",
                                       "torch.get_float32_matmul_precision()"}
 
 
-def truncate(t):  # keep 10 of float32's 23 mantissa bits, dropping the rest
-    return (t.view(torch.int32) & ~0x1FFF).view(torch.float32)
+def keep(bits: int, rounding: str):
+    """Keep ``bits`` of float32's 23 mantissa bits: truncating, or to nearest with ties to even."""
+    drop = 23 - bits
+    mask = (1 << drop) - 1
+
+    def apply(t):
+        b = t.view(torch.int32)
+        if rounding == "nearest":
+            b = b + (mask >> 1) + ((b >> drop) & 1)
+        return (b & ~mask).view(torch.float32)
+
+    apply.__name__ = f"{rounding}{bits}"
+    return apply
 
 
-def nearest(t):  # keep 10 of float32's 23 mantissa bits, rounding to nearest, ties to even
-    bits = t.view(torch.int32)
-    return ((bits + 0xFFF + ((bits >> 13) & 1)) & ~0x1FFF).view(torch.float32)
+truncate, nearest = keep(10, "truncate"), keep(10, "nearest")
 
 
-@pytest.mark.parametrize("tf32", [truncate, nearest], ids=lambda f: f.__name__)
-def test_a_convolution_on_tf32_inputs_reads_tf32(torch_adapter, monkeypatch, tf32):
+def plant(monkeypatch, rounding):
+    """The torch adapter's convolution computes on inputs passed through ``rounding``."""
     import adapters.torch_adapter as ta
 
     real = ta.F.conv2d
-    assert tf32(torch.tensor([1 + 2.0**-10 + 2.0**-11 + 2.0**-12])).item() == {
-        "truncate": 1 + 2.0**-10, "nearest": 1 + 2.0**-9}[tf32.__name__]
-    monkeypatch.setattr(ta.F, "conv2d", lambda x, w, *a, **k: real(tf32(x), tf32(w), *a, **k))
+    monkeypatch.setattr(ta.F, "conv2d", lambda x, w, *a, **k: real(rounding(x), rounding(w), *a, **k))
+
+
+@pytest.mark.parametrize("rounding", [truncate, nearest], ids=lambda f: f.__name__)
+def test_a_convolution_on_tf32_inputs_reads_tf32(torch_adapter, monkeypatch, rounding):
+    assert rounding(torch.tensor([1 + 2.0**-10 + 2.0**-11 + 2.0**-12])).item() == {
+        "truncate10": 1 + 2.0**-10, "nearest10": 1 + 2.0**-9}[rounding.__name__]
+    plant(monkeypatch, rounding)
     found = math_mode.measure(torch_adapter)
-    assert found["value"] == "tf32" and found["reading"] == 0.0, found  # every product 1, every sum exact
+    assert found["value"] == "tf32", found
+
+
+@pytest.mark.parametrize("rounding", [keep(7, "truncate"), keep(7, "nearest")], ids=lambda f: f.__name__)
+def test_a_convolution_on_bfloat16_inputs_reads_bfloat16(torch_adapter, monkeypatch, rounding):
+    plant(monkeypatch, rounding)
+    found = math_mode.measure(torch_adapter)
+    assert found["value"] == "bfloat16" and found["reading"] == 0.0, found  # every product 1, every sum exact
 
 
 def test_a_convolution_that_is_neither_reads_other(torch_adapter, monkeypatch):
@@ -63,7 +91,21 @@ def test_a_convolution_that_is_neither_reads_other(torch_adapter, monkeypatch):
 
     monkeypatch.setattr(ta.F, "conv2d", mixed)
     found = math_mode.measure(torch_adapter)
-    assert found["value"] == "other" and "from 0 to 1," in found["evidence"], found
+    assert found["value"] == "other", found
+
+
+def test_a_matrix_product_on_tf32_inputs_reads_tf32_beside_a_float32_convolution(torch_adapter, monkeypatch):
+    real = torch.matmul
+    monkeypatch.setattr(torch, "matmul", lambda a, b: real(nearest(a), nearest(b)))
+    found = math_mode.probe(torch_adapter)
+    assert (found["default"]["value"], found["matmul"]["default"]["value"]) == ("float32", "tf32"), found
+
+
+@pytest.mark.parametrize("engine", ["jax", "tensorflow"])
+def test_the_other_engines_matrix_products_read_float32_on_the_cpu(engine):
+    pytest.importorskip(engine)
+    assert math_mode.measure_matmul(engine, "cpu")["value"] == "float32"
+    assert math_mode.measure_matmul("numpy", "cpu") == {"value": None, "evidence": "no matrix product for numpy"}
 
 
 def test_the_probe_counts_the_terms_of_a_same_convolution():

@@ -21,13 +21,15 @@ from .conftest import check_drawn, conformance, require
 
 @conformance("math_mode_probe")
 def test_full_float32_reads_float32(target, mode, dtype, adapter, observe, prop):
-    """The probe convolution in full float32 gives float32's answer on the adapter's device; the
-    default's reading is in the failure message and in ``bnconform``'s gpu_check output."""
+    """The probe convolution and its engine's matrix product in full float32 give float32's answer
+    on the adapter's device; the default's readings are in the failure message and in the GPU
+    check's ``math_mode/<family>.json``."""
     require(adapter, prop.op, dtype)
     found = math_mode.probe(adapter)
     assert found["full_float32"]["value"] == "float32", found
+    assert found["matmul"]["full_float32"]["value"] == "float32", found  # its engine's matrix product
     if adapter.device_record()["platform"] == "cpu":  # no tensor cores: the default is float32 too
-        assert found["default"]["value"] == "float32", found
+        assert found["default"]["value"] == found["matmul"]["default"]["value"] == "float32", found
 
 
 class _NoTF32Excuse:

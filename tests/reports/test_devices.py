@@ -69,9 +69,12 @@ def test_the_fingerprint_table_shows_device_and_math_mode():
     from reports.page.fingerprints import fingerprints_section
 
     fp = {"framework": "torch", "version": "2.11.0", "target": "torch", "probes": {},
-          "device": H200, "math_mode": {"default": {"value": "tf32", "evidence": "-> 1.0"},
-                                        "full_float32": {"value": "float32", "evidence": "-> 1.0000019"}}}
+          "device": H200, "math_mode": {"default": {"value": "tf32", "evidence": "e = 0.00391"},
+                                        "full_float32": {"value": "float32", "evidence": "e = 0.00439"},
+                                        "matmul": {"default": {"value": "bfloat16", "evidence": "e = 0"},
+                                                   "full_float32": {"value": "float32", "evidence": "e = 0.0044"}}}}
     doc = make_doc("h200", [], fingerprints={"torch": fp})
     html = str(fingerprints_section([Run(name="h200", path="x", doc=doc)]))
-    for text in ("float32 math (default)", "tf32", "float32 math (full float32)", "cuda:0 NVIDIA H200"):
+    for text in ("float32 conv2d (default)", "tf32", "float32 conv2d (full float32)", "float32 matmul (default)",
+                 "bfloat16", "float32 matmul (full float32)", "cuda:0 NVIDIA H200"):
         assert text in html, text

@@ -201,14 +201,15 @@ def probe(adapter) -> dict:
     found = {"device": adapter.device_record(), "settings": settings(name), "matmul": {}}
     request = devices.requested(found["device"].get("platform"))
     for mode, context in (("default", contextlib.nullcontext), ("full_float32", lambda: full_float32(name))):
-        for key, run in ((mode, lambda: measure(adapter)), ("matmul", lambda: measure_matmul(name, request))):
-            try:
-                with context():
-                    result = run()
-            except Exception as e:  # noqa: BLE001 - a probe's failure is itself a finding
-                result = {"value": None, "evidence": f"{type(e).__name__}: {e}"}
-            if key == "matmul":
-                found["matmul"][mode] = result
-            else:
-                found[mode] = result
+        found[mode] = _attempt(context, lambda: measure(adapter))
+        found["matmul"][mode] = _attempt(context, lambda: measure_matmul(name, request))
     return found
+
+
+def _attempt(context, run) -> dict:
+    """``run()`` inside ``context()``; a probe that raises is itself a finding."""
+    try:
+        with context():
+            return run()
+    except Exception as e:  # noqa: BLE001
+        return {"value": None, "evidence": f"{type(e).__name__}: {e}"}

@@ -213,3 +213,26 @@ def _attempt(context, run) -> dict:
             return run()
     except Exception as e:  # noqa: BLE001
         return {"value": None, "evidence": f"{type(e).__name__}: {e}"}
+
+
+def main(argv=None) -> int:
+    """``python -m adapters.math_mode DEVICE TARGET...``: every target's :func:`probe` on ``DEVICE``
+    as JSON (a target that is not installed, or does not see the device, says why)."""
+    import json
+    import sys
+
+    from . import Broken, Unavailable, load
+
+    device, *targets = sys.argv[1:] if argv is None else argv
+    found = {}
+    for name in targets:
+        try:
+            found[name] = probe(load(name, device))
+        except (Unavailable, Broken) as e:
+            found[name] = {"unavailable": str(e)}
+    print(json.dumps(found, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

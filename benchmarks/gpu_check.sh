@@ -83,8 +83,32 @@ step() {
     rc=$?
     [ "$rc" = 124 ] && echo "   $name: timed out after ${t} s (partial output kept)"
     printf '%s\t%s\t%s\n' "$name" "$rc" $(( $(date +%s) - t0 )) >> "$OUT/steps.tsv"
-    [ "$name" = facts ] || tail -n 3 "$log" | sed 's/^/   /'
+    case $name in
+        facts) ;;
+        math-mode-*) summarize_math_mode "$log" ;;
+        *) tail -n 3 "$log" | sed 's/^/   /' ;;
+    esac
     return 0
+}
+
+# summarize_math_mode FILE: one line per target of a math-mode probe file (what each probe read)
+summarize_math_mode() {
+    "$PY" - "$1" <<'EOF' 2>&1 | sed 's/^/   /'
+import json, sys
+try:
+    found = json.load(open(sys.argv[1]))
+except ValueError:
+    print(open(sys.argv[1]).read()[-400:])
+    sys.exit()
+for target, probe in found.items():
+    if "unavailable" in probe:
+        print(probe["unavailable"])  # names the target
+        continue
+    value = lambda p: (p or {}).get("value") or "n/a"
+    print(f"{target} on {probe['device'].get('name')}: conv2d {value(probe.get('default'))} "
+          f"(full float32 {value(probe.get('full_float32'))}), matmul {value(probe['matmul'].get('default'))} "
+          f"(full float32 {value(probe['matmul'].get('full_float32'))})")
+EOF
 }
 
 # importable MODULE...: 0 if every module has a spec (and none is assumed missing), else prints why
@@ -197,18 +221,6 @@ step facts 60 "$OUT/device_facts.txt" bash -c facts
 [ -f "$OUT/device_facts.txt" ] && sed 's/^/   /' "$OUT/device_facts.txt"
 
 # -- 2. conformance per family, 3. math-mode probes -----------------------------------------------
-PROBE='
-import json, sys
-import adapters
-from adapters import math_mode
-found = {}
-for name in sys.argv[2:]:
-    try:
-        found[name] = math_mode.probe(adapters.load(name, sys.argv[1]))
-    except (adapters.Unavailable, adapters.Broken) as e:
-        found[name] = {"unavailable": str(e)}
-print(json.dumps(found, indent=1))
-'
 ran=()
 for family in $FAMILIES; do
     modules=$(family_modules "$family") || { echo "gpu_check: unknown family $family" >&2; exit 2; }
@@ -231,7 +243,7 @@ for family in $FAMILIES; do
         --hypothesis-profile "$PROFILE" --results "$OUT/results/$family" --run-name "gpu_check/$family" \
         "${target_args[@]}" $PYTEST_ARGS
     # shellcheck disable=SC2086
-    step "math-mode-$family" 60 "$OUT/math_mode/$family.json" "${backend_env[@]}" "$PY" -c "$PROBE" "$DEVICE" $targets
+    step "math-mode-$family" 60 "$OUT/math_mode/$family.json" "${backend_env[@]}" "$PY" -m adapters.math_mode "$DEVICE" $targets
     ran+=("$family")
 done
 

@@ -94,6 +94,9 @@ def test_a_cpu_run_writes_results_probes_report_and_gate(tmp_path):
     tested = [r for r in results["records"] if r["verdict"] != "skip"]
     assert tested and {json.dumps(r["device"]) for r in tested} == {'{"platform": "cpu", "name": "cpu"}'}
     assert {r["id"].split("::")[1].split("[")[0] for r in tested} == {"test_conv2d", "test_conv2d_full_float32", "test_conv2d_production"}
+    # what each probe read, one line per target in the output
+    assert "torch on cpu: conv2d float32 (full float32 float32), matmul float32 (full float32 float32)" in proc.stdout
+    assert "torch-functional on cpu: conv2d n/a (full float32 n/a), matmul float32" in proc.stdout
     probes = json.loads((out / "math_mode" / "torch.json").read_text())
     assert probes["torch"]["default"]["value"] == probes["torch"]["full_float32"]["value"] == "float32"
     assert probes["torch-functional"]["default"]["value"] is None  # offers no conv2d: nothing to measure

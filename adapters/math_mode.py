@@ -217,15 +217,26 @@ def _attempt(context, run) -> dict:
 
 def main(argv=None) -> int:
     """``python -m adapters.math_mode DEVICE TARGET...``: every target's :func:`probe` on ``DEVICE``
-    as JSON (a target that is not installed, or does not see the device, says why)."""
+    as JSON (a target that is not installed, or does not see the device, says why; an unknown
+    device or target is a usage error, exit 2)."""
+    import argparse
     import json
-    import sys
 
-    from . import Broken, Unavailable, load
+    from . import Broken, Unavailable, get, load
 
-    device, *targets = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m adapters.math_mode",
+                                     description="The float32 math mode of each target on a device, as JSON.")
+    parser.add_argument("device", help="cpu, or cuda (alias gpu) for the framework's accelerator")
+    parser.add_argument("targets", nargs="+", metavar="TARGET")
+    args = parser.parse_args(argv)
+    try:
+        device = devices.normalize(args.device)
+        for name in args.targets:
+            get(name)
+    except ValueError as e:  # devices.UsageError, or an unknown target
+        parser.error(str(e))
     found = {}
-    for name in targets:
+    for name in args.targets:
         try:
             found[name] = probe(load(name, device))
         except (Unavailable, Broken) as e:

@@ -198,3 +198,21 @@ def test_a_tf32_default_is_a_known_deviation_but_full_float32_must_conform(tmp_p
     assert verdicts == {"test_conv2d[torch-float32--]": default_verdict,
                         "test_full_float32_reads_float32[torch-float32--]": "fail",
                         "test_conv2d_full_float32[torch-float32--]": "fail"}, verdicts
+
+
+@pytest.mark.parametrize("argv, problem", [(["h200", "torch"], "unknown device 'h200'"),
+                                           (["cpu", "torch", "nosuch"], "unknown adapter 'nosuch'")])
+def test_the_command_refuses_an_unknown_device_or_target(argv, problem, capsys):
+    with pytest.raises(SystemExit) as info:
+        math_mode.main(argv)
+    assert info.value.code == 2 and problem in capsys.readouterr().err
+
+
+def test_the_command_prints_every_targets_probe(monkeypatch, capsys):
+    import json
+
+    monkeypatch.setattr(adapters, "_LOADED", {})
+    assert math_mode.main(["cpu", "torch-functional"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["torch-functional"]["default"] == {"value": None, "evidence": "torch-functional offers no conv2d"}
+    assert found["torch-functional"]["matmul"]["default"]["value"] == "float32"

@@ -105,6 +105,9 @@ def test_a_matrix_product_on_tf32_inputs_reads_tf32_beside_a_float32_convolution
 def test_the_other_engines_matrix_products_read_float32_on_the_cpu(engine):
     pytest.importorskip(engine)
     assert math_mode.measure_matmul(engine, "cpu")["value"] == "float32"
+
+
+def test_an_engine_without_a_matrix_product_says_so():
     assert math_mode.measure_matmul("numpy", "cpu") == {"value": None, "evidence": "no matrix product for numpy"}
 
 

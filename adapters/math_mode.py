@@ -20,7 +20,8 @@ that float32 convolution, or a (512, 512) x (512, 512) product, with every input
 p = 1 + 2^-9 + 2^-12, exact in float32. An input format with b mantissa bits keeps
 p_b = p rounded to b bits (to nearest or truncated, the same here): float32 (23 bits) keeps p, TF32
 and float16 (10) keep 1 + 2^-9, bfloat16 (7) keeps 1. Each output is a sum of T equal products
-(T = 256, 384 or 576 in the convolution, by position; 512 in the product), so its relative excess
+(T = 256, 384 or 576 in the convolution, by position: the reference convolution of ones with
+ones; 512 in the product), so its relative excess
 e = y / T - 1 reads p_b^2 - 1: 2^-8 + 2^-11 + 2^-18 + 2^-20 (+ 2^-24) in float32, 2^-8 + 2^-18 in
 TF32, 0 in bfloat16. Float32's rounding of the products and sums moves e by at most (T + 1) u
 <= 3.5e-5 (the worst-case bound), less than a seventh of the 2^-12 within which a reading is
@@ -124,18 +125,12 @@ def kept(bits: int) -> float:
 EXPECTED = {name: kept(bits) ** 2 - 1 for name, bits in FORMATS.items()}
 
 
-def terms(x_shape=X_SHAPE, kernel=(3, 3)) -> np.ndarray:
-    """T: the number of products in each output of the 'same' convolution (N, H, W) of stride 1,
-    counted as the kernel positions that fall inside the image, times the input channels."""
-    _, h, w, c = x_shape
-    kh, kw = kernel
+def terms(case) -> np.ndarray:
+    """T: the number of products in each output of the convolution ``case``, the reference
+    convolution (``reference.conv2d``, its windows and padding) of ones with ones."""
+    import reference as R
 
-    def inside(size, k):  # per output position: how many of the k taps land in [0, size)
-        pad = (k - 1) // 2
-        return np.array([sum(0 <= i - pad + t < size for t in range(k)) for i in range(size)])
-
-    per_image = np.outer(inside(h, kh), inside(w, kw)) * c
-    return np.broadcast_to(per_image, x_shape[:3])
+    return R.conv2d(np.ones(case.x_shape), np.ones(case.w_shape), **case.conv_kwargs())
 
 
 def classify(y, count, what: str) -> dict:
@@ -162,7 +157,7 @@ def measure(adapter) -> dict:
     w = np.full(case.w_shape, PROBE)
     with adapter.placed():
         y = adapter.conv2d(case, ConvInputs(x=x, w=w, b=None))
-    return classify(y, terms()[..., None], f"float32 conv {X_SHAPE} * ({C_OUT}, 3, 3) 'same'")
+    return classify(y, terms(case), f"float32 conv {X_SHAPE} * ({C_OUT}, 3, 3) 'same'")
 
 
 def measure_matmul(engine: str, request: str) -> dict:

@@ -4,6 +4,7 @@ tensor cores' mechanism, made on the CPU), and ``full_float32`` sets and restore
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import adapters
@@ -112,10 +113,14 @@ def test_an_engine_without_a_matrix_product_says_so():
 
 
 def test_the_probe_counts_the_terms_of_a_same_convolution():
-    """Corners see 2 x 2 taps, edges 2 x 3, the inside 3 x 3, of 64 channels each."""
-    t = math_mode.terms()
-    assert t.shape == (8, 16, 16)
-    assert (t[0, 0, 0], t[0, 0, 5], t[0, 5, 5], t[3, 15, 15]) == (4 * 64, 6 * 64, 9 * 64, 4 * 64)
+    """Corners see 2 x 2 taps, edges 2 x 3, the inside 3 x 3, of 64 channels each, for every filter."""
+    from bnconform.cases import ConvCase
+
+    case = ConvCase(x_shape=math_mode.X_SHAPE, c_out=math_mode.C_OUT, kernel=(3, 3), padding="same")
+    t = math_mode.terms(case)
+    assert t.shape == (8, 16, 16, 64)
+    assert (t[0, 0, 0, 0], t[0, 0, 5, 7], t[0, 5, 5, 63], t[3, 15, 15, 1]) == (4 * 64, 6 * 64, 9 * 64, 4 * 64)
+    assert set(np.unique(t)) == {4 * 64, 6 * 64, 9 * 64}
 
 
 def test_full_float32_sets_and_restores_torchs_settings(monkeypatch):

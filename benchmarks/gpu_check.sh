@@ -111,11 +111,20 @@ for target, probe in found.items():
 EOF
 }
 
+# assumed_missing MODULE...: 0 (and prints why) if one of them is in GPU_CHECK_ASSUME_MISSING
+assumed_missing() {
+    local m
+    for m in "$@"; do
+        case $MISSING in *" $m "*) echo "$m is not installed (GPU_CHECK_ASSUME_MISSING)"; return 0 ;; esac
+    done
+    return 1
+}
+
 # importable MODULE...: 0 if every module has a spec (and none is assumed missing), else prints why
 importable() {
     local m
+    assumed_missing "$@" && return 1
     for m in "$@"; do
-        case $MISSING in *" $m "*) echo "$m is not installed (GPU_CHECK_ASSUME_MISSING)"; return 1 ;; esac
         "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$m') is None)" 2>/dev/null \
             || { echo "$m is not installed"; return 1; }
     done
@@ -151,10 +160,7 @@ BASE_MODULES="numpy hypothesis pytest ml_dtypes packaging tqdm jinja2 jsonschema
 WHEELS=${GPU_CHECK_WHEELS:-$PWD/.gpu/wheels}
 # imports MODULE...: 0 if every module imports (and none is assumed missing), else prints why
 imports() {
-    local m
-    for m in "$@"; do
-        case $MISSING in *" $m "*) echo "$m is not installed (GPU_CHECK_ASSUME_MISSING)"; return 1 ;; esac
-    done
+    assumed_missing "$@" && return 1
     "$PY" -c '
 import importlib, sys
 for m in sys.argv[1:]:

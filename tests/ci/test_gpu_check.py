@@ -147,3 +147,15 @@ def test_a_missing_base_dependency_is_installed_from_the_wheels_brought_along(tm
            f"{wheel.name} into " in proc.stdout
     steps = dict(line.split("\t")[:2] for line in (tmp_path / "out" / "steps.tsv").read_text().splitlines())
     assert steps == {"facts": "no-time", "conformance-torch": "no-time", "math-mode-torch": "no-time", "cifar": "no-time"}
+
+
+def test_the_base_modules_checked_are_the_projects_base_dependencies():
+    """gpu_check.sh's BASE_MODULES is pyproject's `dependencies`, as import names (markers for older
+    Pythons left out)."""
+    import re
+    import tomllib
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    wanted = {re.split(r"[<>=!~;\[ ]", d, maxsplit=1)[0].lower().replace("-", "_") for d in deps if ";" not in d}
+    line = next(l for l in SCRIPT.read_text().splitlines() if l.startswith("BASE_MODULES="))
+    assert set(line.split("=", 1)[1].strip('"').split()) == wanted

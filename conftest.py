@@ -36,6 +36,14 @@ def pytest_addoption(parser):
         "with the reason",
     )
     group.addoption(
+        "--kernels",
+        default=None,
+        metavar="NAME",
+        help="run under this CPU kernel configuration (bnconform/kernels.py: default, aten-avx2, aten-default, "
+        "onednn-on, onednn-off, ...; default: $BNCONFORM_KERNELS, else default, the path this CPU picks); "
+        "a configuration that does not take effect here skips its engine's tests with the measured reason",
+    )
+    group.addoption(
         "--bn-impl",
         action="append",
         default=[],
@@ -52,6 +60,13 @@ def pytest_configure(config):
     try:  # --device, else $BNCONFORM_DEVICE, else cpu; an unknown name is a usage error
         device.select(config.getoption("--device"))
     except device.UsageError as e:
+        raise pytest.UsageError(str(e)) from None
+    from adapters import kernel_paths
+    from bnconform import kernels
+
+    try:  # before any framework is imported: the switches are read at import
+        kernel_paths.select(config.getoption("--kernels"))
+    except kernels.UsageError as e:
         raise pytest.UsageError(str(e)) from None
     _provide_target_lookups()
     specs = config.getoption("--bn-impl")
@@ -73,7 +88,8 @@ def _provide_target_lookups() -> None:
         return
     import adapters
 
-    targets.provide(describe=adapters.describe, imported=adapters.imported, device=adapters.device_of)
+    targets.provide(describe=adapters.describe, imported=adapters.imported, device=adapters.device_of,
+                    kernels=adapters.kernels_of)
 
 
 def pytest_collection_modifyitems(config, items):

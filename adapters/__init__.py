@@ -43,6 +43,7 @@ __all__ = [
     "families",
     "get",
     "imported",
+    "kernels_of",
     "load",
     "module_distribution",
     "register",
@@ -130,6 +131,20 @@ def device_of(name: str) -> dict:
     if isinstance(result, Adapter):
         return result.device_record()
     return {"platform": request, "name": None}
+
+
+def kernels_of(name: str) -> dict | None:
+    """The CPU kernel path ``name``'s engine takes in this process (``adapters.kernel_paths``,
+    measured once per engine, importing it), as a dict; None for an engine without kernel
+    configurations (jax) or a target of no known engine."""
+    from bnconform import kernels
+
+    from . import kernel_paths
+
+    engine = get(name).engine
+    if engine not in kernels.ENGINES:
+        return None
+    return kernel_paths.resolve(engine).as_dict()
 
 
 def describe(target: str) -> dict:

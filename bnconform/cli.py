@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from . import kernels as kernel_configs
 from . import processes, progress
 from .commandline import USAGE, dispatch, positive_int
 
@@ -52,13 +54,61 @@ def _groups(selected: list[str] | None) -> dict[str, list[str]]:
     return groups
 
 
-def _pytest_command(targets, results_dir: Path, run_name: str, profile: str, extra, device: str = "cpu") -> list[str]:
+def _pytest_command(targets, results_dir: Path, run_name: str, profile: str, extra, device: str = "cpu",
+                    kernels: str = "default") -> list[str]:
     cmd = [sys.executable, "-m", "pytest", "tests/conformance", "-p", "no:cacheprovider", "-q",
            "--hypothesis-profile", profile, "--results", str(results_dir), "--run-name", run_name,
-           "--device", device]
+           "--device", device, "--kernels", kernels]
     for target in targets:
         cmd += ["--target", target]
     return cmd + list(extra)
+
+
+def _kernel_plan(groups: dict[str, list[str]], requested: list[str] | None) -> dict[str, list[str]]:
+    """The kernel configurations each family runs (``--kernels``, ``bnconform.kernels.expand``); a
+    configuration this machine's default already takes (measured: ``python -m adapters.kernel_paths``
+    in a clean interpreter) is dropped with a line saying so, since its run would repeat the
+    default's. ``ValueError`` for an unknown name, or names that apply to no family asked for."""
+    import adapters
+
+    requested = requested or [os.environ.get(kernel_configs.ENV) or kernel_configs.DEFAULT]
+    plan = {family: kernel_configs.expand(requested, adapters.get(targets[0]).engine)
+            for family, targets in groups.items()}
+    if not any(plan.values()):
+        raise ValueError(f"--kernels {' '.join(requested)}: no family asked for has such a configuration "
+                         f"(families: {', '.join(groups)}; configurations: {', '.join(kernel_configs.names())})")
+    defaults: dict[str, str | None] = {}
+    for family, configs in plan.items():
+        engine = adapters.get(groups[family][0]).engine
+        if not configs:
+            print(f"bnconform run: {family}: none of the kernel configurations asked for is one of {engine}'s "
+                  f"({', '.join(c.name for c in kernel_configs.for_engine(engine)) or 'it declares none'}): not run")
+            continue
+        if configs == [kernel_configs.DEFAULT]:
+            continue
+        if engine not in defaults:
+            defaults[engine] = _default_path(engine)
+        same = defaults[engine]
+        if same in configs and kernel_configs.DEFAULT in configs:
+            configs.remove(same)
+            print(f"bnconform run: {family}: kernel configuration {same} is this machine's default for {engine} "
+                  "(measured): run once, as default")
+    return plan
+
+
+def _default_path(engine: str | None) -> str | None:
+    """The configuration ``engine``'s default path is on this machine, measured in a clean interpreter
+    (None if it cannot be measured: the family's own run then says why)."""
+    env = {k: v for k, v in os.environ.items() if k != kernel_configs.ENV}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.run([sys.executable, "-m", "adapters.kernel_paths", str(engine)], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])["name"] if proc.returncode == 0 and lines else None
+    except (ValueError, KeyError):
+        return None
 
 
 def _check_deviations() -> str | None:
@@ -128,22 +178,34 @@ def cmd_run(args) -> int:
                   + "\n".join(f"  {family}: {found['detail']}" for family, found in seen.items()), file=sys.stderr)
             return USAGE
     results = Path(args.results)
+    try:
+        plan = _kernel_plan(groups, args.kernels)
+    except ValueError as e:
+        print(f"bnconform run: {e}", file=sys.stderr)
+        return USAGE
     jobs = []
     for family, targets in groups.items():
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-        if family.startswith("keras-"):
-            env["KERAS_BACKEND"] = family.removeprefix("keras-")
-        out = results / family
-        cmd = _pytest_command(targets, out, f"{args.name}/{family}", args.profile, args.pytest_args, device)
-        jobs.append((family, cmd, env, out))
-    print(f"bnconform run: {len(jobs)} framework families, profile {args.profile!r}, {args.jobs} at a time")
+        for config in plan[family]:
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **{kernel_configs.ENV: config})
+            if family.startswith("keras-"):
+                env["KERAS_BACKEND"] = family.removeprefix("keras-")
+            label = family if config == kernel_configs.DEFAULT else f"{family}@{config}"
+            out = results / label
+            cmd = _pytest_command(targets, out, f"{args.name}/{label}", args.profile, args.pytest_args, device,
+                                  config)
+            jobs.append((label, cmd, env, out))
+    print(f"bnconform run: {len(jobs)} runs ({len(groups)} framework families), profile {args.profile!r}, "
+          f"{args.jobs} at a time")
     bars = progress.wanted(args.progress)
     started = time.monotonic()
     processes.run_each(lambda job: _run_family(*job, bars=bars), jobs, parallel=args.jobs)
     print(f"conformance finished in {time.monotonic() - started:.0f} s")
     cifar_code = _run_cifar(args.cifar, cifar_targets, results, device) if args.cifar else 0
     blobs_code = _run_blobs(blobs_targets, results) if args.blobs else 0
-    files = sorted(str(p) for p in results.glob("*/results.json"))
+    written = [out / "results.json" for *_, out in jobs]  # this run's files, not an earlier run's
+    written += [results / name / "results.json" for name, asked in (("cifar", args.cifar), ("blobs", args.blobs))
+                if asked]
+    files = [str(p) for p in written if p.is_file()]
     if not files:
         print("bnconform run: no results were written; see the pytest.log files", file=sys.stderr)
         return 1
@@ -242,10 +304,12 @@ def _register_user_target(target: str) -> None:
 
 def cmd_replay(args) -> int:
     import adapters
+    from adapters import kernel_paths
     from bnconform import checks
 
     try:
         prop, case = _replayed(args.property, args.case)
+        kernel_paths.select(args.kernels)  # before the framework is imported
         _register_user_target(args.target)
         adapter = adapters.load(args.target, _device_arg(args.device))
     except (ValueError, json.JSONDecodeError) as e:
@@ -257,22 +321,49 @@ def cmd_replay(args) -> int:
     except adapters.Broken as e:  # installed but failing: not a usage error, the framework's fault
         print(f"bnconform replay: {e}", file=sys.stderr)
         return 1
-    try:
-        example = checks.run(prop.name, adapter, case, args.mode)
-        comparisons = checks.judge(example)
-    except ValueError as e:
-        print(f"bnconform replay: {e}", file=sys.stderr)
+    path = adapters.kernels_of(args.target)
+    if path is not None and not path["honoured"]:
+        print(f"bnconform replay: --kernels: {path['reason']}", file=sys.stderr)
         return USAGE
     fw = adapter.describe()
     where = adapter.device_record()
-    print(f"{args.property} | {adapter.name} ({fw['framework']} {fw['version']}) | mode {args.mode} | {case.dtype}"
-          f" | device {where['name'] or where['platform']}")
+    heading = (f"{args.property} | {adapter.name} ({fw['framework']} {fw['version']}) | mode {args.mode} | {case.dtype}"
+               f" | device {where['name'] or where['platform']}"
+               + (f" | kernels {path['name']} (asked: {path['asked']})" if path else ""))
+    try:
+        example = checks.run(prop.name, adapter, case, args.mode)
+    except ValueError as e:
+        if _USAGE_MESSAGE.match(str(e)):  # the suite refused the arguments before calling the framework
+            print(f"bnconform replay: {e}", file=sys.stderr)
+            return USAGE
+        return _framework_error(heading, e, case)
+    except Exception as e:  # noqa: BLE001 - whatever the framework raises is its verdict: error
+        return _framework_error(heading, e, case)
+    comparisons = checks.judge(example)
+    print(heading)
     for c in comparisons:
         print(c.message())
     if not all(c.ok for c in comparisons):
         for line in _known_deviation_lines(adapter, example):
             print(line)
     return 0 if all(c.ok for c in comparisons) else 1
+
+
+#: the suite's own refusals of a replay's arguments start with the argument's name (bnconform.checks)
+_USAGE_MESSAGE = re.compile(r"^(mode|target|kind|property|case|numerics|conventions): ")
+
+
+def _framework_error(heading: str, exc: BaseException, case) -> int:
+    """A framework's exception during a replay, as its verdict: one paragraph (what raised, the
+    message, the case, where it ran), no traceback; exit 1, as the test's ``error`` record."""
+    message = " ".join(str(exc).split()) or "(no message)"
+    if len(message) > 2000:
+        message = message[:2000] + " ..."
+    print(heading)
+    print(f"ERROR: the framework raised {type(exc).__module__}.{type(exc).__qualname__}: {message}\n"
+          f"case: {case.dumps()}\n"
+          "verdict: error (the conformance test of this case records an error, not a failed property)")
+    return 1
 
 
 _PROBE = """
@@ -403,6 +494,14 @@ NESTED = {
 }
 
 
+def _cores() -> int:
+    """The CPU cores this process may run on (``sched_getaffinity``; ``os.cpu_count()`` elsewhere)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in NESTED:
@@ -423,7 +522,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results", default="results", help="results directory (default: results/)")
     run.add_argument("--out", default="reports/out", help="report directory (default: reports/out/)")
     run.add_argument("--name", default=os.environ.get("TOX_ENV_NAME", "local"), help="run name (default: local)")
-    run.add_argument("-j", "--jobs", type=positive_int, default=1, help="framework families run at once (default 1)")
+    run.add_argument("-j", "--jobs", type=positive_int, default=_cores(),
+                     help=f"runs (a framework family under one kernel configuration) at once (default: the "
+                          f"cores this process may use, {_cores()} here)")
+    run.add_argument("--kernels", action="append", metavar="NAME",
+                     help="CPU kernel configurations to run each family under (repeatable): default (the path "
+                          "this CPU picks), a name of bnconform/kernels.py (" + ", ".join(
+                              c.name for c in kernel_configs.CONFIGS) + "), or all (default and every "
+                          "configuration of each family's engine); default: $BNCONFORM_KERNELS, else default")
     run.add_argument("--cifar", metavar="PROFILE", choices=("quick", "standard", "full", "gpu"),
                      help="also train the CIFAR-10 models of this profile (quick: about 10 min on 2 cores; "
                           "gpu: the lectures in full, 3 seeds, with --device cuda) on --device and gate "
@@ -442,6 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("mode")
     rep.add_argument("case", help="the case JSON a failure printed")
     rep.add_argument("--device", default=None, help=DEVICE_HELP)
+    rep.add_argument("--kernels", default=None, metavar="NAME",
+                     help="the CPU kernel configuration to replay under (bnconform/kernels.py; default: "
+                          "$BNCONFORM_KERNELS, else default, this CPU's own path)")
     rep.set_defaults(func=cmd_replay)
     tg = sub.add_parser("targets", help="list the adapters and whether they are installed (--load: whether they load)")
     tg.add_argument("--load", action="store_true",

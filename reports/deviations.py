@@ -5,7 +5,8 @@ that file's header for the format. Each entry names the tests it may apply to (`
 ``framework``, ``versions``, ``property``, ``op``, ``kind``, ``mode``, ``dtype``: ``fnmatch``-style
 patterns, ``versions`` a bounded PEP 440 specifier; ``property``, ``op`` and ``kind`` must each match
 a row of the property table, ``bnconform.properties``; ``device`` is ``cpu`` or ``cuda``/``gpu``,
-the device the record ran on, as ``--device`` names it: ``bnconform.devices``) and, with ``model``
+the device the record ran on, as ``--device`` names it: ``bnconform.devices``; ``kernels`` a kernel
+configuration of ``bnconform.kernels``, the CPU kernel path the record measured) and, with ``model``
 and ``params``, *what the framework computes instead*: a variant of the reference or of the
 tolerance model (``bnconform.variants``).
 
@@ -53,7 +54,7 @@ __all__ = [
 
 _PATTERN_FIELDS = ("target", "framework", "property", "op", "kind", "mode", "dtype")
 _REQUIRED = ("id", "framework", "versions", "property", "model", "reason", "link")
-_KNOWN = set(_PATTERN_FIELDS) | {"id", "versions", "device", "model", "params", "reason", "link"}
+_KNOWN = set(_PATTERN_FIELDS) | {"id", "versions", "device", "kernels", "model", "params", "reason", "link"}
 _RETIRED = {
     "occurs": "'occurs' is no longer used: an entry is a model (model = ...), and only the examples that "
               "agree with it count as the deviation",
@@ -96,6 +97,7 @@ class Deviation:
     mode: str = "*"
     dtype: str = "*"
     device: str = "*"  # "*", "cpu" or "cuda" (the accelerator; "gpu" is read as "cuda")
+    kernels: str = "*"  # "*" or a kernel configuration of bnconform.kernels (the path the record measured)
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     line: int | None = None
     _spec: SpecifierSet | None = field(default=None, compare=False, repr=False)
@@ -114,6 +116,8 @@ class Deviation:
             parts.append(f"dtype={self.dtype}")
         if self.device != "*":
             parts.append(f"device={self.device}")
+        if self.kernels != "*":
+            parts.append(f"kernels={self.kernels}")
         return f"#{self.index} {self.id} ({' '.join(parts)})"
 
     @property
@@ -143,7 +147,13 @@ class Deviation:
             value = record.get(name)
             if value is None or not fnmatch.fnmatchcase(str(value), pattern):
                 return False
-        return self.matches_device(record)
+        return self.matches_device(record) and self.matches_kernels(record)
+
+    def matches_kernels(self, record: Mapping[str, Any]) -> bool:
+        """Whether ``record`` ran on the entry's kernel path (any, when the entry names none): the
+        configuration the run measured (``default`` resolved to the path the machine took), so an
+        entry for ``onednn-off`` covers a CPU whose default is oneDNN off as well as the switch."""
+        return self.kernels == "*" or record.get("kernels") == self.kernels
 
     def matches_device(self, record: Mapping[str, Any]) -> bool:
         """Whether ``record`` ran on the entry's device (any, when the entry names none)."""
@@ -157,7 +167,7 @@ class Deviation:
         """The entry as written (for the results file and the report)."""
         return {"index": self.index, "id": self.id, "target": self.target, "framework": self.framework,
                 "versions": self.versions, "property": self.property, "op": self.op, "kind": self.kind, "mode": self.mode,
-                "dtype": self.dtype, "device": self.device, "model": self.model, "params": dict(self.params), "reason": self.reason,
+                "dtype": self.dtype, "device": self.device, "kernels": self.kernels, "model": self.model, "params": dict(self.params), "reason": self.reason,
                 "link": self.link}
 
 
@@ -269,6 +279,16 @@ def _entry(raw: Mapping[str, Any], index: int, line: int | None, path) -> Deviat
         except devices.UsageError:
             fail(f"device {device!r}: expected cpu, or cuda (alias gpu) for the framework's accelerator, "
                  "as --device names them")
+    kernels = raw.get("kernels", "*")
+    if kernels != "*":
+        from bnconform import kernels as kernel_configs
+
+        try:
+            kernel_configs.get(kernels)
+        except kernel_configs.UsageError:
+            fail(f"kernels {kernels!r}: expected a kernel configuration, one of "
+                 f"{', '.join(c.name for c in kernel_configs.CONFIGS)} (the path a record measured; "
+                 "'default' is not a path)")
     _check_model(raw["model"], dict(params), raw["property"], fail)
     values = {key: raw[key] for key in raw if key not in ("versions", "params")}
     return Deviation(index=index, versions=raw["versions"].strip(), params=dict(params), line=line, _spec=spec,
@@ -432,7 +452,7 @@ def entry_statuses(deviations: Iterable[Deviation], records: Iterable[Mapping[st
                           and fnmatch.fnmatchcase(str(r["framework"]), deviation.framework)
                           and (deviation.target == "*" or (r.get("target") is not None and
                                fnmatch.fnmatchcase(str(r["target"]), deviation.target)))
-                          and deviation.matches_device(r)]
+                          and deviation.matches_device(r) and deviation.matches_kernels(r)]
         versions = sorted({str(r.get("version")) for r in same_framework})
         covered = [r for r in same_framework if deviation.matches(r)]
         explaining = [r for r in covered if (r.get("explained") or {}).get(deviation.id)]

@@ -154,12 +154,16 @@ def _version(record: dict[str, Any], imports: dict[Any, tuple[str | None, bool]]
 
 
 def _unit(record: dict[str, Any]) -> str:
-    """The gate's unit: a framework version on a device, ``torch 2.11.0 on cuda (cuda:0 NVIDIA H200)``
+    """The gate's unit: a framework version on a device and a CPU kernel path,
+    ``torch 2.11.0 on cuda (cuda:0 NVIDIA H200)``, ``keras 3.15.1 [tensorflow] kernels onednn-off``
     (``torch 2.13.0`` alone on the cpu, every record's device before devices were recorded);
-    a failure on the GPU alone is that unit's failure, never averaged with the CPU's passes."""
+    a failure on the GPU or on one kernel path alone is that unit's failure, never averaged with
+    the others' passes."""
     who = f"{record.get('framework')} {record.get('version') or '?'}"
     if record.get("backend"):
         who += f" [{record['backend']}]"
+    if record.get("kernels"):
+        who += f" kernels {record['kernels']}"
     device = device_label(record)
     return who if device == "cpu" else f"{who} on {device}"
 
@@ -250,6 +254,14 @@ def evaluate(results: Results, *, strict: bool = False) -> GateOutcome:
     return outcome
 
 
+def not_honoured(run: dict[str, Any]) -> list[str]:
+    """Why each kernel configuration the run asked for did not take effect (``run.kernels``: the
+    engines whose measured path is not the one asked for); [] when every one did."""
+    engines = ((run.get("kernels") or {}).get("engines") or {}).values()
+    return [str(path.get("reason") or f"{path.get('asked')} not honoured") for path in engines
+            if not path.get("honoured", True)]
+
+
 def _declared(run: Run, outcome: GateOutcome) -> None:
     """A run none of whose declared targets was tested fails (a reason naming it, the targets and
     why they were skipped); a declared target left untested beside tested ones is a warning."""
@@ -257,6 +269,12 @@ def _declared(run: Run, outcome: GateOutcome) -> None:
         return  # a CIFAR-10 run, or a run without conformance records and no declared targets
     targets, explicit = declared_targets(run.doc["run"], run.records)
     untested = untested_targets(targets, run.records)
+    not_run = not_honoured(run.doc["run"])
+    if not_run:  # a kernel configuration this machine cannot take: said, not failed (nothing ran on it)
+        outcome.warnings.extend(f"[{run.name}] kernel configuration not run on this machine: {reason}"
+                                for reason in not_run)
+    if untested and len(untested) == len(targets) and not_run:
+        return
     if untested and len(untested) == len(targets):
         what = "its declared targets" if explicit else "its targets"
         outcome.reasons.append(f"run {run.name}: none of {what} was tested ("

@@ -36,6 +36,7 @@ from .observe import ItemObservation, Observer
 from .schema import SEVERITY, VERDICTS
 from .targets import describe, imported
 from .targets import device as device_of
+from .targets import kernels as kernels_of
 from .tested import declared_targets, error_groups, untested_targets, version_mismatches
 from .writer import ResultsFile
 
@@ -179,7 +180,7 @@ class ResultsPlugin:
             path = self.results_dir / "results.json"
             environment = collect_environment()
         args = " ".join(shlex.quote(str(a)) for a in self.config.invocation_params.args)
-        run = {"name": self.run_name, "profile": None,
+        run = {"name": self.run_name, "profile": None, "kernels": {"asked": _asked_kernels()},
                "command": f"{Path(sys.executable).name} -m pytest {args}".rstrip(),
                "known_deviations": str(self.deviations_path) if self.deviations_path else None}
         self.results = ResultsFile(path, run, environment)
@@ -295,8 +296,7 @@ class ResultsPlugin:
             self._dirty = False
             self.results.flush()
 
-    @staticmethod
-    def _identity(item: pytest.Item, marker: pytest.Mark) -> dict[str, Any]:
+    def _identity(self, item: pytest.Item, marker: pytest.Mark) -> dict[str, Any]:
         params = getattr(getattr(item, "callspec", None), "params", {})
         target = params.get("target")
         target = None if target is None else str(target)
@@ -317,7 +317,22 @@ class ResultsPlugin:
             # where it will run (the device asked for, until its adapter is placed): an entry
             # naming a device covers the tests run there only
             "device": _device(target),
+            # the CPU kernel path its engine measured (bnconform.kernels): an entry naming one
+            # covers the tests run on that path only
+            "kernels": self._kernels(target),
         }
+
+    def _kernels(self, target: str | None) -> str | None:
+        """The kernel path ``target``'s engine measured (its configuration's name), noted per engine
+        in ``run.kernels`` the first time; None where the engine declares no configuration."""
+        path = kernels_of(target)
+        if path is None:
+            return None
+        engines = self.results.run.setdefault("kernels", {"asked": _asked_kernels()}).setdefault("engines", {})
+        if path.get("engine") not in engines:
+            engines[str(path.get("engine"))] = path
+            self._dirty = True
+        return path.get("name")
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -388,6 +403,7 @@ class ResultsPlugin:
             **state.identity,
             **versions,
             "device": _device(target),
+            "kernels": state.identity.get("kernels"),
             "verdict": state.verdict,
             "reason": state.reason,
             "examples": obs.examples,
@@ -411,6 +427,13 @@ class ResultsPlugin:
 def _device(target: str | None) -> dict[str, Any]:
     """Where the record's target ran (:func:`reports.targets.device`)."""
     return device_of(target)
+
+
+def _asked_kernels() -> str:
+    """The kernel configuration this process was asked for (``--kernels``, ``$BNCONFORM_KERNELS``)."""
+    from bnconform import kernels
+
+    return os.environ.get(kernels.ENV) or kernels.DEFAULT
 
 
 def _hypothesis_profile() -> str | None:

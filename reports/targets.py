@@ -14,18 +14,21 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-__all__ = ["describe", "device", "imported", "provide"]
+__all__ = ["describe", "device", "imported", "kernels", "provide"]
 
 _LOOKUPS: dict[str, Callable[[Any], Any]] = {}
 
 
 def provide(*, describe: Callable[[str], dict], imported: Callable[[str], dict | None],
-            device: Callable[[str | None], dict]) -> None:
+            device: Callable[[str | None], dict], kernels: Callable[[str], dict | None] | None = None) -> None:
     """Install the lookups: ``describe(target)`` (``{"framework", "version", "backend",
     "backend_version"}`` from the distributions' metadata), ``imported(target)`` (what the process
     imported, None when not loaded; ValueError for an unknown target) and ``device(target)``
-    (``{"platform", "name"}`` the target ran on; None: the device asked for)."""
+    (``{"platform", "name"}`` the target ran on; None: the device asked for) and ``kernels(target)``
+    (the kernel path its engine measured, ``adapters.kernel_paths.Path.as_dict()``; None: none)."""
     _LOOKUPS.update(describe=describe, imported=imported, device=device)
+    if kernels is not None:
+        _LOOKUPS["kernels"] = kernels
     _describe.cache_clear()
 
 
@@ -80,3 +83,17 @@ def device(target: str | None) -> dict[str, Any]:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)  # torch.__version__ is a str subclass
+
+
+def kernels(target: str | None) -> dict[str, Any] | None:
+    """The kernel path ``target``'s engine took (``{"engine", "asked", "name", "state", "honoured",
+    "reason"}``), or None: no lookup, no target, an engine without kernel configurations, or a
+    framework that cannot be imported (its tests say why)."""
+    lookup = _LOOKUPS.get("kernels")
+    if lookup is None or target is None:
+        return None
+    try:
+        found = lookup(target)
+    except Exception:  # noqa: BLE001 - a broken framework: its records still get written
+        return None
+    return dict(found) if found else None

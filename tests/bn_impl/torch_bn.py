@@ -136,3 +136,13 @@ class NotABatchNorm:
 
     def __init__(self, num_features: int):
         self.num_features = num_features
+
+
+class RaisesOnSevenRows(HandBatchNorm2d):
+    """A layer whose kernel refuses one valid configuration (a batch of 7 rows), as oneDNN refused a
+    float16 pooling descriptor under ``ONEDNN_MAX_CPU_ISA=AVX2``: a framework error, not a skip."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 7:
+            raise RuntimeError("could not create a primitive descriptor for a batch of 7 rows")
+        return super().forward(x)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bnconform.cli import main
@@ -61,3 +63,26 @@ def test_a_call_sequence_replays_with_its_calls_as_the_mode(capsys):
 def test_bad_input_is_a_usage_error_naming_it(args, message, capsys):
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_framework_exception_is_an_error_verdict_in_one_paragraph(capsys):
+    """What the framework raises on a valid case is the replay's verdict (exit 1), told in one
+    paragraph with the exception, the case and where it ran; never a traceback or a usage error."""
+    seven = SEQUENCE.replace('"shape":[8,3]', '"shape":[7,3]').replace('"steps":3', '"steps":1')
+    target = "user-torch:tests.bn_impl.torch_bn.RaisesOnSevenRows"
+    assert main(["replay", target, "bn_forward", "train", seven]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert f"bn_forward | {target}" in captured.out and "| device cpu" in captured.out
+    assert ("ERROR: the framework raised builtins.RuntimeError: could not create a primitive descriptor "
+            "for a batch of 7 rows") in captured.out
+    case_lines = [line for line in captured.out.splitlines() if line.startswith("case: ")]
+    assert len(case_lines) == 1 and json.loads(case_lines[0].removeprefix("case: "))["shape"] == [7, 3]
+    assert "verdict: error" in captured.out
+    # the same layer on a case it accepts replays as usual
+    assert main(["replay", target, "bn_forward", "train", SEQUENCE.replace('"steps":3', '"steps":1')]) == 0
+
+
+def test_an_unknown_kernel_configuration_is_a_usage_error(capsys):
+    assert main(["replay", "torch", "pool2d", "-", CEIL, "--kernels", "avx9000"]) == 2
+    assert "--kernels: unknown kernel configuration 'avx9000'; known: default, aten-avx512" in capsys.readouterr().err

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import assume
 
 import adapters
+from adapters import kernel_paths
 from adapters.contract import lacks
-from bnconform import checks, compare, properties, variants
+from bnconform import checks, compare, kernels, properties, variants
 from bnconform.dtypes import DTYPES
 
 _ROW = "bnconform_property"  # the attributes :func:`conformance` puts on a test function
@@ -132,7 +133,9 @@ def adapter(request, target, observe, _covered):
     (installed, but the import or the factory raised) propagates: the test is an ``error``. The first
     time a target is asked for, what it offers on this machine (its capabilities and every run-time
     probe, or why it cannot load) goes into the results file, so two runs of the same versions that
-    tested different things say so (the report's coverage view)."""
+    tested different things say so (the report's coverage view). A kernel configuration
+    (``--kernels``) that did not take effect for the target's engine skips the test with the
+    measured reason (``adapters.kernel_paths``)."""
     try:
         loaded = adapters.load(target)
     except adapters.Unavailable as e:
@@ -145,9 +148,12 @@ def adapter(request, target, observe, _covered):
             _covered.add(target)
             observe.coverage(target, {"available": False, "reason": str(e)})
         raise
+    path = adapters.kernels_of(target)
     if target not in _covered:
         _covered.add(target)
-        observe.coverage(target, loaded.coverage())
+        observe.coverage(target, {**loaded.coverage(), **({"kernels": path} if path else {})})
+    if path is not None and not path["honoured"]:  # the switch asked for did not take effect here
+        pytest.skip(path["reason"])
     marker = request.node.get_closest_marker("bnconform")
     optional = OPTIONAL_CALLS.get(marker.kwargs.get("property") if marker else None)
     if optional and optional[0] in loaded.capabilities.ops and lacks(loaded, optional[1]):
@@ -191,7 +197,10 @@ def check_drawn(prop: properties.Property, observe, adapter, data, dtype: str, m
 
 
 def replay_command(target: str, prop: str, mode: str, case) -> str:
-    return f"python -m bnconform replay {target} {prop} {mode} {shlex.quote(case.dumps())}"
+    """The command that re-runs one example, under the same kernel configuration (``--kernels``)."""
+    config = kernel_paths.selected()
+    option = "" if config == kernels.DEFAULT else f" --kernels {config}"
+    return f"python -m bnconform replay {target} {prop} {mode} {shlex.quote(case.dumps())}{option}"
 
 
 def run_example(observe, adapter, prop: str, case, mode: str) -> None:
@@ -202,12 +211,16 @@ def run_example(observe, adapter, prop: str, case, mode: str) -> None:
     if reason is not None:
         observe.unsupported(reason)
     assume(reason is None)
-    example = checks.run(prop, adapter, case, mode)
+    replay = replay_command(adapter.name, prop, mode, case)
+    try:
+        example = checks.run(prop, adapter, case, mode)
+    except Exception:  # the framework raised: an error, whose record names the case and its replay
+        observe.failing_case(case.to_json(), replay)
+        raise
     comparisons = checks.judge(example)
     observe.example(compare.worst(comparisons))
     if all(c.ok for c in comparisons):
         return
-    replay = replay_command(adapter.name, prop, mode, case)
     fw = adapter.describe()
     context = (
         f"property {prop} | target {adapter.name} ({fw['framework']} {fw['version']}"

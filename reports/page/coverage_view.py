@@ -27,7 +27,7 @@ from ..model import Run, version_key
 from ..schema import op_label
 from .jinja import render
 
-__all__ = ["coverage_section", "TargetCoverage", "collect", "differences"]
+__all__ = ["coverage_section", "TargetCoverage", "collect", "differences", "kernel_text"]
 
 _REASON_CHARS = 220
 
@@ -47,6 +47,7 @@ class TargetCoverage:
     unavailable_reason: str | None = None
     capabilities: dict[str, Any] = field(default_factory=dict)
     probes: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
+    kernels: dict[str, Any] | None = None  # the CPU kernel path measured (adapters.kernel_paths), None: none
     refused: dict[str, int] = field(default_factory=dict)  # reason -> drawn examples refused
     tested: dict[tuple[str, str, str, str], str] = field(default_factory=dict)  # key -> "tested" / skip reason
 
@@ -109,6 +110,7 @@ def collect(runs: Iterable[Run]) -> list[TargetCoverage]:
                 item.available = bool(entry.get("available", True))
                 item.unavailable_reason = entry.get("reason") if not item.available else None
                 item.capabilities = dict(entry.get("capabilities") or {})
+                item.kernels = entry.get("kernels") if isinstance(entry.get("kernels"), dict) else None
                 for name, probe in (entry.get("probes") or {}).items():
                     item.probes[name] = (bool(probe.get("offered")), probe.get("reason"))
             for record in records:
@@ -121,6 +123,20 @@ def collect(runs: Iterable[Run]) -> list[TargetCoverage]:
                     item.tested[key] = "tested"
             out.append(item)
     return out
+
+
+def kernel_text(item: TargetCoverage) -> tuple[str, str | None]:
+    """(the kernel path, its evidence) of one column: the configuration measured and what was read,
+    or that the one asked for could not be taken here, with the reason."""
+    path = item.kernels
+    if not path:
+        return ("not recorded" if not item.recorded else "none declared", None)
+    state = ", ".join(f"{k} {v}" for k, v in (path.get("state") or {}).items()) or None
+    if not path.get("honoured", True):
+        return (f"{path.get('asked')}: not run here", path.get("reason"))
+    asked = path.get("asked")
+    name = str(path.get("name"))
+    return (name if asked in (None, name) else f"{name} (as {asked})", f"measured: {state}" if state else None)
 
 
 def _probe_text(item: TargetCoverage, name: str) -> str:
@@ -187,7 +203,7 @@ def _shorten(reason: str) -> str:
 
 _HELPERS = dict(
     probe_names=_probe_names, probe_differs=_probe_differs, differing_capabilities=_differing_capabilities,
-    shorten=_shorten, text=_text,
+    shorten=_shorten, text=_text, kernel_text=kernel_text,
     refused_reasons=lambda items: sorted({r for i in items for r in i.refused}),
     skipped_count=lambda item: sum(v != "tested" for v in item.tested.values()),
     declared_by=lambda items: next((i for i in items if i.recorded and i.capabilities), None),

@@ -115,3 +115,36 @@ def test_a_configuration_this_machine_cannot_take_is_a_warning_with_its_reason(c
     del skipped["run"]["kernels"]
     code, out = gate(capsys, tmp_path / "again", tested, skipped)
     assert code == 1 and "run torch@aten-avx512: none of its declared targets was tested" in out
+
+
+def test_the_coverage_view_names_each_runs_kernel_path_and_the_ones_it_could_not_take():
+    from reports.model import load_runs
+    from reports.page.coverage_view import collect, coverage_section, kernel_text
+
+    path = {"engine": "torch", "asked": "default", "name": "aten-avx2",
+            "state": {"capability": "AVX2", "conv_backend": "Mkldnn"}, "honoured": True, "reason": None}
+    refused = {**path, "asked": "aten-avx512", "name": "aten-avx512", "honoured": False,
+               "reason": "kernel configuration aten-avx512 is not available on this CPU: it lacks avx512f"}
+    docs = [make_doc("torch", [make_record(kernels="aten-avx2")], coverage={"torch": {"available": True, "kernels": path}}),
+            make_doc("torch@aten-avx512", [make_record(verdict="skip", kernels="aten-avx512")],
+                     coverage={"torch": {"available": True, "kernels": refused}})]
+    items = collect(runs_of(docs, load_runs))
+    assert [kernel_text(i) for i in items] == [
+        ("aten-avx2 (as default)", "measured: capability AVX2, conv_backend Mkldnn"),
+        ("aten-avx512: not run here", refused["reason"])]
+    html = str(coverage_section(runs_of(docs, load_runs)))
+    assert "CPU kernel path" in html and "aten-avx512: not run here" in html
+
+
+def runs_of(docs, load_runs):
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp())
+    paths = []
+    for doc in docs:
+        path = folder / doc["run"]["name"].replace("@", "-") / "results.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(doc))
+        paths.append(path)
+    return load_runs(paths)

@@ -70,6 +70,11 @@ class Path:
     state: dict[str, Any] = field(default_factory=dict)
     honoured: bool = True
     reason: str | None = None
+    dtypes: dict[str, str] = field(default_factory=dict)
+
+    def for_dtype(self, dtype: str | None) -> str | None:
+        """The path a computation in ``dtype`` takes (``name`` unless the configuration says otherwise)."""
+        return self.dtypes.get(str(dtype), self.name)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,8 +131,9 @@ def resolve(engine: str | None) -> Path:
         asked, config = kernels.DEFAULT, None
     state = measure(engine, config)
     name = path_name(engine, state)
+    dtypes = _dtype_paths(name)
     if config is None:
-        return Path(engine, asked, name, state)
+        return Path(engine, asked, name, state, dtypes=dtypes)
     lacking = [flag for flag in config.cpu_flags if flag not in (cpu_flags() or set())]
     if lacking:
         return Path(engine, asked, name, state, False,
@@ -138,7 +144,19 @@ def resolve(engine: str | None) -> Path:
                     f"kernel configuration {asked} did not take effect: measured {_text(state)}, which is "
                     f"{name} ({', '.join(f'{k}={v}' for k, v in config.env.items()) or 'in-process switch'} set "
                     "too late, or not honoured by this build)")
-    return Path(engine, asked, name, state)
+    return Path(engine, asked, name, state, dtypes=dtypes)
+
+
+def _dtype_paths(name: str | None) -> dict[str, str]:
+    """``{dtype: path}`` for the dtypes that take another path than ``name`` on this CPU."""
+    from bnconform.dtypes import DTYPES
+
+    try:
+        config = kernels.get(str(name))
+    except kernels.UsageError:
+        return {}
+    flags = cpu_flags() or set()
+    return {dtype: config.for_dtype(dtype, flags) for dtype in DTYPES if config.for_dtype(dtype, flags) != name}
 
 
 def _text(state: dict[str, Any]) -> str:

@@ -329,7 +329,8 @@ def cmd_replay(args) -> int:
     where = adapter.device_record()
     heading = (f"{args.property} | {adapter.name} ({fw['framework']} {fw['version']}) | mode {args.mode} | {case.dtype}"
                f" | device {where['name'] or where['platform']}"
-               + (f" | kernels {path['name']} (asked: {path['asked']})" if path else ""))
+               + (f" | kernels {(path.get('dtypes') or {}).get(case.dtype, path['name'])} (asked: {path['asked']})"
+                  if path else ""))
     try:
         example = checks.run(prop.name, adapter, case, args.mode)
     except ValueError as e:

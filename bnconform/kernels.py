@@ -43,6 +43,20 @@ class Config:
     env: Mapping[str, str] = field(default_factory=dict)  # set before the framework is imported
     torch_mkldnn: bool | None = None  # torch.backends.mkldnn.enabled, set after import (None: untouched)
     cpu_flags: tuple[str, ...] = ()  # /proc/cpuinfo flags the CPU needs for the path to exist
+    #: where the path depends on the dtype: dtype -> alternatives (each a set of CPU flags that must all
+    #: be present) under which that dtype takes this path; a dtype not listed, or a CPU with none of
+    #: its alternatives, takes ``fallback`` instead
+    dtype_flags: Mapping[str, tuple[tuple[str, ...], ...]] | None = None
+    fallback: str | None = None
+
+    def for_dtype(self, dtype: str | None, flags: set[str]) -> str:
+        """The path a ``dtype`` computation takes under this configuration on a CPU with ``flags``."""
+        if self.dtype_flags is None or dtype is None:
+            return self.name
+        alternatives = self.dtype_flags.get(dtype)
+        if alternatives is not None and any(set(needed) <= flags for needed in alternatives):
+            return self.name
+        return str(self.fallback)
 
 
 #: every named configuration, by engine, in the order ``--kernels all`` runs them
@@ -57,9 +71,20 @@ CONFIGS: tuple[Config, ...] = (
     Config("torch-onednn-off", "torch", "the machine's ATen capability with PyTorch's oneDNN (mkldnn) "
            "kernels switched off (torch.backends.mkldnn.enabled = False): builds without oneDNN",
            torch_mkldnn=False),
+    # TensorFlow rewrites an op to oneDNN only for the dtypes oneDNN supports on the CPU
+    # (IsDataTypeSupportedByOneDNNOnThisCPU, tensorflow/core/util/util.cc, TF 2.21): float32 always;
+    # bfloat16 with AVX512F or AVX_NE_CONVERT; float16 with AVX512BW and AVX512_FP16 or AMX_FP16, or
+    # AVX_NE_CONVERT; float64 never. The others run TensorFlow's Eigen kernels, as with oneDNN off
+    # (it logs "oneDNN supports DT_BFLOAT16 only on platforms with AVX-512. Falling back to the default
+    # Eigen-based implementation"; measured on an AVX2 EPYC with ONEDNN_VERBOSE=1: float32 pooling runs
+    # oneDNN's jit:avx2 primitives, bfloat16 and float16 pooling none).
     Config("onednn-on", "tensorflow", "TensorFlow with oneDNN's kernels (TF_ENABLE_ONEDNN_OPTS=1): the "
-           "default on x86 CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX",
-           env={"TF_ENABLE_ONEDNN_OPTS": "1"}),
+           "default on x86 CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX; only for the dtypes oneDNN "
+           "supports on the CPU (float32; bfloat16 with AVX-512; float16 with AVX512_FP16), the rest run "
+           "TensorFlow's own kernels", env={"TF_ENABLE_ONEDNN_OPTS": "1"},
+           dtype_flags={"float32": ((),), "bfloat16": (("avx512f",), ("avx_ne_convert",)),
+                        "float16": (("avx512bw", "avx512_fp16"), ("avx512bw", "amx_fp16"), ("avx_ne_convert",))},
+           fallback="onednn-off"),
     Config("onednn-off", "tensorflow", "TensorFlow's own (Eigen) kernels (TF_ENABLE_ONEDNN_OPTS=0): the "
            "default on CPUs without those extensions (AVX2-only Intel and AMD parts)",
            env={"TF_ENABLE_ONEDNN_OPTS": "0"}),

@@ -319,12 +319,13 @@ class ResultsPlugin:
             "device": _device(target),
             # the CPU kernel path its engine measured (bnconform.kernels): an entry naming one
             # covers the tests run on that path only
-            "kernels": self._kernels(target),
+            "kernels": self._kernels(target, None if dtype is None else str(getattr(dtype, "name", dtype))),
         }
 
-    def _kernels(self, target: str | None) -> str | None:
-        """The kernel path ``target``'s engine measured (its configuration's name), noted per engine
-        in ``run.kernels`` the first time; None where the engine declares no configuration."""
+    def _kernels(self, target: str | None, dtype: str | None) -> str | None:
+        """The kernel path ``target``'s engine measured for ``dtype`` (its configuration's name; a
+        dtype the configuration does not serve on this CPU takes its fallback: ``path["dtypes"]``),
+        noted per engine in ``run.kernels`` the first time; None where the engine declares none."""
         path = kernels_of(target)
         if path is None:
             return None
@@ -332,7 +333,7 @@ class ResultsPlugin:
         if path.get("engine") not in engines:
             engines[str(path.get("engine"))] = path
             self._dirty = True
-        return path.get("name")
+        return (path.get("dtypes") or {}).get(str(dtype), path.get("name"))
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):

@@ -16,8 +16,4 @@ def is_dtype_or_none(value) -> bool:
     return value is None or is_dtype(value)
 
 
-def is_dtype_list(value) -> bool:
-    return isinstance(value, list) and all(is_dtype(v) for v in value)
-
-
 DTYPE_WORDS = f"one of {', '.join(DTYPES)}"

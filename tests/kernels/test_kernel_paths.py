@@ -51,6 +51,27 @@ def test_expand_runs_default_and_each_configuration_of_the_engine():
         kernels.expand(["avx9000"], "torch")
 
 
+@pytest.mark.parametrize("flags, expected", [
+    # TensorFlow's IsDataTypeSupportedByOneDNNOnThisCPU (tensorflow/core/util/util.cc): float32 always,
+    # bfloat16 with AVX512F or AVX_NE_CONVERT, float16 with AVX512BW and AVX512_FP16 / AMX_FP16, or
+    # AVX_NE_CONVERT, float64 never; the rest runs TensorFlow's Eigen kernels
+    ({"avx2", "fma"}, {"float32": "onednn-on", "bfloat16": "onednn-off", "float16": "onednn-off",
+                       "float64": "onednn-off"}),
+    ({"avx2", "avx512f", "avx512bw"}, {"float32": "onednn-on", "bfloat16": "onednn-on", "float16": "onednn-off",
+                                       "float64": "onednn-off"}),
+    ({"avx512f", "avx512bw", "avx512_fp16"}, {"float32": "onednn-on", "bfloat16": "onednn-on",
+                                              "float16": "onednn-on", "float64": "onednn-off"}),
+    ({"avx512_fp16"}, {"float32": "onednn-on", "bfloat16": "onednn-off", "float16": "onednn-off",
+                       "float64": "onednn-off"}),
+    ({"avx2", "avx_ne_convert"}, {"float32": "onednn-on", "bfloat16": "onednn-on", "float16": "onednn-on",
+                                  "float64": "onednn-off"}),
+])
+def test_onednn_serves_the_dtypes_the_cpu_supports_and_the_rest_falls_back(flags, expected):
+    config = kernels.get("onednn-on")
+    assert {dtype: config.for_dtype(dtype, flags) for dtype in expected} == expected
+    assert kernels.get("onednn-off").for_dtype("bfloat16", flags) == "onednn-off"
+
+
 class TestTorch:
     torch = pytest.importorskip("torch")
 
@@ -122,6 +143,9 @@ class TestTensorFlow:
     def test_onednn_on_and_off_are_what_tensorflow_reports(self):
         on, off = probe("tensorflow", "onednn-on"), probe("tensorflow", "onednn-off")
         assert on["honoured"] and on["state"] == {"onednn": True} and on["name"] == "onednn-on"
+        flags = FLAGS
+        assert on["dtypes"] == {d: p for d in ("float16", "bfloat16", "float32", "float64")
+                                if (p := kernels.get("onednn-on").for_dtype(d, flags)) != "onednn-on"}
         assert off["honoured"] and off["state"] == {"onednn": False} and off["name"] == "onednn-off"
 
     def test_the_default_is_one_of_the_two_and_follows_the_users_variable(self):
@@ -132,7 +156,7 @@ class TestTensorFlow:
 
 def test_an_engine_without_configurations_records_no_path():
     assert probe("jax") == {"engine": "jax", "asked": "default", "name": None, "state": {}, "honoured": True,
-                            "reason": None}
+                            "reason": None, "dtypes": {}}
 
 
 def test_an_unknown_configuration_is_a_usage_error():

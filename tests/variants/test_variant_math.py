@@ -39,6 +39,10 @@ def column(values):
     return np.asarray(values, np.float64).reshape(1, -1, 1, 1)
 
 
+def max_example(x, y, window=(1, 1), dtype="float32") -> Example:
+    return pool_example("pool2d_nonfinite", x, y, kind="max", window=window, stride=window, dtype=dtype)
+
+
 def test_nan_skipping_max_pool_starts_at_the_lowest_finite_value():
     x = column([np.nan, 1.0, -np.inf, np.nan, np.nan, 2.0])
     lowest = -3.4028234663852886e38  # float32's lowest finite value
@@ -50,27 +54,71 @@ def test_nan_skipping_max_pool_starts_at_the_lowest_finite_value():
     # 2x1 windows: {NaN, 1} -> 1 (NaN skipped), {-inf, NaN} -> lowest, {NaN, 2} -> 2
     ex = pool_example("pool2d_nonfinite", x, column([1.0, lowest, 2.0]), kind="max", window=(2, 1), stride=(2, 1))
     assert ok("nan_skipping_max_pool", ex)
-    wrong = pool_example("pool2d_nonfinite", x, column([1.0, -np.inf, 2.0]), kind="max", window=(2, 1),
+    # the start where a window has numbers: {NaN, 1} -> lowest instead of 1
+    wrong = pool_example("pool2d_nonfinite", x, column([lowest, lowest, 2.0]), kind="max", window=(2, 1),
                          stride=(2, 1))
     assert not ok("nan_skipping_max_pool", wrong)
 
 
-def test_nan_skipping_max_pool_neg_inf_start_by_dtype_and_layout():
-    x = column([np.nan, 1.0])
-    ex = pool_example("pool2d_nonfinite", x, column([-np.inf, 1.0]), kind="max", window=(1, 1), stride=(1, 1),
-                      dtype="bfloat16")
-    assert ok("nan_skipping_max_pool", ex, neg_inf_dtypes=["bfloat16"])
-    assert not ok("nan_skipping_max_pool", ex)  # default start: bfloat16's lowest finite value
-    assert ok("nan_skipping_max_pool", ex, either_start_dtypes=["bfloat16"])
-    lowest_bf16 = -dtypes.largest("bfloat16")  # -3.3895313892515355e38
-    lowest = pool_example("pool2d_nonfinite", x, column([lowest_bf16, 1.0]), kind="max", window=(1, 1),
-                          stride=(1, 1), dtype="bfloat16")
-    assert ok("nan_skipping_max_pool", lowest, either_start_dtypes=["bfloat16"])
-    assert not ok("nan_skipping_max_pool", lowest, neg_inf_dtypes=["bfloat16"])
-    # either start, but nothing else: NaN (the reference's answer) is still wrong
-    nan = pool_example("pool2d_nonfinite", x, column([np.nan, 1.0]), kind="max", window=(1, 1), stride=(1, 1),
-                       dtype="bfloat16")
-    assert not ok("nan_skipping_max_pool", nan, either_start_dtypes=["bfloat16"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_nan_skipping_max_pool_accepts_either_start_for_a_window_without_numbers(dtype):
+    # x = [NaN, 1, -inf, NaN]; 1x1 windows. A start of -inf (oneDNN's float16 path on an Intel CPU
+    # with AVX512_FP16, bfloat16 in NHWC) gives [-inf, 1, -inf, -inf]; the lowest finite value
+    # (Eigen's MaxReducer) gives [lowest, 1, lowest, lowest]; a mix of both, element by element, too.
+    lowest = -dtypes.largest(dtype)  # -65504 in float16, -3.3895313892515355e38 in bfloat16
+    x = column([np.nan, 1.0, -np.inf, np.nan])
+    for y in ([-np.inf, 1.0, -np.inf, -np.inf], [lowest, 1.0, lowest, lowest], [-np.inf, 1.0, lowest, -np.inf]):
+        assert ok("nan_skipping_max_pool", max_example(x, column(y), dtype=dtype)), y
+    assert not reference_ok(max_example(x, column([-np.inf, 1.0, -np.inf, -np.inf]), dtype=dtype))
+
+
+def test_nan_skipping_max_pool_float16_all_nan_window_gives_neg_inf():
+    # The user's measurement (TF with oneDNN, Intel CPU with AVX512_FP16): a 2x2 float16 window of
+    # four NaN gives -inf; a 2x2 window {NaN, 3, NaN, -2} gives 3.
+    x = np.array([[np.nan, np.nan, np.nan, 3.0], [np.nan, np.nan, np.nan, -2.0]]).reshape(1, 2, 4, 1)
+    assert ok("nan_skipping_max_pool", max_example(x, [[[[-np.inf], [3.0]]]], window=(2, 2), dtype="float16"))
+    assert ok("nan_skipping_max_pool", max_example(x, [[[[-65504.0], [3.0]]]], window=(2, 2), dtype="float16"))
+    # the start in the mixed window is wrong whichever start
+    assert not ok("nan_skipping_max_pool", max_example(x, [[[[-np.inf], [-np.inf]]]], window=(2, 2), dtype="float16"))
+    assert not ok("nan_skipping_max_pool", max_example(x, [[[[-65504.0], [-65504.0]]]], window=(2, 2),
+                                                       dtype="float16"))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_nan_skipping_max_pool_rejects_anything_else_for_a_window_without_numbers(dtype):
+    # x = [NaN, -inf]: both windows have no numbers, so -inf or the dtype's lowest finite value only;
+    # the lowest finite values of the OTHER dtypes are "some other finite number" here.
+    lowest = -dtypes.largest(dtype)
+    x = column([np.nan, -np.inf])
+    assert ok("nan_skipping_max_pool", max_example(x, column([lowest, -np.inf]), dtype=dtype))
+    others = [-dtypes.largest(d) for d in ("float16", "bfloat16", "float32") if d != dtype]
+    for bad in [np.nan, 0.0, np.inf, -1.0, 1.0, *others]:
+        assert not ok("nan_skipping_max_pool", max_example(x, column([bad, -np.inf]), dtype=dtype)), bad
+        assert not ok("nan_skipping_max_pool", max_example(x, column([lowest, bad]), dtype=dtype)), bad
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_nan_skipping_max_pool_rejects_the_start_or_nan_in_a_window_with_numbers(dtype):
+    lowest = -dtypes.largest(dtype)
+    # 2x1 windows: {NaN, -3} -> -3, {-inf, 0.5} -> 0.5, {2, NaN} -> 2
+    x = column([np.nan, -3.0, -np.inf, 0.5, 2.0, np.nan])
+    assert ok("nan_skipping_max_pool", max_example(x, column([-3.0, 0.5, 2.0]), window=(2, 1), dtype=dtype))
+    for start in (-np.inf, lowest):
+        for i in range(3):  # the start instead of the window's max, in each window
+            y = [-3.0, 0.5, 2.0]
+            y[i] = start
+            assert not ok("nan_skipping_max_pool", max_example(x, column(y), window=(2, 1), dtype=dtype)), y
+    for i in (0, 2):  # NaN propagated in a mixed window
+        y = [-3.0, 0.5, 2.0]
+        y[i] = np.nan
+        assert not ok("nan_skipping_max_pool", max_example(x, column(y), window=(2, 1), dtype=dtype)), y
+    # -inf in a mixed window is not a number greater than the others: {-inf, 0.5} -> -inf is wrong
+    assert not ok("nan_skipping_max_pool", max_example(x, column([-3.0, -np.inf, 2.0]), window=(2, 1), dtype=dtype))
+
+
+def test_nan_skipping_max_pool_takes_no_params():
+    with pytest.raises(ValueError, match="takes no parameters"):
+        variants.check_params("nan_skipping_max_pool", {"neg_inf_dtypes": ["bfloat16"]})
 
 
 def test_nan_skipping_max_pool_does_not_model_average_pooling():

@@ -26,6 +26,9 @@ exit 1
     - no record other than ``skip`` and no CIFAR or two-blob record at all: a gate that passes on
       nothing tested would let any upgrade through (e.g. one whose import broke).
 
+    A run under a kernel configuration this machine cannot take (``run.kernels``: the measured path
+    is not the one asked for, e.g. ``aten-avx512`` on a CPU without AVX-512) is a warning with the
+    measured reason, not "nothing tested": nothing ran on that path here.
     A declared target left untested in a run that tested others (say ``tf_keras`` not
     installed beside ``keras-tensorflow``) is a warning naming the target and the skip reason.
     A record is a known deviation only when every failing example agreed with a listed

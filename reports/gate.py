@@ -92,6 +92,7 @@ class GateOutcome:
                 frameworks = ", ".join(sorted({f"{r.get('framework')} {r.get('version') or '?'}"
                                                for r in cifar + blobs}))
             lines.append(f"  {run.name:<16} {state:<10} {len(run.records):>5} records{trained}  {frameworks}  [{run.path}]")
+        lines.extend(_machines(results.runs))
         counts = results.verdict_counts()
         lines.append("verdicts: " + (" · ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) or "none"))
         if deviations_source:
@@ -135,6 +136,21 @@ class GateOutcome:
             if len(self.warnings) > _SHOW:
                 lines.append(f"  ... and {len(self.warnings) - _SHOW} more")
         return "\n".join(lines)
+
+
+def _machines(runs) -> list[str]:
+    """One line per machine the runs ran on: the CPU and the flags that decide its kernels (AVX2,
+    AVX-512 F/BF16/FP16, AMX, NEON/SVE), beside the kernel paths its runs measured."""
+    machines: dict[tuple, set] = {}
+    for run in runs:
+        env = run.doc.get("environment") or {}
+        if not env.get("cpu_flags") and not env.get("cpu"):
+            continue
+        key = (env.get("cpu") or "unknown CPU", " ".join(env.get("cpu_flags") or []) or "flags not recorded")
+        paths = machines.setdefault(key, set())
+        paths.update(str(r["kernels"]) for r in run.records if r.get("kernels"))
+    return [f"machine: {cpu}; kernel flags: {flags}" + (f"; kernel paths run: {', '.join(sorted(paths))}" if paths else "")
+            for (cpu, flags), paths in machines.items()]
 
 
 def _fmt(value: Any) -> str:

@@ -148,3 +148,10 @@ def runs_of(docs, load_runs):
         path.write_text(json.dumps(doc))
         paths.append(path)
     return load_runs(paths)
+
+
+def test_the_gate_names_the_machine_its_kernel_flags_and_the_paths_run(capsys, tmp_path):
+    doc = make_doc("kt", [avg_bf16("onednn-off", dtype="float32"), explained("onednn-off")])
+    doc["environment"].update(cpu="AMD EPYC", cpu_flags=["avx", "avx2", "fma"])
+    code, out = gate(capsys, tmp_path, doc)
+    assert code == 0 and "machine: AMD EPYC; kernel flags: avx avx2 fma; kernel paths run: onednn-off" in out

@@ -65,7 +65,17 @@ def test_bad_input_is_a_usage_error_naming_it(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_a_framework_exception_is_an_error_verdict_in_one_paragraph(capsys):
+@pytest.fixture
+def registry_restored(monkeypatch):
+    """The replay registers the user's layer as a target in this process: undo it after the test,
+    so that later tests see the registry's own targets only."""
+    import adapters
+
+    monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
+    monkeypatch.setattr(adapters, "_LOADED", dict(adapters._LOADED))
+
+
+def test_a_framework_exception_is_an_error_verdict_in_one_paragraph(capsys, registry_restored):
     """What the framework raises on a valid case is the replay's verdict (exit 1), told in one
     paragraph with the exception, the case and where it ran; never a traceback or a usage error."""
     seven = SEQUENCE.replace('"shape":[8,3]', '"shape":[7,3]').replace('"steps":3', '"steps":1')

@@ -1,6 +1,6 @@
 """Which verdicts differ between kernel configurations: the records of ``bnconform run --kernels``.
 
-    python -m benchmarks.kernel_verdicts RESULTS_DIR [--known-deviations FILE]
+    python -m reports.kernel_verdicts RESULTS_DIR [--known-deviations FILE]
 
 reads every ``RESULTS_DIR/*/results.json`` (``FAMILY`` is the run under ``default``,
 ``FAMILY@CONFIG`` the run under a configuration), re-derives each record's verdict from the
@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from reports.deviations import classify, load_deviations
-from reports.model import load_runs
+from .deviations import classify, load_deviations
+from .model import load_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def _key(record: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.kernel_verdicts", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m reports.kernel_verdicts", description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--known-deviations", type=Path, default=ROOT / "known_deviations.toml")
     args = parser.parse_args(argv)

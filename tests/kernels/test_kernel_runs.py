@@ -1,0 +1,59 @@
+"""A known deviation scoped to a kernel path, end to end: TensorFlow's Eigen AvgPool sums bfloat16 in
+bfloat16 (420 ulp on the production case), and the entries ``*-avg-pool-bfloat16-sum-eigen``
+(``kernels = "onednn-off"``) explain it on that path. The conformance run under ``--kernels
+onednn-off`` records the path it measured and is a known deviation with the repository's file, and a
+new failure with the same file less those two entries: the entry, not a tolerance, is what passes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("keras")
+pytest.importorskip("tensorflow")
+
+ROOT = Path(__file__).resolve().parents[2]
+EIGEN_ENTRIES = ("keras-tensorflow-avg-pool-bfloat16-sum-eigen", "tf-keras-avg-pool-bfloat16-sum-eigen")
+
+
+def without_entries(text: str, ids) -> str:
+    """The known-deviations file with the ``[[deviation]]`` tables of ``ids`` left out."""
+    blocks = re.split(r"(?m)^(?=\[\[deviation\]\])", text)
+    kept = [b for b in blocks if not any(f'id = "{i}"' in b for i in ids)]
+    assert len(blocks) - len(kept) == len(ids), "the entries this test removes are in the file"
+    return "".join(kept)
+
+
+def run(tmp_path: Path, known: Path) -> list[dict]:
+    out = tmp_path / "results"
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", CI="true")
+    env.pop("BNCONFORM_KERNELS", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/conformance/test_conv_pool.py", "tests/conformance/test_production.py",
+         "-p", "no:cacheprovider", "-q", "--hypothesis-profile", "ci", "--target", "keras-tensorflow",
+         "--kernels", "onednn-off", "--known-deviations", str(known), "--results", str(out),
+         "-k", "pool2d and bfloat16 and avg and not nonfinite"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert (out / "results.json").is_file(), proc.stdout[-3000:] + proc.stderr[-2000:]
+    return json.loads((out / "results.json").read_text())["records"]
+
+
+def test_the_eigen_entries_explain_bfloat16_average_pooling_on_that_path_only(tmp_path):
+    records = run(tmp_path / "with", ROOT / "known_deviations.toml")
+    assert records and {r["kernels"] for r in records} == {"onednn-off"}
+    production = [r for r in records if r["id"].endswith("test_pool2d_production[keras-tensorflow-bfloat16-avg]")]
+    assert [r["verdict"] for r in production] == ["known-deviation"]
+    assert production[0]["explained"] == {"keras-tensorflow-avg-pool-bfloat16-sum-eigen": 1}
+    assert production[0]["max_tol_ratio"] > 100  # hundreds of units of the float32-accumulation bound
+
+    known = tmp_path / "known.toml"
+    known.write_text(without_entries((ROOT / "known_deviations.toml").read_text(), EIGEN_ENTRIES))
+    records = run(tmp_path / "without", known)
+    assert [r["verdict"] for r in records
+            if r["id"].endswith("test_pool2d_production[keras-tensorflow-bfloat16-avg]")] == ["fail"]

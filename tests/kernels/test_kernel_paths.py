@@ -8,6 +8,7 @@ engine's own report names it; these tests check that report against what each sw
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -23,8 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 FLAGS = kernel_paths.cpu_flags() or set()
 
 
+@functools.lru_cache(maxsize=None)
 def probe(engine: str, config: str | None = None, **env) -> dict:
-    """The Path JSON of ``engine`` under ``config`` in a fresh interpreter (``env``: extra variables)."""
+    """The Path JSON of ``engine`` under ``config`` in a fresh interpreter (``env``: extra variables);
+    each probe runs once per session (an interpreter importing TensorFlow takes seconds)."""
     environ = {k: v for k, v in os.environ.items() if k != kernels.ENV}
     environ.update(TF_CPP_MIN_LOG_LEVEL="3", **env)
     proc = subprocess.run([sys.executable, "-m", "adapters.kernel_paths", engine, *([config] if config else [])],

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bnconform import kernels
+from bnconform.kernels import cpu_flags
 
 __all__ = ["Path", "select", "selected", "resolve", "measure", "path_name", "cpu_flags"]
 
@@ -78,19 +79,6 @@ class Path:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str] | None:
-    """Every flag of the first CPU in ``cpuinfo``; None where it cannot be read (not Linux)."""
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    return set(value.split())
-    except OSError:
-        return None
-    return set()
 
 
 def measure(engine: str | None, config: kernels.Config | None = None) -> dict[str, Any]:

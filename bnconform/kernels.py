@@ -135,3 +135,17 @@ def expand(requested: list[str] | None, engine: str | None) -> list[str]:
             if (one == DEFAULT or get(one).engine == engine) and one not in out:
                 out.append(one)
     return out
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str] | None:
+    """Every flag of the first CPU in ``cpuinfo`` (x86 ``flags``, Arm ``Features``); None where the
+    file cannot be read (not Linux)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return set(value.split())
+    except OSError:
+        return None
+    return set()

@@ -23,6 +23,8 @@ import re
 import sys
 from typing import Any
 
+from bnconform import kernels
+
 __all__ = ["FRAMEWORK_DISTRIBUTIONS", "KERNEL_SETTINGS", "collect_environment", "cpu_flags", "installed_distributions",
            "kernel_settings"]
 
@@ -92,15 +94,8 @@ def _cpu_model() -> str:
 def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str] | None:
     """The kernel-deciding flags of the first CPU in ``cpuinfo`` (x86 ``flags``, Arm ``Features``),
     sorted; None where the file cannot be read (not Linux)."""
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    return sorted({flag for flag in value.split() if _KERNEL_FLAG.match(flag)})
-    except OSError:
-        return None
-    return []
+    flags = kernels.cpu_flags(cpuinfo)
+    return None if flags is None else sorted(flag for flag in flags if _KERNEL_FLAG.match(flag))
 
 
 def kernel_settings(environ=None) -> dict[str, str | None]:

@@ -36,6 +36,17 @@ def probe(engine: str, config: str | None = None, **env) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def resolve_here(monkeypatch, engine: str, config: str) -> kernel_paths.Path:
+    """``kernel_paths.resolve(engine)`` in this process with ``config`` asked for (undone after)."""
+    monkeypatch.setenv(kernels.ENV, config)
+    monkeypatch.setattr(kernel_paths, "_selected", None)
+    kernel_paths.resolve.cache_clear()
+    try:
+        return kernel_paths.resolve(engine)
+    finally:
+        kernel_paths.resolve.cache_clear()
+
+
 def test_every_configuration_names_an_engine_with_a_measurement():
     for config in kernels.CONFIGS:
         assert config.engine in ("torch", "tensorflow"), config
@@ -109,13 +120,7 @@ class TestTorch:
         cpuinfo.write_text("processor : 0\nflags : fpu sse4_2 avx avx2 fma\n")
         real = kernel_paths.cpu_flags
         monkeypatch.setattr(kernel_paths, "cpu_flags", lambda path=str(cpuinfo): real(path))
-        monkeypatch.setenv(kernels.ENV, "aten-avx512")
-        monkeypatch.setattr(kernel_paths, "_selected", None)
-        kernel_paths.resolve.cache_clear()
-        try:
-            path = kernel_paths.resolve("torch")
-        finally:
-            kernel_paths.resolve.cache_clear()
+        path = resolve_here(monkeypatch, "torch", "aten-avx512")
         assert not path.honoured
         assert path.reason.startswith("kernel configuration aten-avx512 is not available on this CPU: it lacks "
                                       "avx512f, avx512bw, avx512vl, avx512dq")
@@ -129,13 +134,7 @@ class TestTorch:
         if before == "DEFAULT":
             pytest.skip("this process already runs ATen's default capability")
         monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
-        monkeypatch.setenv(kernels.ENV, "aten-default")
-        monkeypatch.setattr(kernel_paths, "_selected", None)
-        kernel_paths.resolve.cache_clear()
-        try:
-            path = kernel_paths.resolve("torch")
-        finally:
-            kernel_paths.resolve.cache_clear()
+        path = resolve_here(monkeypatch, "torch", "aten-default")
         assert not path.honoured and path.name == f"aten-{before.lower()}"
         assert path.reason.startswith("kernel configuration aten-default did not take effect: measured capability")
 

@@ -115,6 +115,9 @@ def check(name: str | None) -> str:
     """``name`` (None or empty: ``default``) if it is ``default`` or a configuration; ``UsageError``
     otherwise (``all`` is for ``bnconform run``, which expands it per family)."""
     name = (name or DEFAULT).strip()
+    if name == ALL:
+        raise UsageError("--kernels all runs every configuration, each in a process of its own: it is for "
+                         "bnconform run; pytest and bnconform replay take one configuration")
     if name != DEFAULT:
         get(name)
     return name

@@ -63,6 +63,8 @@ def test_expand_runs_default_and_each_configuration_of_the_engine():
     assert kernels.expand(["onednn-off"], "torch") == []
     with pytest.raises(kernels.UsageError, match="unknown kernel configuration 'avx9000'"):
         kernels.expand(["avx9000"], "torch")
+    with pytest.raises(kernels.UsageError, match="--kernels all runs every configuration, .* it is for bnconform run"):
+        kernels.check("all")
 
 
 @pytest.mark.parametrize("flags, expected", [

@@ -83,6 +83,9 @@ class Row:
     #: where it ran: ``reports.schema.device_label`` (``cpu``, ``cuda (cuda:0 NVIDIA H200)``); one
     #: version on two devices is two rows, so a GPU-only failure shows as the GPU's
     device: str = field(default="cpu", compare=True)
+    #: the CPU kernel paths its records measured (``bnconform.kernels``), e.g. ``onednn-off, onednn-on``
+    #: for TensorFlow with oneDNN on a CPU that serves bfloat16 on Eigen; None: none recorded
+    kernels: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -189,4 +192,6 @@ def _matrix(runs: list[Run]) -> Matrix:
 def _with_imports(row: Row, records: list[dict[str, Any]]) -> Row:
     """The row with what its records say was imported (any record that imported names it)."""
     imported = next((r["imported_version"] for r in records if r.get("imported_version")), None)
-    return replace(row, imported_version=imported, imported_known=any("imported_version" in r for r in records))
+    paths = ", ".join(sorted({str(r["kernels"]) for r in records if r.get("kernels")})) or None
+    return replace(row, imported_version=imported, imported_known=any("imported_version" in r for r in records),
+                   kernels=paths)

@@ -40,9 +40,11 @@ def row_title(row: Row) -> str:
 
 
 def row_subtitle(row: Row) -> str:
-    """``target torch · run torch213``, with `` · device cuda (...)`` off the cpu."""
+    """``target torch · run torch213``, with `` · device cuda (...)`` off the cpu and
+    `` · kernels aten-avx2`` where the records measured a CPU kernel path."""
     where = "" if row.device == "cpu" else f" · device {row.device}"
-    return f"target {row.target}{where} · run {row.run}"
+    paths = f" · kernels {row.kernels}" if row.kernels else ""
+    return f"target {row.target}{where}{paths} · run {row.run}"
 
 
 def row_label_text(row: Row) -> str:

@@ -155,3 +155,14 @@ def test_the_gate_names_the_machine_its_kernel_flags_and_the_paths_run(capsys, t
     doc["environment"].update(cpu="AMD EPYC", cpu_flags=["avx", "avx2", "fma"])
     code, out = gate(capsys, tmp_path, doc)
     assert code == 0 and "machine: AMD EPYC; kernel flags: avx avx2 fma; kernel paths run: onednn-off" in out
+
+
+def test_a_matrix_row_names_the_kernel_paths_its_records_measured():
+    from reports.model import _matrix, load_runs
+    from reports.page.common import row_subtitle
+
+    on = make_doc("kt@onednn-on", [avg_bf16("onednn-on", dtype="float32"), explained("onednn-off")])
+    plain = make_doc("torch", [make_record()])
+    rows = {row.run: row for row in _matrix(runs_of([on, plain], load_runs)).rows}
+    assert row_subtitle(rows["kt@onednn-on"]) == "target keras-tensorflow · kernels onednn-off, onednn-on · run kt@onednn-on"
+    assert row_subtitle(rows["torch"]) == "target torch · run torch"  # records without a path: as before

@@ -63,7 +63,8 @@ class Path:
     """What an engine's kernels are in this process: ``asked`` (the configuration requested for this
     engine, ``default`` when the request is another engine's), ``name`` (the configuration the
     measurement names, None where nothing could be measured), ``state`` (the measurements),
-    ``honoured`` and, if not, ``reason``."""
+    ``honoured`` and, if not, ``reason``; ``dtypes``: the path each dtype takes where that is not
+    ``name`` (TensorFlow's oneDNN serves only the dtypes the CPU supports: ``Config.dtype_flags``)."""
 
     engine: str | None
     asked: str
@@ -72,10 +73,6 @@ class Path:
     honoured: bool = True
     reason: str | None = None
     dtypes: dict[str, str] = field(default_factory=dict)
-
-    def for_dtype(self, dtype: str | None) -> str | None:
-        """The path a computation in ``dtype`` takes (``name`` unless the configuration says otherwise)."""
-        return self.dtypes.get(str(dtype), self.name)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,7 +141,8 @@ def _dtype_paths(name: str | None) -> dict[str, str]:
     except kernels.UsageError:
         return {}
     flags = cpu_flags() or set()
-    return {dtype: config.for_dtype(dtype, flags) for dtype in DTYPES if config.for_dtype(dtype, flags) != name}
+    paths = {dtype: config.for_dtype(dtype, flags) for dtype in DTYPES}
+    return {dtype: path for dtype, path in paths.items() if path != name}
 
 
 def _text(state: dict[str, Any]) -> str:

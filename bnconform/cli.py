@@ -306,6 +306,7 @@ def cmd_replay(args) -> int:
     import adapters
     from adapters import kernel_paths
     from bnconform import checks
+    from reports.targets import kernels_for_dtype
 
     try:
         prop, case = _replayed(args.property, args.case)
@@ -329,8 +330,7 @@ def cmd_replay(args) -> int:
     where = adapter.device_record()
     heading = (f"{args.property} | {adapter.name} ({fw['framework']} {fw['version']}) | mode {args.mode} | {case.dtype}"
                f" | device {where['name'] or where['platform']}"
-               + (f" | kernels {(path.get('dtypes') or {}).get(case.dtype, path['name'])} (asked: {path['asked']})"
-                  if path else ""))
+               + (f" | kernels {kernels_for_dtype(path, case.dtype)} (asked: {path['asked']})" if path else ""))
     try:
         example = checks.run(prop.name, adapter, case, args.mode)
     except ValueError as e:
@@ -417,9 +417,14 @@ def _known_deviation_lines(adapter, example) -> list[str]:
     except DeviationsError as e:
         return [f"known deviations: {e}"]
     case = example.case
+    import adapters
+    from reports.targets import kernels_for_dtype
+
+    path = adapters.kernels_of(adapter.name)
     identity = {**adapter.describe(), "target": adapter.name, "property": example.prop, "op": case.op,
-                "kind": getattr(case, "kind", None),
-                "mode": example.mode, "dtype": case.dtype}
+                "kind": getattr(case, "kind", None), "mode": example.mode, "dtype": case.dtype,
+                "device": adapter.device_record(),  # entries scoped to a device or a kernel path, as pytest
+                "kernels": kernels_for_dtype(path, case.dtype) if path else None}
     lines = []
     for entry in candidates(entries, identity):
         try:

@@ -37,6 +37,7 @@ from .schema import SEVERITY, VERDICTS
 from .targets import describe, imported
 from .targets import device as device_of
 from .targets import kernels as kernels_of
+from .targets import kernels_for_dtype
 from .tested import declared_targets, error_groups, untested_targets, version_mismatches
 from .writer import ResultsFile
 
@@ -333,7 +334,7 @@ class ResultsPlugin:
         if path.get("engine") not in engines:
             engines[str(path.get("engine"))] = path
             self._dirty = True
-        return (path.get("dtypes") or {}).get(str(dtype), path.get("name"))
+        return kernels_for_dtype(path, dtype)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):

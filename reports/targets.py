@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-__all__ = ["describe", "device", "imported", "kernels", "provide"]
+__all__ = ["describe", "device", "imported", "kernels", "kernels_for_dtype", "provide"]
 
 _LOOKUPS: dict[str, Callable[[Any], Any]] = {}
 
@@ -97,3 +97,9 @@ def kernels(target: str | None) -> dict[str, Any] | None:
     except Exception:  # noqa: BLE001 - a broken framework: its records still get written
         return None
     return dict(found) if found else None
+
+
+def kernels_for_dtype(path: dict[str, Any], dtype: str | None) -> str | None:
+    """The kernel path a ``dtype`` computation took under ``path`` (:func:`kernels`): its ``dtypes``
+    entry where the configuration serves that dtype on another path, else its ``name``."""
+    return (path.get("dtypes") or {}).get(str(dtype), path.get("name"))

@@ -57,3 +57,20 @@ def test_the_eigen_entries_explain_bfloat16_average_pooling_on_that_path_only(tm
     records = run(tmp_path / "without", known)
     assert [r["verdict"] for r in records
             if r["id"].endswith("test_pool2d_production[keras-tensorflow-bfloat16-avg]")] == ["fail"]
+
+
+def test_replay_judges_the_entries_by_the_kernel_path_as_the_run_does():
+    """``bnconform replay`` decides like the conformance run: the Eigen entry (``kernels =
+    "onednn-off"``) covers a bfloat16 average pooling that ran on Eigen, even under ``onednn-on`` on
+    a CPU whose oneDNN does not serve bfloat16 (the path is per dtype)."""
+    case = ('{"kind":"avg","x_shape":[1,4,4,1],"data_format":"channels_last","window":[2,2],"stride":[2,2],'
+            '"padding":"valid","ceil_mode":false,"count_include_pad":false,"p":2.0,"dtype":"bfloat16",'
+            '"x":{"seed":0,"dist":"normal","loc":0.0,"scale":1.0,"constant_feature":null,"specials":[]},"op":"pool2d"}')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("BNCONFORM_KERNELS", None)
+    proc = subprocess.run([sys.executable, "-m", "bnconform", "replay", "keras-tensorflow", "pool2d", "-", case,
+                           "--kernels", "onednn-off"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
+    assert "| kernels onednn-off (asked: onednn-off)" in proc.stdout
+    assert ("known deviation keras-tensorflow-avg-pool-bfloat16-sum-eigen = half_precision_accumulation(): "
+            "explains this example") in proc.stdout

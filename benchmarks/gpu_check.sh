@@ -6,11 +6,11 @@
 #   2. the conformance suite with --device cuda for every framework family installed (torch, jax/flax,
 #      keras on each backend, tf_keras); a family whose modules are not importable is skipped with
 #      its reason (a machine with PyTorch, JAX and Flax but no Keras or TensorFlow is the usual case),
-#   3. the float32 math-mode probes (adapters/math_mode.py) of every target, by default and in full
+#   3. the float32 math-mode probes (bnconform/adapters/math_mode.py) of every target, by default and in full
 #      float32,
 #   4. a short CIFAR-10 run on the device: model A of the quick profile, 1 epoch, seed 0, on the CIFAR-10
 #      target of every family that ran (torch, flax-linen, keras-*; tf_keras has no trainer), through
-#      `python -m cifar run --device` (a target whose framework does not see the device: exit 2, named),
+#      `python -m bnconform.cifar run --device` (a target whose framework does not see the device: exit 2, named),
 #   5. the report and the gate over everything written,
 # into OUTDIR: device_facts.txt, results/<family>/{results.json,junit.xml,pytest.log},
 # math_mode/<family>.json, cifar.txt, report/index.html, gate.txt, steps.tsv (step, exit, seconds),
@@ -26,7 +26,7 @@
 #   GPU_CHECK_PYTEST_ARGS   extra pytest arguments, e.g. '-k conv2d'
 #   GPU_CHECK_ASSUME_MISSING  modules to treat as not installed (tests simulate a machine without them)
 #   GPU_CHECK_CIFAR_PROFILE the CIFAR-10 profile of step 4 (default quick; its protocol cut to 1 epoch)
-#   GPU_CHECK_CIFAR_ARGS    extra `python -m cifar run` arguments, e.g. '--n-train 500' (tests keep it short)
+#   GPU_CHECK_CIFAR_ARGS    extra `python -m bnconform.cifar run` arguments, e.g. '--n-train 500' (tests keep it short)
 #   GPU_CHECK_WHEELS        wheels of missing base dependencies (default .gpu/wheels, from
 #                           `bash benchmarks/gpu_prepare.sh`); installed into a temporary folder only when
 #                           one is missing; none there and one missing: exit 2, naming it
@@ -245,11 +245,11 @@ for family in $FAMILIES; do
     # new shape, which may take longer for a GPU; a step cut short leaves an INCOMPLETE run (gate FAIL)
     # shellcheck disable=SC2086
     step "conformance-$family" 240 "$OUT/results/$family/pytest.log" "${backend_env[@]}" \
-        "$PY" -m pytest tests/conformance -p no:cacheprovider -q --device "$DEVICE" \
+        "$PY" -m pytest bnconform/conformance -p no:cacheprovider -q --device "$DEVICE" \
         --hypothesis-profile "$PROFILE" --results "$OUT/results/$family" --run-name "gpu_check/$family" \
         "${target_args[@]}" $PYTEST_ARGS
     # shellcheck disable=SC2086
-    step "math-mode-$family" 60 "$OUT/math_mode/$family.json" "${backend_env[@]}" "$PY" -m adapters.math_mode "$DEVICE" $targets
+    step "math-mode-$family" 60 "$OUT/math_mode/$family.json" "${backend_env[@]}" "$PY" -m bnconform.adapters.math_mode "$DEVICE" $targets
     ran+=("$family")
 done
 
@@ -269,12 +269,12 @@ done
 if [ ${#cifar_targets[@]} -eq 0 ]; then
     echo "== cifar: skipped: no family with a CIFAR-10 trainer ran (tried: ${ran[*]:-none})" \
         | tee -a "$OUT/skipped.txt" > "$OUT/cifar.txt"
-elif ! no_data=$("$PY" -c "from cifar.locate import locate; locate()" 2>&1); then
+elif ! no_data=$("$PY" -c "from bnconform.cifar.locate import locate; locate()" 2>&1); then
     echo "== cifar: skipped: ${no_data##*DataNotFound: }" | tee -a "$OUT/skipped.txt" > "$OUT/cifar.txt"
 else
     [ "$DRY" = 1 ] || mkdir -p "$OUT/results/cifar"
     # shellcheck disable=SC2086
-    step cifar 150 "$OUT/cifar.txt" "$PY" -m cifar run --profile "${GPU_CHECK_CIFAR_PROFILE:-quick}" \
+    step cifar 150 "$OUT/cifar.txt" "$PY" -m bnconform.cifar run --profile "${GPU_CHECK_CIFAR_PROFILE:-quick}" \
         --device "$DEVICE" --targets "${cifar_targets[@]}" --archs A --bn on --seeds 0 --epochs 1 \
         --out "$OUT/results/cifar/results.json" --no-progress ${GPU_CHECK_CIFAR_ARGS:-}
 fi

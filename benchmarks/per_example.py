@@ -41,15 +41,15 @@ import time
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import adapters
-from adapters.contract import SupportsBareCall, lacks
+from bnconform import adapters
+from bnconform.adapters.contract import SupportsBareCall, lacks
 from bnconform import cases as C
 from bnconform import checks, properties
 
 #: (property row, mode, pooling kind or None): what is timed, from the table.
 PROPERTIES = [(row, mode, kind) for row in properties.TABLE for mode in row.benchmark
               for kind in (row.kinds or (None,))]
-OPS = {"bn", "conv2d", "pool2d"}  # the contract's ops (adapters.contract)
+OPS = {"bn", "conv2d", "pool2d"}  # the contract's ops (bnconform.adapters.contract)
 
 
 def _materialize(case):
@@ -98,7 +98,7 @@ def _compiles(adapter):
         return
     import jax
 
-    from adapters.jax_common import COMPILE_EVENT
+    from bnconform.adapters.jax_common import COMPILE_EVENT
 
     events: list = []
 

@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-import reference as R
+from bnconform import reference as R
 from bnconform import cases as C
 from bnconform import checks, dtypes
 from bnconform.checks import Example

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-import reference as R
+from bnconform import reference as R
 
 from . import cases as C
 from . import noise, tolerance
@@ -217,7 +217,7 @@ def run_bn_call_sequence(prop: str, adapter, case: C.BNCase, mode: str) -> Examp
     flagless = adapter.conventions.call_without_flag
     if "no-flag" in calls and flagless not in ("train", "inference"):
         raise ValueError(f"mode: {adapter.name} declares no meaning for a call without a training flag ({flagless!r})")
-    if not callable(getattr(adapter, "bn_sequence", None)):  # optional: adapters.contract.SupportsBNSequence
+    if not callable(getattr(adapter, "bn_sequence", None)):  # optional: bnconform.adapters.contract.SupportsBNSequence
         raise ValueError(f"target: {adapter.name} does not implement bn_sequence, which bn_call_sequence needs")
     inputs = C.materialize_bn(case)
     runs = adapter.bn_sequence(case, inputs, calls)
@@ -345,7 +345,7 @@ def judge_pool2d(ex: Example, *, numerics=None) -> list[Comparison]:
 
 # -- declared conventions ---------------------------------------------------------------------
 
-#: The reading each declared convention predicts, for the fingerprint's probes (``adapters.fingerprint``):
+#: The reading each declared convention predicts, for the fingerprint's probes (``bnconform.adapters.fingerprint``):
 #: the moving mean after one step with momentum 0.9 from 0 on a batch of mean 1, and the moving
 #: variance after one step with momentum 0.5 from 0 on a batch {-1, 1} (biased variance 1).
 MOMENTUM_READING = {"keras": 0.1, "torch": 0.9}
@@ -382,7 +382,7 @@ def judge_conventions(ex: Example, *, numerics=None) -> list[Comparison]:
 
 def _run_conventions(prop, adapter, case, mode):
     raise ValueError("conventions: the example comes from the fingerprint probes "
-                     "(adapters.fingerprint.conventions_example)")
+                     "(bnconform.adapters.fingerprint.conventions_example)")
 
 
 # -- the properties' halves ---------------------------------------------------------------------
@@ -419,7 +419,7 @@ def _check(prop: str) -> Check:
 
 
 def run(prop: str, adapter, case: C.Case, mode: str) -> Example:
-    """Run the adapter once for ``prop``, on its device (``adapter.placed()``, ``adapters.device``):
+    """Run the adapter once for ``prop``, on its device (``adapter.placed()``, ``bnconform.adapters.device``):
     the example with the framework's actual outputs."""
     check = _check(prop)
     placed = getattr(adapter, "placed", None)

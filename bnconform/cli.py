@@ -4,10 +4,10 @@
                          process per framework family), then the HTML report and the gate
     bnconform replay     re-run one example (the command every failure prints)
     bnconform targets    which adapters exist, which are installed (--load: which load) here
-    bnconform report     merge results files into one HTML report      (reports.cli)
-    bnconform gate       exit 0 / 1 / 2 on results + known deviations  (reports.cli)
-    bnconform cifar      CIFAR-10 training, baselines and its gate     (cifar.cli)
-    bnconform blobs      the two-blob end-to-end check                 (blobs.cli)
+    bnconform report     merge results files into one HTML report      (bnconform.reports.cli)
+    bnconform gate       exit 0 / 1 / 2 on results + known deviations  (bnconform.reports.cli)
+    bnconform cifar      CIFAR-10 training, baselines and its gate     (bnconform.cifar.cli)
+    bnconform blobs      the two-blob end-to-end check                 (bnconform.blobs.cli)
 
 Every subcommand returns its exit code; 2 is a usage or input error.
 """
@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +28,19 @@ from . import kernels as kernel_configs
 from . import processes, progress
 from .commandline import USAGE, dispatch, positive_int
 
-ROOT = Path(__file__).resolve().parents[1]
+#: the directory the ``bnconform`` package is imported from: every child process imports the same copy
+IMPORT_ROOT = Path(__file__).resolve().parents[1]
+#: the conformance suite, shipped in the package (``pytest --pyargs bnconform.conformance``)
+SUITE = "bnconform.conformance"
+SUITE_DIR = Path(__file__).resolve().parent / "conformance"
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process: this one's, with this copy of ``bnconform`` first on
+    ``PYTHONPATH`` and then the current directory (a ``--bn-impl`` module of the user's project)."""
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(IMPORT_ROOT), os.getcwd(), os.environ.get("PYTHONPATH")) if p)
+    return env
 
 
 def _groups(selected: list[str] | None) -> dict[str, list[str]]:
@@ -35,7 +48,7 @@ def _groups(selected: list[str] | None) -> dict[str, list[str]]:
     broken one included: its tests are errors). Each family's pytest run declares its targets, and
     the gate fails a run none of whose declared targets was tested, so a target that is not
     installed is named here and left out unless asked for."""
-    import adapters
+    from bnconform import adapters
 
     known = [info.name for info in adapters.discover()]
     if selected:
@@ -48,17 +61,26 @@ def _groups(selected: list[str] | None) -> dict[str, list[str]]:
     unknown = sorted(set(wanted) - set(known))
     if unknown:
         raise ValueError(f"--target: unknown adapter(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    absent = [f"{name} ({adapters.get(name).missing()})" for name in wanted if adapters.get(name).missing() is not None]
+    if absent:
+        raise ValueError(f"--target: not installed in this environment ({sys.executable}): {'; '.join(absent)}")
     groups: dict[str, list[str]] = {}
-    for name in wanted:  # the registry's family: one pytest process each (adapters.registry)
+    for name in wanted:  # the registry's family: one pytest process each (bnconform.adapters.registry)
         groups.setdefault(adapters.get(name).family, []).append(name)
     return groups
 
 
 def _pytest_command(targets, results_dir: Path, run_name: str, profile: str, extra, device: str = "cpu",
-                    kernels: str = "default") -> list[str]:
-    cmd = [sys.executable, "-m", "pytest", "tests/conformance", "-p", "no:cacheprovider", "-q",
-           "--hypothesis-profile", profile, "--results", str(results_dir), "--run-name", run_name,
+                    kernels: str = "default", known: Path | None = None) -> list[str]:
+    """The family's pytest command: the shipped suite with its own configuration (``-c``,
+    ``--rootdir``: the user's pytest configuration and conftest files do not apply), the results in
+    ``results_dir``."""
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-p", f"{SUITE}.plugin", "-p", "no:cacheprovider",
+           "-c", str(SUITE_DIR / "pytest.ini"), "--rootdir", str(SUITE_DIR), "-q",
+           "--hypothesis-profile", profile, "--results", str(results_dir.resolve()), "--run-name", run_name,
            "--device", device, "--kernels", kernels]
+    if known is not None:
+        cmd += ["--known-deviations", str(known)]
     for target in targets:
         cmd += ["--target", target]
     return cmd + list(extra)
@@ -66,10 +88,10 @@ def _pytest_command(targets, results_dir: Path, run_name: str, profile: str, ext
 
 def _kernel_plan(groups: dict[str, list[str]], requested: list[str] | None) -> dict[str, list[str]]:
     """The kernel configurations each family runs (``--kernels``, ``bnconform.kernels.expand``); a
-    configuration this machine's default already takes (measured: ``python -m adapters.kernel_paths``
+    configuration this machine's default already takes (measured: ``python -m bnconform.adapters.kernel_paths``
     in a clean interpreter) is dropped with a line saying so, since its run would repeat the
     default's. ``ValueError`` for an unknown name, or names that apply to no family asked for."""
-    import adapters
+    from bnconform import adapters
 
     requested = requested or [os.environ.get(kernel_configs.ENV) or kernel_configs.DEFAULT]
     plan = {family: kernel_configs.expand(requested, adapters.get(targets[0]).engine)
@@ -99,10 +121,8 @@ def _kernel_plan(groups: dict[str, list[str]], requested: list[str] | None) -> d
 def _default_path(engine: str | None) -> str | None:
     """The configuration ``engine``'s default path is on this machine, measured in a clean interpreter
     (None if it cannot be measured: the family's own run then says why)."""
-    env = {k: v for k, v in os.environ.items() if k != kernel_configs.ENV}
-    env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
-    proc = subprocess.run([sys.executable, "-m", "adapters.kernel_paths", str(engine)], cwd=ROOT, env=env,
+    env = {k: v for k, v in _child_env(TF_CPP_MIN_LOG_LEVEL="3").items() if k != kernel_configs.ENV}
+    proc = subprocess.run([sys.executable, "-m", "bnconform.adapters.kernel_paths", str(engine)], env=env,
                           capture_output=True, text=True)
     lines = proc.stdout.strip().splitlines()
     try:
@@ -111,26 +131,33 @@ def _default_path(engine: str | None) -> str | None:
         return None
 
 
-def _check_deviations() -> str | None:
-    """The problem with the repository's known-deviations file (the one the runs, the report and the
-    gate read), or None: checked before any framework runs, so a bad entry costs no run."""
-    from reports.deviations import DeviationsError, load_deviations
+def _project_deviations(option: str | None) -> Path | None:
+    """The project's known-deviations file (``--known-deviations``, else ./bnconform.toml, else
+    ./pyproject.toml with a ``[tool.bnconform]`` table; None if none), loaded with the shipped file
+    before any framework runs, so a bad entry costs no run (``DeviationsError`` names PATH:LINE)."""
+    from bnconform.reports import known
 
-    path = ROOT / "known_deviations.toml"
-    if not path.is_file():
-        return None
+    project = Path(option).resolve() if option else known.project_file(Path.cwd())
+    known.load(project, directory=None)
+    return project.resolve() if project is not None else None
+
+
+def _writable(option: str, path: Path) -> str | None:
+    """Why ``path`` (a directory ``bnconform run`` writes) cannot be written, or None."""
     try:
-        load_deviations(path)
-    except DeviationsError as e:
-        return str(e)
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".bnconform-write-test-"):
+            pass
+    except OSError as e:
+        return f"{option} {path}: cannot write there ({e.strerror or e})"
     return None
 
 
 def _trainer_targets(option: str, what: str, targets: list[str]) -> list[str]:
-    """The asked-for targets that have a trainer (``cifar.backends.TARGETS``, shared by the CIFAR-10
+    """The asked-for targets that have a trainer (``bnconform.cifar.backends.TARGETS``, shared by the CIFAR-10
     and two-blob harnesses); [] for all of them when none was asked for; ValueError when targets were
     asked for and none has one."""
-    from cifar.backends import TARGETS
+    from bnconform.cifar.backends import TARGETS
 
     chosen = [t for t in targets if t in TARGETS] if targets else []
     if targets and not chosen:
@@ -140,7 +167,7 @@ def _trainer_targets(option: str, what: str, targets: list[str]) -> list[str]:
 
 
 def cmd_run(args) -> int:
-    from reports.cli import main_gate, main_report
+    from bnconform.reports.cli import main_gate, main_report
 
     try:
         groups = _groups(args.target)
@@ -152,10 +179,19 @@ def cmd_run(args) -> int:
               file=sys.stderr)
         return 1
 
-    problem = _check_deviations()
-    if problem is not None:
-        print(f"bnconform run: known deviations: {problem}", file=sys.stderr)
+    from bnconform.reports.deviations import DeviationsError
+
+    try:
+        project = _project_deviations(args.known_deviations)
+    except DeviationsError as e:
+        print(f"bnconform run: known deviations: {e}", file=sys.stderr)
         return USAGE
+    results, out_dir = Path(args.results).resolve(), Path(args.out).resolve()
+    for option, path in (("--results", results), ("--out", out_dir)):
+        problem = _writable(option, path)
+        if problem is not None:
+            print(f"bnconform run: {problem}", file=sys.stderr)
+            return USAGE
     try:
         blobs_targets = _trainer_targets("--blobs", "two-blob", args.target) if args.blobs else None
         cifar_targets = _trainer_targets("--cifar", "CIFAR-10", args.target) if args.cifar else None
@@ -177,7 +213,6 @@ def cmd_run(args) -> int:
             print(f"bnconform run: --device {device}: no installed framework sees that device:\n"
                   + "\n".join(f"  {family}: {found['detail']}" for family, found in seen.items()), file=sys.stderr)
             return USAGE
-    results = Path(args.results)
     try:
         plan = _kernel_plan(groups, args.kernels)
     except ValueError as e:
@@ -186,13 +221,14 @@ def cmd_run(args) -> int:
     jobs = []
     for family, targets in groups.items():
         for config in plan[family]:
-            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **{kernel_configs.ENV: config})
+            env = _child_env(TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1", **{kernel_configs.ENV: config})
+            env.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path.cwd() / ".hypothesis"))
             if family.startswith("keras-"):
                 env["KERAS_BACKEND"] = family.removeprefix("keras-")
             label = family if config == kernel_configs.DEFAULT else f"{family}@{config}"
             out = results / label
             cmd = _pytest_command(targets, out, f"{args.name}/{label}", args.profile, args.pytest_args, device,
-                                  config)
+                                  config, project)
             jobs.append((label, cmd, env, out))
     print(f"bnconform run: {len(jobs)} runs ({len(groups)} framework families), profile {args.profile!r}, "
           f"{args.jobs} at a time")
@@ -209,11 +245,12 @@ def cmd_run(args) -> int:
     if not files:
         print("bnconform run: no results were written; see the pytest.log files", file=sys.stderr)
         return 1
-    report_code = main_report([*files, "-o", args.out])
+    known = ["--known-deviations", str(project)] if project is not None else []
+    report_code = main_report([*files, "-o", str(out_dir), *known])
     if report_code != 0:
         return report_code
-    print(f"report: {Path(args.out) / 'index.html'}")
-    gate_code = main_gate(files)
+    print(f"report: {out_dir / 'index.html'}")
+    gate_code = main_gate([*files, *known])
     return gate_code or cifar_code or blobs_code
 
 
@@ -227,7 +264,7 @@ def _run_family(family: str, cmd: list[str], env: dict, out: Path, *, bars: bool
     t0 = time.monotonic()
     try:
         with open(out / "pytest.log", "w") as log, processes.popen(
-                cmd, cwd=ROOT, env={**env, progress.ENV: str(write_end)}, stdout=log,
+                cmd, cwd=out.resolve(), env={**env, progress.ENV: str(write_end)}, stdout=log,
                 stderr=subprocess.STDOUT, pass_fds=(write_end,)) as child:
             os.close(write_end)
             write_end = None
@@ -251,25 +288,25 @@ def _run_experiment(name: str, args: list[str], targets: list[str], results: Pat
     conformance runs. Returns its exit code."""
     out = results / name / "results.json"
     out.unlink(missing_ok=True)  # never report an earlier session's runs as this one's
-    cmd = [sys.executable, "-m", name, "run", *args, "--out", str(out)]
+    cmd = [sys.executable, "-m", f"bnconform.{name}", "run", *args, "--out", str(out)]
     if targets:
         cmd += ["--targets", *targets]
     print(f"  start {name}: {' '.join(cmd[2:])}", flush=True)
     started = time.monotonic()
-    with processes.popen(cmd, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")) as child:
+    with processes.popen(cmd, env=_child_env(TF_CPP_MIN_LOG_LEVEL="2")) as child:
         code = child.wait()
     print(f"  done  {name}: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
     return code
 
 
 def _run_blobs(targets: list[str], results: Path) -> int:
-    """``--blobs``: the two-blob CI matrix (``python -m blobs run``). Exit code 0, 1 (a check
+    """``--blobs``: the two-blob CI matrix (``python -m bnconform.blobs run``). Exit code 0, 1 (a check
     failed) or 2 (a run could not be done)."""
     return _run_experiment("blobs", [], targets, results)
 
 
 def _run_cifar(profile: str, targets: list[str], results: Path, device: str = "cpu") -> int:
-    """``--cifar PROFILE``: the CIFAR-10 profile's matrix (``python -m cifar run``) on ``device``.
+    """``--cifar PROFILE``: the CIFAR-10 profile's matrix (``python -m bnconform.cifar run``) on ``device``.
     Exit code 0, 1 (a run below its baseline band) or 2 (no data, a run that failed, a device no
     target sees)."""
     return _run_experiment("cifar", ["--profile", profile, "--no-progress", "--device", device], targets, results)
@@ -293,7 +330,7 @@ def _replayed(prop_name: str, case_json: str):
 def _register_user_target(target: str) -> None:
     """A ``user-FRAMEWORK:MODULE.NAME`` target (a ``--bn-impl`` layer's failure) is registered from its
     name, so that the replay line it printed runs as printed (``UsageError`` is a ``ValueError``)."""
-    from adapters import user_impl
+    from bnconform.adapters import user_impl
 
     spec = user_impl.spec_of_target(target)
     if spec is not None:
@@ -303,10 +340,10 @@ def _register_user_target(target: str) -> None:
 
 
 def cmd_replay(args) -> int:
-    import adapters
-    from adapters import kernel_paths
+    from bnconform import adapters
+    from bnconform.adapters import kernel_paths
     from bnconform import checks
-    from reports.targets import kernels_for_dtype
+    from bnconform.reports.targets import kernels_for_dtype
 
     try:
         prop, case = _replayed(args.property, args.case)
@@ -345,7 +382,7 @@ def cmd_replay(args) -> int:
     for c in comparisons:
         print(c.message())
     if not all(c.ok for c in comparisons):
-        for line in _known_deviation_lines(adapter, example):
+        for line in _known_deviation_lines(adapter, example, args.known_deviations):
             print(line)
     return 0 if all(c.ok for c in comparisons) else 1
 
@@ -369,23 +406,23 @@ def _framework_error(heading: str, exc: BaseException, case) -> int:
 
 _PROBE = """
 import json, sys
-import adapters
+from bnconform import adapters
 name = sys.argv[1]
 try:
-    adapter = adapters.load(name, sys.argv[2] if len(sys.argv) > 2 else None)
-except adapters.Unavailable as e:
+    adapter = bnconform.adapters.load(name, sys.argv[2] if len(sys.argv) > 2 else None)
+except bnconform.adapters.Unavailable as e:
     print(json.dumps({"status": "not installed", "detail": str(e)}))
-except adapters.Broken as e:
+except bnconform.adapters.Broken as e:
     print(json.dumps({"status": "BROKEN", "detail": str(e)}))
 else:
-    print(json.dumps({"status": "loads", "detail": adapters.imported(name)}))
+    print(json.dumps({"status": "loads", "detail": bnconform.adapters.imported(name)}))
 """
 
 
 def _device_arg(name: str | None) -> str:
     """``--device`` (else ``$BNCONFORM_DEVICE``, else cpu) as ``cpu`` or ``cuda``; ``ValueError`` (a
     usage error) for an unknown name."""
-    from adapters import device
+    from bnconform.adapters import device
 
     return device.normalize(name if name is not None else os.environ.get(device.ENV))
 
@@ -393,32 +430,32 @@ def _device_arg(name: str | None) -> str:
 def _probe(name: str, device: str | None = None) -> dict:
     """Load ``name`` in a fresh interpreter (Keras fixes its backend at import, and a broken
     framework must not spoil this process): ``{"status", "detail"}``."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    env = _child_env(TF_CPP_MIN_LOG_LEVEL="3")
     if name.startswith("keras-"):
         env["KERAS_BACKEND"] = name.removeprefix("keras-")
-    proc = subprocess.run([sys.executable, "-c", _PROBE, name, *([device] if device else [])], cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, name, *([device] if device else [])], env=env, capture_output=True, text=True)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {"status": "BROKEN", "detail": f"{name}: the interpreter loading it exited {proc.returncode}: {tail}"}
     return json.loads(lines[-1])
 
-def _known_deviation_lines(adapter, example) -> list[str]:
+def _known_deviation_lines(adapter, example, project: str | None = None) -> list[str]:
     """Whether each known-deviation entry that covers this test explains the example (its model's own
-    judgement of the same outputs), as the conformance run would decide."""
-    from reports.deviations import DeviationsError, candidates, load_deviations
+    judgement of the same outputs), as the conformance run would decide; the entries in force are the
+    shipped ones with the project's applied (``project``, else ./bnconform.toml or ./pyproject.toml)."""
+    from bnconform.reports import known
+    from bnconform.reports.deviations import DeviationsError, candidates
 
     from . import compare, variants
 
-    path = ROOT / "known_deviations.toml"
     try:
-        entries = load_deviations(path) if path.is_file() else []
+        entries = known.load(project).entries
     except DeviationsError as e:
         return [f"known deviations: {e}"]
     case = example.case
-    import adapters
-    from reports.targets import kernels_for_dtype
+    from bnconform import adapters
+    from bnconform.reports.targets import kernels_for_dtype
 
     path = adapters.kernels_of(adapter.name)
     identity = {**adapter.describe(), "target": adapter.name, "property": example.prop, "op": case.op,
@@ -442,7 +479,7 @@ def _known_deviation_lines(adapter, example) -> list[str]:
 def cmd_targets(args) -> int:
     """Without ``--load``: what the installed distributions and module specs say (no import).
     With it: each target loaded in its own interpreter; exit 1 if any is installed but broken."""
-    import adapters
+    from bnconform import adapters
 
     try:
         infos = [adapters.get(name) for name in args.names] if args.names else adapters.discover()
@@ -482,7 +519,7 @@ def cmd_targets(args) -> int:
 
 
 def _same(imported: str | None, metadata: str | None) -> bool:
-    from reports.tested import same_version
+    from bnconform.reports.tested import same_version
 
     return imported is None or metadata is None or same_version(str(imported), str(metadata))
 
@@ -493,10 +530,10 @@ DEVICE_HELP = ("cpu (default) or cuda/gpu, the framework's accelerator (default:
 
 # Subcommands that are whole command lines of their own: the rest of argv goes to their main.
 NESTED = {
-    "report": ("reports.cli", "main_report", "merge results into one HTML report (bnconform report -h)"),
-    "gate": ("reports.cli", "main_gate", "exit 0/1/2 on results and known deviations (bnconform gate -h)"),
-    "cifar": ("cifar.cli", "main", "CIFAR-10 accuracy regression (bnconform cifar -h)"),
-    "blobs": ("blobs.cli", "main", "the two-blob end-to-end check (bnconform blobs -h)"),
+    "report": ("bnconform.reports.cli", "main_report", "merge results into one HTML report (bnconform report -h)"),
+    "gate": ("bnconform.reports.cli", "main_gate", "exit 0/1/2 on results and known deviations (bnconform gate -h)"),
+    "cifar": ("bnconform.cifar.cli", "main", "CIFAR-10 accuracy regression (bnconform cifar -h)"),
+    "blobs": ("bnconform.blobs.cli", "main", "the two-blob end-to-end check (bnconform blobs -h)"),
 }
 
 
@@ -526,7 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
                      choices=("ci", "dev", "thorough"), help="Hypothesis profile (default: ci)")
     run.add_argument("--target", action="append", help="only these adapters (repeatable; default: all)")
     run.add_argument("--results", default="results", help="results directory (default: results/)")
-    run.add_argument("--out", default="reports/out", help="report directory (default: reports/out/)")
+    run.add_argument("--out", default="report", help="report directory (default: report/)")
+    run.add_argument("--known-deviations", metavar="FILE", default=None,
+                     help="the project's known deviations, applied to the shipped ones: entries added and "
+                          "disable = [ids] (default: ./bnconform.toml, else ./pyproject.toml's [tool.bnconform])")
     run.add_argument("--name", default=os.environ.get("TOX_ENV_NAME", "local"), help="run name (default: local)")
     run.add_argument("-j", "--jobs", type=positive_int, default=_cores(),
                      help=f"runs (a framework family under one kernel configuration) at once (default: the "
@@ -554,6 +594,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("mode")
     rep.add_argument("case", help="the case JSON a failure printed")
     rep.add_argument("--device", default=None, help=DEVICE_HELP)
+    rep.add_argument("--known-deviations", metavar="FILE", default=None,
+                     help="the project's known deviations (default: ./bnconform.toml, else ./pyproject.toml's "
+                          "[tool.bnconform])")
     rep.add_argument("--kernels", default=None, metavar="NAME",
                      help="the CPU kernel configuration to replay under (bnconform/kernels.py; default: "
                           "$BNCONFORM_KERNELS, else default, this CPU's own path)")

@@ -1,5 +1,5 @@
-"""The one command-line style of ``bnconform``, ``python -m reports``, ``python -m cifar`` and
-``python -m blobs``.
+"""The one command-line style of ``bnconform``, ``python -m bnconform.reports``, ``python -m bnconform.cifar`` and
+``python -m bnconform.blobs``.
 
 Each builds an ``argparse`` parser with subcommands, every subcommand bound to its function with
 ``set_defaults(func=...)``; ``main(argv) -> int`` calls :func:`dispatch`, and ``__main__`` passes

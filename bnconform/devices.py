@@ -2,7 +2,7 @@
 
 A *request* is what ``--device``, ``BNCONFORM_DEVICE`` and a known-deviation entry's ``device``
 take: ``cpu``, or ``cuda`` (alias ``gpu``), the framework's accelerator. A record's device
-*platform* is what the framework reported when the adapter was placed (``adapters.device``):
+*platform* is what the framework reported when the adapter was placed (``bnconform.adapters.device``):
 ``cpu``; ``cuda`` (PyTorch, Keras-on-torch); ``gpu`` (JAX, Flax, Keras-on-jax, TensorFlow).
 :func:`requested` maps a platform back to the request it answers, so that one name covers the
 accelerator of every framework.

@@ -6,14 +6,14 @@ one engine; ``--kernels NAME`` (and ``BNCONFORM_KERNELS``) runs the suite under 
 names the configuration it ran under, so that a verdict says which kernel path produced it.
 
 ``default`` is no switch at all: the path this machine's CPU selects. It is not a path of its own:
-:mod:`adapters.kernel_paths` measures which named configuration the machine's default *is* (oneDNN
+:mod:`bnconform.adapters.kernel_paths` measures which named configuration the machine's default *is* (oneDNN
 on or off for TensorFlow, the ATen capability for PyTorch) and records that name, so a known
 deviation scoped to ``kernels = "onednn-off"`` explains the same kernel whether it was reached by the
 switch or by a CPU whose default it is.
 
 Each configuration states how it is selected (``env``: variables set before the framework is
 imported; ``torch_mkldnn``: PyTorch's in-process oneDNN switch) and what must be measured for it to
-count as honoured (``adapters.kernel_paths``): a switch that did not take effect is a skip with the
+count as honoured (``bnconform.adapters.kernel_paths``): a switch that did not take effect is a skip with the
 measured reason, never a silent run of the default path under another name.
 
 This module is the one place for the names; nothing here imports a framework.
@@ -38,7 +38,7 @@ class Config:
     """One named kernel configuration of one engine."""
 
     name: str
-    engine: str  # torch or tensorflow (adapters.registry's engine)
+    engine: str  # torch or tensorflow (bnconform.adapters.registry's engine)
     doc: str  # which CPUs take this path, and how it is selected
     env: Mapping[str, str] = field(default_factory=dict)  # set before the framework is imported
     torch_mkldnn: bool | None = None  # torch.backends.mkldnn.enabled, set after import (None: untouched)

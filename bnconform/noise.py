@@ -74,7 +74,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from reference import batch_norm as _bn
+from bnconform.reference import batch_norm as _bn
 
 from . import tolerance
 
@@ -377,7 +377,7 @@ def conv2d(actual, expected, x, w, b, *, dtype: str, **conv_kwargs) -> "Findings
     the outputs' own errors that may lean, u for a rounding every output shares (a transformed
     weight, Winograd's G w G^T, rounded once), and the K-term sums' errors random across outputs.
     """
-    from reference import conv as _conv
+    from bnconform.reference import conv as _conv
 
     if not _varied(x):  # repeated addends: neither model of this tier holds, the worst case does
         return Findings()
@@ -485,7 +485,7 @@ def pool2d(actual, expected, kind: str, x, *, dtype: str, window=None, **pool_kw
     """
     if kind not in ("avg", "global_avg"):
         return Findings()
-    from reference import pool as _pool
+    from bnconform.reference import pool as _pool
 
     if not _varied(x):  # repeated addends: neither model of this tier holds, the worst case does
         return Findings()

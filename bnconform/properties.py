@@ -8,9 +8,9 @@ the modes it is run in, its dtypes, the ``bnconform.strategies`` function that d
 beyond the op.
 
 Everything else is driven from here: the conformance tests' markers and parametrization
-(``tests/conformance``), ``checks.run``/``checks.judge`` (and so ``bnconform replay``), the
+(``bnconform/conformance``), ``checks.run``/``checks.judge`` (and so ``bnconform replay``), the
 benchmark (``benchmarks/per_example.py``), the known-deviations loader's check that an entry's
-``property`` names a row (``reports/deviations.py``) and the variants' lists of what they judge.
+``property`` names a row (``bnconform/reports/deviations.py``) and the variants' lists of what they judge.
 ``tests/properties/test_table.py`` checks that every row is collected.
 
 A property whose row has no strategy is a probe: its test builds its own example (the fingerprint's
@@ -31,7 +31,7 @@ OPS = ("batch_norm", "conv2d", "pool2d")
 POOL_KINDS = ("max", "avg", "global_avg", "lp")
 #: Batch-norm modes (``Capabilities.bn_modes``); ``-`` is "no mode" (conv, pooling, a call sequence).
 MODES = ("train", "inference")
-#: The dtypes of the production-size tests (``tests/conformance/test_production.py``): float32, and
+#: The dtypes of the production-size tests (``bnconform/conformance/test_production.py``): float32, and
 #: both half-precision formats, whose long reductions are furthest from float64 (float16 has the
 #: shorter range, bfloat16 the shorter significand: a bug can show in one and not the other).
 PRODUCTION_DTYPES = ("float32", "float16", "bfloat16")

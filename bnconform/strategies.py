@@ -17,7 +17,7 @@ import math
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from reference import windows
+from bnconform.reference import windows
 
 from . import shapes
 from .cases import BNCase, ConvCase, PoolCase, Values

@@ -48,9 +48,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from reference import batch_norm as _bn
-from reference import conv as _conv
-from reference import pool as _pool
+from bnconform.reference import batch_norm as _bn
+from bnconform.reference import conv as _conv
+from bnconform.reference import pool as _pool
 
 from . import dtypes
 
@@ -350,7 +350,7 @@ def moving_stats(
     rounded to the dtype (PyTorch does in bfloat16: 0.99 becomes 0.98828125), which moves both
     weights by up to u. ``weights_old`` holds a for each step (momentum or
     1 - momentum, or 1 - 1/k for the cumulative average); ``results`` the reference's states after
-    each step (``reference.MovingStats``), used for the magnitudes.
+    each step (``bnconform.reference.MovingStats``), used for the magnitudes.
     """
     r = _roundoff(dtype, numerics)
     one_pass = _one_pass(numerics)

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-import reference as R
-from reference import conv as _conv
+from bnconform import reference as R
+from bnconform.reference import conv as _conv
 
 from .. import checks, tolerance
 from ..compare import compare

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import windows
+from bnconform.reference import windows
 
 from .. import checks
 from ..compare import compare

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import windows
+from bnconform.reference import windows
 
 from .. import checks, tolerance
 from ..compare import compare

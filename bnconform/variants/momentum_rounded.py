@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import reference as R
+from bnconform import reference as R
 
 from .. import checks, dtypes
 from . import NotModelled, Param

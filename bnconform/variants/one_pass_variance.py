@@ -25,7 +25,7 @@ import dataclasses
 
 import numpy as np
 
-from reference import batch_norm as _bn
+from bnconform.reference import batch_norm as _bn
 
 from .. import checks, tolerance
 from . import Param

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import avg_pool2d, windows
+from bnconform.reference import avg_pool2d, windows
 
 from .. import checks, tolerance
 from ..compare import compare

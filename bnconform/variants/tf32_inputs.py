@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import reference as R
+from bnconform import reference as R
 
 from .. import checks, tolerance
 from ..compare import compare

@@ -15,7 +15,7 @@ scale (``tolerance.moving_stats(unbiased=True)``).
 
 from __future__ import annotations
 
-import reference as R
+from bnconform import reference as R
 
 from .. import checks
 

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-import adapters
+from bnconform import adapters
 from bnconform import cases as C
 
 TARGETS = [info.name for info in adapters.discover()]

@@ -1,4 +1,4 @@
-"""``adapters.device``: the device every adapter runs on, tested without an accelerator.
+"""``bnconform.adapters.device``: the device every adapter runs on, tested without an accelerator.
 
 CI has no GPU, so the device plumbing is tested on the CPU through the code path a GPU run takes:
 ``cpu`` asked for explicitly gives the default's results; an accelerator the framework does not see
@@ -14,8 +14,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-import adapters
-from adapters import device
+from bnconform import adapters
+from bnconform.adapters import device
 from bnconform import cases, checks
 from bnconform.cli import main
 
@@ -70,7 +70,7 @@ def test_torch_layers_and_inputs_are_made_on_the_placements_device(fresh, monkey
     """The placement is entered around the run: a module built there, and NumPy inputs moved there
     by ``tensor()``, are on its device (``meta`` stands in for ``cuda``: same code path)."""
     torch = pytest.importorskip("torch")
-    import adapters.torch_adapter as ta
+    import bnconform.adapters.torch_adapter as ta
 
     adapter = adapters.load("torch", "cpu")
     seen = {}
@@ -174,7 +174,7 @@ def test_pytest_with_an_unknown_device_is_a_usage_error(tmp_path):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/conformance/test_conv_pool.py", "--device", "tpu",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "bnconform/conformance/test_conv_pool.py", "--device", "tpu",
                            "-p", "no:cacheprovider", "-q", "--co"], cwd=repo, capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(repo)), timeout=120)
     assert proc.returncode == 4, proc.stdout + proc.stderr  # pytest's usage error

@@ -11,7 +11,7 @@ import pytest
 jax = pytest.importorskip("jax")
 pytest.importorskip("flax")
 
-from adapters import flax_adapter as F  # noqa: E402
+from bnconform.adapters import flax_adapter as F  # noqa: E402
 from bnconform import cases as C  # noqa: E402
 
 APIS = ("linen", "nnx")

@@ -8,8 +8,8 @@ import pytest
 
 jax = pytest.importorskip("jax")
 
-from adapters import jax_adapter as J  # noqa: E402
-from adapters import jax_common  # noqa: E402
+from bnconform.adapters import jax_adapter as J  # noqa: E402
+from bnconform.adapters import jax_common  # noqa: E402
 from bnconform import cases as C  # noqa: E402
 
 

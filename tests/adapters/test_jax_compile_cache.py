@@ -1,6 +1,6 @@
 """JAX compiles once per (shapes, dtype, static configuration): a repeated case, or one that differs
 only in values, eps or momentum, must not compile again. Compilations are counted through JAX's own
-monitoring event (``adapters.jax_common.count_compiles``), not by timing.
+monitoring event (``bnconform.adapters.jax_common.count_compiles``), not by timing.
 
 Each test uses shapes off the strategies' menus, so that its first call is a real first call even
 after the conformance suite ran in the same process; the first call is asserted to compile, which
@@ -17,9 +17,9 @@ import pytest
 jax = pytest.importorskip("jax")
 pytest.importorskip("flax")
 
-from adapters import flax_adapter as F  # noqa: E402
-from adapters import jax_adapter as J  # noqa: E402
-from adapters import jax_common  # noqa: E402
+from bnconform.adapters import flax_adapter as F  # noqa: E402
+from bnconform.adapters import jax_adapter as J  # noqa: E402
+from bnconform.adapters import jax_common  # noqa: E402
 from bnconform import cases as C  # noqa: E402
 
 

@@ -14,9 +14,9 @@ import warnings
 import numpy as np
 import pytest
 
-import adapters
-import reference as R
-from adapters import keras_adapter as K
+from bnconform import adapters
+from bnconform import reference as R
+from bnconform.adapters import keras_adapter as K
 from bnconform import cases as C
 from bnconform import checks
 
@@ -118,7 +118,7 @@ def test_float64_on_jax_runs_in_64_bits_and_leaves_x64_off():
 
 
 def test_jax_compiles_once_per_configuration_whatever_eps_momentum_and_values():
-    count_compiles = pytest.importorskip("adapters.jax_common").count_compiles
+    count_compiles = pytest.importorskip("bnconform.adapters.jax_common").count_compiles
     adapter = load("keras-jax")
     case = C.BNCase(shape=(5, 3, 2, 7), axis=1, eps=1e-3, momentum=0.9, steps=2)  # off the strategies' menus
     with count_compiles() as names:
@@ -136,7 +136,7 @@ def test_jax_builds_a_layer_without_compiling_its_initial_values(dtype):
     """A new configuration compiles the layer's call and nothing else (Keras's "zeros"/"ones"
     initializers, run by JAX, compile a broadcast for every new weight shape); the layer starts
     with the values and dtypes a default-initialized layer has."""
-    count_compiles = pytest.importorskip("adapters.jax_common").count_compiles
+    count_compiles = pytest.importorskip("bnconform.adapters.jax_common").count_compiles
     adapter = load("keras-jax")
     conv = dataclasses.replace(CONV, x_shape=(1, 5, 7, 9), c_out=3, kernel=(1, 2), dtype=dtype)  # off the menus
     bn = C.BNCase(shape=(2, 11, 3), axis=1, dtype=dtype)

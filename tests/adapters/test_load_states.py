@@ -1,4 +1,4 @@
-"""``adapters.load``: not installed (``Unavailable``, a skip) against installed but broken
+"""``bnconform.adapters.load``: not installed (``Unavailable``, a skip) against installed but broken
 (``Broken``, an error), told apart with fake packages written to a temporary directory on sys.path.
 
 - neither a module nor a distribution: not installed;
@@ -6,7 +6,7 @@
   it, so it is installed, and its ImportError is a ``Broken`` naming the exception;
 - a distribution's metadata without its module (files deleted, a half-done uninstall): broken;
 - a module that imports but whose adapter factory cannot build a layer: broken;
-- ``adapters.imported`` reports what a loaded target imported, None before or without a load.
+- ``bnconform.adapters.imported`` reports what a loaded target imported, None before or without a load.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sys
 
 import pytest
 
-import adapters
-from adapters import AdapterInfo
+from bnconform import adapters
+from bnconform.adapters import AdapterInfo
 
 
 @pytest.fixture
@@ -120,8 +120,8 @@ def test_imported_reports_the_loaded_modules_version_and_nothing_before(registry
         "import adapters\n"
         "__version__ = '3.1.4'\n"
         "def load():\n"
-        "    return adapters.Adapter(name='fake-ok', framework='bnfake_ok', version=__version__,\n"
-        "                            conventions=None, capabilities=adapters.Capabilities())\n")
+        "    return bnconform.adapters.Adapter(name='fake-ok', framework='bnfake_ok', version=__version__,\n"
+        "                            conventions=None, capabilities=bnconform.adapters.Capabilities())\n")
     _add("fake-ok", "bnfake_ok", ("bnfake_ok",))
     assert adapters.imported("fake-ok") is None
     adapters.load("fake-ok")

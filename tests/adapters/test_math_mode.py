@@ -1,4 +1,4 @@
-"""``adapters.math_mode`` on the CPU: the probe reads float32 here, reads tf32 when a planted
+"""``bnconform.adapters.math_mode`` on the CPU: the probe reads float32 here, reads tf32 when a planted
 convolution rounds its inputs to TF32 (a wrapped ``F.conv2d`` dropping 13 mantissa bits: the
 tensor cores' mechanism, made on the CPU), and ``full_float32`` sets and restores the settings."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import adapters
-from adapters import math_mode
+from bnconform import adapters
+from bnconform.adapters import math_mode
 
 torch = pytest.importorskip("torch")
 
@@ -57,7 +57,7 @@ truncate, nearest = keep(10, "truncate"), keep(10, "nearest")
 
 def plant(monkeypatch, rounding):
     """The torch adapter's convolution computes on inputs passed through ``rounding``."""
-    import adapters.torch_adapter as ta
+    import bnconform.adapters.torch_adapter as ta
 
     real = ta.F.conv2d
     monkeypatch.setattr(ta.F, "conv2d", lambda x, w, *a, **k: real(rounding(x), rounding(w), *a, **k))
@@ -81,7 +81,7 @@ def test_a_convolution_on_bfloat16_inputs_reads_bfloat16(torch_adapter, monkeypa
 
 def test_a_convolution_that_is_neither_reads_other(torch_adapter, monkeypatch):
     """Half the outputs in TF32, half in float32 (say, two kernels by position): neither answer."""
-    import adapters.torch_adapter as ta
+    import bnconform.adapters.torch_adapter as ta
 
     real = ta.F.conv2d
 
@@ -198,7 +198,7 @@ def test_a_tf32_default_is_a_known_deviation_but_full_float32_must_conform(tmp_p
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), str(tmp_path)]), CI="true")
     env.pop("BNCONFORM_DEVICE", None)
     subprocess.run([sys.executable, "-m", "pytest", "-p", "plant_tf32", "-p", "no:cacheprovider", "-q",
-                    "tests/conformance/test_conv_pool.py::test_conv2d", "tests/conformance/test_math_mode.py",
+                    "bnconform/conformance/test_conv_pool.py::test_conv2d", "bnconform/conformance/test_math_mode.py",
                     "--target", "torch", "-k", "float32", "--known-deviations", str(tmp_path / "known.toml"),
                     "--results", str(tmp_path / "r")], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     records = json.loads((tmp_path / "r" / "results.json").read_text())["records"]

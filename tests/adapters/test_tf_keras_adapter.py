@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("tf_keras")
 
-from adapters import tf_keras_adapter as T  # noqa: E402
+from bnconform.adapters import tf_keras_adapter as T  # noqa: E402
 from bnconform import cases as C  # noqa: E402
 from bnconform import checks  # noqa: E402
 

@@ -14,7 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from adapters import torch_adapter as T  # noqa: E402
+from bnconform.adapters import torch_adapter as T  # noqa: E402
 from bnconform import cases as C  # noqa: E402
 
 BASE = C.BNCase(shape=(3, 4, 5, 2), axis=1, eps=1e-3, momentum=0.1, steps=3, x=C.Values(seed=3, loc=0.5))

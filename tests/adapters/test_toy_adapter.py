@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-import adapters
-import reference as R
-from adapters import AdapterInfo, ContractError, contract, fingerprint
+from bnconform import adapters
+from bnconform import reference as R
+from bnconform.adapters import AdapterInfo, ContractError, contract, fingerprint
 from bnconform import checks, strategies
 
 from . import toy_adapter
@@ -105,9 +105,9 @@ def test_a_planted_flipped_kernel_fails_conv2d(toy, monkeypatch):
 def test_missing_optional_calls_are_skipped_with_the_reason(toy):
     """No bn_sequence, bn_default or bare_call: each caller says so instead of failing."""
     for optional in contract.OPTIONAL:
-        assert contract.lacks(toy, optional) == f"toy does not implement {optional} (adapters.contract)"
+        assert contract.lacks(toy, optional) == f"toy does not implement {optional} (bnconform.adapters.contract)"
     found = fingerprint.fingerprint(toy)["probes"]
-    assert found["default_eps"] == {"value": None, "evidence": "toy does not implement bn_default (adapters.contract)"}
+    assert found["default_eps"] == {"value": None, "evidence": "toy does not implement bn_default (bnconform.adapters.contract)"}
     assert found["momentum_meaning"]["value"] == "keras"  # through bn, which the toy has
     assert found["running_variance"]["value"] == "biased"
 
@@ -144,10 +144,10 @@ def test_an_op_listed_without_its_method_fails_at_registration(monkeypatch):
 
 
 def test_the_conformance_suite_runs_it_as_a_target():
-    """``pytest tests/conformance -p tests.adapters.toy_adapter --target toy``, as a user runs a target:
+    """``pytest bnconform/conformance -p tests.adapters.toy_adapter --target toy``, as a user runs a target:
     every property it offers passes, the others skip with the reason."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    cmd = [sys.executable, "-m", "pytest", "tests/conformance/test_batch_norm.py", "tests/conformance/test_conv_pool.py",
+    cmd = [sys.executable, "-m", "pytest", "bnconform/conformance/test_batch_norm.py", "bnconform/conformance/test_conv_pool.py",
            "-p", "tests.adapters.toy_adapter", "--target", "toy", "-k", "float32 and not adversarial",
            "-q", "-rA", "-p", "no:cacheprovider", "--hypothesis-profile", "ci"]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -161,6 +161,6 @@ def test_the_conformance_suite_runs_it_as_a_target():
         "test_pool2d[toy-float32---global_avg]", "test_pool2d_nonfinite[toy-float32---max]",
         "test_pool2d_nonfinite[toy-float32---avg]",
     }, out
-    for reason in ("toy does not implement bn_sequence (adapters.contract)", "toy offers no gradients",
+    for reason in ("toy does not implement bn_sequence (bnconform.adapters.contract)", "toy offers no gradients",
                    "toy does not offer lp pooling"):
         assert reason in out, out

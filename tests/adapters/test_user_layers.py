@@ -12,7 +12,7 @@ import dataclasses
 
 import pytest
 
-import adapters
+from bnconform import adapters
 from bnconform import cases as C
 from bnconform import checks
 
@@ -27,7 +27,7 @@ def registry(monkeypatch):
     monkeypatch.setattr(adapters, "_LOADED", dict(adapters._LOADED))
 
     def load(spec):
-        from adapters.user_impl import register_user_impl
+        from bnconform.adapters.user_impl import register_user_impl
 
         return adapters.load(register_user_impl(spec))
 
@@ -48,7 +48,7 @@ def test_user_layers_take_production_sizes(registry, spec, axis, momentum, dtype
     pytest.importorskip(spec.split(":")[0])
     if spec.startswith("keras:"):  # the Keras adapters' tests may have left Keras on another backend
         pytest.importorskip("tensorflow")
-        from adapters.keras_adapter import active_keras
+        from bnconform.adapters.keras_adapter import active_keras
 
         active_keras("tensorflow")
     adapter = registry(spec)

@@ -1,10 +1,10 @@
 """A toy adapter: NumPy in float32, in one file, as ``docs/design.md`` shows a new adapter.
 
-It keeps the contract (``adapters.contract``): the three ops on typed inputs, its capabilities
+It keeps the contract (``bnconform.adapters.contract``): the three ops on typed inputs, its capabilities
 declared positively, and nothing optional (no ``bn_sequence``, ``bn_default`` or ``bare_call``: the
 call-sequence property, the fingerprint's default-layer probes and the benchmark's bare timing skip it
 with the reason). Registering it is one line (:data:`INFO`, registered by :func:`pytest_configure` when
-a pytest run loads this module as a plugin: ``pytest tests/conformance -p tests.adapters.toy_adapter
+a pytest run loads this module as a plugin: ``pytest bnconform/conformance -p tests.adapters.toy_adapter
 --target toy``).
 
 Batch norm is written out in float32 (Ioffe and Szegedy 2015, Algorithm 1: two-pass batch variance,
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-import adapters
-import reference as R
-from adapters.base import Adapter, BNRun, Capabilities, Conventions
-from adapters.steps import batches, run_steps
+from bnconform import adapters
+from bnconform import reference as R
+from bnconform.adapters.base import Adapter, BNRun, Capabilities, Conventions
+from bnconform.adapters.steps import batches, run_steps
 
 INFO = adapters.AdapterInfo(name="toy", framework="numpy", module=__name__, factory="load", requires=("numpy",),
                             family="toy")  # the registry line

@@ -1,4 +1,4 @@
-"""The two-blob CI run: the matrix of :mod:`blobs.matrix` on every selected target, trained once
+"""The two-blob CI run: the matrix of :mod:`bnconform.blobs.matrix` on every selected target, trained once
 per session, two worker processes at a time.
 
 Targets: every target of the CIFAR-10 harness (``keras-tensorflow``, ``keras-jax``, ``keras-torch``,
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from blobs.matrix import CI_RUNS, batches
-from blobs.runner import Job
-from cifar.backends import TARGETS
-from reports.atomic import write_atomic
+from bnconform.blobs.matrix import CI_RUNS, batches
+from bnconform.blobs.runner import Job
+from bnconform.cifar.backends import TARGETS
+from bnconform.reports.atomic import write_atomic
 
 #: modules a target needs (the Keras backend's too)
 NEEDS = {"keras-tensorflow": ("keras", "tensorflow"), "keras-jax": ("keras", "jax"),
@@ -67,7 +67,7 @@ def blob_ci(pytestconfig):
     """``(records, extras, errors, seconds)``: records keyed ``(target, model, bn, seed, broken)``;
     extras per target ``{"forward": ..., "repeat": record}``; errors per target; wall seconds of
     the whole matrix."""
-    from cifar.runner import RunFailed, run
+    from bnconform.cifar.runner import RunFailed, run
     from concurrent.futures import ThreadPoolExecutor
 
     targets = [t for t in selected_targets(pytestconfig) if missing(t) is None]
@@ -97,7 +97,7 @@ def blob_ci(pytestconfig):
     with ThreadPoolExecutor(max_workers=2) as pool:  # list order: slowest target's matrix first
         list(pool.map(one, work))
     seconds = time.perf_counter() - started
-    from blobs.checks import loss_gaps
+    from bnconform.blobs.checks import loss_gaps
 
     loss_gaps(list(records.values()))
     return records, extras, errors, seconds

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from blobs.bayes import ALPHA, bayes_accuracy, centre_distance, sampling_band
-from blobs.data import CENTRES, SIGMA, bayes_rule
+from bnconform.blobs.bayes import ALPHA, bayes_accuracy, centre_distance, sampling_band
+from bnconform.blobs.data import CENTRES, SIGMA, bayes_rule
 
 scipy_stats = pytest.importorskip("scipy.stats")
 

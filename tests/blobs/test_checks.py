@@ -9,7 +9,7 @@ import copy
 import numpy as np
 import pytest
 
-from blobs.checks import judge, loss_gaps, moving_statistics_decay
+from bnconform.blobs.checks import judge, loss_gaps, moving_statistics_decay
 
 M, K, SHIFT = 0.99, 300, 1.0
 

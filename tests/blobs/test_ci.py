@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blobs.models import build_spec, initial_weights, protocol
-from blobs.report import summary_lines
-from blobs.runner import parity_points
-from cifar.parity import forward_with_bound
+from bnconform.blobs.models import build_spec, initial_weights, protocol
+from bnconform.blobs.report import summary_lines
+from bnconform.blobs.runner import parity_points
+from bnconform.cifar.parity import forward_with_bound
 
 from .conftest import REPEATED, missing
 
@@ -66,7 +66,7 @@ def test_planted_bug_is_caught_by_the_moving_statistics(blob_target, broken_run,
 
 def test_initial_logits_match_float64_within_the_float32_bound(blob_target, blob_ci):
     """Every target's initial networks (the shared NumPy weights, seed 0) against the float64
-    forward pass of :func:`cifar.parity.forward_with_bound`, in inference mode (moving mean 0 and
+    forward pass of :func:`bnconform.cifar.parity.forward_with_bound`, in inference mode (moving mean 0 and
     variance 1: each BN scales by 1 / sqrt(1 + eps))."""
     _target_ok(blob_ci, blob_target)
     extras = blob_ci[1].get(blob_target)

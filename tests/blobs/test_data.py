@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from blobs.data import CENTRES, DATA_SEED, SIGMA, bayes_rule, generate
+from bnconform.blobs.data import CENTRES, DATA_SEED, SIGMA, bayes_rule, generate
 
 
 def test_same_seed_same_points_and_another_seed_others():
@@ -56,7 +56,7 @@ def test_bayes_rule_is_the_nearer_centre():
 
 
 def test_generation_needs_no_scikit_learn():
-    code = ("import sys; import blobs.data, blobs.bayes; blobs.data.generate(); "
+    code = ("import sys; import bnconform.blobs.data, bnconform.blobs.bayes; bnconform.blobs.data.generate(); "
             "sys.exit(1 if 'sklearn' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

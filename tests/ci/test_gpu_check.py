@@ -1,6 +1,6 @@
 """``benchmarks/gpu_check.sh``, kept working without a GPU: the same steps with ``GPU_CHECK_DEVICE=cpu``
 (conformance through ``--device``, the math-mode probes, a short CIFAR-10 run through
-``python -m cifar run --device``, the report and the gate into one folder),
+``python -m bnconform.cifar run --device``, the report and the gate into one folder),
 its dry run, the families skipped with their reason on a machine without Keras or TensorFlow, and
 the budget that cuts every step's timeout."""
 
@@ -47,14 +47,14 @@ def test_dry_run_plans_the_installed_families_and_skips_the_others_with_their_re
     assert "== tf_keras: skipped: tensorflow is not installed" in skipped
     assert "cifar" not in skipped
     # the CIFAR-10 targets of the families that ran (flax-linen for jax), model A, one epoch
-    assert "-m cifar run --profile quick --device cpu --targets torch flax-linen --archs A --bn on --seeds 0 --epochs 1" \
+    assert "-m bnconform.cifar run --profile quick --device cpu --targets torch flax-linen --archs A --bn on --seeds 0 --epochs 1" \
         in proc.stdout
     assert "--device cpu" in proc.stdout and "--target torch --target torch-functional" in proc.stdout
     assert not list((tmp_path / "out" / "results").glob("*/results.json"))
 
 
 def fake_cifar_folder(tmp_path: Path) -> str:
-    """A folder that ``cifar.locate`` takes for the extracted official data (never read: no time)."""
+    """A folder that ``bnconform.cifar.locate`` takes for the extracted official data (never read: no time)."""
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     (folder / "data_batch_1").write_bytes(b"")
@@ -73,8 +73,8 @@ def test_a_cpu_run_writes_results_probes_report_and_gate(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "out"
     # the CIFAR-10 step on a small subset (the data is needed: the CIFAR-10 tests skip without it)
-    from cifar.dataset import load
-    from cifar.errors import DataNotFound
+    from bnconform.cifar.dataset import load
+    from bnconform.cifar.errors import DataNotFound
 
     try:
         load(None)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from cifar.backends import TARGETS
+from bnconform.cifar.backends import TARGETS
 
 from .options import add_options
 
@@ -63,8 +63,8 @@ def selected_targets(config) -> list[str]:
 @pytest.fixture(scope="session")
 def cifar_data(cifar_path, require_data):
     """The CIFAR-10 data, or a skip (a failure under --require-data) saying where to put it."""
-    from cifar.dataset import load
-    from cifar.errors import DataNotFound
+    from bnconform.cifar.dataset import load
+    from bnconform.cifar.errors import DataNotFound
 
     try:
         return load(cifar_path)
@@ -77,7 +77,7 @@ def cifar_data(cifar_path, require_data):
 @pytest.fixture(scope="session")
 def cifar_results_file():
     """This session's CIFAR records, rewritten after each: ``$BNCONFORM_CIFAR_RESULTS`` or
-    ``results/cifar-pytest.json`` (readable by ``python -m cifar report`` and ``gate``)."""
+    ``results/cifar-pytest.json`` (readable by ``python -m bnconform.cifar report`` and ``gate``)."""
     path = Path(os.environ.get("BNCONFORM_CIFAR_RESULTS", "results/cifar-pytest.json"))
     doc = {"schema": "bnconform-cifar/1", "command": "pytest", "cifar": []}
 
@@ -110,7 +110,7 @@ def record_run(request, cifar_results_file):
 
 
 def _profile(config):
-    from cifar import profiles
+    from bnconform.cifar import profiles
 
     return profiles.get(option(config, "--cifar-profile", "BNCONFORM_CIFAR_PROFILE", "quick"))
 
@@ -131,7 +131,7 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def baseline_store():
-    from cifar.baselines import Store
+    from bnconform.cifar.baselines import Store
 
     return Store.load(os.environ.get("BNCONFORM_CIFAR_BASELINES"))
 
@@ -141,8 +141,8 @@ def profile_runs(pytestconfig, cifar_data, cifar_path, cifar_profile):
     """Every run of the gated profile (its matrix on each selected target, plus the broken-BN runs),
     trained once per session, two worker processes at a time. Keyed by
     ``(target, arch, bn, broken_bn)``; failed runs are under the same key in the second dict."""
-    from cifar import profiles
-    from cifar.runner import Job, run
+    from bnconform.cifar import profiles
+    from bnconform.cifar.runner import Job, run
 
     profile = profiles.get(cifar_profile)
     targets = selected_targets(pytestconfig)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar.unpickle import CLASSES
+from bnconform.cifar.unpickle import CLASSES
 
 BATCHES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
            "test_batch")

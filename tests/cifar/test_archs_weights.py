@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from cifar import order, profiles
-from cifar.archs import BATCH_SIZE, build_spec, param_counts, shapes
-from cifar.weights import flatten_permutation, initial_weights, to_channels_first
+from bnconform.cifar import order, profiles
+from bnconform.cifar.archs import BATCH_SIZE, build_spec, param_counts, shapes
+from bnconform.cifar.weights import flatten_permutation, initial_weights, to_channels_first
 
 
 def test_model_a_parameter_counts_are_the_lectures():

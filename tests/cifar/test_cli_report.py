@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from cifar.baselines import Store
-from cifar.cli import main
-from cifar.report import bn_pairs, render_text
+from bnconform.cifar.baselines import Store
+from bnconform.cifar.cli import main
+from bnconform.cifar.report import bn_pairs, render_text
 
 from .records import record
 

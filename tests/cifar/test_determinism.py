@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from cifar.runner import Job, run_many
+from bnconform.cifar.runner import Job, run_many
 
 from .conftest import selected_targets
 

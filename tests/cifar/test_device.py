@@ -22,19 +22,19 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from adapters import Unavailable
-from adapters import device as devices
-from cifar import device as cifar_device
-from cifar import profiles, train
-from cifar.cli import _jobs, build_parser, main
-from cifar.runner import DeviceUnavailable, Job, run
+from bnconform.adapters import Unavailable
+from bnconform.adapters import device as devices
+from bnconform.cifar import device as cifar_device
+from bnconform.cifar import profiles, train
+from bnconform.cifar.cli import _jobs, build_parser, main
+from bnconform.cifar.runner import DeviceUnavailable, Job, run
 
 from .records import record
 
 
 @dataclass(frozen=True)
 class TinyData:
-    """A stand-in for :class:`cifar.dataset.Cifar10`: random uint8 images, 10 classes."""
+    """A stand-in for :class:`bnconform.cifar.dataset.Cifar10`: random uint8 images, 10 classes."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -79,9 +79,9 @@ def test_the_model_and_every_batch_go_through_the_placement(monkeypatch):
     tensors, and the batches the trainer makes are moved there; entering it is counted around
     every call into the framework."""
     torch = pytest.importorskip("torch")
-    from cifar import backends
-    from cifar.archs import build_spec
-    from cifar.weights import initial_weights
+    from bnconform.cifar import backends
+    from bnconform.cifar.archs import build_spec
+    from bnconform.cifar.weights import initial_weights
 
     entered = []
 
@@ -111,9 +111,9 @@ def test_flax_trainer_runs_inside_its_placement():
     pytest.importorskip("optax")
     import jax
 
-    from cifar import backends
-    from cifar.archs import build_spec
-    from cifar.weights import initial_weights
+    from bnconform.cifar import backends
+    from bnconform.cifar.archs import build_spec
+    from bnconform.cifar.weights import initial_weights
 
     real = cifar_device.placement("flax-linen", "cpu")
     entered = []
@@ -200,16 +200,16 @@ def test_gpu_profile_expands_to_the_lectures_matrix():
     # are the architectures' own (A 100, B 32)
     assert gpu.protocol("A") == profiles.Protocol(5, None, None)
     assert gpu.protocol("B") == profiles.Protocol(25, None, None)
-    from cifar.archs import BATCH_SIZE
+    from bnconform.cifar.archs import BATCH_SIZE
 
     assert (BATCH_SIZE["A"], BATCH_SIZE["B"]) == (100, 32)
     # at least the gate's minimum of seeds, so `baseline --profile gpu --seeds 0 1 2` is complete
-    from cifar.stats import MIN_SEEDS
+    from bnconform.cifar.stats import MIN_SEEDS
 
     assert len(set(gpu.seeds)) >= MIN_SEEDS
     # every target by default; --seeds still overrides
     every = list(_jobs(_args("--profile", "gpu", "--seeds", "7"), device="cuda"))
-    from cifar.backends import TARGETS
+    from bnconform.cifar.backends import TARGETS
 
     assert sorted({j.target for j in every}) == sorted(TARGETS) and {j.seed for j in every} == {7}
 
@@ -232,8 +232,8 @@ def test_gpu_profile_is_refused_on_the_cpu(command, capsys, monkeypatch):
 # -- records, baselines, schema ---------------------------------------------------------------------
 
 def test_baselines_are_per_device_platform():
-    from cifar.baselines import Store
-    from cifar.gate import judge
+    from bnconform.cifar.baselines import Store
+    from bnconform.cifar.gate import judge
 
     store = Store(path=None, entries=[])
     store.record([record(seed=s, test_accuracy=a) for s, a in enumerate((0.60, 0.62, 0.61))])
@@ -246,8 +246,8 @@ def test_baselines_are_per_device_platform():
 
 
 def test_reports_name_the_device_next_to_images_per_s():
-    from cifar.gate import summary_line
-    from cifar.report import render_text
+    from bnconform.cifar.gate import summary_line
+    from bnconform.cifar.report import render_text
 
     gpu = record(device={"platform": "cuda", "name": "cuda:0 NVIDIA H200"}, images_per_s=24400.0)
     cpu = record(images_per_s=729.0)
@@ -259,8 +259,8 @@ def test_reports_name_the_device_next_to_images_per_s():
 
 
 def test_html_view_shows_the_device_beside_images_per_s():
-    from reports.model import Run
-    from reports.page.cifar_view import cifar_section
+    from bnconform.reports.model import Run
+    from bnconform.reports.page.cifar_view import cifar_section
 
     gpu = record(device={"platform": "cuda", "name": "cuda:0 NVIDIA H200"})
     for e in gpu["epochs"]:
@@ -272,7 +272,7 @@ def test_html_view_shows_the_device_beside_images_per_s():
 
 
 def test_schema_validates_a_record_with_a_device(tmp_path):
-    from reports.schema import ResultsError, load_results
+    from bnconform.reports.schema import ResultsError, load_results
 
     good = record(device={"platform": "cuda", "name": "cuda:0 NVIDIA H200"},
                   determinism={"device": "cuda", "bitwise_repeatable": True})
@@ -288,9 +288,9 @@ KERAS_TORCH_STEP = """
 import os, sys, json
 os.environ["KERAS_BACKEND"] = "torch"
 import numpy as np
-from cifar import backends, device
-from cifar.archs import build_spec
-from cifar.weights import initial_weights
+from bnconform.cifar import backends, device
+from bnconform.cifar.archs import build_spec
+from bnconform.cifar.weights import initial_weights
 spec = build_spec("A", True)
 placed = device.placement("keras-torch", "cpu") if sys.argv[1] == "placed" else None
 trainer = backends.create("keras-torch", spec, initial_weights(spec, 0), seed=0, placement=placed)
@@ -312,7 +312,7 @@ def test_keras_on_torch_trains_inside_its_cpu_placement():
     import subprocess
     import sys
 
-    from cifar.locate import PROJECT_ROOT
+    from bnconform.cifar.locate import PROJECT_ROOT
 
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="3")
 
@@ -339,9 +339,9 @@ def test_bnconform_run_cifar_gpu_on_the_cpu_is_refused_before_anything_runs(tmp_
 def test_default_targets_without_the_device_are_skipped_with_their_reason(monkeypatch):
     """Without --targets, the probe's verdict per target decides: seen (trained), unavailable
     (skipped, with the framework's reason), none seen (usage error), a crashed probe (error)."""
-    from cifar import runner
-    from cifar.backends import TARGETS
-    from cifar.cli import _placed_targets
+    from bnconform.cifar import runner
+    from bnconform.cifar.backends import TARGETS
+    from bnconform.cifar.cli import _placed_targets
 
     answers = {}
 
@@ -376,7 +376,7 @@ def test_default_targets_without_the_device_are_skipped_with_their_reason(monkey
 @pytest.mark.parametrize("device", [None, {"platform": "cpu", "name": "cpu"}, {"platform": "cpu", "name": None},
                                     {"platform": "cuda", "name": "cuda:0 NVIDIA H200"}, {"platform": "gpu", "name": "gpu:0 H200"}])
 def test_cifar_names_devices_as_the_conformance_report_does(device):
-    from reports.schema import device_label
+    from bnconform.reports.schema import device_label
 
     rec = {} if device is None else {"device": device}
     assert cifar_device.label(rec) == device_label(rec)

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cifar import cache, dataset, locate
-from cifar.errors import ChecksumMismatch, CorruptData, DataNotFound, UnsafePickle
-from cifar.jpeg import read_jpeg_zip
-from cifar.official import MEMBER_MD5, read_official
-from cifar.unpickle import loads
+from bnconform.cifar import cache, dataset, locate
+from bnconform.cifar.errors import ChecksumMismatch, CorruptData, DataNotFound, UnsafePickle
+from bnconform.cifar.jpeg import read_jpeg_zip
+from bnconform.cifar.official import MEMBER_MD5, read_official
+from bnconform.cifar.unpickle import loads
 
 from . import fakes
 
@@ -235,7 +235,7 @@ def test_load_names_the_corrupt_file(fake, monkeypatch):
 def test_decoded_arrays_are_cached(tmp_path, monkeypatch):
     path = tmp_path / "cifar10-jpeg.zip"
     fakes.jpeg_zip(path, {"train": 1, "test": 1})
-    monkeypatch.setattr("cifar.jpeg.EXPECTED_COUNTS", None)
+    monkeypatch.setattr("bnconform.cifar.jpeg.EXPECTED_COUNTS", None)
     first = dataset.load(path)
     assert first.source == "jpeg" and len(first.y_train) == 10
     assert len(list(cache.cache_dir().iterdir())) == 1

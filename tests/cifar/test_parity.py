@@ -1,7 +1,7 @@
 """The initial models compute the same function in every framework.
 
 Each target builds the initial model (the shared NumPy weights, seed 0) and runs it on one batch;
-the logits must agree with the float64 forward pass of :mod:`cifar.parity` within the float32
+the logits must agree with the float64 forward pass of :mod:`bnconform.cifar.parity` within the float32
 rounding-error bound derived there (no chosen tolerance). Agreement of each target with float64
 within its bound implies agreement between any two targets within the sum of their bounds.
 
@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from cifar import settings
-from cifar.archs import build_spec, shapes
-from cifar.parity import forward_with_bound, parity_batch
-from cifar.runner import Job, RunFailed, run
+from bnconform.cifar import settings
+from bnconform.cifar.archs import build_spec, shapes
+from bnconform.cifar.parity import forward_with_bound, parity_batch
+from bnconform.cifar.runner import Job, RunFailed, run
 
 from .conftest import selected_targets
-from cifar.weights import flatten_permutation, initial_weights
+from bnconform.cifar.weights import flatten_permutation, initial_weights
 
 N = 16
 SEED = 0

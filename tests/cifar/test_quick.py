@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from cifar.gate import judge, summary_line
+from bnconform.cifar.gate import judge, summary_line
 
 
 def _require_baseline() -> bool:
@@ -28,7 +28,7 @@ def _get(profile_runs, key):
 def _no_baseline(record, profile):
     message = (f"no baseline for {record['target']} {record['versions']} arch {record['arch']} "
                f"{'BN' if record['bn'] else 'no-BN'} profile {profile}; record one with: "
-               f"python -m cifar baseline --profile {profile} --targets {record['target']} "
+               f"python -m bnconform.cifar baseline --profile {profile} --targets {record['target']} "
                f"--archs {record['arch']} --bn {'on' if record['bn'] else 'off'} --seeds 0 1 2 3 4")
     if _require_baseline():
         pytest.fail(message, pytrace=False)

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from cifar import runner
-from cifar.runner import Job, RunFailed
+from bnconform.cifar import runner
+from bnconform.cifar.runner import Job, RunFailed
 
 FORWARD = {"arch": "A", "bn": True, "training": False}
 

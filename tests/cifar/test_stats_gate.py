@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from cifar import stats
-from cifar.baselines import Store
-from cifar.gate import judge, summary_line
+from bnconform.cifar import stats
+from bnconform.cifar.baselines import Store
+from bnconform.cifar.gate import judge, summary_line
 
 from .records import record
 

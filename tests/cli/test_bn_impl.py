@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("torch")
 
 
-BN_PROPERTIES = "tests/conformance/test_batch_norm.py"
-CONVENTIONS = "tests/conformance/test_fingerprint.py"
+BN_PROPERTIES = "bnconform/conformance/test_batch_norm.py"
+CONVENTIONS = "bnconform/conformance/test_fingerprint.py"
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
@@ -151,7 +151,7 @@ def test_a_class_without_the_drop_in_shape_is_a_usage_error():
     ],
 )
 def test_bad_specs_are_usage_errors_naming_the_problem(spec, message):
-    from adapters.user_impl import UsageError, register_user_impl
+    from bnconform.adapters.user_impl import UsageError, register_user_impl
 
     with pytest.raises(UsageError, match=message):
         register_user_impl(spec)
@@ -171,7 +171,7 @@ def test_the_course_layer_fails_where_the_lecture_departs_from_keras():
     is right in every dtype. Checked in half precision too, it also sums dgamma and dbeta in float16
     (it computes in the input's dtype, where Keras upcasts half precision to float32)."""
     pytest.importorskip("keras")
-    proc = run_bn_impl("keras:tests.bn_impl.course_bn:LectureBatchNormalization", "-rf", path="tests/conformance")
+    proc = run_bn_impl("keras:tests.bn_impl.course_bn:LectureBatchNormalization", "-rf", path="bnconform/conformance")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     failed = _failed(proc)
     for dtype in ("float16", "bfloat16", "float32", "float64"):
@@ -191,6 +191,6 @@ def test_the_course_layer_fails_where_the_lecture_departs_from_keras():
 
 def test_the_corrected_course_layer_conforms():
     pytest.importorskip("keras")
-    proc = run_bn_impl("keras:tests.bn_impl.course_bn:CorrectedBatchNormalization", path="tests/conformance")
+    proc = run_bn_impl("keras:tests.bn_impl.course_bn:CorrectedBatchNormalization", path="bnconform/conformance")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout

@@ -1,5 +1,5 @@
 """Issue 11's planted-bug matrix and honest variants, through the path a user takes:
-``python -m pytest tests/conformance --bn-impl FRAMEWORK:MODULE:NAME`` (one process per framework,
+``python -m pytest bnconform/conformance --bn-impl FRAMEWORK:MODULE:NAME`` (one process per framework,
 every variant a repeated ``--bn-impl``), with the conformance suite's own draws and production cases.
 
 - every honest variant (``HONEST`` of the module: other summation orders, Welford, Chan's blocked
@@ -87,7 +87,7 @@ def matrix(request):
         for name, value in ENV.get(framework, {}).items():
             mp.setenv(name, value)
         proc = run_bn_impl(first, *[a for s in rest for a in ("--bn-impl", s)], "-rfp", "--hypothesis-profile",
-                           "verdict", path="tests/conformance")
+                           "verdict", path="bnconform/conformance")
     cache = getattr(request.config, "cache", None)
     if cache is not None:  # the whole output, for reading a surprise: .pytest_cache/d/bn-impl-variants/
         (cache.mkdir("bn-impl-variants") / f"{framework}.log").write_text(proc.stdout + proc.stderr)

@@ -1,6 +1,6 @@
 """A framework release whose import breaks fails the gate; one that is not installed is a skip.
 
-End to end, as a tox environment runs it: ``python -m pytest tests/conformance --target ... --results
+End to end, as a tox environment runs it: ``python -m pytest bnconform/conformance --target ... --results
 R1`` in a subprocess whose PYTHONPATH starts with a temporary directory holding
 
 - a fake ``flax`` package whose ``__init__`` raises ImportError (a jaxlib mismatch), with a
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.cli import main_gate, main_report
+from bnconform.reports.cli import main_gate, main_report
 from tests.reports.conftest import make_doc, make_record, write_doc
 from tests.reports.pagetext import matrix_cells
 
@@ -55,7 +55,7 @@ def _conformance(tmp_path: Path, pythonpath: Path, name: str, *targets: str, plu
                  select: str = SELECT) -> tuple[subprocess.CompletedProcess, dict]:
     """Run the conformance suite on ``targets`` as a tox environment would; (process, results)."""
     results = tmp_path / "results" / name
-    cmd = [sys.executable, "-m", "pytest", "tests/conformance", "-q", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "bnconform/conformance", "-q", "-p", "no:cacheprovider",
            "--results", str(results), "--run-name", name, "-k", select]
     if plugin:
         cmd += ["-p", plugin]
@@ -94,7 +94,7 @@ def test_a_broken_import_is_an_error_and_fails_the_gate_alone_and_in_a_matrix(tm
             in record["message"]
         assert record["version"] == "0.99.0"  # what the metadata says ...
         assert record["imported_version"] is None  # ... and that nothing was imported
-    assert f"ERRORS flax-linen: 2 error(s): setup failed: adapters.base.Broken: flax-linen: installed but " \
+    assert f"ERRORS flax-linen: 2 error(s): setup failed: bnconform.adapters.base.Broken: flax-linen: installed but " \
            f"broken, fails to import: ImportError: {JAXLIB}" in proc.stdout
 
     alone = _gate(capsys, tmp_path / "results" / "jax010")
@@ -105,7 +105,7 @@ def test_a_broken_import_is_an_error_and_fails_the_gate_alone_and_in_a_matrix(tm
         assert code == 1, out
         assert out.startswith("bnconform gate: FAIL (exit 1) - 4 new failure(s), errors in flax-linen [jax010], "
                               "flax-nnx [jax010]")
-        assert f"[jax010] flax-nnx: 2 error(s): setup failed: adapters.base.Broken: flax-nnx: installed but " \
+        assert f"[jax010] flax-nnx: 2 error(s): setup failed: bnconform.adapters.base.Broken: flax-nnx: installed but " \
                f"broken, fails to import: ImportError: {JAXLIB}" in out
         assert "flax 0.99.0 (not imported)" in out
     assert "torch213" in matrix[1]
@@ -194,7 +194,7 @@ def test_metadata_that_lies_about_the_imported_release_fails_the_gate(tmp_path, 
 @pytest.fixture
 def registry(monkeypatch, tmp_path):
     """The adapters' registry and load cache, private to the test, with a broken and an absent target."""
-    import adapters
+    from bnconform import adapters
 
     monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
     monkeypatch.setattr(adapters, "_LOADED", {})

@@ -69,7 +69,7 @@ def test_bad_input_is_a_usage_error_naming_it(args, message, capsys):
 def registry_restored(monkeypatch):
     """The replay registers the user's layer as a target in this process: undo it after the test,
     so that later tests see the registry's own targets only."""
-    import adapters
+    from bnconform import adapters
 
     monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
     monkeypatch.setattr(adapters, "_LOADED", dict(adapters._LOADED))

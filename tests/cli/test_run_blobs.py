@@ -6,8 +6,8 @@ import json
 import pytest
 
 from bnconform import cli
-from reports.cli import main_gate
-from reports.schema import load_results
+from bnconform.reports.cli import main_gate
+from bnconform.reports.schema import load_results
 
 
 def test_targets_without_a_two_blob_trainer_are_a_usage_error_before_anything_runs(tmp_path, capsys):

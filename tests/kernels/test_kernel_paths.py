@@ -1,6 +1,6 @@
-"""Each kernel configuration takes effect, measured (adapters.kernel_paths), or says why it did not.
+"""Each kernel configuration takes effect, measured (bnconform.adapters.kernel_paths), or says why it did not.
 
-Every probe runs ``python -m adapters.kernel_paths ENGINE CONFIG`` in a fresh interpreter, since the
+Every probe runs ``python -m bnconform.adapters.kernel_paths ENGINE CONFIG`` in a fresh interpreter, since the
 switches are read when the framework is imported. A configuration counts as honoured only when the
 engine's own report names it; these tests check that report against what each switch must change
 (ATen's capability, the convolution backend PyTorch picks, TensorFlow's oneDNN flag).
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters import kernel_paths
+from bnconform.adapters import kernel_paths
 from bnconform import kernels
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def probe(engine: str, config: str | None = None, **env) -> dict:
     each probe runs once per session (an interpreter importing TensorFlow takes seconds)."""
     environ = {k: v for k, v in os.environ.items() if k != kernels.ENV}
     environ.update(TF_CPP_MIN_LOG_LEVEL="3", **env)
-    proc = subprocess.run([sys.executable, "-m", "adapters.kernel_paths", engine, *([config] if config else [])],
+    proc = subprocess.run([sys.executable, "-m", "bnconform.adapters.kernel_paths", engine, *([config] if config else [])],
                           cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -164,6 +164,6 @@ def test_an_engine_without_configurations_records_no_path():
 
 
 def test_an_unknown_configuration_is_a_usage_error():
-    proc = subprocess.run([sys.executable, "-m", "adapters.kernel_paths", "torch", "avx9000"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "bnconform.adapters.kernel_paths", "torch", "avx9000"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown kernel configuration 'avx9000'" in proc.stderr

@@ -35,7 +35,7 @@ def run(tmp_path: Path, known: Path) -> list[dict]:
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", CI="true")
     env.pop("BNCONFORM_KERNELS", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/conformance/test_conv_pool.py", "tests/conformance/test_production.py",
+        [sys.executable, "-m", "pytest", "bnconform/conformance/test_conv_pool.py", "bnconform/conformance/test_production.py",
          "-p", "no:cacheprovider", "-q", "--hypothesis-profile", "ci", "--target", "keras-tensorflow",
          "--kernels", "onednn-off", "--known-deviations", str(known), "--results", str(out),
          "-k", "pool2d and bfloat16 and avg and not nonfinite"],

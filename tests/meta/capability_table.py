@@ -1,6 +1,6 @@
 """The one table of capability restrictions the strategy meta-tests check (``test_strategy_capabilities``).
 
-Each row restricts one flag of ``adapters.base.Capabilities`` (a few rows set a second field the
+Each row restricts one flag of ``bnconform.adapters.base.Capabilities`` (a few rows set a second field the
 restriction needs, e.g. ``bn_any_axis=False`` with ``bn_axes``), names the strategies of
 ``bnconform.strategies`` that read the flag, and says what a drawn case that ignores the restriction
 looks like (``violates``). Everything else is ``WIDEST``: every option on, so the same strategy
@@ -9,7 +9,7 @@ looks like (``violates``). Everything else is ``WIDEST``: every option on, so th
 When ``Capabilities`` changes (a flag renamed, a new one added), this table is the one place to adapt:
 ``test_table_covers_every_flag_a_strategy_reads`` reads the strategies' source and fails for a pair
 (strategy, flag) that no row covers. ``dtypes`` is not read by any strategy either: the
-dtype is an argument of each strategy, chosen by the conformance tests (``tests/conformance/conftest.require``).
+dtype is an argument of each strategy, chosen by the conformance tests (``bnconform/conformance/conftest.require``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from adapters.base import Capabilities
+from bnconform.adapters.base import Capabilities
 from bnconform import cases, dtypes, shapes, strategies
 
 # Every option offered: the flags whose default is the restricted value are opened here.

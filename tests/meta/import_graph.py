@@ -3,10 +3,11 @@
 Every ``import`` and ``from ... import`` statement counts, at module level or inside a function
 (a lazy import is still a dependency: it runs the moment the function does), and so does
 ``importlib.import_module("name")`` or ``__import__("name")`` with a literal name. A module belongs to a
-*component* (:func:`component_of`): the top-level packages ``reference``, ``adapters``,
-``reports``, ``cifar``, ``blobs``, ``benchmarks``, and the ``bnconform`` package split in two, its
-core (cases, strategies, tolerance, comparison, checks, variants, ...) and ``bnconform.cli`` (with
-``bnconform.__main__``), the one command that wires everything together.
+*component* (:func:`component_of`): the subpackages ``bnconform.reference``, ``.adapters``,
+``.reports``, ``.cifar``, ``.blobs``, the repository's ``benchmarks``, the ``bnconform`` core
+(cases, strategies, tolerance, comparison, checks, variants, ...) and ``app``: ``bnconform.cli``
+(with ``bnconform.__main__``) and the conformance suite ``bnconform.conformance`` with its pytest
+plugin, which wire everything together.
 
 :data:`LAYERS` declares the order, lowest first: a component may import only components of a
 lower layer (or itself). :func:`violations` lists every edge that breaks it, and :func:`cycles`
@@ -27,23 +28,29 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("adapters", "reports"),
     ("cifar", "benchmarks"),
     ("blobs",),
-    ("bnconform.cli",),
+    ("app",),
 )
 
-PACKAGES = ("reference", "bnconform", "adapters", "reports", "cifar", "blobs", "benchmarks")
-CLI_MODULES = ("bnconform.cli", "bnconform.__main__")
+#: the directories scanned: the installed package and the repository's benchmarks
+PACKAGES = ("bnconform", "benchmarks")
+#: the subpackages of ``bnconform`` that are components of their own
+SUBPACKAGES = ("reference", "adapters", "reports", "cifar", "blobs")
+#: the application on top: the command, and the conformance suite with its pytest plugin
+APP_MODULES = ("bnconform.cli", "bnconform.__main__", "bnconform.conformance")
 
 
 def component_of(module: str) -> str | None:
     """The component of a dotted module name, None for anything outside the project."""
-    top = module.split(".", 1)[0]
-    if top not in PACKAGES:
+    parts = module.split(".")
+    if parts[0] == "benchmarks":
+        return "benchmarks"
+    if parts[0] != "bnconform":
         return None
-    if top == "bnconform":
-        if any(module == m or module.startswith(m + ".") for m in CLI_MODULES):
-            return "bnconform.cli"
-        return "bnconform-core"
-    return top
+    if any(module == m or module.startswith(m + ".") for m in APP_MODULES):
+        return "app"
+    if len(parts) > 1 and parts[1] in SUBPACKAGES:
+        return parts[1]
+    return "bnconform-core"
 
 
 @dataclass(frozen=True)

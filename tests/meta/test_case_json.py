@@ -2,7 +2,7 @@
 
 A failing example is reported as ``case.dumps()`` (the failure message and the ``replay`` command,
 which ``bnconform replay`` reads back with ``cases.from_json``) and recorded as ``case.to_json()``
-through ``reports.jsonsafe.dumps`` (the results file's ``example``). Replaying a case is only honest
+through ``bnconform.reports.jsonsafe.dumps`` (the results file's ``example``). Replaying a case is only honest
 if the case read back is the case drawn, and its inputs are the very same numbers.
 """
 
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bnconform import cases
-from reports import jsonsafe
+from bnconform.reports import jsonsafe
 
 from .capability_table import STRATEGIES, WIDEST
 

@@ -23,8 +23,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: files the code opens next to itself (``cifar.baselines.DEFAULT_PATH``), stated by hand
-RUNTIME_DATA = ["cifar/baselines/baselines.json"]
+#: files the code opens next to itself (``bnconform.cifar.baselines.DEFAULT_PATH``), stated by hand
+RUNTIME_DATA = ["bnconform/cifar/baselines/baselines.json"]
 
 
 def package_data() -> dict[str, list[str]]:
@@ -42,7 +42,7 @@ def test_every_package_data_pattern_matches_a_file():
 
 
 def test_the_baselines_are_where_the_code_looks_for_them():
-    from cifar.baselines import DEFAULT_PATH
+    from bnconform.cifar.baselines import DEFAULT_PATH
 
     assert DEFAULT_PATH.resolve() == (REPO / RUNTIME_DATA[0]).resolve() and DEFAULT_PATH.is_file()
 

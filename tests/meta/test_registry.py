@@ -1,4 +1,4 @@
-"""The registry of targets (``adapters.registry.TARGETS``) is the one list of targets and families:
+"""The registry of targets (``bnconform.adapters.registry.TARGETS``) is the one list of targets and families:
 ``bnconform run``'s process groups, the tox environments' target lists and the CIFAR-10 / two-blob
 trainers agree with it.
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-import adapters
-from adapters.registry import TARGETS, AdapterInfo, families
+from bnconform import adapters
+from bnconform.adapters.registry import TARGETS, AdapterInfo, families
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,14 +116,14 @@ def _defines_trainer(path: Path) -> bool:
 
 @pytest.mark.parametrize("harness", ["cifar", "blobs"])
 def test_every_registry_trainer_has_a_module_in_both_harnesses(harness):
-    from cifar.backends import TARGETS as trainers
+    from bnconform.cifar.backends import TARGETS as trainers
 
     # the CIFAR-10 and two-blob targets (README): Keras 3 on each backend, PyTorch, Flax linen
     assert sorted(trainers) == ["flax-linen", "keras-jax", "keras-tensorflow", "keras-torch", "torch"]
     for info in TARGETS:
         if info.trainer is None:
             continue
-        module = REPO / harness / "backends" / f"{info.trainer}_trainer.py"
+        module = REPO / "bnconform" / harness / "backends" / f"{info.trainer}_trainer.py"
         assert module.is_file() and _defines_trainer(module), f"{info.name}: no Trainer in {module}"
         assert trainers[info.name][1] == info.framework
     assert {name: t[2] for name, t in trainers.items() if t[2]} == {
@@ -139,7 +139,7 @@ def test_adapter_info_is_keyword_only_and_states_a_family():
 
 
 def test_the_device_family_follows_the_engine():
-    # the helper of adapters.device that places each target: Keras 3 by its backend, the rest by
+    # the helper of bnconform.adapters.device that places each target: Keras 3 by its backend, the rest by
     # the array library that computes (tf_keras on TensorFlow, Flax on JAX)
     assert {i.name: i.device_family() for i in TARGETS} == {
         "torch": "torch", "torch-functional": "torch", "keras-tensorflow": "keras-tensorflow",
@@ -153,7 +153,7 @@ def test_the_device_family_follows_the_engine():
 def test_the_math_mode_follows_the_engine():
     from types import SimpleNamespace
 
-    from adapters import math_mode
+    from bnconform.adapters import math_mode
 
     def adapter(name, framework, backend=None):
         return SimpleNamespace(name=name, framework=framework, backend=backend)

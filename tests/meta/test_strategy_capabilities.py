@@ -22,7 +22,7 @@ import inspect
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from adapters.base import Capabilities
+from bnconform.adapters.base import Capabilities
 from bnconform import strategies
 
 from .capability_table import NOT_COVERED, ROWS, STRATEGIES, WIDEST

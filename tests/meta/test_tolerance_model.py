@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reference as R
+from bnconform import reference as R
 from bnconform import cases, checks, dtypes, shapes, tolerance
 from bnconform.tolerance import Numerics, Roundoff
 

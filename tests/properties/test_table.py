@@ -1,5 +1,5 @@
 """The property table (``bnconform.properties``) is what runs: every row is collected by
-``tests/conformance`` with its op, kinds, modes and dtypes, every collected conformance test names a
+``bnconform/conformance`` with its op, kinds, modes and dtypes, every collected conformance test names a
 row, and every name written elsewhere (known deviations, variants) is a row's."""
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ from pathlib import Path
 import pytest
 
 from bnconform import properties, variants
-from reports.deviations import load_deviations
+from bnconform.reports.deviations import load_deviations
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory) -> list[dict]:
-    """What ``pytest tests/conformance --collect-only`` collects for one target (parametrized
+    """What ``pytest bnconform/conformance --collect-only`` collects for one target (parametrized
     whether or not its framework is installed), as the markers record it."""
     out = tmp_path_factory.mktemp("collected") / "items.jsonl"
     env = dict(os.environ, BNCONFORM_COLLECTED=str(out), PYTHONPATH=os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
     env.pop("BNCONFORM_TARGETS", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/conformance", "--collect-only", "-q",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "bnconform/conformance", "--collect-only", "-q",
                            "-p", "no:cacheprovider", "-p", "tests.properties.collected", "--target", "torch"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -76,7 +76,7 @@ def test_rows_are_consistent():
 
 
 def test_every_known_deviation_and_variant_names_rows():
-    for entry in load_deviations(REPO / "known_deviations.toml"):
+    for entry in load_deviations(REPO / "bnconform" / "known_deviations.toml"):
         rows = [r for r in properties.TABLE if fnmatch.fnmatchcase(r.name, entry.property)
                 and fnmatch.fnmatchcase(r.op, entry.op)]
         assert rows, entry.label

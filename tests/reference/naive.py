@@ -1,12 +1,12 @@
 """Second, naive implementations of the reference ops, written from the defining equations.
 
 Plain Python loops over scalars (Python floats), one output element at a time, for small shapes.
-Nothing here is derived from the vectorized code in ``reference/``: no ``reference`` import, no
+Nothing here is derived from the vectorized code in ``bnconform/reference/``: no ``reference`` import, no
 ``np.einsum``/``sliding_window_view``/``np.pad``; NumPy is used only to hold arrays. Where the two
 could be written alike, this module takes the other road on purpose:
 
 - batch-norm backward follows the paper's chain rule (Ioffe and Szegedy 2015, Section 3: d x_hat,
-  d sigma^2, d mu, then dx), not the collapsed one-line formula of ``reference.batch_norm_backward``;
+  d sigma^2, d mu, then dx), not the collapsed one-line formula of ``bnconform.reference.batch_norm_backward``;
 - the cumulative moving average (``momentum=None``) is the plain average of all batch statistics seen,
   not the incremental ``old + (new - old) / k``;
 - true convolution indexes the input *backwards*, ``y[t] = sum_j w[j] x[t - j]``, instead of flipping

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference as ref
+from bnconform import reference as ref
 
 X = np.random.default_rng(0).normal(size=(4, 3))  # (N, C): feature axis -1 or 1
 IMG = np.random.default_rng(1).normal(size=(2, 5, 5, 3))  # NHWC

@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import given, settings
 
 import gen64
-import reference as ref
+from bnconform import reference as ref
 import tol64
 
 

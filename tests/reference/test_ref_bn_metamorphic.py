@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gen64
-import reference as ref
+from bnconform import reference as ref
 import tol64
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import gen64
 import naive
-import reference as ref
+from bnconform import reference as ref
 import tol64
 
 

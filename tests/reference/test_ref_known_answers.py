@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-import reference as ref
+from bnconform import reference as ref
 import tol64
 
 # ------------------------------------------------------------------------------------------- conv

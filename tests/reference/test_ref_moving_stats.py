@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import gen64
 import naive
-import reference as ref
+from bnconform import reference as ref
 import tol64
 
 
@@ -65,7 +65,7 @@ def check_closed_form(case_steps) -> None:
         for got, init, stat in ((0, case.init_mean, mean_b), (1, case.init_var, var_b)):
             closed = ref.closed_form(init, stat, momentum=case.momentum, steps=steps, convention=case.convention)
             tol64.assert_close(closed, expected[got], tol64.bound(4, np.abs(init) + np.abs(stat)),
-                               "reference.closed_form")
+                               "bnconform.reference.closed_form")
     tol_mean, tol_var = tol64.ema([x], case.init_mean, case.init_var, convention=case.convention, axis=case.axis,
                                   steps=steps)
     tol64.assert_close(state.mean, expected[0], tol_mean, f"moving mean after {steps} steps")

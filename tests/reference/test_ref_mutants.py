@@ -1,6 +1,6 @@
 """Planted bugs: the proofs of the reference have teeth.
 
-Each mutant swaps one function of ``reference/`` (with ``monkeypatch``, undone after the test) for a
+Each mutant swaps one function of ``bnconform/reference/`` (with ``monkeypatch``, undone after the test) for a
 version with one classic mistake, then runs the very ``check_*`` functions that the property and
 known-answer tests run, with the very strategies they use, under a small derandomized budget. The mutant
 must make at least one of them fail with an AssertionError (or pytest's "DID NOT RAISE"); the checks
@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-import reference
-import reference.batch_norm as rbn
-import reference.batch_norm_backward as rbb
-import reference.conv as rconv
-import reference.moving_stats as rms
-import reference.pool as rpool
-import reference.windows as rwin
+from bnconform import reference
+import bnconform.reference.batch_norm as rbn
+import bnconform.reference.batch_norm_backward as rbb
+import bnconform.reference.conv as rconv
+import bnconform.reference.moving_stats as rms
+import bnconform.reference.pool as rpool
+import bnconform.reference.windows as rwin
 import test_ref_backward_fd as fd
 import test_ref_batch_norm as bn
 import test_ref_bn_metamorphic as bnm

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 
 import gen64
 import naive
-import reference as ref
+from bnconform import reference as ref
 import tol64
 
 

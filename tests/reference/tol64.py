@@ -11,7 +11,7 @@ plus the few elementwise operations after it) and ``M`` (the magnitudes, includi
 There is no safety factor: the first-order bounds below are worst cases, already far above typical errors.
 
 Magnitudes are computed with plain NumPy (``np.mean``, ``np.var``, ``np.abs``) or with the naive loops,
-never with ``reference/``. Max pooling selects an input value and is compared exactly, with no tolerance.
+never with ``bnconform/reference/``. Max pooling selects an input value and is compared exactly, with no tolerance.
 
 The central-difference model for gradients is at the end of this module (``fd_*``).
 """

@@ -23,7 +23,7 @@ def pytest_configure(config):
 def make_record(**fields) -> dict:
     """A passing float32 torch batch_norm/train record; ``fields`` override."""
     record = {
-        "id": "tests/conformance/test_bn.py::test_bn_forward[torch-train-float32]",
+        "id": "bnconform/conformance/test_bn.py::test_bn_forward[torch-train-float32]",
         "property": "bn_forward", "target": "torch", "framework": "torch", "version": "2.13.0",
         "backend": None, "op": "batch_norm", "mode": "train", "dtype": "float32",
         "verdict": "pass", "reason": None, "examples": 10,
@@ -32,7 +32,7 @@ def make_record(**fields) -> dict:
     }
     record.update(fields)
     if "id" not in fields:
-        record["id"] = (f"tests/conformance/test_x.py::test_{record['property']}"
+        record["id"] = (f"bnconform/conformance/test_x.py::test_{record['property']}"
                         f"[{record['target']}-{record['mode']}-{record['dtype']}]")
     return record
 

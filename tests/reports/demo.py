@@ -96,7 +96,7 @@ def _record(run, target, framework, version, backend, prop, op, kind, mode, dtyp
                    f"max {ratio * 4:.0f} ULP, err/tol {ratio:.3g}")
     eps = EPS[dtype]
     return {
-        "id": f"tests/conformance/test_{op}.py::test_{prop}[{target}-{mode}-{dtype}]",
+        "id": f"bnconform/conformance/test_{op}.py::test_{prop}[{target}-{mode}-{dtype}]",
         "property": prop, "target": target, "framework": framework, "version": version, "backend": backend,
         "op": op, "kind": kind, "mode": mode, "dtype": dtype, "verdict": verdict, "reason": reason,
         "examples": 0 if verdict == "skip" else rng.choice([50, 100, 200]),
@@ -186,7 +186,7 @@ def demo_results() -> dict[str, dict]:
             "schema": "bnconform-results/1",
             "run": {"name": run, "started": "2026-11-20T10:00:00+00:00", "finished": "2026-11-20T10:21:40+00:00",
                     "complete": True, "profile": "ci",
-                    "command": f"python -m pytest tests/conformance --results results/{run} --run-name {run}",
+                    "command": f"python -m pytest bnconform/conformance --results results/{run} --run-name {run}",
                     "collection_errors": []},
             "environment": {"python": "3.11.7", "platform": "Linux-6.1.0-x86_64-with-glibc2.36",
                             "cpu": "AMD EPYC 7B13", "cpu_count": 2, "gpu": None, "frameworks": frameworks,

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from reports.atomic import write_atomic
+from bnconform.reports.atomic import write_atomic
 
 
 def test_replaces_content_and_leaves_no_temporary_file(tmp_path):
@@ -36,7 +36,7 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
 
 _WRITER = """
 import json, sys
-from reports.atomic import write_atomic
+from bnconform.reports.atomic import write_atomic
 path = sys.argv[1]
 big = "x" * 200_000
 i = 0

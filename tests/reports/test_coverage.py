@@ -9,14 +9,14 @@ import json
 import numpy  # noqa: F401 - NumPy loaded before pytester's in-process runs (see test_plugin.py)
 import pytest
 
-from reports.environment import cpu_flags, kernel_settings
-from reports.schema import ResultsError, load_results
+from bnconform.reports.environment import cpu_flags, kernel_settings
+from bnconform.reports.schema import ResultsError, load_results
 
 from .conftest import make_doc, make_record
 from .pagetext import tables
 from .test_report import render
 
-PLUGIN = ("-p", "reports.pytest_plugin")
+PLUGIN = ("-p", "bnconform.reports.pytest_plugin")
 
 OFFERED = {"offered": True, "reason": None}
 NCHW = "The Conv2D op currently only supports the NHWC tensor format on the CPU. The op was given the format: NCHW"

@@ -3,7 +3,7 @@ verdicts from the explained examples, entry status."""
 
 import pytest
 
-from reports.deviations import DeviationsError, classify, entry_statuses, load_deviations, parse_deviations
+from bnconform.reports.deviations import DeviationsError, classify, entry_statuses, load_deviations, parse_deviations
 
 from .conftest import make_record
 
@@ -25,11 +25,11 @@ link = "https://example.org/1"
 def test_the_repository_file_is_valid():
     """Guards the checked-in file: it parses (every entry a known model with valid parameters and a
     bounded version range), ids are unique, and every entry links to an http(s) page."""
-    from reports.page.common import safe_href
+    from bnconform.reports.page.common import safe_href
 
     from .conftest import REPO
 
-    entries = load_deviations(REPO / "known_deviations.toml")
+    entries = load_deviations(REPO / "bnconform" / "known_deviations.toml")
     assert [d.index for d in entries if not safe_href(d.link)] == []
     assert len({d.id for d in entries}) == len(entries)
     assert all(d.line is not None for d in entries)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from reports.cli import main_gate
-from reports.drift import drift_rows
-from reports.model import build, load_runs
-from reports.schema import ResultsError, device_label, load_results
+from bnconform.reports.cli import main_gate
+from bnconform.reports.drift import drift_rows
+from bnconform.reports.model import build, load_runs
+from bnconform.reports.schema import ResultsError, device_label, load_results
 
 from .conftest import make_doc, make_record
 
@@ -65,8 +65,8 @@ def test_drift_compares_runs_on_the_same_device_only():
 
 
 def test_the_fingerprint_table_shows_device_and_math_mode():
-    from reports.model import Run
-    from reports.page.fingerprints import fingerprints_section
+    from bnconform.reports.model import Run
+    from bnconform.reports.page.fingerprints import fingerprints_section
 
     fp = {"framework": "torch", "version": "2.11.0", "target": "torch", "probes": {},
           "device": H200, "math_mode": {"default": {"value": "tf32", "evidence": "e = 0.00391"},

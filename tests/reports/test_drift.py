@@ -6,7 +6,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from reports.drift import DriftStat, compare_outputs, decode_output, drift_rows, ulp_distance
+from bnconform.reports.drift import DriftStat, compare_outputs, decode_output, drift_rows, ulp_distance
 
 
 def ulps(a, b, dtype):
@@ -90,8 +90,8 @@ def test_case_identity_ignores_key_order():
 def test_drift_compares_runs_that_differ_in_one_thing_only():
     """keras-tensorflow at (Keras 3.14.1, TF 2.21), (3.15.1, 2.20), (3.15.1, 2.21): the Keras upgrade
     and the TensorFlow upgrade are compared each on its own, never the pair where both change."""
-    from reports.model import Run
-    from reports.page.drift_view import compute_drift
+    from bnconform.reports.model import Run
+    from bnconform.reports.page.drift_view import compute_drift
 
     from .conftest import make_doc, make_record
 

@@ -2,14 +2,14 @@
 
 import xml.etree.ElementTree as ET
 
-from reports.junit import junit_xml, split_nodeid
+from bnconform.reports.junit import junit_xml, split_nodeid
 
 from .conftest import make_record
 
 
 def test_node_ids_split_like_pytest_junitxml():
-    assert split_nodeid("tests/conformance/test_bn.py::test_fwd[torch-train-float32]") == (
-        "tests.conformance.test_bn", "test_fwd[torch-train-float32]")
+    assert split_nodeid("bnconform/conformance/test_bn.py::test_fwd[torch-train-float32]") == (
+        "bnconform.conformance.test_bn", "test_fwd[torch-train-float32]")
     assert split_nodeid("tests/test_a.py::TestX::test_y") == ("tests.test_a.TestX", "test_y")
     assert split_nodeid("tests/test_broken.py") == ("tests.test_broken", "test_broken")
 

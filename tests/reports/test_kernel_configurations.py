@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from reports.cli import main_gate
-from reports.deviations import DeviationsError, entry_statuses, load_deviations, parse_deviations
+from bnconform.reports.cli import main_gate
+from bnconform.reports.deviations import DeviationsError, entry_statuses, load_deviations, parse_deviations
 
 from .conftest import make_doc, make_record
 
@@ -77,7 +77,7 @@ def gate(capsys, tmp_path, *docs):
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(doc))
         paths.append(str(path))
-    code = main_gate([*paths, "--known-deviations", str(known)])
+    code = main_gate([*paths, "--known-deviations", str(known), "--no-shipped-deviations"])
     return code, capsys.readouterr().out
 
 
@@ -118,8 +118,8 @@ def test_a_configuration_this_machine_cannot_take_is_a_warning_with_its_reason(c
 
 
 def test_the_coverage_view_names_each_runs_kernel_path_and_the_ones_it_could_not_take():
-    from reports.model import load_runs
-    from reports.page.coverage_view import collect, coverage_section, kernel_text
+    from bnconform.reports.model import load_runs
+    from bnconform.reports.page.coverage_view import collect, coverage_section, kernel_text
 
     path = {"engine": "torch", "asked": "default", "name": "aten-avx2",
             "state": {"capability": "AVX2", "conv_backend": "Mkldnn"}, "honoured": True, "reason": None}
@@ -158,8 +158,8 @@ def test_the_gate_names_the_machine_its_kernel_flags_and_the_paths_run(capsys, t
 
 
 def test_a_matrix_row_names_the_kernel_paths_its_records_measured():
-    from reports.model import _matrix, load_runs
-    from reports.page.common import row_subtitle
+    from bnconform.reports.model import _matrix, load_runs
+    from bnconform.reports.page.common import row_subtitle
 
     on = make_doc("kt@onednn-on", [avg_bf16("onednn-on", dtype="float32"), explained("onednn-off")])
     plain = make_doc("torch", [make_record()])

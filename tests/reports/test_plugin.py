@@ -12,7 +12,7 @@ import pytest  # cannot be imported a second time after pytester drops the modul
 
 from .conftest import REPO
 
-PLUGIN = ("-p", "reports.pytest_plugin")
+PLUGIN = ("-p", "bnconform.reports.pytest_plugin")
 
 SUITE = '''
 import pytest
@@ -214,11 +214,21 @@ def test_explained_examples_make_an_xfail_and_an_unexplained_one_a_failure(pytes
     assert records["test_no_entry_matches"]["verdict"] == "pass"
 
 
-def test_the_rootdir_deviations_file_is_the_default(pytester):
+@pytest.mark.parametrize("where", ["bnconform.toml", "pyproject.toml"])
+def test_the_project_file_of_the_invocation_directory_is_the_default(pytester, where):
+    """Without --known-deviations, ./bnconform.toml, else ./pyproject.toml's [tool.bnconform], adds its
+    entries to the shipped ones; the run names both sources."""
     pytester.makepyfile(test_known=KNOWN_SUITE)
-    (pytester.path / "known_deviations.toml").write_text(KNOWN)
+    text = KNOWN if where == "bnconform.toml" else (
+        "[project]\nname = 'mine'\n\n[tool.bnconform]\n" + KNOWN.replace("[[deviation]]", "[[tool.bnconform.deviation]]"))
+    (pytester.path / where).write_text(text)
     pytester.runpytest(*PLUGIN, "--results", "out")
+    doc = json.loads((pytester.path / "out" / "results.json").read_text())
     assert by_property(results_of(pytester))["test_explained"]["verdict"] == "known-deviation"
+    assert doc["run"]["known_deviations"].startswith("shipped ") and doc["run"]["known_deviations"].endswith(f"{where} (2 added)")
+    (pytester.path / where).unlink()
+    pytester.runpytest(*PLUGIN, "--results", "out")
+    assert by_property(results_of(pytester))["test_explained"]["verdict"] == "fail"  # nothing explains it now
 
 
 def test_a_bad_deviations_file_stops_the_run_naming_it(suite):
@@ -320,7 +330,7 @@ def test_item(target, observe):
     assert result.ret == 139
     placeholder = results_of(pytester)  # valid JSON, or this raises: the incomplete run, pointing to its journal
     assert placeholder["run"]["complete"] is False and placeholder["run"]["journal"] == "results.jsonl"
-    from reports.schema import load_results
+    from bnconform.reports.schema import load_results
 
     doc = load_results(pytester.path / "out")  # the records so far, from the journal
     assert [r["target"] for r in doc["records"]] == ["a1", "a2"]
@@ -384,13 +394,13 @@ def test_unsupported_examples_are_counted_by_reason_and_shown(pytester, tmp_path
         """
     )
     out = tmp_path / "res"
-    pytester.runpytest("-p", "reports.pytest_plugin", "--results", str(out)).assert_outcomes(passed=1)
+    pytester.runpytest("-p", "bnconform.reports.pytest_plugin", "--results", str(out)).assert_outcomes(passed=1)
     import json
 
     record = json.loads((out / "results.json").read_text())["records"][0]
     assert record["unsupported"] == {"no <float16> here": 2}
 
-    from reports.cli import main_report
+    from bnconform.reports.cli import main_report
 
     assert main_report([str(out), "-o", str(tmp_path / "page"), "--no-known-deviations"]) == 0
     page = (tmp_path / "page" / "index.html").read_text()
@@ -426,7 +436,7 @@ def test_a_run_with_fewer_records_than_selected_tests_is_incomplete(pytester, tm
         """
     )
     out = tmp_path / "res"
-    pytester.runpytest("-p", "reports.pytest_plugin", "--results", str(out))
+    pytester.runpytest("-p", "bnconform.reports.pytest_plugin", "--results", str(out))
     import json
 
     run = json.loads((out / "results.json").read_text())["run"]

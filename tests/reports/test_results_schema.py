@@ -12,9 +12,9 @@ import math
 import pytest
 from jsonschema import Draft202012Validator
 
-from reports.cli import main_gate
-from reports.schema import SCHEMA_FILE, ResultsError, load_results
-from reports.writer import ResultsFile, journal_path
+from bnconform.reports.cli import main_gate
+from bnconform.reports.schema import SCHEMA_FILE, ResultsError, load_results
+from bnconform.reports.writer import ResultsFile, journal_path
 
 from .conftest import REPO, explained_record, make_doc, make_record
 from .demo import write_demo

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from reports.jsonsafe import as_number, dumps
-from reports.schema import ResultsError, load_results, worst_verdict
+from bnconform.reports.jsonsafe import as_number, dumps
+from bnconform.reports.schema import ResultsError, load_results, worst_verdict
 
 from .conftest import make_doc, make_record
 

@@ -3,7 +3,7 @@
 import math
 import re
 
-from reports.svg import Point, Series, bar_chart, dot_strip_chart, line_chart, log_ticks, nice_ticks
+from bnconform.reports.svg import Point, Series, bar_chart, dot_strip_chart, line_chart, log_ticks, nice_ticks
 
 
 def test_ticks():

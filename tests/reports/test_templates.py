@@ -1,5 +1,5 @@
 """The report's Jinja2 templates: autoescaped, shipped, and written so that joining their lines
-(reports.page.jinja.JoinLines) never glues two words of text together."""
+(bnconform.reports.page.jinja.JoinLines) never glues two words of text together."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 from markupsafe import Markup
 
-from reports.page.jinja import TEMPLATES, JoinLines, environment, render
+from bnconform.reports.page.jinja import TEMPLATES, JoinLines, environment, render
 
 from .conftest import REPO
 
@@ -57,7 +57,7 @@ def test_autoescape_is_on_and_markup_passes():
 
 def test_the_templates_ship_as_package_data():
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["reports"]
+    patterns = config["tool"]["setuptools"]["package-data"]["bnconform.reports"]
     files = [p.relative_to(TEMPLATES.parent).as_posix() for p in TEMPLATES.iterdir()]
     files.append("schemas/results.schema.json")
     from fnmatch import fnmatch

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-import reference as R
+from bnconform import reference as R
 from bnconform import cases as C
 from bnconform import checks, dtypes, tolerance
 from bnconform.checks import Example

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 
-import adapters
+from bnconform import adapters
 
 NAME = "planted-bias-along-w"
 
@@ -35,7 +35,7 @@ def bias_along_last_axis_when_sizes_coincide():
 
 
 def load():
-    from adapters.torch_adapter import TorchAdapter
+    from bnconform.adapters.torch_adapter import TorchAdapter
 
     class PlantedAdapter(TorchAdapter):
         def conv2d(self, case, inputs):

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Capabilities
+from bnconform.adapters.base import Capabilities
 from bnconform import cases, strategies
-from reference import windows
+from bnconform.reference import windows
 
 REPO = Path(__file__).resolve().parents[2]
 CI = settings.get_profile("ci")
@@ -89,7 +89,7 @@ def test_a_bias_laid_along_the_width_is_caught_by_the_conv2d_property_under_ci(t
     no_deviations = tmp_path / "none.toml"
     no_deviations.write_text("")
     env = {**os.environ, "CI": "true", "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "pytest", "tests/conformance/test_conv_pool.py", "-k", "test_conv2d", "-q",
+    command = [sys.executable, "-m", "pytest", "bnconform/conformance/test_conv_pool.py", "-k", "test_conv2d", "-q",
                "-p", "no:cacheprovider", "-p", "tests.strategies.planted_layout",
                "--target", "planted-bias-along-w", "--target", "torch",
                "--results", str(tmp_path / "out"), "--known-deviations", str(no_deviations)]

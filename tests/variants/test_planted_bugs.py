@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_conformance(tmp_path, target: str, select: str, *extra: str, env: dict | None = None) -> dict:
-    """``python -m pytest tests/conformance --target TARGET -k SELECT`` (ci profile) -> {test id: record}."""
+    """``python -m pytest bnconform/conformance --target TARGET -k SELECT`` (ci profile) -> {test id: record}."""
     out = tmp_path / "results"
     environ = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
     environ.update(env or {})
-    cmd = [sys.executable, "-m", "pytest", "tests/conformance", "--target", target, "-k", select, "-q",
+    cmd = [sys.executable, "-m", "pytest", "bnconform/conformance", "--target", target, "-k", select, "-q",
            "-p", "no:cacheprovider", "--hypothesis-profile", "ci", "--results", str(out), *extra]
     proc = subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900)
     assert (out / "results.json").is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]

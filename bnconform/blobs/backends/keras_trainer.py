@@ -1,0 +1,138 @@
+"""Keras 3 trainer of the two-blob networks (backend fixed by ``KERAS_BACKEND`` before import).
+
+A ``keras.Sequential`` of ``Dense(128, use_bias=False)``, ``BatchNormalization`` and ``ReLU``,
+compiled with Adam and ``BinaryCrossentropy(from_logits=True)``, trained by **one** ``fit`` call
+over all epochs: a generator yields the batches in the shared order, ``steps_per_epoch`` = 3, and
+a callback hands each epoch's ``loss`` and ``accuracy`` (Keras' own epoch averages) to the loop.
+One ``fit`` per epoch, as the CIFAR-10 trainer does, costs ~70 ms of set-up per call on the
+TensorFlow backend, more than a whole epoch of this network; the generator keeps the same batches
+in the same order. Inference is ``predict_on_batch``.
+
+Compiled models are cached per network and hyper-parameters (:func:`compiled_model`): a new
+trainer of the same network (another seed, the twin run of :mod:`bnconform.blobs.checks`) takes the cached
+model, sets its weights and restores its optimizer's variables (step count, Adam's moments) to
+their values before the first step, so that Keras' compiled train step is reused (the JAX backend
+otherwise compiles it anew for every model: 2 s of a 2.1 s shallow run). A reused model trains bit
+for bit like a fresh one: the twin run, always a reused model, must reproduce its main run's
+losses exactly, and the determinism test compares runs in fresh processes. A trainer owns the
+model until the next trainer of the same network is created.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bnconform.cifar.backends.keras_trainer import _determinism, set_weights
+
+from ..models import INPUT_SHAPE
+from .base import Trainer as TrainerBase
+from .base import batches
+
+
+def build_model(spec, momentum: float, epsilon: float):
+    import keras
+
+    layers = [keras.Input(INPUT_SHAPE)]
+    for layer in spec:
+        if layer.kind == "dense":
+            layers.append(keras.layers.Dense(layer.units, use_bias=layer.bias))
+        elif layer.kind == "bn":
+            layers.append(keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon))
+        if layer.relu:
+            layers.append(keras.layers.ReLU())
+    return keras.Sequential(layers)
+
+
+_MODELS: dict = {}
+
+
+def compiled_model(spec, momentum: float, epsilon: float, adam: dict):
+    """``(model, optimizer variables before the first step)`` for this network, compiled once."""
+    import keras
+    import numpy as np
+
+    key = (spec, momentum, epsilon, tuple(sorted(adam.items())))
+    if key not in _MODELS:
+        model = build_model(spec, momentum, epsilon)
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                learning_rate=adam["learning_rate"], beta_1=adam["beta1"], beta_2=adam["beta2"],
+                epsilon=adam["epsilon"]),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+            metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
+        )
+        model.optimizer.build(model.trainable_variables)
+        store: dict = {}
+        model.optimizer.save_own_variables(store)
+        _MODELS[key] = (model, {k: np.array(v) for k, v in store.items()})
+    return _MODELS[key]
+
+
+class Trainer(TrainerBase):
+    framework = "keras"
+
+    def __init__(self, spec, weights, *, momentum, epsilon, adam, threads, backend):
+        import keras
+
+        if keras.backend.backend() != backend:
+            raise RuntimeError(
+                f"Keras runs on {keras.backend.backend()!r} in this process, not {backend!r}: "
+                "set KERAS_BACKEND before importing keras (bnconform.blobs.runner does)")
+        self.backend = backend
+        _determinism(backend, threads)
+        self.model, initial_optimizer = compiled_model(spec, momentum, epsilon, adam)
+        set_weights(self.model, weights)
+        self.model.optimizer.load_own_variables(initial_optimizer)
+
+    def fit(self, x, y, orders, batch_size, on_epoch=None):
+        import keras
+
+        labels = y.astype(np.float32)[:, None]
+
+        def generate():
+            for order in orders:
+                for start, stop in batches(len(order), batch_size):
+                    idx = order[start:stop]
+                    yield x[idx], labels[idx]
+
+        class Report(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if on_epoch is not None:
+                    on_epoch(epoch, {"loss": float(logs["loss"]), "accuracy": float(logs["accuracy"])})
+
+        steps = len(list(batches(len(orders[0]), batch_size)))
+        self.model.fit(generate(), epochs=len(orders), steps_per_epoch=steps, verbose=0,
+                       shuffle=False,  # the generator yields the shared order
+                       callbacks=[Report()])
+
+    def logits(self, x):
+        return np.asarray(self.model.predict_on_batch(x))[:, 0]
+
+    def _bns(self):
+        import keras
+
+        return [layer for layer in self.model.layers
+                if isinstance(layer, keras.layers.BatchNormalization)]
+
+    def moving_statistics(self):
+        import keras
+
+        return [(keras.ops.convert_to_numpy(layer.moving_mean).copy(),
+                 keras.ops.convert_to_numpy(layer.moving_variance).copy()) for layer in self._bns()]
+
+    def recalibrate(self, x):
+        """An eager training-mode call with momentum 0 (the layer reads ``momentum`` when called)."""
+        saved = [layer.momentum for layer in self._bns()]
+        for layer in self._bns():
+            layer.momentum = 0.0
+        self.model(x, training=True)
+        for layer, momentum in zip(self._bns(), saved):
+            layer.momentum = momentum
+
+    def versions(self):
+        import keras
+
+        from bnconform.cifar.backends.versions import package_versions
+
+        deps = {"tensorflow": ["tensorflow"], "jax": ["jax", "jaxlib"], "torch": ["torch"]}
+        return {"keras": keras.__version__, **package_versions(deps[self.backend])}

@@ -556,7 +556,10 @@ def main(argv=None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bnconform import __version__
+
     parser = argparse.ArgumentParser(prog="bnconform", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"bnconform {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="the main job: conformance over every installed framework, report, gate")
     run.add_argument("--profile", default=os.environ.get("BNCONFORM_PROFILE", "ci"),

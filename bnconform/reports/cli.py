@@ -129,6 +129,8 @@ def _add_gate(parser: argparse.ArgumentParser) -> None:
                         help="results.json files (or directories holding one), one per run")
     parser.add_argument("--strict", action="store_true",
                         help="also fail on fixed, stale and unused known-deviation entries")
+    parser.add_argument("--format", choices=("text", "markdown"), default="text",
+                        help="text (default), or markdown: a CI job summary (append it to $GITHUB_STEP_SUMMARY)")
     _add_expect_option(parser)
     _add_deviation_options(parser)
     parser.set_defaults(func=cmd_gate, prog=parser.prog)
@@ -142,7 +144,13 @@ def cmd_gate(args) -> int:
         return loaded
     results, source = loaded
     outcome = evaluate(results, strict=args.strict)
-    print(outcome.summary(deviations_source=source or "none (recorded verdicts)"))
+    source = source or "none (recorded verdicts)"
+    if args.format == "markdown":
+        from .gate_markdown import markdown
+
+        sys.stdout.write(markdown(outcome, deviations_source=source))
+    else:
+        print(outcome.summary(deviations_source=source))
     return outcome.code
 
 

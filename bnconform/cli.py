@@ -186,12 +186,6 @@ def cmd_run(args) -> int:
     except DeviationsError as e:
         print(f"bnconform run: known deviations: {e}", file=sys.stderr)
         return USAGE
-    results, out_dir = Path(args.results).resolve(), Path(args.out).resolve()
-    for option, path in (("--results", results), ("--out", out_dir)):
-        problem = _writable(option, path)
-        if problem is not None:
-            print(f"bnconform run: {problem}", file=sys.stderr)
-            return USAGE
     try:
         blobs_targets = _trainer_targets("--blobs", "two-blob", args.target) if args.blobs else None
         cifar_targets = _trainer_targets("--cifar", "CIFAR-10", args.target) if args.cifar else None
@@ -218,6 +212,13 @@ def cmd_run(args) -> int:
     except ValueError as e:
         print(f"bnconform run: {e}", file=sys.stderr)
         return USAGE
+    # the last check before anything runs, as it creates the directories
+    results, out_dir = Path(args.results).resolve(), Path(args.out).resolve()
+    for option, path in (("--results", results), ("--out", out_dir)):
+        problem = _writable(option, path)
+        if problem is not None:
+            print(f"bnconform run: {problem}", file=sys.stderr)
+            return USAGE
     jobs = []
     for family, targets in groups.items():
         for config in plan[family]:
@@ -409,13 +410,13 @@ import json, sys
 from bnconform import adapters
 name = sys.argv[1]
 try:
-    adapter = bnconform.adapters.load(name, sys.argv[2] if len(sys.argv) > 2 else None)
-except bnconform.adapters.Unavailable as e:
+    adapter = adapters.load(name, sys.argv[2] if len(sys.argv) > 2 else None)
+except adapters.Unavailable as e:
     print(json.dumps({"status": "not installed", "detail": str(e)}))
-except bnconform.adapters.Broken as e:
+except adapters.Broken as e:
     print(json.dumps({"status": "BROKEN", "detail": str(e)}))
 else:
-    print(json.dumps({"status": "loads", "detail": bnconform.adapters.imported(name)}))
+    print(json.dumps({"status": "loads", "detail": adapters.imported(name)}))
 """
 
 

@@ -16,10 +16,16 @@ PLUGIN = f"{SUITE}.plugin"
 _SUITE_DIR = Path(__file__).resolve().parent
 
 
+#: pytest's options whose value is the next argument (an expression or a name, never a test to run)
+_TAKES_VALUE = {"-k", "-m", "-p", "-c", "-o", "--rootdir", "--confcutdir", "--basetemp", "--deselect", "--ignore"}
+
+
 def names_the_suite(args: list[str]) -> bool:
     """Whether a pytest command line (its arguments) runs the conformance suite."""
+    skip = False
     for arg in args:
-        if arg.startswith("-"):
+        if skip or arg.startswith("-"):
+            skip = not skip and arg in _TAKES_VALUE
             continue
         target = arg.split("::", 1)[0]
         if target == SUITE or target.startswith(SUITE + "."):

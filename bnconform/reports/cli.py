@@ -89,8 +89,8 @@ def _load(prog: str, args):
 def _add_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS",
                         help="results.json files (or directories holding one), one per run")
-    parser.add_argument("-o", "--output", metavar="DIR", default="reports/out",
-                        help="directory for index.html (default: reports/out)")
+    parser.add_argument("-o", "--output", metavar="DIR", default="report",
+                        help="directory for index.html (default: report)")
     parser.add_argument("--title", default="bnconform report", help="page title")
     _add_expect_option(parser)
     _add_deviation_options(parser)

@@ -117,11 +117,11 @@ def test_a_factory_that_cannot_build_a_layer_is_broken_at_build(registry):
 
 def test_imported_reports_the_loaded_modules_version_and_nothing_before(registry):
     (registry / "bnfake_ok.py").write_text(
-        "import adapters\n"
+        "from bnconform import adapters\n"
         "__version__ = '3.1.4'\n"
         "def load():\n"
-        "    return bnconform.adapters.Adapter(name='fake-ok', framework='bnfake_ok', version=__version__,\n"
-        "                            conventions=None, capabilities=bnconform.adapters.Capabilities())\n")
+        "    return adapters.Adapter(name='fake-ok', framework='bnfake_ok', version=__version__,\n"
+        "                            conventions=None, capabilities=adapters.Capabilities())\n")
     _add("fake-ok", "bnfake_ok", ("bnfake_ok",))
     assert adapters.imported("fake-ok") is None
     adapters.load("fake-ok")

@@ -1,4 +1,4 @@
-"""``python -m pytest tests --bn-impl FRAMEWORK:MODULE:NAME`` accepts a correct hand-written layer and
+"""``python -m pytest --pyargs bnconform.conformance --bn-impl FRAMEWORK:MODULE:NAME`` accepts a correct hand-written layer and
 rejects each planted bug, exactly as a user would run it (a separate pytest process)."""
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ CONVENTIONS = "bnconform/conformance/test_fingerprint.py"
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
-def run_bn_impl(spec: str, *extra: str, path: str = "tests") -> subprocess.CompletedProcess:
-    """``python -m pytest tests --bn-impl SPEC`` as a user runs it (the mutants narrow the path and
-    ``-k`` to the property they target and stop at the first failure, to keep the suite fast)."""
+def run_bn_impl(spec: str, *extra: str, path: str | None = None) -> subprocess.CompletedProcess:
+    """``python -m pytest --pyargs bnconform.conformance --bn-impl SPEC`` as a user runs it (the mutants
+    narrow the path and ``-k`` to the property they target and stop at the first failure, to keep the
+    suite fast)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    cmd = [sys.executable, "-m", "pytest", path, "--bn-impl", spec, "-q", "-p", "no:cacheprovider",
+    where = ["--pyargs", "bnconform.conformance"] if path is None else [path]
+    cmd = [sys.executable, "-m", "pytest", *where, "--bn-impl", spec, "-q", "-p", "no:cacheprovider",
            "--hypothesis-profile", "ci", *extra]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 

@@ -219,11 +219,16 @@ def test_replaying_on_a_broken_framework_is_a_failure_naming_the_exception(regis
     assert main(["replay", "absent", "pool2d", "-", case]) == 2  # not installed: nothing to replay on
 
 
-def test_bnconform_run_leaves_out_only_frameworks_that_are_not_installed_unless_asked(registry, capsys):
+def test_bnconform_run_leaves_out_frameworks_that_are_not_installed_and_refuses_one_asked_for(registry, capsys):
+    import pytest
+
     from bnconform.cli import _groups
 
     groups = _groups(None)
     members = [t for targets in groups.values() for t in targets]
     assert "cracked" in members and "absent" not in members  # a broken one runs: its tests are errors
     assert "not installed, not run: absent (bnfake_absent is not installed)" in capsys.readouterr().out
-    assert _groups(["absent"]) == {"absent": ["absent"]}  # asked for: its run will fail the gate
+    with pytest.raises(ValueError, match=r"--target: not installed in this environment \(.*\): absent "
+                                         r"\(bnfake_absent is not installed\)"):
+        _groups(["absent"])  # asked for: a usage error before anything runs
+    assert _groups(["cracked"]) == {"cracked": ["cracked"]}  # installed but broken: asked for, it runs

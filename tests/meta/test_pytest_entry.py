@@ -1,0 +1,32 @@
+"""The ``pytest11`` entry point (``bnconform.conformance.entry``) loads the suite's plugin only for a
+command line that runs the suite, so that an environment with bnconform installed keeps its own
+``--target`` or ``--device`` options in every other pytest run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bnconform.conformance import entry
+
+SUITE = Path(entry.__file__).resolve().parent
+
+
+@pytest.mark.parametrize("args", [
+    ["--pyargs", "bnconform.conformance"],
+    ["--pyargs", "bnconform.conformance.test_batch_norm", "--target", "torch"],
+    ["--pyargs", "bnconform.conformance.test_conv_pool::test_conv2d"],
+    [str(SUITE)],
+    [str(SUITE / "test_batch_norm.py") + "::test_bn_forward"],
+])
+def test_the_suite_on_the_command_line_loads_the_plugin(args):
+    assert entry.names_the_suite(args)
+
+
+@pytest.mark.parametrize("args", [
+    [], ["tests"], ["-k", "bnconform.conformance"], ["--pyargs", "bnconform.conformancex"],
+    ["--pyargs", "mypackage.tests"], [str(SUITE.parent / "reports")],
+])
+def test_anything_else_leaves_the_options_alone(args):
+    assert not entry.names_the_suite(args)

@@ -35,7 +35,7 @@ allowance for the elements' own rounding:
   common factor, all round the same way (torch's float16 inference on x ~ 10 +- 1 is one ulp low on
   every element). This keeps the shared-error check deterministic apart from the probabilistic
   reductions; in half precision, where the own roundings are large, it is what limits the check
-  (README, Sensitivity). (At least u rms(y) and u |gamma|, u rms(dx) for dx.)
+  (docs/sensitivity.md). (At least u rms(y) and u |gamma|, u rms(dx) for dx.)
 
 Two more checks complete the tier. The residual r is what is left of the own errors after the fit
 (a projection, so never larger): its rms is held to SAFETY times the rms of their bounds L_i, which
@@ -62,7 +62,7 @@ a feature with a non-finite value, nor one whose x_hat is (nearly) constant (the
 identifiable; A still is). In float16 and bfloat16 the shared bounds are dominated by the
 deterministic u of the stored per-feature values: a systematic error below a few u of the dtype is
 what an honest half-precision implementation that keeps its statistics in the dtype can produce, and
-is not flagged (README, Sensitivity).
+is not flagged (docs/sensitivity.md).
 
 This tier runs for the default model only (``checks.judge`` without ``numerics``); the known
 deviations' variants judge element-wise.

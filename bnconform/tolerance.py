@@ -38,7 +38,7 @@ point the same way, a subtle systematic bug (a wrong eps, m - 1 for m) can hide 
 statistical tier (``bnconform.noise``) looks at the elements of a feature (or of a whole output)
 together, with Higham and Mary's probabilistic lambda sqrt(n) u for the reductions, and
 ``checks.judge`` applies it on top of this model for batch norm's outputs and moving statistics,
-the convolution and average and global average pooling (default model only). README, Tolerances and Sensitivity, has the measured
+the convolution and average and global average pooling (default model only). docs/tolerances.md and docs/sensitivity.md have the measured
 detection thresholds.
 """
 

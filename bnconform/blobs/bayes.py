@@ -29,7 +29,7 @@ classifier score this on 250 points?", asked of every run on one draw.
 What the band does and does not allow. A trained network is an *estimated* classifier: its
 expected accuracy is p* minus an estimation term (its boundary is not exactly the bisector), and
 the band has no allowance for that term. It is a fair gate only while the estimation term is small
-against the band's half-width z s = 0.07. Measured (README: 5 seeds x 5 targets), the networks
+against the band's half-width z s = 0.07. Measured (docs/blobs.md: 5 seeds x 5 targets), the networks
 fall short of the Bayes rule on the same test points by 0.026 (deep, no BN), 0.031 (shallow, no
 BN), 0.025 (deep, BN recalibrated) and 0.005 (shallow, BN recalibrated) on average, at most by
 0.048: well inside, and the lowest correct accuracy, 0.812, is 0.036 above the band. The upper side catches the

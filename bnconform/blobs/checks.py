@@ -10,7 +10,7 @@
    Glorot-initialized kernels): its moving variance ends 11 to 15 times (deep) or 44 to 53 times
    (shallow) the training set's. Inference then divides that layer by a standard deviation 3 to 7
    times too large, and what that does to the test accuracy depends on the seed: 18 of 25 correct
-   deep runs and 5 of 25 shallow ones land below the band, at 0.640 the lowest (README, "Two-blob
+   deep runs and 5 of 25 shallow ones land below the band, at 0.640 the lowest (docs/blobs.md, "Two-blob
    end-to-end check"). The lecture's inference
    accuracy is reported for every run (``inference_accuracy``, not gated). Recalibration takes
    the moving statistics out of the question and asks whether the *trained weights* are a
@@ -139,7 +139,7 @@ def _pair_key(record: dict) -> tuple:
 
 
 #: Which comparison of the loss gaps is gated, and in which direction. Measured over 5 seeds on
-#: every target (README): with BN the gap is *larger* than without in all 50 pairs, by 0.11 to 0.34
+#: every target (docs/blobs.md): with BN the gap is *larger* than without in all 50 pairs, by 0.11 to 0.34
 #: (deep) and 0.21 to 0.25 (shallow): the opposite of the lecture's claim. It comes from the moving
 #: statistics (see 1.: the validation loss is an inference loss, the training loss a training-mode
 #: one), so that is what the gate holds: ``gap(BN) > gap(no BN)``.

@@ -2,7 +2,7 @@
 
     python -m bnconform.blobs run                                  # the CI matrix on every target
     python -m bnconform.blobs run --targets torch --seeds 0 1 2 3 4 --broken-models deep shallow
-    python -m bnconform.blobs report results/blobs.json            # the README's tables
+    python -m bnconform.blobs report results/blobs.json            # the tables of docs/blobs.md
     python -m bnconform.blobs bayes                                # p*, the band, the Bayes rule on the draw
 
 Exit codes: 0 every run passed (and every planted bug was caught), 1 a run failed, 2 a run could

@@ -8,7 +8,7 @@ The CI matrix (:data:`CI_RUNS`), on every target: seed 0 of both networks with a
 (BN runs with their twin, for the moving-statistics check), the planted bug on the shallow network
 (with its twin: that is what catches it), and seeds 1 and 2 of the shallow network. The deep
 network costs 10 to 40 times the shallow one per run (300 steps of 11 layers; Keras' per-layer
-overhead on every step), so its other seeds and its planted bug are measured for the README
+overhead on every step), so its other seeds and its planted bug are measured for docs/blobs.md
 (``python -m bnconform.blobs run --seeds 0 1 2 3 4 --broken-models deep shallow``), not in CI.
 """
 
@@ -21,7 +21,7 @@ from bnconform.cifar.backends import TARGETS
 from .runner import Job
 
 MODELS = ("deep", "shallow")
-#: Relative cost of a target's runs (measured: README), slowest first.
+#: Relative cost of a target's runs (measured: docs/blobs.md), slowest first.
 COST = {"keras-tensorflow": 5, "keras-torch": 4, "keras-jax": 3, "flax-linen": 2, "torch": 1}
 
 

@@ -1,6 +1,6 @@
 """Text tables of two-blob records (``python -m bnconform.blobs report``): one line per run, and the loss gaps.
 
-The tables are Markdown, as the README quotes them.
+The tables are Markdown, as docs/blobs.md quotes them.
 """
 
 from __future__ import annotations

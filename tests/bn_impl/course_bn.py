@@ -1,5 +1,5 @@
 """The course's hand-written batch-norm layer as a Keras 3 layer, and a corrected copy, for
-``--bn-impl keras:tests.bn_impl.course_bn:NAME`` (README, "Two-blob end-to-end check").
+``--bn-impl keras:tests.bn_impl.course_bn:NAME`` (docs/blobs.md).
 
 The course writes its own BatchNormalization for the shallow two-blob network (momentum 0.99,
 epsilon 1e-5) and describes it so: the batch is normalized with its own mean and variance, and

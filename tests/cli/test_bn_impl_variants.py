@@ -9,7 +9,7 @@ every variant a repeated ``--bn-impl``), with the conformance suite's own draws 
   in the dtypes where it changes nothing (TF32 rounding of a float16 input is the identity), so a
   failure is the bug's and not noise.
 
-``CAUGHT`` below is this project's claim (the README's table); the run proves it.
+``CAUGHT`` below is this project's claim (the table of docs/sensitivity.md); the run proves it.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def test_the_report_renders_the_others_and_names_an_environment_whose_install_fa
 
 
 def test_the_documented_bad_pin_override_replaces_the_pin_and_keeps_the_cleaning_install(tox_conf):
-    """README: ``tox -e torch213 -x testenv.deps=torch==9.9.9`` (the base-section form, which tox 4.11
+    """docs/upgrade-matrix.md: ``tox -e torch213 -x testenv.deps=torch==9.9.9`` (the base-section form, which tox 4.11
     applies too; ``testenv:torch213.deps`` is ignored there)."""
     _, _, env = tox_conf
     conf = json.loads(_tox("config", "--format", "json", "-e", "torch213", "-k", "deps", "install_command",

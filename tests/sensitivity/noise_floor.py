@@ -1,4 +1,4 @@
-"""Honest rounding noise, for the README's detection thresholds: how far the honest NumPy variants
+"""Honest rounding noise, for the detection thresholds of docs/sensitivity.md: how far the honest NumPy variants
 (``matrix.HONEST``, ``matrix.POOL_HONEST``) are from the float64 reference, measured the way a
 uniform relative scale (1 + delta) of the output would show:
 
@@ -7,7 +7,7 @@ uniform relative scale (1 + delta) of the output would show:
 - average and global average pooling: the relative scale shared by all outputs.
 
 Each is the largest over the features and the variants, in units of the dtype's u. The threshold over
-this ratio is how far the model is above honest noise (README, Sensitivity).
+this ratio is how far the model is above honest noise (docs/sensitivity.md).
 
 Run it (not a test; a few seconds):
 

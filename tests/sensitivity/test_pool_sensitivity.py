@@ -1,4 +1,4 @@
-"""The pooling half of the sensitivity table (README, Sensitivity), proven: average and global average
+"""The pooling half of the sensitivity table (docs/sensitivity.md), proven: average and global average
 pooling in NumPy (``numpy_pool``), honest and with planted bugs, judged by ``checks.judge`` exactly
 as a framework's outputs are.
 
@@ -63,7 +63,7 @@ def test_planted_pooling_bug_verdict_matches_the_table(name, dtype, size):
     if (name, size, dtype) in CAUGHT:
         assert not ok, f"{name} ({dtype}, {size}) is no longer caught: " + "; ".join(c.message() for c in comparisons)
     else:
-        assert ok, f"{name} ({dtype}, {size}) is now caught: update CAUGHT and the README's table"
+        assert ok, f"{name} ({dtype}, {size}) is now caught: update CAUGHT and the table of docs/sensitivity.md"
 
 
 def test_a_shared_scale_of_pooling_is_caught_only_by_the_statistical_tier():

@@ -1,4 +1,4 @@
-"""The sensitivity table (README, Sensitivity), proven: planted bugs and honest variants of batch
+"""The sensitivity table (docs/sensitivity.md), proven: planted bugs and honest variants of batch
 norm, in NumPy (``numpy_bn``), judged by ``checks.judge`` exactly as a framework's outputs are.
 
 - every honest variant (another summation order, Welford, Chan's blocked merge, float64
@@ -90,7 +90,7 @@ def test_planted_bug_verdict_matches_the_table(name, dtype, size):
     if (name, size, dtype) in CAUGHT:
         assert not ok, f"{name} ({dtype}, {size}) is no longer caught: " + "; ".join(c.message() for c in comparisons)
     else:
-        assert ok, f"{name} ({dtype}, {size}) is now caught: update CAUGHT and the README's table"
+        assert ok, f"{name} ({dtype}, {size}) is now caught: update CAUGHT and the table of docs/sensitivity.md"
 
 
 def test_a_systematic_failure_says_so():

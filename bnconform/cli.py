@@ -47,7 +47,8 @@ def _groups(selected: list[str] | None) -> dict[str, list[str]]:
     """The targets by family: ``selected``, else every target whose framework is installed (a
     broken one included: its tests are errors). Each family's pytest run declares its targets, and
     the gate fails a run none of whose declared targets was tested, so a target that is not
-    installed is named here and left out unless asked for."""
+    installed is named here and left out; one asked for by name is a ``ValueError`` (a usage error
+    before anything runs) naming it and this interpreter."""
     from bnconform import adapters
 
     known = [info.name for info in adapters.discover()]

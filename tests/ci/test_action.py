@@ -126,3 +126,15 @@ def test_the_pre_commit_hook_is_a_valid_bnconform_run_on_dependency_files():
     assert all(files.search(p) for p in ("requirements.txt", "requirements-dev.txt", "pyproject.toml", "uv.lock",
                                          "sub/poetry.lock"))
     assert not any(files.search(p) for p in ("src/model.py", "README.md", "lock.py"))
+
+
+def test_the_gate_reads_the_project_file_of_the_current_directory(tmp_path, monkeypatch, capsys):
+    """Without --known-deviations, ``bnconform gate`` applies ./bnconform.toml: the recorded run's four
+    known deviations (``torch-lp-pool-ceil-rescaled``) become new failures once the project disables it."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["gate", str(RECORDED)]) == 1  # the four odd-p failures of the recorded run
+    assert "FAIL (exit 1) - 4 new failure(s)" in capsys.readouterr().out
+    (tmp_path / "bnconform.toml").write_text('disable = ["torch-lp-pool-signed", "torch-lp-pool-ceil-rescaled"]\n')
+    assert cli.main(["gate", str(RECORDED)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL (exit 1) - 8 new failure(s)" in out and "disables torch-lp-pool-signed, torch-lp-pool-ceil-rescaled" in out

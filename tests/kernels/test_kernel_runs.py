@@ -67,3 +67,20 @@ def test_replay_judges_the_entries_by_the_kernel_path_as_the_run_does():
     assert "| kernels onednn-off (asked: onednn-off)" in proc.stdout
     assert ("known deviation keras-tensorflow-avg-pool-bfloat16-sum-eigen = half_precision_accumulation(): "
             "explains this example") in proc.stdout
+
+
+def test_replay_applies_the_project_file(tmp_path):
+    """The project's file is in force in a replay as in the run: with the Eigen entry disabled, the
+    same example is no longer explained by it."""
+    (tmp_path / "bnconform.toml").write_text(f'disable = ["{EIGEN_ENTRIES[0]}"]\n')
+    case = ('{"kind":"avg","x_shape":[1,4,4,1],"data_format":"channels_last","window":[2,2],"stride":[2,2],'
+            '"padding":"valid","ceil_mode":false,"count_include_pad":false,"p":2.0,"dtype":"bfloat16",'
+            '"x":{"seed":0,"dist":"normal","loc":0.0,"scale":1.0,"constant_feature":null,"specials":[]},"op":"pool2d"}')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    env.pop("BNCONFORM_KERNELS", None)
+    proc = subprocess.run([sys.executable, "-m", "bnconform", "replay", "keras-tensorflow", "pool2d", "-", case,
+                           "--kernels", "onednn-off"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
+    assert "| kernels onednn-off (asked: onednn-off)" in proc.stdout
+    assert EIGEN_ENTRIES[0] not in proc.stdout

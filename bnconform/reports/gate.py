@@ -96,12 +96,7 @@ class GateOutcome:
         counts = results.verdict_counts()
         lines.append("verdicts: " + (" · ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) or "none"))
         if deviations_source:
-            tally: dict[str, int] = {}
-            for status in results.statuses:
-                tally[status.status] = tally.get(status.status, 0) + 1
-            detail = ", ".join(f"{n} {s}" for s, n in sorted(tally.items()))
-            lines.append(f"known deviations: {deviations_source} "
-                         f"({len(results.statuses)} entries{': ' + detail if detail else ''})")
+            lines.append(f"known deviations: {deviations_source} ({entry_tally(results)})")
         if self.errors:
             lines.append(f"ERRORS BY TARGET ({sum(g.count for _, g in self.errors)}; the tests could not run):")
             lines.extend(f"  [{run.name}] {group.describe()}" for run, group in self.errors[:_SHOW])
@@ -136,6 +131,15 @@ class GateOutcome:
             if len(self.warnings) > _SHOW:
                 lines.append(f"  ... and {len(self.warnings) - _SHOW} more")
         return "\n".join(lines)
+
+
+def entry_tally(results: Results) -> str:
+    """``29 entries: 2 active, 27 not-tested``: the known-deviation entries by status."""
+    tally: dict[str, int] = {}
+    for status in results.statuses:
+        tally[status.status] = tally.get(status.status, 0) + 1
+    detail = ", ".join(f"{n} {s}" for s, n in sorted(tally.items()))
+    return f"{len(results.statuses)} entries{': ' + detail if detail else ''}"
 
 
 def _machines(runs) -> list[str]:

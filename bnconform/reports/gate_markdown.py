@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .gate import PASS, GateOutcome, _failure_line, _machines, _version, _imports
+from .gate import PASS, GateOutcome, _failure_line, _imports, _machines, _version, entry_tally
 from .schema import VERDICTS
 
 _SHOW = 20  # rows per list; the rest are counted
@@ -41,13 +41,7 @@ def markdown(outcome: GateOutcome, deviations_source: str | None = None) -> str:
     counts = results.verdict_counts()
     lines.append("**Verdicts:** " + (" · ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) or "none"))
     if deviations_source:
-        tally: dict[str, int] = {}
-        for status in results.statuses:
-            tally[status.status] = tally.get(status.status, 0) + 1
-        detail = ", ".join(f"{n} {s}" for s, n in sorted(tally.items()))
-        lines.append("")
-        lines.append(f"**Known deviations:** {escape(deviations_source)} ({len(results.statuses)} entries"
-                     f"{': ' + detail if detail else ''})")
+        lines += ["", f"**Known deviations:** {escape(deviations_source)} ({entry_tally(results)})"]
     lines += ["", "| run | state | records | frameworks |", "|---|---|---:|---|"]
     for run in results.runs:
         imports = _imports(run)

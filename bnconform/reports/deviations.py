@@ -188,16 +188,20 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def load_deviations(path: str | os.PathLike) -> list[Deviation]:
-    """Read and check a known-deviations file. Raises :class:`DeviationsError` naming the problem."""
-    path = Path(path)
+def read_text(path: str | os.PathLike) -> str:
+    """The text of a known-deviations (or project) file; :class:`DeviationsError` if there is none or it
+    cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DeviationsError(path, "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DeviationsError(path, f"cannot read: {exc}") from None
-    return parse_deviations(text, path)
+
+
+def load_deviations(path: str | os.PathLike) -> list[Deviation]:
+    """Read and check a known-deviations file. Raises :class:`DeviationsError` naming the problem."""
+    return parse_deviations(read_text(path), Path(path))
 
 
 def _header_lines(text: str, table: str = "deviation") -> list[int]:

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .deviations import Deviation, DeviationsError, load_deviations, parse_deviations
+from .deviations import Deviation, DeviationsError, load_deviations, parse_deviations, read_text
 
 try:
     import tomllib
@@ -104,12 +104,7 @@ def load(project: str | os.PathLike | None = None, *, directory: str | os.PathLi
 
 def _read_project(path: Path) -> tuple[list[tuple[str, int | None]], list[Deviation]]:
     """(the ids to disable with their line, the project's own entries) of a project file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DeviationsError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeviationsError(path, f"cannot read: {exc}") from None
+    text = read_text(path)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -126,7 +121,7 @@ def _read_project(path: Path) -> tuple[list[tuple[str, int | None]], list[Deviat
         raise DeviationsError(path, f"unknown key(s) {', '.join(prefix + k for k in unknown)}; a project file "
                                     f"holds disable = [...] and [[{prefix}deviation]] tables")
     disable = doc.get("disable", [])
-    line = _line_of(text, rf"^\s*disable\s*=") if not prefix else _line_in_table(text, "tool.bnconform", "disable")
+    line = _line_of(text, r"^\s*disable\s*=") if not prefix else _line_in_table(text, "tool.bnconform", "disable")
     if not isinstance(disable, list) or not all(isinstance(i, str) for i in disable):
         raise DeviationsError(path, "disable must be a list of shipped deviation ids", line)
     entries = parse_deviations(text, path, table=prefix + "deviation", doc={"deviation": doc.get("deviation", [])})

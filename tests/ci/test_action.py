@@ -13,6 +13,7 @@ someone else's CI gating on bnconform (issue 20).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -78,7 +79,8 @@ def _run_step(step: dict, tmp_path: Path, inputs: dict[str, str], outputs: dict[
 
 @pytest.mark.parametrize("disabled", [False, True], ids=["shipped entries", "entry disabled"])
 def test_the_action_runs_the_suite_writes_the_summary_and_gates(tmp_path, disabled):
-    pytest.importorskip("torch")
+    if importlib.util.find_spec("torch") is None:  # only subprocesses import it
+        pytest.skip("torch is not installed")
     inputs = {"targets": "torch", "args": "-- -k test_lp_pool2d_odd_p"}
     if disabled:
         (tmp_path / "mine.toml").write_text('disable = ["torch-lp-pool-signed"]\n')

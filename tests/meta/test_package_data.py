@@ -12,6 +12,7 @@ does not ignore), without build isolation, with this environment's setuptools.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -137,7 +138,8 @@ def test_the_sdist_carries_the_tests_and_the_docs(dist):
 @pytest.fixture(scope="module")
 def installed(dist, tmp_path_factory) -> Path:
     """A fresh virtual environment holding the wheel, its dependencies and torch (its ``bin``)."""
-    pytest.importorskip("torch")
+    if importlib.util.find_spec("torch") is None:  # only subprocesses import it
+        pytest.skip("torch is not installed")
     env = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, timeout=300)
     torch_pin = f"torch=={_version('torch')}"

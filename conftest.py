@@ -1,7 +1,7 @@
 """Root conftest of the repository's own tests: pytester, the conformance plugin (its options, the
 results plugin), and where the time goes."""
 
-pytest_plugins = ["pytester", "bnconform.conformance.plugin"]
+pytest_plugins = ["pytester", "bnconform.app.suite_plugin"]
 # -- where the time goes: wall time per part of the suite, in the terminal summary -------------------
 
 _PART_SECONDS: dict[str, float] = {}

@@ -1,4 +1,4 @@
-"""A stand-in ``observe`` fixture used only while ``bnconform.reports.pytest_plugin`` is absent."""
+"""A stand-in ``observe`` fixture used only while ``bnconform.app.results_plugin`` is absent."""
 
 import pytest
 

@@ -8,7 +8,7 @@ other parts of the project need, so that none of them keeps a list of its own:
 - ``module`` and ``factory``: where the adapter is built (``load`` imports the framework);
 - ``family``: the process group of ``bnconform run`` (one pytest process per family: torch and
   torch-functional share one, jax, flax-linen and flax-nnx another, each Keras backend has its own
-  because Keras fixes its backend at import, tf_keras its own). ``bnconform.cli`` groups by it,
+  because Keras fixes its backend at import, tf_keras its own). ``bnconform.app.cli`` groups by it,
   and ``tests/meta/test_registry.py`` checks that the tox environments' target lists are whole
   families of it;
 - ``engine``: the array library that computes (torch, jax or tensorflow): the device helper of

@@ -1,7 +1,7 @@
-"""``python -m bnconform.cifar``: see :mod:`bnconform.cifar.cli`."""
+"""``python -m bnconform.cifar``: see :mod:`bnconform.app.cifar_cli`."""
 
 import sys
 
-from .cli import main
+from bnconform.app.cifar_cli import main
 
 sys.exit(main())

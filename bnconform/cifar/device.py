@@ -12,7 +12,7 @@ counts and logits come back to NumPy. The record's ``device`` is ``placement.rec
 
 An accelerator the framework cannot see raises :class:`bnconform.adapters.Unavailable` naming the device and
 why; the worker exits with :data:`UNAVAILABLE_EXIT` and the CLI makes it a usage error (exit 2)
-for the targets asked for by name, a skip with its reason for the others (see :mod:`bnconform.cifar.cli`).
+for the targets asked for by name, a skip with its reason for the others (see :mod:`bnconform.app.cifar_cli`).
 
 Determinism (:func:`determinism`): what each framework is asked for, recorded in every run. On the
 CPU every framework is deterministic with one thread. On a GPU:

@@ -1,7 +1,7 @@
 """Training progress: epoch, images, images per second, running loss.
 
-Live (a terminal, not under ``CI=true``: :func:`bnconform.progress.wanted`, decided by the parent
-and passed in ``Job.live``): a ``tqdm`` bar per epoch, redrawn at most five times a second.
+Live (a terminal, not under ``CI=true``: :func:`bnconform.app.progress.wanted`, decided by the parent
+and passed in ``Job.live``; a trainer never decides it): a ``tqdm`` bar per epoch, redrawn at most five times a second.
 Otherwise (CI logs, pytest, several runs at once) one line per finished epoch. Always on stderr,
 so that stdout stays machine-readable; ``enabled=False`` (``--no-progress``) prints nothing.
 """
@@ -15,14 +15,10 @@ import time
 
 class Progress:
     def __init__(self, label: str, epochs: int, n_images: int, stream=None, enabled: bool = True,
-                 live: bool | None = None):
+                 live: bool = False):
         self.label, self.epochs, self.n = label, epochs, n_images
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
-        if live is None:
-            from bnconform.progress import wanted
-
-            live = wanted(None, self.stream)
         self.live = enabled and live
         self._bar = None
 

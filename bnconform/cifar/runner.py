@@ -6,7 +6,7 @@ flags), and a crash in one framework should not take the others down: so every r
 (:func:`bnconform.cifar.backends.prepare_environment`), optionally under ``nice``. The child writes its record
 to a file; its stderr (progress bar, framework messages) is passed through, and its tail is kept for
 the error message if it fails. Several jobs run ``parallel`` at a time through
-:func:`bnconform.processes.run_each` (Ctrl-C stops every worker).
+:func:`bnconform.app.processes.run_each` (Ctrl-C stops every worker).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnconform import processes
+from bnconform.app import processes
 
 from .backends import prepare_environment
 from .device import UNAVAILABLE_EXIT

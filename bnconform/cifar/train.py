@@ -36,7 +36,7 @@ def to_float(x: np.ndarray) -> np.ndarray:
 
 
 def run(target: str, arch: str, bn: bool, profile: str, protocol: Protocol, seed: int, data, *,
-        broken_bn: bool = False, progress: bool = True, live: bool | None = None,
+        broken_bn: bool = False, progress: bool = True, live: bool = False,
         stream=None, placement=None) -> dict:
     """Train ``arch`` (with or without BN) on ``target`` and return the run record.
 

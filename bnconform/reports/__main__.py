@@ -1,7 +1,7 @@
-"""``python -m bnconform.reports report|gate ...`` (see :mod:`bnconform.reports.cli`)."""
+"""``python -m bnconform.reports report|gate ...`` (see :mod:`bnconform.app.reports_cli`)."""
 
 import sys
 
-from .cli import main
+from bnconform.app.reports_cli import main
 
 sys.exit(main())

@@ -17,7 +17,7 @@ import pytest
 from bnconform import adapters
 from bnconform.adapters import device
 from bnconform import cases, checks
-from bnconform.cli import main
+from bnconform.app.cli import main
 
 CONV = cases.ConvCase(x_shape=(2, 5, 5, 3), c_out=4, padding="same")
 BN = cases.BNCase(shape=(6, 3, 4, 4), axis=1, dtype="float32", eps=1e-3, momentum=0.1, steps=2)

@@ -24,7 +24,7 @@ import pytest
 
 yaml = pytest.importorskip("yaml")
 
-from bnconform import cli  # noqa: E402
+from bnconform.app import cli  # noqa: E402
 from bnconform.reports.gate_markdown import code, escape  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bnconform.cifar.baselines import Store
-from bnconform.cifar.cli import main
+from bnconform.app.cifar_cli import main
 from bnconform.cifar.report import bn_pairs, render_text
 
 from .records import record

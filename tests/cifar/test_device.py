@@ -26,7 +26,7 @@ from bnconform.adapters import Unavailable
 from bnconform.adapters import device as devices
 from bnconform.cifar import device as cifar_device
 from bnconform.cifar import profiles, train
-from bnconform.cifar.cli import _jobs, build_parser, main
+from bnconform.app.cifar_cli import _jobs, build_parser, main
 from bnconform.cifar.runner import DeviceUnavailable, Job, run
 
 from .records import record
@@ -174,7 +174,7 @@ def test_cli_unknown_device_is_a_usage_error(capsys, monkeypatch):
 
 def test_bnconform_run_cifar_passes_the_device_on(tmp_path, monkeypatch, capfd):
     pytest.importorskip("torch")
-    from bnconform import cli
+    from bnconform.app import cli
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert cli._run_cifar("quick", ["torch"], tmp_path, "cuda") == 2
@@ -327,7 +327,7 @@ def test_keras_on_torch_trains_inside_its_cpu_placement():
 
 
 def test_bnconform_run_cifar_gpu_on_the_cpu_is_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
-    from bnconform import cli
+    from bnconform.app import cli
 
     monkeypatch.delenv(devices.ENV, raising=False)
     code = cli.main(["run", "--target", "torch", "--cifar", "gpu", "--results", str(tmp_path / "r")])
@@ -341,7 +341,7 @@ def test_default_targets_without_the_device_are_skipped_with_their_reason(monkey
     (skipped, with the framework's reason), none seen (usage error), a crashed probe (error)."""
     from bnconform.cifar import runner
     from bnconform.cifar.backends import TARGETS
-    from bnconform.cifar.cli import _placed_targets
+    from bnconform.app.cifar_cli import _placed_targets
 
     answers = {}
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from bnconform.reports.cli import main_gate, main_report
+from bnconform.app.reports_cli import main_gate, main_report
 from tests.reports.conftest import make_doc, make_record, write_doc
 from tests.reports.pagetext import matrix_cells
 
@@ -210,7 +210,7 @@ def registry(monkeypatch, tmp_path):
 
 
 def test_replaying_on_a_broken_framework_is_a_failure_naming_the_exception(registry, capsys):
-    from bnconform.cli import main
+    from bnconform.app.cli import main
 
     case = '{"op":"pool2d","kind":"max","x_shape":[1,1,2,2],"window":[1,1],"dtype":"float32"}'
     assert main(["replay", "cracked", "pool2d", "-", case]) == 1
@@ -222,7 +222,7 @@ def test_replaying_on_a_broken_framework_is_a_failure_naming_the_exception(regis
 def test_bnconform_run_leaves_out_frameworks_that_are_not_installed_and_refuses_one_asked_for(registry, capsys):
     import pytest
 
-    from bnconform.cli import _groups
+    from bnconform.app.cli import _groups
 
     groups = _groups(None)
     members = [t for targets in groups.values() for t in targets]

@@ -1,4 +1,4 @@
-"""The process pool (bnconform.processes) and the run's progress events (bnconform.progress)."""
+"""The process pool (bnconform.app.processes) and the run's progress events (bnconform.app.progress)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from bnconform import processes, progress
+from bnconform.app import processes, progress
 
 PY = sys.executable
 
@@ -93,7 +93,7 @@ def test_the_plugin_reports_total_done_and_failed(tmp_path):
     left_behind = tmp_path / "left_behind.pid"
     env = dict(os.environ, **{progress.ENV: str(write_end)}, LEFT_BEHIND=str(left_behind),
                PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
-    proc = subprocess.Popen([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "bnconform.progress",
+    proc = subprocess.Popen([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "bnconform.app.progress",
                              str(tmp_path / "test_sample.py")], cwd=tmp_path, env=env, pass_fds=(write_end,),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     os.close(write_end)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bnconform.cli import main
+from bnconform.app.cli import main
 
 pytest.importorskip("torch")
 

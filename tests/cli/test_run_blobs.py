@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from bnconform import cli
-from bnconform.reports.cli import main_gate
+from bnconform.app import cli
+from bnconform.app.reports_cli import main_gate
 from bnconform.reports.schema import load_results
 
 

@@ -3,7 +3,7 @@
 
 import json
 
-from bnconform import cli
+from bnconform.app import cli
 
 
 def test_targets_without_a_cifar_trainer_are_a_usage_error_before_anything_runs(tmp_path, capsys):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bnconform import cli
+from bnconform.app import cli
 
 SHIPPED_ID = "torch-lp-pool-signed"
 ONLY = ["--", "-k", "test_lp_pool2d_odd_p"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bnconform import cli
+from bnconform.app import cli
 
 
 @pytest.mark.parametrize("option", ["--results", "--out"])

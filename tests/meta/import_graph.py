@@ -3,11 +3,13 @@
 Every ``import`` and ``from ... import`` statement counts, at module level or inside a function
 (a lazy import is still a dependency: it runs the moment the function does), and so does
 ``importlib.import_module("name")`` or ``__import__("name")`` with a literal name. A module belongs to a
-*component* (:func:`component_of`): the subpackages ``bnconform.reference``, ``.adapters``,
-``.reports``, ``.cifar``, ``.blobs``, the repository's ``benchmarks``, the ``bnconform`` core
-(cases, strategies, tolerance, comparison, checks, variants, ...) and ``app``: ``bnconform.cli``
-(with ``bnconform.__main__``) and the conformance suite ``bnconform.conformance`` with its pytest
-plugin, which wire everything together.
+*component* (:func:`component_of`) by its package alone, with no list of exceptions: the
+subpackages ``bnconform.reference``, ``.adapters``, ``.reports``, ``.cifar``, ``.blobs``, ``.app``
+(the commands, the child processes and their progress, the pytest plugins) and ``.conformance``
+(the suite's test modules); the repository's ``benchmarks``; and the ``bnconform`` core (cases,
+strategies, tolerance, comparison, checks, variants, ...): every module directly in ``bnconform/``.
+A ``__main__`` module is what ``python -m`` runs and nothing imports: it is an entry point of the
+app wherever its package is.
 
 :data:`LAYERS` declares the order, lowest first: a component may import only components of a
 lower layer (or itself). :func:`violations` lists every edge that breaks it, and :func:`cycles`
@@ -29,14 +31,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cifar", "benchmarks"),
     ("blobs",),
     ("app",),
+    ("conformance",),
 )
 
 #: the directories scanned: the installed package and the repository's benchmarks
 PACKAGES = ("bnconform", "benchmarks")
 #: the subpackages of ``bnconform`` that are components of their own
-SUBPACKAGES = ("reference", "adapters", "reports", "cifar", "blobs")
-#: the application on top: the command, and the conformance suite with its pytest plugin
-APP_MODULES = ("bnconform.cli", "bnconform.__main__", "bnconform.conformance")
+SUBPACKAGES = ("reference", "adapters", "reports", "cifar", "blobs", "app", "conformance")
 
 
 def component_of(module: str) -> str | None:
@@ -46,7 +47,7 @@ def component_of(module: str) -> str | None:
         return "benchmarks"
     if parts[0] != "bnconform":
         return None
-    if any(module == m or module.startswith(m + ".") for m in APP_MODULES):
+    if parts[-1] == "__main__":
         return "app"
     if len(parts) > 1 and parts[1] in SUBPACKAGES:
         return parts[1]

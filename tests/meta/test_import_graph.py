@@ -3,9 +3,9 @@
 
 Lowest first: ``reference``; the ``bnconform`` core (cases, strategies, tolerance, comparison,
 checks, variants, noise, dtypes); ``adapters`` and ``reports`` (neither imports the other: a
-report renders without any adapter or framework); ``cifar`` and ``benchmarks``; ``blobs``; and
-``app`` (the command, the conformance suite and its pytest plugin), the one component that imports
-everything. The checker itself is tested on a
+report renders without any adapter or framework); ``cifar`` and ``benchmarks``; ``blobs``;
+``app`` (the commands, child processes, progress and the pytest plugins), the one component that
+imports both the adapters and the reports; and the suite's test modules, ``conformance``. The checker itself is tested on a
 planted back-edge, so a passing graph test is not a checker that sees nothing.
 """
 
@@ -75,7 +75,7 @@ def test_a_planted_back_edge_is_a_violation_and_a_cycle(tmp_path):
         "bnconform/reference/__init__.py": "",
         "bnconform/__init__.py": "",
         "bnconform/cases.py": "from bnconform.reference import x\n",
-        "bnconform/cli.py": "from bnconform import adapters\nfrom bnconform.reports import page\n",
+        "bnconform/app/cli.py": "from bnconform import adapters\nfrom bnconform.reports import page\n",
         "bnconform/adapters/__init__.py": "from bnconform.cases import Case\n",
         "bnconform/reports/__init__.py": "from . import page\n",
         "bnconform/reports/page.py": "from bnconform import cases\n",
@@ -88,12 +88,12 @@ def test_a_planted_back_edge_is_a_violation_and_a_cycle(tmp_path):
         from bnconform.reference import x
 
         def replay():
-            from bnconform.cli import main
+            from bnconform.app.cli import main
             return main
         """})
     edges = project_edges(tmp_path)
     assert [e.describe() for e in violations(edges)] == [
-        "bnconform.cases (line 4) imports bnconform.cli: bnconform-core -> app"]
+        "bnconform.cases (line 4) imports bnconform.app.cli: bnconform-core -> app"]
     # one strongly connected set: core -> cli -> adapters -> core, cli -> reports -> core
     assert cycles(component_graph(edges)) == [["adapters", "app", "bnconform-core", "reports"]]
 

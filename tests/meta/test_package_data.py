@@ -57,7 +57,7 @@ def test_every_package_data_pattern_matches_a_file():
 
 
 def test_the_runtime_files_are_where_the_code_looks_for_them():
-    from bnconform import cli
+    from bnconform.app import cli
     from bnconform.cifar.baselines import DEFAULT_PATH
     from bnconform.reports import known
 
@@ -100,7 +100,7 @@ def test_one_version_everywhere(dist):
     version = bnconform.__version__
     assert dist["wheel"].name.startswith(f"bnconform-{version}-") and dist["sdist"].name == f"bnconform-{version}.tar.gz"
     assert f"## {version} " in (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
-    from bnconform import cli
+    from bnconform.app import cli
 
     with pytest.raises(SystemExit) as exit_:
         cli.build_parser().parse_args(["--version"])
@@ -123,7 +123,7 @@ def test_the_wheel_holds_the_runtime_data_the_suite_and_no_test_tooling(dist):
     meta = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert f"Version: {bnconform.__version__}" in meta and "Classifier: Framework :: Pytest" in meta
     entry_points = wheel.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
-    assert "bnconform = bnconform.cli:main" in entry_points and "bnconform = bnconform.conformance.entry" in entry_points
+    assert "bnconform = bnconform.app.cli:main" in entry_points and "bnconform = bnconform.app.pytest_entry" in entry_points
 
 
 def test_the_sdist_carries_the_tests_and_the_docs(dist):

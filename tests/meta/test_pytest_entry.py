@@ -1,4 +1,4 @@
-"""The ``pytest11`` entry point (``bnconform.conformance.entry``) loads the suite's plugin only for a
+"""The ``pytest11`` entry point (``bnconform.app.pytest_entry``) loads the suite's plugin only for a
 command line that runs the suite, so that an environment with bnconform installed keeps its own
 ``--target`` or ``--device`` options in every other pytest run."""
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bnconform.conformance import entry
+from bnconform.app import pytest_entry as entry
 
-SUITE = Path(entry.__file__).resolve().parent
+SUITE = Path(entry.__file__).resolve().parents[1] / "conformance"
 
 
 @pytest.mark.parametrize("args", [

@@ -98,7 +98,7 @@ def test_the_tox_check_catches_a_split_family_a_wrong_backend_and_a_family_left_
 
 
 def test_bnconform_run_groups_by_the_registry_families():
-    from bnconform.cli import _groups
+    from bnconform.app.cli import _groups
 
     every = [info.name for info in adapters.discover()]
     # the process groups the README and issue 10 state: torch and its functional API together,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from bnconform.reports.cli import main_gate, main_report
+from bnconform.app.reports_cli import main_gate, main_report
 from bnconform.reports.schema import load_results
 from bnconform.reports.writer import ResultsFile
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bnconform.reports.cli import main_report
+from bnconform.app.reports_cli import main_report
 
 from .browser import find_chromium, load_page
 from .demo import write_demo

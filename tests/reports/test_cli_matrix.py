@@ -3,7 +3,7 @@ and the environments that must be there (``--expect``)."""
 
 from __future__ import annotations
 
-from bnconform.reports.cli import main_gate, main_report
+from bnconform.app.reports_cli import main_gate, main_report
 
 from .conftest import make_doc, make_record, write_doc
 

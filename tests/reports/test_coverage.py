@@ -16,7 +16,7 @@ from .conftest import make_doc, make_record
 from .pagetext import tables
 from .test_report import render
 
-PLUGIN = ("-p", "bnconform.reports.pytest_plugin")
+PLUGIN = ("-p", "bnconform.app.results_plugin")
 
 OFFERED = {"offered": True, "reason": None}
 NCHW = "The Conv2D op currently only supports the NHWC tensor format on the CPU. The op was given the format: NCHW"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bnconform.reports.cli import main_gate
+from bnconform.app.reports_cli import main_gate
 from bnconform.reports.drift import drift_rows
 from bnconform.reports.model import build, load_runs
 from bnconform.reports.schema import ResultsError, device_label, load_results

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bnconform.reports.cli import main_gate
+from bnconform.app.reports_cli import main_gate
 
 from .conftest import DEVIATION_FLAX, REPO, explained_record, make_doc, make_record
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bnconform.reports.cli import main_gate
+from bnconform.app.reports_cli import main_gate
 from bnconform.reports.deviations import DeviationsError, entry_statuses, load_deviations, parse_deviations
 
 from .conftest import make_doc, make_record

@@ -12,7 +12,7 @@ import pytest  # cannot be imported a second time after pytester drops the modul
 
 from .conftest import REPO
 
-PLUGIN = ("-p", "bnconform.reports.pytest_plugin")
+PLUGIN = ("-p", "bnconform.app.results_plugin")
 
 SUITE = '''
 import pytest
@@ -394,13 +394,13 @@ def test_unsupported_examples_are_counted_by_reason_and_shown(pytester, tmp_path
         """
     )
     out = tmp_path / "res"
-    pytester.runpytest("-p", "bnconform.reports.pytest_plugin", "--results", str(out)).assert_outcomes(passed=1)
+    pytester.runpytest("-p", "bnconform.app.results_plugin", "--results", str(out)).assert_outcomes(passed=1)
     import json
 
     record = json.loads((out / "results.json").read_text())["records"][0]
     assert record["unsupported"] == {"no <float16> here": 2}
 
-    from bnconform.reports.cli import main_report
+    from bnconform.app.reports_cli import main_report
 
     assert main_report([str(out), "-o", str(tmp_path / "page"), "--no-known-deviations"]) == 0
     page = (tmp_path / "page" / "index.html").read_text()
@@ -436,7 +436,7 @@ def test_a_run_with_fewer_records_than_selected_tests_is_incomplete(pytester, tm
         """
     )
     out = tmp_path / "res"
-    pytester.runpytest("-p", "bnconform.reports.pytest_plugin", "--results", str(out))
+    pytester.runpytest("-p", "bnconform.app.results_plugin", "--results", str(out))
     import json
 
     run = json.loads((out / "results.json").read_text())["run"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from bnconform.reports.cli import main_report
+from bnconform.app.reports_cli import main_report
 
 from .conftest import DEVIATION_FLAX, explained_record, make_doc, make_record
 from .pagetext import matrix_cells
@@ -227,7 +227,7 @@ import pytest
 def test_evil(target, mode, dtype, observe):
     assert False, "<script>document.title='owned'</script>"
 ''')
-    pytester.runpytest("-p", "bnconform.reports.pytest_plugin", "--results", "out")
+    pytester.runpytest("-p", "bnconform.app.results_plugin", "--results", "out")
     page = render(tmp_path, [pytester.path / "out" / "results.json"], "--no-known-deviations")
     assert "&lt;script&gt;document.title=&#39;owned&#39;&lt;/script&gt;" in page
     assert "<script" not in page

@@ -12,7 +12,7 @@ import math
 import pytest
 from jsonschema import Draft202012Validator
 
-from bnconform.reports.cli import main_gate
+from bnconform.app.reports_cli import main_gate
 from bnconform.reports.schema import SCHEMA_FILE, ResultsError, load_results
 from bnconform.reports.writer import ResultsFile, journal_path
 

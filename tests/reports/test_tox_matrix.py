@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from bnconform.reports.cli import main_gate, main_report
+from bnconform.app.reports_cli import main_gate, main_report
 
 from .conftest import REPO, make_doc, make_record, write_doc
 

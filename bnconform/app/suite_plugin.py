@@ -1,12 +1,12 @@
 """The conformance suite's pytest plugin: its options, the adapters behind the targets, the results.
 
-Loaded by ``bnconform run`` (``-p bnconform.conformance.plugin``), by the ``pytest11`` entry point
-(:mod:`bnconform.conformance.entry`) when pytest is asked to run the suite
+Loaded by ``bnconform run`` (``-p bnconform.app.suite_plugin``), by the ``pytest11`` entry point
+(:mod:`bnconform.app.pytest_entry`) when pytest is asked to run the suite
 (``pytest --pyargs bnconform.conformance``), and by the repository's root ``conftest.py``. It
 
 - adds ``--target``, ``--device``, ``--kernels`` and ``--bn-impl``;
 - loads the Hypothesis profiles (:mod:`bnconform.profiles`) and the results plugin
-  (:mod:`bnconform.reports.pytest_plugin`: ``--results``, ``--known-deviations``, the ``observe``
+  (:mod:`bnconform.app.results_plugin`: ``--results``, ``--known-deviations``, the ``observe``
   fixture);
 - applies the device and the kernel configuration before any framework is imported.
 
@@ -26,8 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 profiles.load_default()
 
 pytest_plugins = [
-    "bnconform.reports.pytest_plugin"
-    if importlib.util.find_spec("bnconform.reports.pytest_plugin") is not None
+    "bnconform.app.results_plugin"
+    if importlib.util.find_spec("bnconform.app.results_plugin") is not None
     else "bnconform._observe_fallback"
 ]
 

@@ -13,14 +13,14 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from bnconform.commandline import USAGE, dispatch
+from bnconform.app.commandline import USAGE, dispatch
 
-from .atomic import write_atomic
-from . import known
-from .deviations import Deviation, DeviationsError
-from .gate import evaluate
-from .model import build, load_runs
-from .schema import ResultsError
+from bnconform.reports.atomic import write_atomic
+from bnconform.reports import known
+from bnconform.reports.deviations import Deviation, DeviationsError
+from bnconform.reports.gate import evaluate
+from bnconform.reports.model import build, load_runs
+from bnconform.reports.schema import ResultsError
 
 __all__ = ["main", "main_report", "main_gate", "USAGE_ERROR"]
 
@@ -104,7 +104,7 @@ def cmd_report(args) -> int:
     if isinstance(loaded, int):
         return loaded
     results, source = loaded
-    from .page import render_page
+    from bnconform.reports.page import render_page
 
     outcome = evaluate(results)
     page = render_page(results, outcome, deviations_source=source, title=args.title)
@@ -146,7 +146,7 @@ def cmd_gate(args) -> int:
     outcome = evaluate(results, strict=args.strict)
     source = source or "none (recorded verdicts)"
     if args.format == "markdown":
-        from .gate_markdown import markdown
+        from bnconform.reports.gate_markdown import markdown
 
         sys.stdout.write(markdown(outcome, deviations_source=source))
     else:

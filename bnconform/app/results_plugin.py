@@ -1,7 +1,7 @@
 """pytest plugin: one results record per conformance test item, known deviations, JUnit XML.
 
-Load it with ``pytest_plugins = ["bnconform.reports.pytest_plugin"]`` in the root ``conftest.py``
-(or ``-p bnconform.reports.pytest_plugin``). It
+Load it with ``pytest_plugins = ["bnconform.app.results_plugin"]`` in the root ``conftest.py``
+(or ``-p bnconform.app.results_plugin``). It
 
 - registers the ``bnconform(property=..., op=...)`` marker and the session-wide ``observe``
   fixture (see :mod:`bnconform.reports.observe`);
@@ -30,19 +30,19 @@ from typing import Any
 
 import pytest
 
-from .atomic import write_atomic
-from . import known
-from .deviations import Deviation, DeviationsError, candidates, entry_statuses
-from .environment import collect_environment
-from .junit import junit_xml
-from .observe import ItemObservation, Observer
-from .schema import SEVERITY, VERDICTS
-from .targets import describe, imported
-from .targets import device as device_of
-from .targets import kernels as kernels_of
-from .targets import kernels_for_dtype
-from .tested import declared_targets, error_groups, untested_targets, version_mismatches
-from .writer import ResultsFile
+from bnconform.reports.atomic import write_atomic
+from bnconform.reports import known
+from bnconform.reports.deviations import Deviation, DeviationsError, candidates, entry_statuses
+from bnconform.reports.environment import collect_environment
+from bnconform.reports.junit import junit_xml
+from bnconform.reports.observe import ItemObservation, Observer
+from bnconform.reports.schema import SEVERITY, VERDICTS
+from bnconform.reports.targets import describe, imported
+from bnconform.reports.targets import device as device_of
+from bnconform.reports.targets import kernels as kernels_of
+from bnconform.reports.targets import kernels_for_dtype
+from bnconform.reports.tested import declared_targets, error_groups, untested_targets, version_mismatches
+from bnconform.reports.writer import ResultsFile
 
 try:
     _ExceptionGroup = BaseExceptionGroup

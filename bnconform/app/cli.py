@@ -4,10 +4,10 @@
                          process per framework family), then the HTML report and the gate
     bnconform replay     re-run one example (the command every failure prints)
     bnconform targets    which adapters exist, which are installed (--load: which load) here
-    bnconform report     merge results files into one HTML report      (bnconform.reports.cli)
-    bnconform gate       exit 0 / 1 / 2 on results + known deviations  (bnconform.reports.cli)
-    bnconform cifar      CIFAR-10 training, baselines and its gate     (bnconform.cifar.cli)
-    bnconform blobs      the two-blob end-to-end check                 (bnconform.blobs.cli)
+    bnconform report     merge results files into one HTML report      (bnconform.app.reports_cli)
+    bnconform gate       exit 0 / 1 / 2 on results + known deviations  (bnconform.app.reports_cli)
+    bnconform cifar      CIFAR-10 training, baselines and its gate     (bnconform.app.cifar_cli)
+    bnconform blobs      the two-blob end-to-end check                 (bnconform.app.blobs_cli)
 
 Every subcommand returns its exit code; 2 is a usage or input error.
 """
@@ -24,15 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import kernels as kernel_configs
-from . import processes, progress
-from .commandline import USAGE, dispatch, positive_int
+from bnconform import kernels as kernel_configs
+from bnconform.app import processes
+from bnconform.app import progress
+from bnconform.app.commandline import USAGE, dispatch, positive_int
 
 #: the directory the ``bnconform`` package is imported from: every child process imports the same copy
-IMPORT_ROOT = Path(__file__).resolve().parents[1]
+IMPORT_ROOT = Path(__file__).resolve().parents[2]
 #: the conformance suite, shipped in the package (``pytest --pyargs bnconform.conformance``)
 SUITE = "bnconform.conformance"
-SUITE_DIR = Path(__file__).resolve().parent / "conformance"
+SUITE_DIR = Path(__file__).resolve().parents[1] / "conformance"
 
 
 def _child_env(**extra: str) -> dict[str, str]:
@@ -76,7 +77,7 @@ def _pytest_command(targets, results_dir: Path, run_name: str, profile: str, ext
     """The family's pytest command: the shipped suite with its own configuration (``-c``,
     ``--rootdir``: the user's pytest configuration and conftest files do not apply), the results in
     ``results_dir``."""
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-p", f"{SUITE}.plugin", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-p", "bnconform.app.suite_plugin", "-p", "no:cacheprovider",
            "-c", str(SUITE_DIR / "pytest.ini"), "--rootdir", str(SUITE_DIR), "-q",
            "--hypothesis-profile", profile, "--results", str(results_dir.resolve()), "--run-name", run_name,
            "--device", device, "--kernels", kernels]
@@ -168,7 +169,7 @@ def _trainer_targets(option: str, what: str, targets: list[str]) -> list[str]:
 
 
 def cmd_run(args) -> int:
-    from bnconform.reports.cli import main_gate, main_report
+    from bnconform.app.reports_cli import main_gate, main_report
 
     try:
         groups = _groups(args.target)
@@ -258,10 +259,10 @@ def cmd_run(args) -> int:
 
 def _run_family(family: str, cmd: list[str], env: dict, out: Path, *, bars: bool) -> int:
     """One family's pytest process, its output in ``out/pytest.log``, its progress events (see
-    :mod:`bnconform.progress`) on a pipe; prints its start and done lines, returns its exit code."""
+    :mod:`bnconform.app.progress`) on a pipe; prints its start and done lines, returns its exit code."""
     out.mkdir(parents=True, exist_ok=True)
     read_end, write_end = os.pipe()
-    cmd = [*cmd, "-p", "bnconform.progress"]
+    cmd = [*cmd, "-p", "bnconform.app.progress"]
     progress.say(f"  start {family}: {' '.join(cmd[2:])}", bars=bars)
     t0 = time.monotonic()
     try:
@@ -449,7 +450,9 @@ def _known_deviation_lines(adapter, example, project: str | None = None) -> list
     from bnconform.reports import known
     from bnconform.reports.deviations import DeviationsError, candidates
 
-    from . import compare, variants
+    from bnconform import compare
+
+    from bnconform import variants
 
     try:
         entries = known.load(project).entries
@@ -532,10 +535,10 @@ DEVICE_HELP = ("cpu (default) or cuda/gpu, the framework's accelerator (default:
 
 # Subcommands that are whole command lines of their own: the rest of argv goes to their main.
 NESTED = {
-    "report": ("bnconform.reports.cli", "main_report", "merge results into one HTML report (bnconform report -h)"),
-    "gate": ("bnconform.reports.cli", "main_gate", "exit 0/1/2 on results and known deviations (bnconform gate -h)"),
-    "cifar": ("bnconform.cifar.cli", "main", "CIFAR-10 accuracy regression (bnconform cifar -h)"),
-    "blobs": ("bnconform.blobs.cli", "main", "the two-blob end-to-end check (bnconform blobs -h)"),
+    "report": ("bnconform.app.reports_cli", "main_report", "merge results into one HTML report (bnconform report -h)"),
+    "gate": ("bnconform.app.reports_cli", "main_gate", "exit 0/1/2 on results and known deviations (bnconform gate -h)"),
+    "cifar": ("bnconform.app.cifar_cli", "main", "CIFAR-10 accuracy regression (bnconform cifar -h)"),
+    "blobs": ("bnconform.app.blobs_cli", "main", "the two-blob end-to-end check (bnconform blobs -h)"),
 }
 
 

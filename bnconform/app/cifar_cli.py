@@ -31,9 +31,11 @@ import sys
 import time
 from pathlib import Path
 
-from bnconform.commandline import dispatch, positive_int, usage_error
+from bnconform.app.commandline import dispatch, positive_int, usage_error
 
-from . import backends, profiles
+from bnconform.cifar import backends
+
+from bnconform.cifar import profiles
 
 DEFAULT_OUT = Path("results")
 
@@ -109,9 +111,9 @@ def build_parser(prog: str = "python -m bnconform.cifar") -> argparse.ArgumentPa
 
 
 def _jobs(args, broken_bn=False, targets=None, device="cpu"):
-    from bnconform.progress import wanted
+    from bnconform.app.progress import wanted
 
-    from .runner import Job
+    from bnconform.cifar.runner import Job
 
     targets = targets or args.targets or list(backends.TARGETS)
     profile = profiles.get(args.profile)
@@ -136,10 +138,10 @@ def _placed_targets(args):
     target is probed in its own worker (:class:`bnconform.cifar.runner.Job` ``task="probe"``): one named with
     ``--targets`` that does not see it is an error; otherwise it is skipped, ``skipped`` holding
     ``(target, reason)``. A profile meant for an accelerator is refused on the CPU."""
-    from bnconform import processes
+    from bnconform.app import processes
 
-    from .device import request
-    from .runner import DeviceUnavailable, Job, RunFailed, run
+    from bnconform.cifar.device import request
+    from bnconform.cifar.runner import DeviceUnavailable, Job, RunFailed, run
 
     try:
         device = request(args.device)
@@ -184,7 +186,7 @@ def _env() -> str:
 def _execute(args, jobs, device="cpu") -> tuple[list, list]:
     """Run ``jobs``: ``--jobs`` at a time (default: cores // threads on the CPU; one on an
     accelerator, so that runs do not share the device and its images/s are the run's own)."""
-    from .runner import run_many
+    from bnconform.cifar.runner import run_many
 
     threads = args.threads or backends.DEFAULT_THREADS
     parallel = args.jobs or (max(1, (os.cpu_count() or 1) // threads) if device == "cpu" else 1)
@@ -215,8 +217,8 @@ def _exit_code(records, errors, require_baseline) -> int:
 
 
 def cmd_run(args) -> int:
-    from .baselines import Store
-    from .gate import judge, summary_line
+    from bnconform.cifar.baselines import Store
+    from bnconform.cifar.gate import judge, summary_line
 
     placed = _placed_targets(args)
     if isinstance(placed, str):
@@ -242,7 +244,7 @@ def _print_skipped(skipped) -> None:
 
 
 def cmd_baseline(args) -> int:
-    from .baselines import Store, full_key
+    from bnconform.cifar.baselines import Store, full_key
 
     command = args.command_line
     if args.from_results:
@@ -297,8 +299,8 @@ def _load_records(paths) -> list:
 
 
 def cmd_gate(args) -> int:
-    from .baselines import Store
-    from .gate import judge, summary_line
+    from bnconform.cifar.baselines import Store
+    from bnconform.cifar.gate import judge, summary_line
 
     try:
         store = Store.load(args.baselines)
@@ -311,7 +313,7 @@ def cmd_gate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import render_text
+    from bnconform.cifar.report import render_text
 
     try:
         records = _load_records(args.results)
@@ -322,8 +324,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_locate(args) -> int:
-    from .dataset import load
-    from .errors import DataError
+    from bnconform.cifar.dataset import load
+    from bnconform.cifar.errors import DataError
 
     try:
         data = load(args.cifar_path)
@@ -336,8 +338,8 @@ def cmd_locate(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from .device import UNAVAILABLE_EXIT, Unavailable
-    from .runner import work
+    from bnconform.cifar.device import UNAVAILABLE_EXIT, Unavailable
+    from bnconform.cifar.runner import work
 
     try:
         work(args.job, args.out)

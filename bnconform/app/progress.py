@@ -1,7 +1,7 @@
 """Progress of ``bnconform run``: per framework family, tests done of total, failures so far,
 elapsed time (a ``tqdm`` bar on stderr).
 
-Each family's pytest process loads this module as a plugin (``-p bnconform.progress``) and, when
+Each family's pytest process loads this module as a plugin (``-p bnconform.app.progress``) and, when
 ``$BNCONFORM_PROGRESS_FD`` names a pipe the parent passed it, writes one line per event to it:
 ``total N`` once collected, then ``pass`` or ``fail`` per finished test (``fail``: a failure or an
 error in any of its phases), and ``end`` as pytest finishes (the parent stops reading there, or at

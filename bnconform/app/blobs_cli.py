@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from bnconform.commandline import dispatch, positive_int, usage_error
+from bnconform.app.commandline import dispatch, positive_int, usage_error
 from bnconform.cifar.backends import TARGETS
 
-from . import matrix
+from bnconform.blobs import matrix
 
 SCHEMA = "bnconform-blobs/1"
 DEFAULT_OUT = Path("results") / "blobs.json"
@@ -83,8 +83,8 @@ def load_records(paths) -> list:
 
 def execute(batches, *, parallel=None, threads=None, timeout=900.0) -> tuple[list, list]:
     """Run the batches (:func:`bnconform.blobs.matrix.batches`), judge the loss-gap pairs; records, errors."""
-    from .checks import loss_gaps
-    from .runner import run_many
+    from bnconform.blobs.checks import loss_gaps
+    from bnconform.blobs.runner import run_many
 
     parallel = parallel or max(1, (os.cpu_count() or 1) // (threads or 1))
     results, errors = run_many(batches, parallel=parallel, threads=threads, timeout=timeout)
@@ -94,7 +94,7 @@ def execute(batches, *, parallel=None, threads=None, timeout=900.0) -> tuple[lis
 
 
 def cmd_run(args) -> int:
-    from .report import summary_lines
+    from bnconform.blobs.report import summary_lines
 
     if args.seeds is None:
         chosen = matrix.CI_RUNS
@@ -118,8 +118,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_bayes(args) -> int:
-    from .data import generate
-    from .train import bayes_block
+    from bnconform.blobs.data import generate
+    from bnconform.blobs.train import bayes_block
 
     data = generate()
     print(json.dumps({"data": data.describe(), "bayes": bayes_block(data)}, indent=1))
@@ -127,7 +127,7 @@ def cmd_bayes(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import render_text
+    from bnconform.blobs.report import render_text
 
     try:
         records = load_records(args.results)
@@ -138,7 +138,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from .runner import work
+    from bnconform.blobs.runner import work
 
     work(args.job, args.out)
     return 0

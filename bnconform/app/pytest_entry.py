@@ -1,4 +1,4 @@
-"""The ``pytest11`` entry point: loads :mod:`bnconform.conformance.plugin` when pytest is asked to run
+"""The ``pytest11`` entry point: loads :mod:`bnconform.app.suite_plugin` when pytest is asked to run
 the suite, and does nothing otherwise.
 
 An installed ``pytest11`` plugin is loaded by every pytest run in the environment; the suite's
@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 SUITE = "bnconform.conformance"
-PLUGIN = f"{SUITE}.plugin"
-_SUITE_DIR = Path(__file__).resolve().parent
+PLUGIN = "bnconform.app.suite_plugin"
+_SUITE_DIR = Path(__file__).resolve().parents[1] / "conformance"
 
 
 #: pytest's options whose value is the next argument (an expression or a name, never a test to run)

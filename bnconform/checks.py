@@ -47,6 +47,11 @@ class Example:
     convention: str | None = None  # the adapter's momentum meaning ("keras"/"torch"), batch norm only
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def check(self) -> "Check":
+        """The check that judges this example: its property's (``bnconform.properties``)."""
+        return _check(self.prop)
+
 # -- batch normalization ----------------------------------------------------------------------
 
 
@@ -217,8 +222,6 @@ def run_bn_call_sequence(prop: str, adapter, case: C.BNCase, mode: str) -> Examp
     flagless = adapter.conventions.call_without_flag
     if "no-flag" in calls and flagless not in ("train", "inference"):
         raise ValueError(f"mode: {adapter.name} declares no meaning for a call without a training flag ({flagless!r})")
-    if not callable(getattr(adapter, "bn_sequence", None)):  # optional: bnconform.adapters.contract.SupportsBNSequence
-        raise ValueError(f"target: {adapter.name} does not implement bn_sequence, which bn_call_sequence needs")
     inputs = C.materialize_bn(case)
     runs = adapter.bn_sequence(case, inputs, calls)
     outputs = {}
@@ -391,20 +394,22 @@ def _run_conventions(prop, adapter, case, mode):
 @dataclass(frozen=True)
 class Check:
     """A property's two halves (see the module docstring); ``bnconform.properties`` names which
-    property uses which."""
+    property uses which. ``name`` is what a known deviation's model declares it judges
+    (``bnconform.variants``): a check fixes the outputs judged, whatever the property drawing its cases."""
 
+    name: str
     run: Any  # (prop, adapter, case, mode) -> Example
     judge: Any  # (Example, *, numerics=None) -> list[Comparison]
 
 
-BN_FORWARD = Check(run_bn_forward, judge_bn_forward)
-BN_BACKWARD = Check(run_bn_backward, judge_bn_backward)
-BN_MOVING_STATS = Check(run_bn_moving_stats, judge_bn_moving_stats)
-BN_INFERENCE_KEEPS_STATS = Check(run_bn_inference_keeps_stats, judge_bn_inference_keeps_stats)
-BN_CALL_SEQUENCE = Check(run_bn_call_sequence, judge_bn_call_sequence)
-CONV2D = Check(run_conv2d, judge_conv2d)
-POOL2D = Check(run_pool2d, judge_pool2d)
-CONVENTIONS = Check(_run_conventions, judge_conventions)
+BN_FORWARD = Check("bn_forward", run_bn_forward, judge_bn_forward)
+BN_BACKWARD = Check("bn_backward", run_bn_backward, judge_bn_backward)
+BN_MOVING_STATS = Check("bn_moving_stats", run_bn_moving_stats, judge_bn_moving_stats)
+BN_INFERENCE_KEEPS_STATS = Check("bn_inference_keeps_stats", run_bn_inference_keeps_stats, judge_bn_inference_keeps_stats)
+BN_CALL_SEQUENCE = Check("bn_call_sequence", run_bn_call_sequence, judge_bn_call_sequence)
+CONV2D = Check("conv2d", run_conv2d, judge_conv2d)
+POOL2D = Check("pool2d", run_pool2d, judge_pool2d)
+CONVENTIONS = Check("conventions", _run_conventions, judge_conventions)
 
 
 def _check(prop: str) -> Check:
@@ -422,6 +427,11 @@ def run(prop: str, adapter, case: C.Case, mode: str) -> Example:
     """Run the adapter once for ``prop``, on its device (``adapter.placed()``, ``bnconform.adapters.device``):
     the example with the framework's actual outputs."""
     check = _check(prop)
+    from . import properties
+
+    needs = properties.get(prop).needs  # an optional call (bnconform.adapters.contract.OPTIONAL)
+    if needs is not None and not callable(getattr(adapter, needs, None)):
+        raise ValueError(f"target: {adapter.name} does not implement {needs}, which {prop} needs")
     placed = getattr(adapter, "placed", None)
     with placed() if placed is not None else contextlib.nullcontext():
         return check.run(prop, adapter, case, mode)

@@ -60,6 +60,9 @@ class Property:
     - ``requires(adapter)``: why the adapter cannot be checked for it beyond op/dtype/mode (a skip
       reason), else None;
     - ``check``: the ``checks.Check`` halves (None: a probe judged by its own test);
+    - ``needs``: the optional adapter call its check makes (``bnconform.adapters.contract.OPTIONAL``),
+      None for none: an adapter offering the op without it skips the property with the reason, and
+      ``checks.run`` refuses it (a replay);
     - ``benchmark``: the modes ``benchmarks/per_example.py`` times (empty: not timed);
     - ``production``: whether a production-size case runs it (``strategies.production_cases``).
     """
@@ -73,6 +76,7 @@ class Property:
     dtypes: tuple[str, ...] = DTYPES
     options: Callable[[Any, str | None], Mapping[str, Any]] = field(default=_no_options, repr=False)
     requires: Callable[[Any], str | None] = field(default=_nothing_required, repr=False)
+    needs: str | None = None
     benchmark: tuple[str, ...] = ()
     production: bool = False
 
@@ -142,7 +146,7 @@ TABLE: tuple[Property, ...] = (
     Property("bn_inference_keeps_stats", modes=("inference",), check=checks.BN_INFERENCE_KEEPS_STATS, **_BN),
     # one layer through train/inference/flagless calls (the example's mode is the sequence)
     Property("bn_call_sequence", modes=("-",), check=checks.BN_CALL_SEQUENCE, options=_call_sequence_options,
-             **_BN),
+             needs="bn_sequence", **_BN),
     # cross-correlation, every padding, stride, dilation, groups and layout offered
     Property("conv2d", op="conv2d", modes=("-",), strategy=strategies.conv_cases, check=checks.CONV2D,
              benchmark=("-",), production=True),

@@ -444,40 +444,29 @@ def _probe(name: str, device: str | None = None) -> dict:
     return json.loads(lines[-1])
 
 def _known_deviation_lines(adapter, example, project: str | None = None) -> list[str]:
-    """Whether each known-deviation entry that covers this test explains the example (its model's own
-    judgement of the same outputs), as the conformance run would decide; the entries in force are the
-    shipped ones with the project's applied (``project``, else ./bnconform.toml or ./pyproject.toml)."""
+    """What the conformance run would decide for this failing example: the entries that cover its
+    test tried in order until one explains it (:func:`bnconform.explanation.decide`), one line each.
+    The entries in force are the shipped ones with the project's applied (``project``, else
+    ./bnconform.toml or ./pyproject.toml); the test's identity is the results plugin's."""
+    from bnconform import adapters, explanation
     from bnconform.reports import known
     from bnconform.reports.deviations import DeviationsError, candidates
-
-    from bnconform import compare
-
-    from bnconform import variants
+    from bnconform.reports.targets import kernels_for_dtype
 
     try:
         entries = known.load(project).entries
     except DeviationsError as e:
         return [f"known deviations: {e}"]
     case = example.case
-    from bnconform import adapters
-    from bnconform.reports.targets import kernels_for_dtype
-
     path = adapters.kernels_of(adapter.name)
     identity = {**adapter.describe(), "target": adapter.name, "property": example.prop, "op": case.op,
                 "kind": getattr(case, "kind", None), "mode": example.mode, "dtype": case.dtype,
                 "device": adapter.device_record(),  # entries scoped to a device or a kernel path, as pytest
                 "kernels": kernels_for_dtype(path, case.dtype) if path else None}
-    lines = []
-    for entry in candidates(entries, identity):
-        try:
-            against = variants.judge(entry.model, entry.params, example)
-        except ValueError as e:
-            lines.append(f"known deviation {entry.id} = {entry.model_text}: cannot judge this example: {e}")
-            continue
-        bad = compare.worst(against)
-        verdict = "explains this example" if bad.ok else "does not explain this example"
-        lines.append(f"known deviation {entry.id} = {entry.model_text}: {verdict} "
-                     f"(worst {bad.name!r} err/tol {bad.max_ratio:.3g} against the model)")
+    decision = explanation.decide(example, candidates(entries, identity))
+    lines = [f"known deviation {attempt.describe()}" for attempt in decision.attempts]
+    if lines and decision.explained_by is None:
+        lines.append("verdict: a NEW FAILURE (no entry that covers this test explains this example)")
     return lines or ["no known deviation covers this test"]
 
 

@@ -21,7 +21,7 @@ from hypothesis import assume
 from bnconform import adapters
 from bnconform.adapters import kernel_paths
 from bnconform.adapters.contract import lacks
-from bnconform import checks, compare, kernels, properties, variants
+from bnconform import checks, compare, explanation, kernels, properties
 from bnconform.dtypes import DTYPES
 
 _ROW = "bnconform_property"  # the attributes :func:`conformance` puts on a test function
@@ -122,11 +122,6 @@ def _covered() -> set:
     return set()
 
 
-#: property -> (op, the optional call it needs: ``bnconform.adapters.contract``); an adapter offering the op
-#: without the call skips the property with the reason
-OPTIONAL_CALLS = {"bn_call_sequence": ("batch_norm", "bn_sequence")}
-
-
 @pytest.fixture
 def adapter(request, target, observe, _covered):
     """The loaded adapter; a skip only when its framework is not installed. ``bnconform.adapters.Broken``
@@ -155,9 +150,9 @@ def adapter(request, target, observe, _covered):
     if path is not None and not path["honoured"]:  # the switch asked for did not take effect here
         pytest.skip(path["reason"])
     marker = request.node.get_closest_marker("bnconform")
-    optional = OPTIONAL_CALLS.get(marker.kwargs.get("property") if marker else None)
-    if optional and optional[0] in loaded.capabilities.ops and lacks(loaded, optional[1]):
-        pytest.skip(lacks(loaded, optional[1]))
+    row = properties.PROPERTIES.get(marker.kwargs.get("property")) if marker else None
+    if row is not None and row.needs and row.op in loaded.capabilities.ops and lacks(loaded, row.needs):
+        pytest.skip(lacks(loaded, row.needs))  # the property's optional call (its row's ``needs``)
     return loaded
 
 
@@ -233,29 +228,17 @@ def run_example(observe, adapter, prop: str, case, mode: str) -> None:
 
 
 def explain_or_fail(observe, example, comparisons, context: str, *, case_json=None, replay=None) -> None:
-    """A failing example: return if one candidate entry's model explains every output (counted with
+    """A failing example: return if a candidate entry's model explains it (counted with
     ``observe.explained``), else raise the failure, listing each candidate and why it did not explain.
-
-    An entry explains the example when the variant's comparisons of the same actual outputs against
-    what the variant computes all hold (``bnconform.variants``); the reference comparison was
-    already observed, so the record still shows how far the framework is from the reference.
-    """
-    tried = []
-    for entry in observe.known_deviations():
-        try:
-            against = variants.judge(entry.model, entry.params, example)
-        except ValueError as exc:  # NotModelled, or a bound the variant cannot give for this case
-            tried.append(f"  {entry.id} = {entry.model_text}: cannot judge this example: {exc}")
-            continue
-        if all(c.ok for c in against):
-            observe.explained(entry.id, compare.worst(against))
-            return
-        bad = compare.worst(against)
-        tried.append(
-            f"  {entry.id} = {entry.model_text}: does not explain it: {bad.name!r} err/tol {bad.max_ratio:.3g} "
-            f"against the model ({bad.n_mismatch} of {bad.n_total} elements outside)"
-        )
+    The decision is :func:`bnconform.explanation.decide`, the one ``bnconform replay`` prints; the
+    reference comparison was already observed, so the record still shows how far the framework is
+    from the reference."""
+    decision = explanation.decide(example, observe.known_deviations())
+    if decision.explained_by is not None:
+        observe.explained(decision.explained_by.entry.id, decision.explained_by.against)
+        return
     observe.failing_case(case_json, replay)
-    if tried:
-        context += "\nknown deviations that match this test but not this example (a NEW FAILURE):\n" + "\n".join(tried)
+    if decision.attempts:
+        context += ("\nknown deviations that match this test but not this example (a NEW FAILURE):\n"
+                    + "\n".join(f"  {attempt.describe()}" for attempt in decision.attempts))
     compare.assert_all_within(comparisons, context)

@@ -354,8 +354,10 @@ def _check_model(model: str, params: dict, prop: str, fail) -> None:
         variants.check_params(model, params)
     except ValueError as exc:
         fail(str(exc))
-    if not any(fnmatch.fnmatchcase(p, prop) for p in variant.PROPERTIES):
-        fail(f"model {model!r} judges {', '.join(variant.PROPERTIES)}; property {prop!r} matches none of them")
+    judged = variants.properties_judged(model)
+    if not any(fnmatch.fnmatchcase(p, prop) for p in judged):
+        fail(f"model {model!r} judges the check(s) {', '.join(c.name for c in variant.CHECKS)} of the properties "
+             f"{', '.join(judged)}; property {prop!r} matches none of them")
 
 
 def candidates(deviations: Iterable[Deviation], record: Mapping[str, Any]) -> list[Deviation]:

@@ -21,14 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol
 
-from ..checks import Example
+from ..checks import Check, Example
 from ..compare import Comparison
 
-__all__ = ["Param", "Variant", "NotModelled", "REGISTRY", "get", "check_params", "judge"]
+__all__ = ["Param", "Variant", "NotModelled", "REGISTRY", "get", "check_params", "judge", "properties_judged"]
 
 
 class NotModelled(ValueError):
-    """The variant does not model this example's property (e.g. a pooling variant on batch norm)."""
+    """The variant does not judge this example's check (e.g. a pooling variant on batch norm)."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ class Variant(Protocol):
 
     NAME: str
     KIND: str  # "reference" or "tolerance"
-    PROPERTIES: tuple[str, ...]  # the properties it can judge
+    #: the checks it judges again (``bnconform.checks.Check``: each fixes the outputs), whatever the
+    #: property that drew the example: a model never branches on property names
+    CHECKS: tuple[Check, ...]
     PARAMS: Mapping[str, Param]
 
     def judge(self, example: Example, **params: Any) -> list[Comparison]:
@@ -105,9 +107,22 @@ def check_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_names(variant: Variant) -> str:
+    return ", ".join(check.name for check in variant.CHECKS)
+
+
 def judge(name: str, params: Mapping[str, Any], example: Example) -> list[Comparison]:
-    """Judge ``example`` with the variant ``name`` (NotModelled if it does not cover the property)."""
+    """Judge ``example`` with the variant ``name`` (NotModelled if it does not judge the example's check)."""
     variant = get(name)
-    if example.prop not in variant.PROPERTIES:
-        raise NotModelled(f"model {name!r} judges {', '.join(variant.PROPERTIES)}, not {example.prop}")
+    if example.check not in variant.CHECKS:
+        raise NotModelled(f"model {name!r} judges the checks {_check_names(variant)}, "
+                          f"not {example.check.name} (property {example.prop})")
     return variant.judge(example, **check_params(name, params))
+
+
+def properties_judged(name: str) -> tuple[str, ...]:
+    """The properties whose check the variant ``name`` judges, in the table's order."""
+    from .. import properties  # the table imports the checks, as the variants do
+
+    variant = get(name)
+    return tuple(row.name for row in properties.TABLE if row.check in variant.CHECKS)

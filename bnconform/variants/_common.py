@@ -1,11 +1,13 @@
-"""Small helpers shared by the variant modules (parameter checks, the batch-norm properties)."""
+"""Small helpers shared by the variant modules (parameter checks, the batch-norm checks)."""
 
 from __future__ import annotations
 
+from .. import checks
 from ..dtypes import DTYPES
 
-BN_STATISTICS_PROPERTIES = ("bn_forward", "bn_forward_adversarial", "bn_backward", "bn_moving_stats", "bn_call_sequence")
-POOL_PROPERTIES = ("pool2d", "pool2d_nonfinite", "pool2d_lp_odd_p", "pool2d_lp_ceil_mode")
+#: the checks whose outputs depend on the batch statistics (a model of how they are computed
+#: judges them all again)
+BN_STATISTICS_CHECKS = (checks.BN_FORWARD, checks.BN_BACKWARD, checks.BN_MOVING_STATS, checks.BN_CALL_SEQUENCE)
 
 
 def is_dtype(value) -> bool:

@@ -31,7 +31,7 @@ from ..compare import compare
 
 NAME = "bias_along_last_axis"
 KIND = "reference"
-PROPERTIES = ("conv2d",)
+CHECKS = (checks.CONV2D,)
 PARAMS: dict = {}
 
 

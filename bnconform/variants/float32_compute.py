@@ -13,11 +13,11 @@ float32's roundoff (accumulation, element-wise arithmetic and stored intermediat
 from __future__ import annotations
 
 from .. import checks, tolerance
-from ._common import BN_STATISTICS_PROPERTIES
+from ._common import BN_STATISTICS_CHECKS
 
 NAME = "float32_compute"
 KIND = "tolerance"
-PROPERTIES = BN_STATISTICS_PROPERTIES + ("pool2d", "pool2d_nonfinite")
+CHECKS = BN_STATISTICS_CHECKS + (checks.POOL2D,)
 PARAMS: dict = {}
 
 

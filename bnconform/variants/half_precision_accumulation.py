@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from .. import checks, tolerance
 from ..dtypes import HALF
-from ._common import POOL_PROPERTIES
 from . import NotModelled
 
 NAME = "half_precision_accumulation"
 KIND = "tolerance"
-PROPERTIES = ("bn_backward",) + POOL_PROPERTIES
+CHECKS = (checks.BN_BACKWARD, checks.POOL2D)
 PARAMS: dict = {}
 
 

@@ -22,7 +22,7 @@ from . import NotModelled
 
 NAME = "lp_pool_ceil_rescaled"
 KIND = "reference"
-PROPERTIES = ("pool2d", "pool2d_lp_ceil_mode")
+CHECKS = (checks.POOL2D,)
 PARAMS: dict = {}
 
 

@@ -39,7 +39,7 @@ from . import NotModelled, Param
 
 NAME = "lp_pool_signed"
 KIND = "reference"
-PROPERTIES = ("pool2d", "pool2d_lp_odd_p")
+CHECKS = (checks.POOL2D,)
 PARAMS = {
     "powers_in_dtype": Param("whether x^p and the window sum are held in the layer's dtype, so that one beyond "
                              "its largest finite value overflows (the sum's root is then inf, or NaN where the "

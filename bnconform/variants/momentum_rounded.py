@@ -24,7 +24,7 @@ from ._common import DTYPE_WORDS, is_dtype
 
 NAME = "momentum_rounded"
 KIND = "reference"
-PROPERTIES = ("bn_moving_stats", "bn_call_sequence")
+CHECKS = (checks.BN_MOVING_STATS, checks.BN_CALL_SEQUENCE)
 PARAMS = {"dtype": Param("the precision 1 - momentum is rounded to", is_dtype, DTYPE_WORDS, "float32")}
 
 
@@ -43,7 +43,7 @@ def rounded_decay_states(case, inputs, convention: str, dtype: str) -> list[R.Mo
 
 
 def judge(example: checks.Example, *, dtype: str = "float32") -> list:
-    if example.prop == "bn_call_sequence":  # the same update after each training call of a sequence
+    if example.check is checks.BN_CALL_SEQUENCE:  # the same update after each training call of a sequence
         def states(case, inputs, convention):
             return rounded_decay_states(case, inputs, convention, dtype)
 

@@ -35,7 +35,7 @@ from . import NotModelled
 
 NAME = "nan_skipping_max_pool"
 KIND = "reference"
-PROPERTIES = ("pool2d", "pool2d_nonfinite")
+CHECKS = (checks.POOL2D,)
 PARAMS: dict = {}
 
 

@@ -29,11 +29,11 @@ from bnconform.reference import batch_norm as _bn
 
 from .. import checks, tolerance
 from . import Param
-from ._common import BN_STATISTICS_PROPERTIES, DTYPE_WORDS, is_dtype_or_none
+from ._common import BN_STATISTICS_CHECKS, DTYPE_WORDS, is_dtype_or_none
 
 NAME = "one_pass_variance"
 KIND = "tolerance"
-PROPERTIES = BN_STATISTICS_PROPERTIES
+CHECKS = BN_STATISTICS_CHECKS
 PARAMS = {
     "compute_dtype": Param("the dtype the layer computes in (default: the layer's own)", is_dtype_or_none,
                            DTYPE_WORDS),
@@ -61,7 +61,7 @@ def _nan_where_unresolved(example: checks.Example, r: tolerance.Roundoff) -> che
     axis = case.axis % x.ndim
     _, _, _, y = checks.bn_reference(case, inputs, True)
     expected = {"y": y}
-    if example.prop == "bn_backward":
+    if example.check is checks.BN_BACKWARD:
         grads = checks.bn_reference_grads(case, inputs, True)
         expected = {"dx": grads.dx, "dgamma": grads.dgamma}
     outputs = dict(example.outputs)
@@ -75,6 +75,6 @@ def _nan_where_unresolved(example: checks.Example, r: tolerance.Roundoff) -> che
 
 def judge(example: checks.Example, *, compute_dtype: str | None = None, clamped: bool = True) -> list:
     r = tolerance.roundoff(compute_dtype) if compute_dtype else None
-    if not clamped and example.mode == "train" and example.prop != "bn_moving_stats":
+    if not clamped and example.mode == "train" and example.check is not checks.BN_MOVING_STATS:
         example = _nan_where_unresolved(example, r or tolerance.roundoff(example.case.dtype))
     return checks.judge(example, numerics=tolerance.Numerics(roundoff=r, variance="one-pass"))

@@ -15,7 +15,7 @@ from .. import checks
 
 NAME = "probe_4d_unbiased_running_variance"
 KIND = "reference"
-PROPERTIES = ("conventions",)
+CHECKS = (checks.CONVENTIONS,)
 PARAMS: dict = {}
 
 

@@ -24,7 +24,7 @@ from . import NotModelled
 
 NAME = "same_padding_replicated_edges"
 KIND = "reference"
-PROPERTIES = ("pool2d", "pool2d_nonfinite")
+CHECKS = (checks.POOL2D,)
 PARAMS: dict = {}
 
 

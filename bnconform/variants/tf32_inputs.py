@@ -32,7 +32,7 @@ from . import Param
 
 NAME = "tf32_inputs"
 KIND = "reference"
-PROPERTIES = ("conv2d",)
+CHECKS = (checks.CONV2D,)
 PARAMS = {
     "rounding": Param("how float32 inputs become TF32", lambda v: v in ("nearest", "truncate"),
                       '"nearest" or "truncate"', "nearest"),

@@ -21,7 +21,7 @@ from .. import checks
 
 NAME = "unbiased_moving_variance"
 KIND = "reference"
-PROPERTIES = ("bn_moving_stats", "bn_call_sequence")
+CHECKS = (checks.BN_MOVING_STATS, checks.BN_CALL_SEQUENCE)
 PARAMS: dict = {}
 
 
@@ -40,7 +40,7 @@ def unbiased_states(case, inputs, convention: str) -> list[R.MovingStats]:
 
 
 def judge(example: checks.Example) -> list:
-    if example.prop == "bn_call_sequence":  # the same update after each training call of a sequence
+    if example.check is checks.BN_CALL_SEQUENCE:  # the same update after each training call of a sequence
         return checks.judge_bn_call_sequence(example, moving_states=unbiased_states, unbiased=True)
     states = unbiased_states(example.case, example.inputs, example.convention)
     return checks.judge_moving_stats_against(example, states, unbiased=True)

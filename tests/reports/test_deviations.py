@@ -241,7 +241,7 @@ def entry(**fields) -> str:
     (entry(occurs="sometimes"), ":2: deviation #1 (id e1): unknown key occurs: 'occurs' is no longer used"),
     (entry(version="1"), ":2: deviation #1 (id e1): unknown key(s) version"),
     (entry(property="conv2d", model="nan_skipping_max_pool"),
-     ":2: deviation #1 (id e1): model 'nan_skipping_max_pool' judges pool2d, pool2d_nonfinite; property 'conv2d' matches none"),
+     ":2: deviation #1 (id e1): model 'nan_skipping_max_pool' judges the check(s) pool2d of the properties pool2d, pool2d_nonfinite, pool2d_lp_odd_p, pool2d_lp_ceil_mode; property 'conv2d' matches none"),
     (entry(property="bn_froward"), ":2: deviation #1 (id e1): property 'bn_froward' matches no property of "
                                    "bnconform/properties.py (bn_forward, "),
     (entry(op="batch_nrom"), ":2: deviation #1 (id e1): op 'batch_nrom' matches no op of the properties 'bn_forward'"),

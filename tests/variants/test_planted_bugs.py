@@ -61,7 +61,7 @@ def test_a_planted_1pct_keras_torch_variance_is_a_new_failure(tmp_path, keras_to
         proc.stdout[-3000:]
     for record in records.values():
         # the entry matched the test, was tried, and did not explain the example
-        assert "keras-torch-one-pass-variance = one_pass_variance(clamped=false): does not explain it" in record["message"]
+        assert "keras-torch-one-pass-variance = one_pass_variance(clamped=false): does not explain this example" in record["message"]
         assert "NEW FAILURE" in record["message"]
     assert proc.returncode == 1
 
@@ -83,4 +83,4 @@ def test_a_planted_torch_lp_pool_scaling_is_a_new_failure(tmp_path):
     records, proc = run_conformance(tmp_path, "torch", select, "-p", "tests.variants.planted_torch_lp_pool")
     (record,) = records.values()
     assert record["verdict"] == "fail", proc.stdout[-3000:]
-    assert "torch-lp-pool-signed = lp_pool_signed(powers_in_dtype=true): does not explain it" in record["message"]
+    assert "torch-lp-pool-signed = lp_pool_signed(powers_in_dtype=true): does not explain this example" in record["message"]

@@ -8,6 +8,7 @@ that accepted anything would hide new bugs.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ import pytest
 from bnconform import cases as C
 from bnconform import checks, dtypes, properties, tolerance, variants
 from bnconform.checks import Example
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def ok(name, example, **params) -> bool:
@@ -441,13 +444,26 @@ def test_every_variant_documents_its_mechanism_and_kind():
         assert variant.NAME == name
         assert variant.KIND in ("reference", "tolerance")
         assert len((variant.__doc__ or "").split()) > 40, name
-        assert variant.PROPERTIES and all(properties.get(p).check is not None for p in variant.PROPERTIES), name
+        # it declares checks (each a row's), never property names; every check is some row's
+        assert variant.CHECKS and all(isinstance(c, checks.Check) for c in variant.CHECKS), name
+        assert {c.name for c in variant.CHECKS} <= {row.check.name for row in properties.TABLE if row.check}, name
+    # no model branches on a property's name: the check (and so the outputs) is what it judges
+    for path in (REPO / "bnconform" / "variants").glob("*.py"):
+        assert ".prop ==" not in path.read_text() and ".prop !=" not in path.read_text(), path.name
 
 
-def test_a_variant_refuses_a_property_it_does_not_model():
+def test_a_variant_refuses_a_check_it_does_not_model():
     ex = bn_forward_example([[1.0], [2.0]], [[-1.0], [1.0]], dtype="float32")
-    with pytest.raises(variants.NotModelled, match="judges pool2d, pool2d_lp_odd_p, not bn_forward"):
+    with pytest.raises(variants.NotModelled, match="judges the checks pool2d, not bn_forward"):
         variants.judge("lp_pool_signed", {}, ex)
+
+
+def test_a_variant_judges_every_property_of_its_checks():
+    # the adversarial forward property uses the forward check: a model of the batch statistics judges it
+    assert variants.properties_judged("one_pass_variance") == (
+        "bn_forward", "bn_forward_adversarial", "bn_backward", "bn_moving_stats", "bn_call_sequence")
+    assert variants.properties_judged("unbiased_moving_variance") == ("bn_moving_stats", "bn_call_sequence")
+    assert variants.properties_judged("probe_4d_unbiased_running_variance") == ("conventions",)
 
 
 @pytest.mark.parametrize("name, params, problem", [

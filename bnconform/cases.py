@@ -18,6 +18,13 @@ import numpy as np
 
 from . import dtypes
 
+#: The ops, one name each (``Capabilities.ops``, ``case.op``, a record's ``op``).
+OPS = ("batch_norm", "conv2d", "pool2d")
+#: The pooling kinds (``PoolCase.kind``, ``Capabilities.pool_kinds``, a pooling record's ``kind``).
+POOL_KINDS = ("max", "avg", "global_avg", "lp")
+#: Batch-norm modes (``Capabilities.bn_modes``); ``-`` is "no mode" (conv, pooling, a call sequence).
+MODES = ("train", "inference")
+
 
 @dataclass(frozen=True)
 class Values:
@@ -136,9 +143,6 @@ class ConvCase(Case):
             groups=self.groups,
             data_format=self.data_format,
         )
-
-
-POOL_KINDS = ("max", "avg", "lp", "global_avg")
 
 
 @dataclass(frozen=True)

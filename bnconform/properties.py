@@ -23,14 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from . import checks, strategies
+from .cases import MODES, OPS, POOL_KINDS  # noqa: F401 - the table's vocabulary, defined once in cases
 from .dtypes import DTYPES
 
-#: The ops, one name each (``Capabilities.ops``, ``case.op``, a record's ``op``).
-OPS = ("batch_norm", "conv2d", "pool2d")
-#: The pooling kinds (``PoolCase.kind``, ``Capabilities.pool_kinds``, a pooling record's ``kind``).
-POOL_KINDS = ("max", "avg", "global_avg", "lp")
-#: Batch-norm modes (``Capabilities.bn_modes``); ``-`` is "no mode" (conv, pooling, a call sequence).
-MODES = ("train", "inference")
 #: The dtypes of the production-size tests (``bnconform/conformance/test_production.py``): float32, and
 #: both half-precision formats, whose long reductions are furthest from float64 (float16 has the
 #: shorter range, bfloat16 the shorter significand: a bug can show in one and not the other).

@@ -13,12 +13,16 @@ benchmark (``benchmarks/per_example.py``), the known-deviations loader's check t
 ``property`` names a row (``bnconform/reports/deviations.py``) and the variants' lists of what they judge.
 ``tests/properties/test_table.py`` checks that every row is collected.
 
-A property whose row has no strategy is a probe: its test builds its own example (the fingerprint's
+Every row with a strategy is run by one generic test (OpInfo's pattern:
+``bnconform/conformance/test_properties.py``), over its modes, dtypes and kinds, and at production size
+when ``production`` says so: a new property is a new row (and, where needed, its strategy). A
+property whose row has no strategy is a probe: its test builds its own example (the fingerprint's
 conventions, a fresh layer's state, the math-mode probe, the drift corpus).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -26,7 +30,7 @@ from . import checks, strategies
 from .cases import MODES, OPS, POOL_KINDS  # noqa: F401 - the table's vocabulary, defined once in cases
 from .dtypes import DTYPES
 
-#: The dtypes of the production-size tests (``bnconform/conformance/test_production.py``): float32, and
+#: The dtypes of the production-size tests (``test_property_at_production_size`` in ``bnconform/conformance/test_properties.py``): float32, and
 #: both half-precision formats, whose long reductions are furthest from float64 (float16 has the
 #: shorter range, bfloat16 the shorter significand: a bug can show in one and not the other).
 PRODUCTION_DTYPES = ("float32", "float16", "bfloat16")
@@ -58,6 +62,9 @@ class Property:
     - ``needs``: the optional adapter call its check makes (``bnconform.adapters.contract.OPTIONAL``),
       None for none: an adapter offering the op without it skips the property with the reason, and
       ``checks.run`` refuses it (a replay);
+    - ``draw``: how one example is drawn, ``draw(row, data, adapter, dtype, mode, kind) -> (case,
+      mode)`` (None: a case from ``cases``, in the mode parametrized; a call sequence draws its calls,
+      which become the example's mode);
     - ``benchmark``: the modes ``benchmarks/per_example.py`` times (empty: not timed);
     - ``production``: whether a production-size case runs it (``strategies.production_cases``).
     """
@@ -72,6 +79,7 @@ class Property:
     options: Callable[[Any, str | None], Mapping[str, Any]] = field(default=_no_options, repr=False)
     requires: Callable[[Any], str | None] = field(default=_nothing_required, repr=False)
     needs: str | None = None
+    draw: Callable | None = field(default=None, repr=False)
     benchmark: tuple[str, ...] = ()
     production: bool = False
 
@@ -85,6 +93,19 @@ class Property:
         if kind is not None:
             kwargs["kind"] = kind
         return self.strategy(adapter.capabilities, dtype=dtype, **kwargs)
+
+    def example(self, data, adapter, dtype: str, mode: str, kind: str | None = None):
+        """One drawn example, ``(case, mode)``, with Hypothesis's ``data`` (``st.data()``)."""
+        if self.draw is not None:
+            return self.draw(self, data, adapter, dtype, mode, kind)
+        return data.draw(self.cases(adapter, dtype, kind), label="case"), mode
+
+    def production_kinds(self) -> tuple[str | None, ...]:
+        """The kinds run at production size (``strategies.PRODUCTION_KINDS``); ``(None,)`` for an op
+        without kinds, ``()`` for a row not run at production size."""
+        if not self.production:
+            return ()
+        return tuple(k for k in self.kinds if k in strategies.PRODUCTION_KINDS) if self.kinds else (None,)
 
 
 # -- what a property needs beyond its op ------------------------------------------------------
@@ -117,6 +138,14 @@ def _call_sequence_options(adapter, kind):
     return dict(momentum_none=adapter.conventions.momentum_none)
 
 
+def _call_sequence_example(row, data, adapter, dtype, mode, kind):
+    """The calls first (``strategies.call_sequences``), then a case with one batch per call; the
+    example's mode is the sequence (``train,inference,train``)."""
+    calls = data.draw(strategies.call_sequences(adapter.conventions.call_without_flag), label="calls")
+    case = data.draw(row.cases(adapter, dtype), label="case")
+    return dataclasses.replace(case, steps=len(calls)), ",".join(calls)
+
+
 def _pool_options(adapter, kind):
     """Lp pooling in the plain property: p = 2 (the L2 pooling of the course slides), floor mode."""
     return dict(lp_p=(2.0,), ceil_mode=False) if kind == "lp" else {}
@@ -141,7 +170,7 @@ TABLE: tuple[Property, ...] = (
     Property("bn_inference_keeps_stats", modes=("inference",), check=checks.BN_INFERENCE_KEEPS_STATS, **_BN),
     # one layer through train/inference/flagless calls (the example's mode is the sequence)
     Property("bn_call_sequence", modes=("-",), check=checks.BN_CALL_SEQUENCE, options=_call_sequence_options,
-             needs="bn_sequence", **_BN),
+             needs="bn_sequence", draw=_call_sequence_example, **_BN),
     # cross-correlation, every padding, stride, dilation, groups and layout offered
     Property("conv2d", op="conv2d", modes=("-",), strategy=strategies.conv_cases, check=checks.CONV2D,
              benchmark=("-",), production=True),

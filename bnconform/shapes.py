@@ -62,7 +62,7 @@ def values_per_feature(shape: tuple[int, ...], axis: int) -> int:
 
 # Production sizes (issue 11): the regimes real layers run in, where frameworks switch to blocked and
 # parallel reductions, im2col/Winograd and blocked layouts. One case per property and dtype
-# (``strategies.production_cases``, the conformance tests' ``test_*_production``), so compiling
+# (``strategies.production_cases``, the conformance test ``test_property_at_production_size``), so compiling
 # frameworks compile only a few more programs.
 #   batch norm: 16,384 values per feature, 32 features; N = 16 differs, H == W == C coincide;
 #   convolution: C_in * kh * kw = 256 * 9 = 2,304 terms, 64 filters, 32 x 32, strided and dilated;

@@ -237,6 +237,21 @@ def pool_cases(
     )
 
 
+@st.composite
+def call_sequences(draw, call_without_flag: str) -> tuple[str, ...]:
+    """Two to five calls on one layer, at least one training call and one other: training, inference
+    and, where the framework declares a call without a training flag to be inference (Keras:
+    ``call_without_flag``), that call. Shrinks towards train, inference, train."""
+    calls = ("train", "inference") + (("no-flag",) if call_without_flag == "inference" else ())
+    mixed = st.lists(st.sampled_from(calls), min_size=2, max_size=5).map(tuple).filter(
+        lambda seq: "train" in seq and any(c != "train" for c in seq))
+    return draw(st.one_of(st.just(("train", "inference", "train")), mixed))
+
+
+#: the pooling kinds with a production-size case (:func:`production_cases`); Lp pooling has none
+PRODUCTION_KINDS = ("max", "avg", "global_avg")
+
+
 def production_cases(caps, *, dtype: str) -> dict[str, object]:
     """One production-size case per op (``shapes.*_PRODUCTION``) within what ``caps`` offers, plain
     values; keys "batch_norm", "conv2d", "max", "avg", "global_avg" (absent where not offered)."""
@@ -257,7 +272,7 @@ def production_cases(caps, *, dtype: str) -> dict[str, object]:
     if "pool2d" in caps.ops:
         data_format = caps.pool_data_formats[0]
         x_shape = shapes.nhwc_to(shapes.POOL_PRODUCTION, data_format)
-        for kind in ("max", "avg", "global_avg"):
+        for kind in PRODUCTION_KINDS:
             if kind in caps.pool_kinds:
                 window = (1, 1) if kind == "global_avg" else (3, 3)
                 stride = (1, 1) if kind == "global_avg" else (2, 2)

@@ -2,7 +2,8 @@
 
 Every property is parametrized over ``target`` (an adapter name), ``dtype`` and ``mode``; dtypes,
 modes, pooling kinds, the op recorded and the strategy drawn come from the property's row in
-``bnconform.properties`` (the test names its row with :func:`conformance`). A target
+``bnconform.properties``: the generic tests (:func:`every_row`) run every row, a probe's test names
+its row with :func:`conformance`. A target
 whose framework is not installed, or a dtype/op it does not offer, is skipped with the reason, which
 the results file and the report show. A target whose framework is installed but does not load
 (``bnconform.adapters.Broken``: its import or its adapter's factory raised) is not skipped: every one of its
@@ -26,6 +27,37 @@ from bnconform.dtypes import DTYPES
 
 _ROW = "bnconform_property"  # the attributes :func:`conformance` puts on a test function
 _DTYPES = "bnconform_dtypes"
+_EVERY_ROW = "bnconform_every_row"  # the attribute :func:`every_row` puts on a test function
+
+
+def every_row(*, production: bool = False):
+    """Make the decorated test run every row of the table that draws cases (``production=True``:
+    every row run at production size, ``Property.production_kinds``, in ``PRODUCTION_DTYPES``): the
+    parameters ``prop`` (the row), ``kind``, ``dtype`` and ``mode``, each combination marked
+    ``bnconform`` with its property, op and kind (:func:`row_params`)."""
+    def decorate(fn):
+        setattr(fn, _EVERY_ROW, {"production": production})
+        return fn
+
+    return decorate
+
+
+def row_params(*, production: bool = False) -> list:
+    """``pytest.param(row, kind, dtype, mode)`` for every row and its kinds, dtypes and modes, in
+    table order, with ids ``property[-kind]-dtype-mode``."""
+    params = []
+    for row in properties.TABLE:
+        if row.strategy is None:
+            continue
+        kinds = row.production_kinds() if production else (row.kinds or (None,))
+        dtypes = properties.PRODUCTION_DTYPES if production else row.dtypes
+        for kind in kinds:
+            marker = pytest.mark.bnconform(property=row.name, op=row.op, **({} if kind is None else {"kind": kind}))
+            for dtype in dtypes:
+                for mode in row.modes:
+                    ident = "-".join([row.name, *([kind] if kind else []), dtype, mode])
+                    params.append(pytest.param(row, kind, dtype, mode, marks=marker, id=ident))
+    return params
 
 
 def conformance(name: str, *, kinds: tuple[str, ...] | None = None, dtypes: tuple[str, ...] | None = None):
@@ -83,11 +115,33 @@ def pytest_generate_tests(metafunc):
         if unknown:
             raise pytest.UsageError(f"--target: unknown adapter(s) {', '.join(unknown)}; known: {', '.join(all_targets())}")
         metafunc.parametrize("target", chosen)
+    every = getattr(metafunc.function, _EVERY_ROW, None)
+    if every is not None:
+        metafunc.parametrize(("prop", "kind", "dtype", "mode"), row_params(**every))
+        return
     row = getattr(metafunc.function, _ROW, None)
     if "dtype" in metafunc.fixturenames and not _parametrized(metafunc, "dtype"):
         metafunc.parametrize("dtype", getattr(metafunc.function, _DTYPES, DTYPES))
     if row is not None and "mode" in metafunc.fixturenames and not _parametrized(metafunc, "mode"):
         metafunc.parametrize("mode", row.modes)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    """Hypothesis derives a parametrized test's derandomized examples from its node id, which
+    depends on the rootdir (``bnconform run``, tox and a plain ``pytest`` name the same test
+    differently). The key is set to what the test checks instead: the same examples whichever way
+    the suite is run. (Hypothesis's plugin sets its key in a wrapper around this hook.)"""
+    marker = item.get_closest_marker("bnconform")
+    inner = getattr(getattr(getattr(item, "obj", None), "hypothesis", None), "inner_test", None)
+    callspec = getattr(item, "callspec", None)
+    if marker is None or inner is None or callspec is None:
+        return
+    params = callspec.params
+    key = "|".join(str(part) for part in (
+        item.originalname, marker.kwargs.get("property"), marker.kwargs.get("kind"),
+        params.get("target"), params.get("dtype"), params.get("mode")))
+    inner._hypothesis_internal_add_digest = key.encode()
 
 
 def _parametrized(metafunc, name: str) -> bool:
@@ -184,10 +238,10 @@ def require_property(adapter, prop: properties.Property, dtype: str, mode: str |
 
 def check_drawn(prop: properties.Property, observe, adapter, data, dtype: str, mode: str,
                 kind: str | None = None) -> None:
-    """One Hypothesis example of ``prop``: skip what the adapter does not offer, draw a case from
-    the row's strategy, run and judge it."""
+    """One Hypothesis example of ``prop``: skip what the adapter does not offer, draw an example from
+    the row (``Property.example``: a case, and for a call sequence its calls), run and judge it."""
     require_property(adapter, prop, dtype, mode, kind)
-    case = data.draw(prop.cases(adapter, dtype, kind), label="case")
+    case, mode = prop.example(data, adapter, dtype, mode, kind)
     run_example(observe, adapter, prop.name, case, mode)
 
 

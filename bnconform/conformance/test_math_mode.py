@@ -1,6 +1,6 @@
 """The float32 math mode (``bnconform.adapters.math_mode``): what users get by default, and full float32.
 
-The default conv2d property (``test_conv_pool.py``) judges what users get, whatever the framework's
+The default conv2d property (``test_properties.py``) judges what users get, whatever the framework's
 default math mode on the device (TF32 on a GPU is then a deviation, modelled by the ``tf32_inputs``
 variant). Here: in full float32 (PyTorch's ``allow_tf32 = False``, JAX's ``HIGHEST``, TensorFlow's
 TF32 execution disabled) the probe convolution must read float32, and every drawn float32

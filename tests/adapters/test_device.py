@@ -174,7 +174,7 @@ def test_pytest_with_an_unknown_device_is_a_usage_error(tmp_path):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-m", "pytest", "bnconform/conformance/test_conv_pool.py", "--device", "tpu",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "bnconform/conformance/test_properties.py", "--device", "tpu",
                            "-p", "no:cacheprovider", "-q", "--co"], cwd=repo, capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(repo)), timeout=120)
     assert proc.returncode == 4, proc.stdout + proc.stderr  # pytest's usage error

@@ -198,12 +198,12 @@ def test_a_tf32_default_is_a_known_deviation_but_full_float32_must_conform(tmp_p
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), str(tmp_path)]), CI="true")
     env.pop("BNCONFORM_DEVICE", None)
     subprocess.run([sys.executable, "-m", "pytest", "-p", "plant_tf32", "-p", "no:cacheprovider", "-q",
-                    "bnconform/conformance/test_conv_pool.py::test_conv2d", "bnconform/conformance/test_math_mode.py",
-                    "--target", "torch", "-k", "float32", "--known-deviations", str(tmp_path / "known.toml"),
+                    "bnconform/conformance/test_properties.py::test_property", "bnconform/conformance/test_math_mode.py",
+                    "--target", "torch", "-k", "float32 and (conv2d or full_float32)", "--known-deviations", str(tmp_path / "known.toml"),
                     "--results", str(tmp_path / "r")], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     records = json.loads((tmp_path / "r" / "results.json").read_text())["records"]
     verdicts = {r["id"].split("::")[1]: r["verdict"] for r in records}
-    assert verdicts == {"test_conv2d[torch-float32--]": default_verdict,
+    assert verdicts == {"test_property[torch-conv2d-float32--]": default_verdict,
                         "test_full_float32_reads_float32[torch-float32--]": "fail",
                         "test_conv2d_full_float32[torch-float32--]": "fail"}, verdicts
 

@@ -147,7 +147,7 @@ def test_the_conformance_suite_runs_it_as_a_target():
     """``pytest bnconform/conformance -p tests.adapters.toy_adapter --target toy``, as a user runs a target:
     every property it offers passes, the others skip with the reason."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    cmd = [sys.executable, "-m", "pytest", "bnconform/conformance/test_batch_norm.py", "bnconform/conformance/test_conv_pool.py",
+    cmd = [sys.executable, "-m", "pytest", "bnconform/conformance/test_properties.py::test_property",
            "-p", "tests.adapters.toy_adapter", "--target", "toy", "-k", "float32 and not adversarial",
            "-q", "-rA", "-p", "no:cacheprovider", "--hypothesis-profile", "ci"]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -155,11 +155,11 @@ def test_the_conformance_suite_runs_it_as_a_target():
     assert done.returncode == 0, out
     passed = {line.split("::")[1] for line in out.splitlines() if line.startswith("PASSED ")}
     assert passed == {
-        "test_bn_forward[toy-float32-train]", "test_bn_forward[toy-float32-inference]",
-        "test_bn_moving_stats[toy-float32-train]", "test_bn_inference_keeps_stats[toy-float32-inference]",
-        "test_conv2d[toy-float32--]", "test_pool2d[toy-float32---max]", "test_pool2d[toy-float32---avg]",
-        "test_pool2d[toy-float32---global_avg]", "test_pool2d_nonfinite[toy-float32---max]",
-        "test_pool2d_nonfinite[toy-float32---avg]",
+        "test_property[toy-bn_forward-float32-train]", "test_property[toy-bn_forward-float32-inference]",
+        "test_property[toy-bn_moving_stats-float32-train]", "test_property[toy-bn_inference_keeps_stats-float32-inference]",
+        "test_property[toy-conv2d-float32--]", "test_property[toy-pool2d-max-float32--]",
+        "test_property[toy-pool2d-avg-float32--]", "test_property[toy-pool2d-global_avg-float32--]",
+        "test_property[toy-pool2d_nonfinite-max-float32--]", "test_property[toy-pool2d_nonfinite-avg-float32--]",
     }, out
     for reason in ("toy does not implement bn_sequence (bnconform.adapters.contract)", "toy offers no gradients",
                    "toy does not offer lp pooling"):

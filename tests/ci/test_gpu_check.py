@@ -80,7 +80,7 @@ def test_a_cpu_run_writes_results_probes_report_and_gate(tmp_path):
         load(None)
     except DataNotFound as exc:
         pytest.skip(f"the CIFAR-10 step needs the data: {exc}")
-    proc = run(out, GPU_CHECK_FAMILIES="torch", GPU_CHECK_PYTEST_ARGS="-k test_conv2d",
+    proc = run(out, GPU_CHECK_FAMILIES="torch", GPU_CHECK_PYTEST_ARGS="-k conv2d",
                GPU_CHECK_CIFAR_ARGS="--n-train 300 --n-val 100")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     steps = dict(line.split("\t")[:2] for line in (out / "steps.tsv").read_text().splitlines())
@@ -93,7 +93,9 @@ def test_a_cpu_run_writes_results_probes_report_and_gate(tmp_path):
     results = json.loads((out / "results" / "torch" / "results.json").read_text())
     tested = [r for r in results["records"] if r["verdict"] != "skip"]
     assert tested and {json.dumps(r["device"]) for r in tested} == {'{"platform": "cpu", "name": "cpu"}'}
-    assert {r["id"].split("::")[1].split("[")[0] for r in tested} == {"test_conv2d", "test_conv2d_full_float32", "test_conv2d_production"}
+    assert {r["id"].split("::")[1].split("[")[0] for r in tested} == {"test_property", "test_conv2d_full_float32",
+                                                                      "test_property_at_production_size"}
+    assert {r["property"] for r in tested} == {"conv2d"}
     # what each probe read, one line per target in the output
     assert "torch on cpu: conv2d float32 (full float32 float32), matmul float32 (full float32 float32)" in proc.stdout
     assert "torch-functional on cpu: conv2d n/a (full float32 n/a), matmul float32" in proc.stdout

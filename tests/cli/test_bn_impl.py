@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("torch")
 
 
-BN_PROPERTIES = "bnconform/conformance/test_batch_norm.py"
+PROPERTIES = "bnconform/conformance/test_properties.py"
 CONVENTIONS = "bnconform/conformance/test_fingerprint.py"
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
@@ -31,14 +31,14 @@ def run_bn_impl(spec: str, *extra: str, path: str | None = None) -> subprocess.C
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
-def passed(proc, test: str, target: str, dtype: str) -> bool:
-    """Whether ``-rp`` listed ``test`` for ``target`` in ``dtype`` as passed."""
-    return re.search(rf"^PASSED \S+::{test}\[{re.escape(target)}-{dtype}-", proc.stdout, re.M) is not None
+def passed(proc, prop: str, target: str, dtype: str) -> bool:
+    """Whether ``-rp`` listed the drawn property ``prop`` for ``target`` in ``dtype`` as passed."""
+    return re.search(rf"^PASSED \S+::test_property\[{re.escape(target)}-{prop}-{dtype}-", proc.stdout, re.M) is not None
 
 
 def assert_checked_in_every_dtype(proc, target: str) -> None:
     """Half precision, defaults and call sequences ran and passed, not only float32."""
-    for test in ("test_bn_forward", "test_bn_backward", "test_bn_call_sequence"):
+    for test in ("bn_forward", "bn_backward", "bn_call_sequence"):
         missing = [dt for dt in DTYPES if not passed(proc, test, target, dt)]
         assert not missing, f"{test} did not pass in {missing}:\n{proc.stdout[-3000:]}"
     assert re.search(rf"^PASSED \S+::test_declared_conventions_are_measured\[{re.escape(target)}-", proc.stdout, re.M)
@@ -61,7 +61,7 @@ def test_hand_written_torch_batchnorm_conforms():
     ],
 )
 def test_each_planted_bug_fails(mutant, property_name):
-    proc = run_bn_impl(f"torch:tests.bn_impl.torch_bn:{mutant}", "-x", "-k", f"test_{property_name}", path=BN_PROPERTIES)
+    proc = run_bn_impl(f"torch:tests.bn_impl.torch_bn:{mutant}", "-x", "-k", property_name, path=PROPERTIES)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert f"property {property_name} " in proc.stdout, proc.stdout[-3000:]
 
@@ -85,7 +85,7 @@ def test_hand_written_keras_batchnormalization_conforms():
 )
 def test_each_planted_bug_in_the_keras_copy_fails(mutant, property_name):
     pytest.importorskip("keras")
-    proc = run_bn_impl(f"keras:tests.bn_impl.keras_bn:{mutant}", "-x", "-k", f"test_{property_name}", path=BN_PROPERTIES)
+    proc = run_bn_impl(f"keras:tests.bn_impl.keras_bn:{mutant}", "-x", "-k", property_name, path=PROPERTIES)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert f"property {property_name} " in proc.stdout, proc.stdout[-3000:]
 
@@ -93,11 +93,11 @@ def test_each_planted_bug_in_the_keras_copy_fails(mutant, property_name):
 def test_a_half_precision_only_bug_fails_in_half_precision_and_passes_in_float32():
     target = "user-torch:tests.bn_impl.torch_bn.HalfOnePassVariance"
     proc = run_bn_impl("torch:tests.bn_impl.torch_bn:HalfOnePassVariance", "-rp", "-k",
-                       "bn_forward_adversarial and train and (float16 or float32)", path=BN_PROPERTIES)
+                       "bn_forward_adversarial and train and (float16 or float32)", path=PROPERTIES)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "property bn_forward_adversarial | " in proc.stdout and "| dtype float16" in proc.stdout, proc.stdout[-3000:]
-    assert passed(proc, "test_bn_forward_adversarial", target, "float32"), proc.stdout[-3000:]
-    assert not passed(proc, "test_bn_forward_adversarial", target, "float16")
+    assert passed(proc, "bn_forward_adversarial", target, "float32"), proc.stdout[-3000:]
+    assert not passed(proc, "bn_forward_adversarial", target, "float16")
 
 
 def test_a_wrong_default_momentum_fails_the_conventions():
@@ -107,7 +107,7 @@ def test_a_wrong_default_momentum_fails_the_conventions():
 
 
 def test_counting_eval_calls_in_the_cumulative_average_fails_the_call_sequence():
-    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:CountsEvalCalls", "-x", "-k", "float32", path=BN_PROPERTIES)
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:CountsEvalCalls", "-x", "-k", "float32", path=PROPERTIES)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "property bn_call_sequence " in proc.stdout, proc.stdout[-3000:]
     # the shrunk case: momentum=None, an inference call between training calls, the later training call off
@@ -118,7 +118,7 @@ def test_counting_eval_calls_in_the_cumulative_average_fails_the_call_sequence()
 def test_a_keras_layer_that_trains_without_a_training_flag_fails_the_call_sequence():
     pytest.importorskip("keras")
     proc = run_bn_impl("keras:tests.bn_impl.keras_bn:TrainsWithoutFlag", "-x", "-k", "call_sequence and float32",
-                       path=BN_PROPERTIES)
+                       path=PROPERTIES)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "property bn_call_sequence " in proc.stdout, proc.stdout[-3000:]
     assert re.search(r"Mismatched elements in 'moving_mean after call \d \(no-flag\)'", proc.stdout)
@@ -127,17 +127,17 @@ def test_a_keras_layer_that_trains_without_a_training_flag_fails_the_call_sequen
 
 def test_a_dtype_the_layer_refuses_is_a_skip_with_its_message():
     target = "user-torch:tests.bn_impl.torch_bn.RefusesHalf"
-    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:RefusesHalf", "-rps", "-k", "test_bn_forward and not adversarial",
-                       path=BN_PROPERTIES)
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:RefusesHalf", "-rps", "-k", "bn_forward and not adversarial",
+                       path=PROPERTIES)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     for dtype in ("float16", "bfloat16"):
         assert (f"refuses {dtype}: RefusesHalf(3, eps=1e-3, momentum=0.1).to(torch.{dtype}), train() and eval() "
                 f"calls on (4, 3) raised TypeError: RefusesHalf supports float32 and float64 only") in proc.stdout
-    assert passed(proc, "test_bn_forward", target, "float32") and passed(proc, "test_bn_forward", target, "float64")
+    assert passed(proc, "bn_forward", target, "float32") and passed(proc, "bn_forward", target, "float64")
 
 
 def test_a_class_without_the_drop_in_shape_is_a_usage_error():
-    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:NotABatchNorm", path=BN_PROPERTIES)
+    proc = run_bn_impl("torch:tests.bn_impl.torch_bn:NotABatchNorm", path=PROPERTIES)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "missing: constructor keyword 'eps', constructor keyword 'momentum'" in proc.stderr
 
@@ -177,18 +177,18 @@ def test_the_course_layer_fails_where_the_lecture_departs_from_keras():
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     failed = _failed(proc)
     for dtype in ("float16", "bfloat16", "float32", "float64"):
-        assert any("test_bn_inference_keeps_stats[" in f and f"-{dtype}-inference]" in f for f in failed), failed
-        assert any("test_bn_call_sequence[" in f and f"-{dtype}--]" in f for f in failed), failed
+        assert any("-bn_inference_keeps_stats-" in f and f"-{dtype}-inference]" in f for f in failed), failed
+        assert any("-bn_call_sequence-" in f and f"-{dtype}--]" in f for f in failed), failed
     assert any("test_declared_conventions_are_measured[" in f for f in failed), failed
     assert ("call_without_training_flag: declared 'inference' (leaves moving statistics), measured 'updates "
             "moving statistics'") in proc.stdout
     assert "default_eps: declared 0.001, measured {'eps': 1e-05" in proc.stdout
     # the forward arithmetic and the moving averages of training mode conform in every dtype
-    assert not [f for f in failed if "test_bn_forward" in f or "test_bn_moving_stats" in f], failed
+    assert not [f for f in failed if "-bn_forward" in f or "-bn_moving_stats-" in f], failed
     # the only other failures: the float16 backward pass (half-precision sums), drawn or production-size
     other = [f for f in failed if not any(t in f for t in (
-        "test_bn_inference_keeps_stats[", "test_bn_call_sequence[", "test_declared_conventions_are_measured["))]
-    assert other and all("test_bn_backward" in f and "-float16-" in f for f in other), other
+        "-bn_inference_keeps_stats-", "-bn_call_sequence-", "test_declared_conventions_are_measured["))]
+    assert other and all("-bn_backward-" in f and "-float16-" in f for f in other), other
 
 
 def test_the_corrected_course_layer_conforms():

@@ -64,11 +64,21 @@ CAUGHT = {
 #: tests any planted bug may also fail: a call sequence runs the forward pass and the moving
 #: statistics, the conventions probe measures eps, momentum and the running variance's bias, and
 #: the drift corpus replays stored forward cases.
-ALSO = ("test_bn_call_sequence", "test_declared_conventions_are_measured", "test_drift_corpus")
+ALSO = ("bn_call_sequence", "test_declared_conventions_are_measured", "test_drift_corpus")
 
 
 def _of(test: str, props) -> bool:
-    return any(test in (f"test_{p}", f"test_{p}_production", f"test_{p}_adversarial") for p in props)
+    return any(test in (p, f"{p}_production", f"{p}_adversarial") for p in props)
+
+
+def _label(test: str, prop: str | None) -> str:
+    """A result's name here: the property of the generic test (``bn_forward``), with ``_production``
+    at production size; a probe's test name (``test_drift_corpus``)."""
+    if test == "test_property":
+        return prop
+    if test == "test_property_at_production_size":
+        return f"{prop}_production"
+    return test
 
 
 def _target(framework: str, name: str) -> str:
@@ -94,9 +104,11 @@ def matrix(request):
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
     failed: dict[str, dict[str, set]] = {}
     passed: dict[str, dict[str, set]] = {}
-    line = re.compile(r"^(PASSED|FAILED) \S+::(test_\w+)\[(user-[^\]]+?)-(float16|bfloat16|float32|float64)[-\]]", re.M)
-    for outcome, test, target, dtype in line.findall(proc.stdout):
-        (failed if outcome == "FAILED" else passed).setdefault(target, {}).setdefault(dtype, set()).add(test)
+    line = re.compile(r"^(PASSED|FAILED) \S+::(test_\w+)\[(user-[^\]]+?)-(?:([a-z0-9_]+)-)?"
+                      r"(float16|bfloat16|float32|float64)[-\]]", re.M)
+    for outcome, test, target, prop, dtype in line.findall(proc.stdout):
+        label = _label(test, prop or None)
+        (failed if outcome == "FAILED" else passed).setdefault(target, {}).setdefault(dtype, set()).add(label)
     return framework, module, failed, passed, proc.stdout
 
 
@@ -105,10 +117,10 @@ def test_every_honest_variant_conforms_in_every_dtype(matrix):
     for name in module.HONEST:
         target = _target(framework, name)
         assert target not in failed, f"{name} (honest) failed: {failed[target]}\n{stdout[-3000:]}"
-        for test in ("test_bn_forward", "test_bn_backward", "test_bn_moving_stats", "test_bn_call_sequence"):
+        for test in ("bn_forward", "bn_backward", "bn_moving_stats", "bn_call_sequence"):
             missing = [dt for dt in ALL if test not in passed.get(target, {}).get(dt, set())]
             assert not missing, f"{name}: {test} did not pass in {missing}"
-        for test in ("test_bn_forward_production", "test_bn_backward_production"):
+        for test in ("bn_forward_production", "bn_backward_production"):
             assert test in passed[target].get("float16", set()), f"{name}: {test} did not run in float16"
 
 
@@ -120,7 +132,7 @@ def test_every_planted_bug_fails_where_it_changes_something_and_only_there(matri
         got = failed.get(target, {})
         assert set(got) == set(dtypes), f"{name}: failed in {sorted(got)}, expected exactly {sorted(dtypes)}: {got}"
         for dtype in dtypes:
-            assert any(_of(t, props) or t == "test_bn_call_sequence" for t in got[dtype]), (
+            assert any(_of(t, props) or t == "bn_call_sequence" for t in got[dtype]), (
                 f"{name} ({dtype}) failed {sorted(got[dtype])}, none of {props}")
             stray = [t for t in got[dtype] if not _of(t, props) and t not in ALSO]
             assert not stray, f"{name} ({dtype}) also failed {stray}, unrelated to {props}"

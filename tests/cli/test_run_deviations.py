@@ -20,7 +20,7 @@ import pytest
 from bnconform.app import cli
 
 SHIPPED_ID = "torch-lp-pool-signed"
-ONLY = ["--", "-k", "test_lp_pool2d_odd_p"]
+ONLY = ["--", "-k", "pool2d_lp_odd_p"]
 
 OWN_ENTRY = '''
 [[{table}]]

@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 EIGEN_ENTRIES = ("keras-tensorflow-avg-pool-bfloat16-sum-eigen", "tf-keras-avg-pool-bfloat16-sum-eigen")
 
 
+#: the production-size bfloat16 average pooling of Keras on TensorFlow
+PRODUCTION_AVG = "test_property_at_production_size[keras-tensorflow-pool2d-avg-bfloat16--]"
+
+
 def run(tmp_path: Path, known: Path | None = None) -> list[dict]:
     """The bfloat16 average-pooling tests on oneDNN off, with the shipped entries (and ``known``, a
     project file, applied)."""
@@ -28,7 +32,7 @@ def run(tmp_path: Path, known: Path | None = None) -> list[dict]:
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", CI="true")
     env.pop("BNCONFORM_KERNELS", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "bnconform/conformance/test_conv_pool.py", "bnconform/conformance/test_production.py",
+        [sys.executable, "-m", "pytest", "bnconform/conformance/test_properties.py",
          "-p", "no:cacheprovider", "-q", "--hypothesis-profile", "ci", "--target", "keras-tensorflow",
          "--kernels", "onednn-off", *(["--known-deviations", str(known)] if known else []), "--results", str(out),
          "-k", "pool2d and bfloat16 and avg and not nonfinite"],
@@ -40,7 +44,7 @@ def run(tmp_path: Path, known: Path | None = None) -> list[dict]:
 def test_the_eigen_entries_explain_bfloat16_average_pooling_on_that_path_only(tmp_path):
     records = run(tmp_path / "with")
     assert records and {r["kernels"] for r in records} == {"onednn-off"}
-    production = [r for r in records if r["id"].endswith("test_pool2d_production[keras-tensorflow-bfloat16-avg]")]
+    production = [r for r in records if r["id"].endswith(PRODUCTION_AVG)]
     assert [r["verdict"] for r in production] == ["known-deviation"]
     assert production[0]["explained"] == {"keras-tensorflow-avg-pool-bfloat16-sum-eigen": 1}
     assert production[0]["max_tol_ratio"] > 100  # hundreds of units of the float32-accumulation bound
@@ -49,7 +53,7 @@ def test_the_eigen_entries_explain_bfloat16_average_pooling_on_that_path_only(tm
     known.write_text("disable = [" + ", ".join(f'"{i}"' for i in EIGEN_ENTRIES) + "]\n")
     records = run(tmp_path / "without", known)
     assert [r["verdict"] for r in records
-            if r["id"].endswith("test_pool2d_production[keras-tensorflow-bfloat16-avg]")] == ["fail"]
+            if r["id"].endswith(PRODUCTION_AVG)] == ["fail"]
 
 
 def test_replay_judges_the_entries_by_the_kernel_path_as_the_run_does():

@@ -15,10 +15,10 @@ SUITE = Path(entry.__file__).resolve().parents[1] / "conformance"
 
 @pytest.mark.parametrize("args", [
     ["--pyargs", "bnconform.conformance"],
-    ["--pyargs", "bnconform.conformance.test_batch_norm", "--target", "torch"],
-    ["--pyargs", "bnconform.conformance.test_conv_pool::test_conv2d"],
+    ["--pyargs", "bnconform.conformance.test_properties", "--target", "torch"],
+    ["--pyargs", "bnconform.conformance.test_properties::test_property"],
     [str(SUITE)],
-    [str(SUITE / "test_batch_norm.py") + "::test_bn_forward"],
+    [str(SUITE / "test_properties.py") + "::test_property"],
 ])
 def test_the_suite_on_the_command_line_loads_the_plugin(args):
     assert entry.names_the_suite(args)

@@ -33,11 +33,12 @@ def run_conformance(tmp_path, target: str, select: str, *extra: str, env: dict |
     return {r["id"].split("::")[1]: r for r in records}, proc
 
 
-KERAS_TORCH_TRAIN_FLOAT32 = ("float32 and train and (test_bn_forward or test_bn_backward or test_bn_moving_stats)"
+KERAS_TORCH_TRAIN_FLOAT32 = ("float32 and train and (bn_forward or bn_backward or bn_moving_stats)"
                              " and not production"
                              " and not adversarial")
-KERAS_TORCH_IDS = ("test_bn_forward[keras-torch-float32-train]", "test_bn_backward[keras-torch-float32-train]",
-                   "test_bn_moving_stats[keras-torch-float32-train]")
+KERAS_TORCH_IDS = ("test_property[keras-torch-bn_forward-float32-train]",
+                   "test_property[keras-torch-bn_backward-float32-train]",
+                   "test_property[keras-torch-bn_moving_stats-float32-train]")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_a_planted_1pct_variance_is_a_new_failure_on_adversarial_data_too(tmp_pa
 
 def test_a_planted_torch_lp_pool_scaling_is_a_new_failure(tmp_path):
     pytest.importorskip("torch")
-    select = "test_lp_pool2d_odd_p and float32"
+    select = "pool2d_lp_odd_p and float32"
     records, proc = run_conformance(tmp_path, "torch", select)
     assert [r["verdict"] for r in records.values()] == ["known-deviation"], proc.stdout[-3000:]
     records, proc = run_conformance(tmp_path, "torch", select, "-p", "tests.variants.planted_torch_lp_pool")

@@ -155,7 +155,7 @@ def captured(path: str):
     with gzip.open(path, "rb") as f:
         examples = pickle.load(f)
     for i, ex in enumerate(examples):
-        yield f"captured {path.rsplit('/', 1)[-1]} #{i} | {ex.prop} | {ex.mode} | {ex.case.dtype}", ex
+        yield f"captured {path.rsplit('/', 1)[-1]} #{i} | {ex.prop} | {ex.mode} | {getattr(ex.case, 'dtype', '-')}", ex
 
 
 def digest(example_files=(), *, sensitivity_too: bool = True) -> dict:

@@ -66,10 +66,10 @@ def _judged(ex: Example, numerics=None) -> list[dict] | dict:
         return {"error": f"{type(e).__name__}: {e}"}
 
 
-def sensitivity_matrix():
+def sensitivity_matrix(sizes=SIZES):
     """(key, example) for the sensitivity matrix: every op, size, dtype and delta."""
     for name, make in sensitivity.OPS.items():
-        for size in SIZES:
+        for size in sizes:
             for dtype in sensitivity.DTYPES:
                 at = make(size, dtype)
                 for delta in DELTAS:

@@ -6,7 +6,7 @@ by ``checks.judge`` as a framework's output would be. The threshold is the small
 factor 2^(1/4), by bisection on log2 delta) that fails the judgement; the honest answer itself
 (delta = 0) must conform. A uniform scale is the shape of most subtle bugs (a wrong eps, m - 1 for m,
 a momentum off by a little); a random per-element error of the same size is caught at about the same
-delta in float32 (the noise tier) and later in half precision.
+delta in float32 (the statistical tier) and later in half precision.
 
 Run it (not a test):
 

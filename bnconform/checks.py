@@ -31,7 +31,7 @@ import numpy as np
 from bnconform import reference as R
 
 from . import cases as C
-from . import noise, tolerance
+from .bounds import bn_backward, bn_forward, conv2d, moving_stats, pool2d
 from .compare import Comparison, compare, with_systematic
 
 
@@ -97,12 +97,12 @@ def judge_bn_forward(ex: Example, *, numerics=None) -> list[Comparison]:
     """Forward output in training (batch statistics) or inference (moving statistics) mode."""
     case, inputs, training = ex.case, ex.inputs, ex.mode == "train"
     x, mean, var, y = bn_reference(case, inputs, training)
-    tol = tolerance.bn_forward(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype,
+    tol = bn_forward.tolerance(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype,
                                training=training, numerics=numerics)
     result = compare(ex.outputs["y"], y, tol, dtype=case.dtype, name="y")
     if numerics is None:  # the statistical tier belongs to the default model only
-        result = with_systematic(result, noise.bn_forward(ex.outputs["y"], y, x, inputs.gamma, inputs.beta, mean,
-                                                          var, case.eps, case.axis, case.dtype, training=training))
+        result = with_systematic(result, bn_forward.findings(ex.outputs["y"], y, x, inputs.gamma, inputs.beta, mean,
+                                                             var, case.eps, case.axis, case.dtype, training=training))
     return [result]
 
 
@@ -125,19 +125,20 @@ def judge_bn_backward(ex: Example, *, numerics=None) -> list[Comparison]:
     case, inputs, training = ex.case, ex.inputs, ex.mode == "train"
     x, mean, var, _ = bn_reference(case, inputs, training)
     grads = bn_reference_grads(case, inputs, training)
-    tol = tolerance.bn_backward(
+    tol = bn_backward.tolerance(
         inputs.dy, x, inputs.gamma, mean, var, case.eps, case.axis, case.dtype, training=training, grads=grads,
         numerics=numerics,
     )
     dx = compare(ex.outputs["dx"], grads.dx, tol.dx, dtype=case.dtype, name="dx")
     if numerics is None and training:  # the statistical tier belongs to the default model only
-        dx = with_systematic(dx, noise.bn_backward_dx(ex.outputs["dx"], grads.dx, inputs.dy, x, inputs.gamma, mean,
-                                                      var, case.eps, case.axis, case.dtype))
+        dx = with_systematic(dx, bn_backward.dx_findings(ex.outputs["dx"], grads.dx, inputs.dy, x, inputs.gamma, mean,
+                                                         var, case.eps, case.axis, case.dtype))
     dgamma = compare(ex.outputs["dgamma"], grads.dgamma, tol.dgamma, dtype=case.dtype, name="dgamma")
     dbeta = compare(ex.outputs["dbeta"], grads.dbeta, tol.dbeta, dtype=case.dtype, name="dbeta")
     if numerics is None and training:
-        found_dgamma, found_dbeta = noise.bn_param_grads(ex.outputs["dgamma"], ex.outputs["dbeta"], grads, inputs.dy,
-                                                         x, mean, var, case.eps, case.axis, case.dtype)
+        found_dgamma, found_dbeta = bn_backward.param_grad_findings(
+            ex.outputs["dgamma"], ex.outputs["dbeta"], grads, inputs.dy, x, inputs.gamma, mean, var, case.eps,
+            case.axis, case.dtype)
         dgamma, dbeta = with_systematic(dgamma, found_dgamma), with_systematic(dbeta, found_dbeta)
     return [dx, dgamma, dbeta]
 
@@ -159,7 +160,7 @@ def moving_weights(case: C.BNCase, convention: str, steps: int) -> list[float]:
 def judge_moving_stats_against(ex: Example, states, *, unbiased: bool, numerics=None) -> list[Comparison]:
     """The moving statistics against ``states`` (the expected value after each step)."""
     case, inputs = ex.case, ex.inputs
-    tol_mean, tol_var = tolerance.moving_stats(
+    tol_mean, tol_var = moving_stats.tolerance(
         inputs.xs, inputs.moving_mean, inputs.moving_var, states,
         axis=case.axis, dtype=case.dtype, weights_old=moving_weights(case, ex.convention, len(inputs.xs)),
         unbiased=unbiased, numerics=numerics,
@@ -177,7 +178,7 @@ def judge_bn_moving_stats(ex: Example, *, numerics=None) -> list[Comparison]:
     states = reference_moving_stats(case, inputs, ex.convention)
     mean, var = judge_moving_stats_against(ex, states, unbiased=unbiased, numerics=numerics)
     if numerics is None:  # the statistical tier belongs to the default model only (not the variants' states)
-        found_mean, found_var = noise.moving_stats(
+        found_mean, found_var = moving_stats.findings(
             ex.outputs["moving_mean"], ex.outputs["moving_var"], inputs.xs, inputs.moving_mean, inputs.moving_var,
             states, axis=case.axis, dtype=case.dtype,
             weights_old=moving_weights(case, ex.convention, len(inputs.xs)), unbiased=unbiased)
@@ -260,12 +261,12 @@ def judge_bn_call_sequence(ex: Example, *, numerics=None, moving_states=None, un
         if call == "train" or (call == "no-flag" and flagless == "train"):
             stats = R.batch_stats(x, case.axis)
             y = R.normalize(x, stats.mean, stats.var, inputs.gamma, inputs.beta, case.eps, case.axis)
-            tol_y = tolerance.bn_forward(x, inputs.gamma, inputs.beta, stats.mean, stats.var, case.eps, case.axis,
+            tol_y = bn_forward.tolerance(x, inputs.gamma, inputs.beta, stats.mean, stats.var, case.eps, case.axis,
                                          case.dtype, training=True, numerics=numerics)
             trained.append(x)
             so_far = dataclasses.replace(inputs, xs=tuple(trained))
             states = moving_states(case, so_far, convention)
-            tol_mean, tol_var = tolerance.moving_stats(
+            tol_mean, tol_var = moving_stats.tolerance(
                 trained, inputs.moving_mean, inputs.moving_var, states, axis=case.axis, dtype=case.dtype,
                 weights_old=moving_weights(case, convention, len(trained)), unbiased=unbiased, numerics=numerics,
             )
@@ -279,7 +280,7 @@ def judge_bn_call_sequence(ex: Example, *, numerics=None, moving_states=None, un
                 name = f"moving_var held before call {i} ({call}), negative"
                 return out + [compare(var, np.maximum(var, 0.0), zero, dtype=case.dtype, name=name)]
             y = R.normalize(x, mean, var, inputs.gamma, inputs.beta, case.eps, case.axis)
-            tol_y = tolerance.bn_forward(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype,
+            tol_y = bn_forward.tolerance(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype,
                                          training=False, numerics=numerics)
             out += [compare(y_run, y, tol_y, dtype=case.dtype, name="y" + where),
                     compare(mean_run, mean, zero, dtype=case.dtype, name="moving_mean" + where),
@@ -303,10 +304,10 @@ def judge_conv2d(ex: Example, *, numerics=None) -> list[Comparison]:
     case, inputs = ex.case, ex.inputs
     kwargs = case.conv_kwargs()
     expected = R.conv2d(inputs.x, inputs.w, inputs.b, **kwargs)
-    tol = tolerance.conv2d(inputs.x, inputs.w, inputs.b, expected, dtype=case.dtype, **kwargs)
+    tol = conv2d.tolerance(inputs.x, inputs.w, inputs.b, expected, dtype=case.dtype, **kwargs)
     result = compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")
-    return [with_systematic(result, noise.conv2d(ex.outputs["y"], expected, inputs.x, inputs.w, inputs.b,
-                                                 dtype=case.dtype, **kwargs))]
+    return [with_systematic(result, conv2d.findings(ex.outputs["y"], expected, inputs.x, inputs.w, inputs.b,
+                                                    dtype=case.dtype, **kwargs))]
 
 
 def reference_pool(case: C.PoolCase, x: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -330,7 +331,7 @@ def run_pool2d(prop: str, adapter, case: C.PoolCase, mode: str = "-") -> Example
 
 
 def pool_tolerance(case: C.PoolCase, x: np.ndarray, expected: np.ndarray, kwargs: dict, *, numerics=None):
-    return tolerance.pool2d(case.kind, x, expected, dtype=case.dtype, window=case.window, p=case.p,
+    return pool2d.tolerance(case.kind, x, expected, dtype=case.dtype, window=case.window, p=case.p,
                             numerics=numerics, **kwargs)
 
 
@@ -341,8 +342,8 @@ def judge_pool2d(ex: Example, *, numerics=None) -> list[Comparison]:
     tol = pool_tolerance(case, x, expected, kwargs, numerics=numerics)
     result = compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")
     if numerics is None:  # the statistical tier belongs to the default model only
-        result = with_systematic(result, noise.pool2d(ex.outputs["y"], expected, case.kind, x, dtype=case.dtype,
-                                                      window=case.window, **kwargs))
+        result = with_systematic(result, pool2d.findings(ex.outputs["y"], expected, case.kind, x, dtype=case.dtype,
+                                                         window=case.window, **kwargs))
     return [result]
 
 
@@ -439,7 +440,7 @@ def run(prop: str, adapter, case: C.Case, mode: str) -> Example:
 
 def judge(ex: Example, *, numerics=None) -> list[Comparison]:
     """The example's outputs against the reference under the tolerance model (``numerics``: see
-    ``tolerance.Numerics``; None is the model itself)."""
+    ``bnconform.tolerance.Numerics``; None is the model itself)."""
     return _check(ex.prop).judge(ex, numerics=numerics)
 
 

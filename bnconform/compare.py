@@ -37,7 +37,7 @@ class Comparison:
     max_ratio_index: tuple | None
     tol_at_max_abs: float
     first_mismatch: str | None  # a description of one mismatch of NaN/inf class, or of value
-    systematic: tuple[str, ...] = ()  # shared per-feature errors beyond the statistical tier (bnconform.noise)
+    systematic: tuple[str, ...] = ()  # shared per-feature errors beyond the statistical tier (bnconform.bounds, the statistical tier)
     stat_ratio: float | None = None  # the statistical tier's largest |fitted| / allowed (None: not checked)
 
     @property
@@ -53,7 +53,7 @@ class Comparison:
             return "\n".join([
                 f"Systematic error in {self.name!r} ({self.dtype}, shape {self.shape}): every element is within "
                 f"its worst-case tolerance (max |err|/tol = {self.max_ratio:.3g}), but the errors go beyond "
-                f"what honest rounding gives (bnconform.noise):",
+                f"what honest rounding gives (bnconform.bounds, the statistical tier):",
                 *(f"  {line}" for line in self.systematic),
             ])
         pct = 100.0 * self.n_mismatch / max(self.n_total, 1)
@@ -69,7 +69,7 @@ class Comparison:
         if self.first_mismatch:
             lines.append(self.first_mismatch)
         if self.systematic:
-            lines.append("Beyond what honest rounding gives (bnconform.noise):")
+            lines.append("Beyond what honest rounding gives (bnconform.bounds, the statistical tier):")
             lines.extend(f"  {line}" for line in self.systematic)
         return "\n".join(lines)
 
@@ -78,8 +78,8 @@ MAX_FINDINGS_LISTED = 5
 
 
 def with_systematic(comparison: Comparison, findings) -> Comparison:
-    """The comparison with the statistical tier's findings (``bnconform.noise.Finding``) and its margin
-    (``noise.Findings.margin``, the largest |fitted| / allowed, passing or not) attached."""
+    """The comparison with the statistical tier's findings (``bnconform.bounds.fits.Finding``) and its margin
+    (``fits.Findings.margin``, the largest |fitted| / allowed, passing or not) attached."""
     margin = getattr(findings, "margin", None)
     if margin is not None:
         comparison = dataclasses.replace(comparison, stat_ratio=max(margin, comparison.stat_ratio or 0.0))

@@ -46,7 +46,7 @@ class ItemObservation:
     max_rel_error: float | None = None
     max_ulp_error: float | None = None
     max_tol_ratio: float | None = None
-    max_stat_ratio: float | None = None  # the statistical tier's largest fitted / allowed (bnconform.noise)
+    max_stat_ratio: float | None = None  # the statistical tier's largest fitted / allowed (bnconform.bounds)
     example: Any = None
     replay: str | None = None
     unsupported: dict = field(default_factory=dict)  # reason -> examples the framework refused

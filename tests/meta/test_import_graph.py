@@ -2,7 +2,7 @@
 (:mod:`tests.meta.import_graph`), lazy imports inside functions included.
 
 Lowest first: ``reference``; the ``bnconform`` core (cases, strategies, tolerance, comparison,
-checks, variants, noise, dtypes); ``adapters`` and ``reports`` (neither imports the other: a
+checks, variants, bounds, dtypes); ``adapters`` and ``reports`` (neither imports the other: a
 report renders without any adapter or framework); ``cifar`` and ``benchmarks``; ``blobs``;
 ``app`` (the commands, child processes, progress and the pytest plugins), the one component that
 imports both the adapters and the reports; and the suite's test modules, ``conformance``. The checker itself is tested on a

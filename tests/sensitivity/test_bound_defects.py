@@ -17,6 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from bnconform import reference as R
 from bnconform import cases as C
 from bnconform import checks, dtypes, tolerance
+from bnconform.bounds import batch_stats, reduction
 from bnconform.checks import Example
 
 
@@ -120,10 +121,10 @@ def test_dgamma_bound_is_a_tightening_of_the_independent_sum(dtype, loc, shrinks
     grads = checks.bn_reference_grads(case, inputs, True)
     tol = tolerance.bn_backward(inputs.dy, x, inputs.gamma, mean, var, case.eps, -1, dtype, training=True,
                                 grads=grads)
-    errs = tolerance.bn_errors(x, mean, var, case.eps, -1, dtype, training=True)
     r = tolerance.roundoff(dtype)
+    errs = batch_stats.x_hat_errors(x, mean, var, case.eps, 1, r, reduction.WORST_CASE, training=True)
     x_hat = (x - mean) / np.sqrt(var + case.eps)
-    old = r.gamma(m + 1) * np.abs(inputs.dy * x_hat).sum(0) + (np.abs(inputs.dy) * errs.x_hat).sum(0)
+    old = r.gamma(m + 1) * np.abs(inputs.dy * x_hat).sum(0) + (np.abs(inputs.dy) * errs.element).sum(0)
     old_tol = tolerance.SAFETY * (old + r.out * np.abs(grads.dgamma)) + r.floor
     assert np.all(tol.dgamma <= old_tol * (1 + 1e-12))
     if shrinks:

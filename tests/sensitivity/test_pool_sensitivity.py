@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from bnconform import checks, noise
+from bnconform import checks
+from bnconform.bounds import reduction
 
 from . import matrix as M
 from .numpy_pool import PoolImpl
@@ -85,7 +86,7 @@ def test_the_shared_scale_fit_is_not_made_on_repeated_values(monkeypatch):
     example = M.Example("pool2d", case, x, "-", {"y": y})
     assert all(c.ok for c in checks.judge(example))
     # ... and it is the skip that keeps it honest: with the fit forced, the honest sum would fail
-    monkeypatch.setattr(noise, "DISTINCT_FRACTION", 0.0)
+    monkeypatch.setattr(reduction, "DISTINCT_FRACTION", 0.0)
     assert not all(c.ok for c in checks.judge(example))
 
 
@@ -94,7 +95,7 @@ def test_the_shared_scale_fit_is_not_made_on_repeated_values(monkeypatch):
 @pytest.mark.parametrize("values", [dict(dist="constant", loc=0.1), dict(dist="ints", loc=0.3)],
                          ids=["constant 0.1", "ints + 0.3"])
 def test_sequential_sums_of_repeated_values_conform(values, kind, dtype):
-    """An input of a few repeated values is left to the worst case (``noise._varied``): its sequential
+    """An input of a few repeated values is left to the worst case (``bounds.reduction.varied``): its sequential
     window sums round alike (a float32 global average of 1,024 such values is 100 u low on every
     output), and the statistical tier's independence does not hold. The divisor bugs are still caught
     there: the worst case is tight for a 3 x 3 window."""

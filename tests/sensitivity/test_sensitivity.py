@@ -103,7 +103,7 @@ def test_a_systematic_failure_says_so():
 
 def test_running_stats_through_float16_fail_only_the_probabilistic_bound():
     # float32, m = 16,384: every moving statistic within its worst-case bound (m u for the batch
-    # statistics), beyond the one with lambda sqrt(m) u (bnconform.noise.moving_stats)
+    # statistics), beyond the one with lambda sqrt(m) u (bnconform.bounds.moving_stats.findings)
     ok, comparisons = M.verdict("moving", M.PLANTED["running stats through float16"][1], "float32", "production")
     assert not ok
     for c in comparisons:
@@ -120,7 +120,7 @@ def test_running_stats_through_float16_fail_only_the_probabilistic_bound():
 def test_sequential_sums_of_a_constant_feature_conform(values, kind, dtype):
     """Repeated addends round alike, so their sequential sum errs like m u (2,590 u for 16,384 copies
     of 0.1 in float32), beyond Higham and Mary's lambda sqrt(m) u: the statistical tier keeps the worst
-    case's gamma_m for such a feature (``noise.distinct_enough``). This honest layer failed the moving
+    case's gamma_m for such a feature (``bounds.reduction.distinct_enough``). This honest layer failed the moving
     mean and y at production size before."""
     from bnconform import cases as C
 

@@ -5,7 +5,7 @@ Loaded by ``bnconform run`` (``-p bnconform.app.suite_plugin``), by the ``pytest
 (``pytest --pyargs bnconform.conformance``), and by the repository's root ``conftest.py``. It
 
 - adds ``--target``, ``--device``, ``--kernels`` and ``--bn-impl``;
-- loads the Hypothesis profiles (:mod:`bnconform.profiles`) and the results plugin
+- loads the Hypothesis profiles (:mod:`bnconform.hypothesis_profiles`) and the results plugin
   (:mod:`bnconform.app.results_plugin`: ``--results``, ``--known-deviations``, the ``observe``
   fixture);
 - applies the device and the kernel configuration before any framework is imported.
@@ -20,7 +20,7 @@ import os
 
 import pytest
 
-from bnconform import profiles
+from bnconform import hypothesis_profiles as profiles
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 profiles.load_default()

@@ -2,7 +2,7 @@
 
 - The helper modules beside this file (``naive``, ``tol64``, ``gen64``) are imported by plain name, under
   any pytest import mode.
-- The Hypothesis profiles ``ci``, ``dev`` and ``thorough`` are the project's (``bnconform.profiles``,
+- The Hypothesis profiles ``ci``, ``dev`` and ``thorough`` are the project's (``bnconform.hypothesis_profiles``,
   which imports nothing but Hypothesis): registered here too, so that ``--hypothesis-profile thorough``
   works on this directory alone, without the root conftest (which also loads the default profile).
 """
@@ -16,6 +16,6 @@ HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from bnconform import profiles  # noqa: E402  (after the path set-up above; the same values as the root's)
+from bnconform import hypothesis_profiles as profiles  # noqa: E402  (after the path set-up above; the same values as the root's)
 
 profiles.register()

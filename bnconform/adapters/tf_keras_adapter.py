@@ -26,23 +26,20 @@ transpose). Conv2D refuses ``strides > 1`` together with ``dilation_rate > 1``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from .base import Conventions
 from .keras_adapter import CAPABILITIES as KERAS3_CAPABILITIES
+from .keras_adapter import CONVENTIONS as KERAS3_CONVENTIONS
 from .keras_backends import runner
 from .keras_layers import CHANNELS_FIRST_PROBES, KerasLayersAdapter, exact_dtype
 
-CONVENTIONS = Conventions(
-    momentum="keras",
-    running_var="biased",
-    default_eps=1e-3,
-    default_momentum=0.99,
-    default_axis=-1,
-    momentum_none=False,
-    call_without_flag="inference",
+# Keras 3's conventions (the same momentum meaning, defaults and flagless call), with tf_keras's notes
+CONVENTIONS = dataclasses.replace(
+    KERAS3_CONVENTIONS,
     notes="moving = momentum * moving + (1 - momentum) * batch (tf_keras BatchNormalization docstring); "
     "biased batch variance on the non-fused path, but the default layer takes the fused kernel for 4-D "
     "inputs with axis 1 or 3 in float16/bfloat16/float32, whose moving variance is Bessel-corrected "

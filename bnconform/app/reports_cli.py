@@ -67,6 +67,15 @@ def _expand(paths: Sequence[str]) -> list[Path]:
     return files
 
 
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
+    """What the report and the gate both read: the results files, the runs expected among them and
+    the known deviations in force."""
+    parser.add_argument("results", nargs="+", metavar="RESULTS",
+                        help="results.json files (or directories holding one), one per run")
+    _add_expect_option(parser)
+    _add_deviation_options(parser)
+
+
 def _add_expect_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expect", metavar="NAMES", default="",
                         help="comma-separated run names that must be present (e.g. every tox environment); "
@@ -87,13 +96,10 @@ def _load(prog: str, args):
 
 
 def _add_report(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", nargs="+", metavar="RESULTS",
-                        help="results.json files (or directories holding one), one per run")
+    _add_inputs(parser)
     parser.add_argument("-o", "--output", metavar="DIR", default="report",
                         help="directory for index.html (default: report)")
     parser.add_argument("--title", default="bnconform report", help="page title")
-    _add_expect_option(parser)
-    _add_deviation_options(parser)
     parser.set_defaults(func=cmd_report, prog=parser.prog)
 
 
@@ -125,14 +131,11 @@ GATE_EPILOG = ("exit status: 0 conforms or deviates as known; 1 new failure, CIF
 
 
 def _add_gate(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", nargs="+", metavar="RESULTS",
-                        help="results.json files (or directories holding one), one per run")
+    _add_inputs(parser)
     parser.add_argument("--strict", action="store_true",
                         help="also fail on fixed, stale and unused known-deviation entries")
     parser.add_argument("--format", choices=("text", "markdown"), default="text",
                         help="text (default), or markdown: a CI job summary (append it to $GITHUB_STEP_SUMMARY)")
-    _add_expect_option(parser)
-    _add_deviation_options(parser)
     parser.set_defaults(func=cmd_gate, prog=parser.prog)
 
 

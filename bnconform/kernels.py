@@ -16,13 +16,17 @@ imported; ``torch_mkldnn``: PyTorch's in-process oneDNN switch) and what must be
 count as honoured (``bnconform.adapters.kernel_paths``): a switch that did not take effect is a skip with the
 measured reason, never a silent run of the default path under another name.
 
-This module is the one place for the names; nothing here imports a framework.
+The configurations themselves are rows of their engine's record (``bnconform.engines``, e.g.
+``torch_engine.KERNELS``): this module collects them by name and imports no framework.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from bnconform import engines
+from bnconform.engines.base import Config
+
+__all__ = ["ENV", "DEFAULT", "ALL", "Config", "CONFIGS", "ENGINES", "UsageError", "configs", "names", "get",
+           "for_engine", "check", "expand", "cpu_flags"]
 
 ENV = "BNCONFORM_KERNELS"
 DEFAULT = "default"
@@ -33,82 +37,37 @@ class UsageError(ValueError):
     """An unknown configuration name (a usage error, asked on the command line or by env)."""
 
 
-@dataclass(frozen=True)
-class Config:
-    """One named kernel configuration of one engine."""
-
-    name: str
-    engine: str  # torch or tensorflow (bnconform.adapters.registry's engine)
-    doc: str  # which CPUs take this path, and how it is selected
-    env: Mapping[str, str] = field(default_factory=dict)  # set before the framework is imported
-    torch_mkldnn: bool | None = None  # torch.backends.mkldnn.enabled, set after import (None: untouched)
-    cpu_flags: tuple[str, ...] = ()  # /proc/cpuinfo flags the CPU needs for the path to exist
-    #: where the path depends on the dtype: dtype -> alternatives (each a set of CPU flags that must all
-    #: be present) under which that dtype takes this path; a dtype not listed, or a CPU with none of
-    #: its alternatives, takes ``fallback`` instead
-    dtype_flags: Mapping[str, tuple[tuple[str, ...], ...]] | None = None
-    fallback: str | None = None
-
-    def for_dtype(self, dtype: str | None, flags: set[str]) -> str:
-        """The path a ``dtype`` computation takes under this configuration on a CPU with ``flags``."""
-        if self.dtype_flags is None or dtype is None:
-            return self.name
-        alternatives = self.dtype_flags.get(dtype)
-        if alternatives is not None and any(set(needed) <= flags for needed in alternatives):
-            return self.name
-        return str(self.fallback)
+def configs() -> tuple[Config, ...]:
+    """Every named configuration, engine by engine (``bnconform.engines``, registered ones included),
+    in the order ``--kernels all`` runs them."""
+    return tuple(config for engine in engines.all_engines() for config in engine.kernels)
 
 
-#: every named configuration, by engine, in the order ``--kernels all`` runs them
-CONFIGS: tuple[Config, ...] = (
-    Config("aten-avx512", "torch", "ATen's AVX-512 kernels (ATEN_CPU_CAPABILITY=avx512): the default on "
-           "CPUs with AVX-512 F/BW/VL/DQ", env={"ATEN_CPU_CAPABILITY": "avx512"},
-           cpu_flags=("avx512f", "avx512bw", "avx512vl", "avx512dq")),
-    Config("aten-avx2", "torch", "ATen's AVX2 kernels (ATEN_CPU_CAPABILITY=avx2): the default on AVX2 CPUs "
-           "without AVX-512", env={"ATEN_CPU_CAPABILITY": "avx2"}, cpu_flags=("avx2", "fma")),
-    Config("aten-default", "torch", "ATen's non-vectorized kernels (ATEN_CPU_CAPABILITY=default): CPUs "
-           "without AVX2 (and any build without vector kernels)", env={"ATEN_CPU_CAPABILITY": "default"}),
-    Config("torch-onednn-off", "torch", "the machine's ATen capability with PyTorch's oneDNN (mkldnn) "
-           "kernels switched off (torch.backends.mkldnn.enabled = False): builds without oneDNN",
-           torch_mkldnn=False),
-    # TensorFlow rewrites an op to oneDNN only for the dtypes oneDNN supports on the CPU
-    # (IsDataTypeSupportedByOneDNNOnThisCPU, tensorflow/core/util/util.cc, TF 2.21): float32 always;
-    # bfloat16 with AVX512F or AVX_NE_CONVERT; float16 with AVX512BW and AVX512_FP16 or AMX_FP16, or
-    # AVX_NE_CONVERT; float64 never. The others run TensorFlow's Eigen kernels, as with oneDNN off
-    # (it logs "oneDNN supports DT_BFLOAT16 only on platforms with AVX-512. Falling back to the default
-    # Eigen-based implementation"; measured on an AVX2 EPYC with ONEDNN_VERBOSE=1: float32 pooling runs
-    # oneDNN's jit:avx2 primitives, bfloat16 and float16 pooling none).
-    Config("onednn-on", "tensorflow", "TensorFlow with oneDNN's kernels (TF_ENABLE_ONEDNN_OPTS=1): the "
-           "default on x86 CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX; only for the dtypes oneDNN "
-           "supports on the CPU (float32; bfloat16 with AVX-512; float16 with AVX512_FP16), the rest run "
-           "TensorFlow's own kernels", env={"TF_ENABLE_ONEDNN_OPTS": "1"},
-           dtype_flags={"float32": ((),), "bfloat16": (("avx512f",), ("avx_ne_convert",)),
-                        "float16": (("avx512bw", "avx512_fp16"), ("avx512bw", "amx_fp16"), ("avx_ne_convert",))},
-           fallback="onednn-off"),
-    Config("onednn-off", "tensorflow", "TensorFlow's own (Eigen) kernels (TF_ENABLE_ONEDNN_OPTS=0): the "
-           "default on CPUs without those extensions (AVX2-only Intel and AMD parts)",
-           env={"TF_ENABLE_ONEDNN_OPTS": "0"}),
-)
+#: the configurations of the engines the suite ships (:func:`configs` also has those registered later)
+CONFIGS: tuple[Config, ...] = configs()
 
+#: the shipped engines that declare kernel configurations
 ENGINES = tuple(dict.fromkeys(c.engine for c in CONFIGS))
 
 
 def names() -> tuple[str, ...]:
     """Every name ``--kernels`` takes: ``default``, each configuration, ``all``."""
-    return (DEFAULT, *(c.name for c in CONFIGS), ALL)
+    return (DEFAULT, *(c.name for c in configs()), ALL)
 
 
 def get(name: str) -> Config:
     """The configuration ``name`` (``UsageError`` naming the known ones; ``default`` has no record)."""
-    for config in CONFIGS:
+    for config in configs():
         if config.name == name:
             return config
     raise UsageError(f"--kernels: unknown kernel configuration {name!r}; known: {', '.join(names())}")
 
 
 def for_engine(engine: str | None) -> tuple[Config, ...]:
-    """The configurations of ``engine`` (none for an engine that declares no switch, e.g. jax)."""
-    return tuple(c for c in CONFIGS if c.engine == engine)
+    """The configurations of ``engine`` (none for an engine that declares no switch, e.g. jax, and
+    for None: a target whose engine only its loaded adapter says; ``bnconform.engines.UnknownEngine``
+    for a name that is no engine)."""
+    return () if engine is None else engines.get(engine).kernels
 
 
 def check(name: str | None) -> str:

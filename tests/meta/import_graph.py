@@ -3,7 +3,8 @@
 Every ``import`` and ``from ... import`` statement counts, at module level or inside a function
 (a lazy import is still a dependency: it runs the moment the function does), and so does
 ``importlib.import_module("name")`` or ``__import__("name")`` with a literal name. A module belongs to a
-*component* (:func:`component_of`): the subpackages ``bnconform.reference``, ``.adapters``,
+*component* (:func:`component_of`): the subpackages ``bnconform.reference``, ``.engines`` (with
+``bnconform.kernels``, the kernel configurations its records hold), ``.adapters``,
 ``.reports``, ``.cifar``, ``.blobs``, the repository's ``benchmarks``, the ``bnconform`` core
 (cases, strategies, tolerance, comparison, checks, variants, ...) and ``app``: ``bnconform.cli``
 (with ``bnconform.__main__``) and the conformance suite ``bnconform.conformance`` with its pytest
@@ -25,6 +26,7 @@ from pathlib import Path
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("reference",),
     ("bnconform-core",),
+    ("engines",),
     ("adapters", "reports"),
     ("cifar", "benchmarks"),
     ("blobs",),
@@ -37,6 +39,8 @@ PACKAGES = ("bnconform", "benchmarks")
 SUBPACKAGES = ("reference", "adapters", "reports", "cifar", "blobs")
 #: the application on top: the command, and the conformance suite with its pytest plugin
 APP_MODULES = ("bnconform.cli", "bnconform.__main__", "bnconform.conformance")
+#: the framework engines' records, and the kernel configurations collected from them
+ENGINE_MODULES = ("bnconform.engines", "bnconform.kernels")
 
 
 def component_of(module: str) -> str | None:
@@ -48,6 +52,8 @@ def component_of(module: str) -> str | None:
         return None
     if any(module == m or module.startswith(m + ".") for m in APP_MODULES):
         return "app"
+    if any(module == m or module.startswith(m + ".") for m in ENGINE_MODULES):
+        return "engines"
     if len(parts) > 1 and parts[1] in SUBPACKAGES:
         return parts[1]
     return "bnconform-core"

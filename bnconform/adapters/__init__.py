@@ -136,13 +136,14 @@ def device_of(name: str) -> dict:
 def kernels_of(name: str) -> dict | None:
     """The CPU kernel path ``name``'s engine takes in this process (``bnconform.adapters.kernel_paths``,
     measured once per engine, importing it), as a dict; None for an engine without kernel
-    configurations (jax) or a target of no known engine."""
-    from bnconform import kernels
+    configurations (jax) or a target whose engine only its loaded adapter says (a Keras class
+    given with ``--bn-impl``); ``bnconform.engines.UnknownEngine`` for an engine without a record."""
+    from bnconform import engines
 
     from . import kernel_paths
 
     engine = get(name).engine
-    if engine not in kernels.ENGINES:
+    if engine is None or not engines.get(engine).kernels:
         return None
     return kernel_paths.resolve(engine).as_dict()
 

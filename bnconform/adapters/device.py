@@ -2,7 +2,7 @@
 
 One run, one device: ``--device`` (pytest, ``bnconform run``/``replay``) or ``BNCONFORM_DEVICE`` names
 it, ``select`` records it, and ``bnconform.adapters.load`` gives each adapter a :class:`Placement` for it,
-made by the one helper of the adapter's framework family below (torch, jax, tensorflow, keras):
+made by its engine's record (``bnconform.engines``; Keras 3 targets through ``keras.device`` on top):
 
 - ``cpu``: the host, on every framework (JAX and TensorFlow are pinned to it even where a GPU is
   installed, so a verdict never depends on what the machine happens to have).
@@ -21,14 +21,13 @@ context and ``tensor()`` moving NumPy data there; JAX: ``jax.default_device``; T
 
 from __future__ import annotations
 
-import contextlib
 import os
-from dataclasses import dataclass, field
-from typing import Callable, ContextManager
 
+from bnconform import engines
 from bnconform.devices import ENV, REQUESTS, UsageError, normalize  # noqa: F401 - re-exported
+from bnconform.engines.base import CPU, Placement  # noqa: F401 - re-exported
 
-from .base import Unavailable
+from .base import Unavailable  # noqa: F401 - what a placement raises
 
 _selected: str | None = None
 
@@ -51,115 +50,31 @@ def explicit() -> bool:
     return _selected is not None or bool(os.environ.get(ENV, "").strip())
 
 
-@dataclass(frozen=True)
-class Placement:
-    """Where an adapter runs: ``platform`` (``cpu``, ``cuda``, ``gpu``), the device's ``name`` as its
-    framework reports it, and ``enter()``, a fresh context manager that makes the framework place
-    new layers, parameters and inputs there."""
+# -- placement: the engine's, Keras 3's scope on top ----------------------------------------------
 
-    request: str
-    platform: str
-    name: str
-    enter: Callable[[], ContextManager] = field(default=contextlib.nullcontext, compare=False, repr=False)
-
-    def record(self) -> dict:
-        """The results file's ``device`` field."""
-        return {"platform": self.platform, "name": self.name}
-
-
-CPU = Placement("cpu", "cpu", "cpu")
-
-
-def _unavailable(target: str, request: str, why: str) -> Unavailable:
-    return Unavailable(f"{target}: device {request} is not available: {why}")
-
-
-# -- one helper per framework family -------------------------------------------------------------
-
-def torch_placement(target: str, request: str) -> Placement:
-    """PyTorch: ``torch.device`` as a context (factory functions and module constructors make their
-    tensors there) and the device ``bnconform.adapters.torch_adapter.tensor`` moves NumPy data to."""
-    import torch
-
-    if request == "cpu":
-        dev = torch.device("cpu")
-        return Placement(request, "cpu", "cpu", lambda: dev)
-    if not torch.cuda.is_available():
-        return _raise(_unavailable(target, request, f"torch {torch.__version__} sees no CUDA device "
-                                   f"(torch.cuda.is_available() is False; torch.version.cuda is {torch.version.cuda})"))
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS (PyTorch's reproducibility notes)
-    # some CUDA kernels (pooling backward) have no deterministic version: warn instead of raising
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    dev = torch.device("cuda", 0)
-    return Placement(request, "cuda", f"cuda:0 {torch.cuda.get_device_name(0)}", lambda: dev)
-
-
-def jax_placement(target: str, request: str) -> Placement:
-    """JAX (and Flax): ``jax.default_device`` (new arrays and ``device_put`` go there; jitted
-    functions run where their arguments are)."""
-    import jax
-
-    platform = "cpu" if request == "cpu" else "gpu"
-    try:
-        devices = jax.devices(platform)
-    except RuntimeError as e:  # "Unknown backend gpu" / "backend 'cpu' failed to initialize"
-        return _raise(_unavailable(target, request, f"jax {jax.__version__}: {e}"))
-    if not devices:
-        return _raise(_unavailable(target, request, f"jax {jax.__version__} lists no {platform} device"))
-    dev = devices[0]
-    name = "cpu" if platform == "cpu" else f"{dev.platform}:{dev.id} {getattr(dev, 'device_kind', '')}".strip()
-    return Placement(request, platform, name, lambda: jax.default_device(dev))
-
-
-def tensorflow_placement(target: str, request: str) -> Placement:
-    """TensorFlow (tf_keras): ``tf.device("/CPU:0")`` or ``tf.device("/GPU:0")``."""
-    import tensorflow as tf
-
-    if request == "cpu":
-        return Placement(request, "cpu", "cpu", lambda: tf.device("/CPU:0"))
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return _raise(_unavailable(target, request, f"tensorflow {tf.__version__} lists no GPU "
-                                   f"(built with CUDA: {tf.test.is_built_with_cuda()})"))
-    details = tf.config.experimental.get_device_details(gpus[0])
-    return Placement(request, "gpu", f"gpu:0 {details.get('device_name', '')}".strip(), lambda: tf.device("/GPU:0"))
-
-
-def keras_placement(target: str, backend: str, request: str) -> Placement:
-    """Keras 3: the backend's helper above says whether the device is there; ``keras.device``
-    places Keras's tensors (on torch it sets the device ``convert_to_tensor`` uses; on jax and
-    tensorflow it is ``jax.default_device`` / ``tf.device``)."""
-    inner = _HELPERS[backend](target, request)
+def keras_placement(target: str, engine: str, request: str) -> Placement:
+    """Keras 3 on ``engine``: the engine's placement says whether the device is there and names it;
+    ``keras.device`` (with the device name the engine's record gives for Keras) places Keras's
+    tensors (on torch it sets the device ``convert_to_tensor`` uses; on jax and tensorflow it is
+    ``jax.default_device`` / ``tf.device``)."""
+    record = engines.get(engine)
+    inner = record.placement(target, request)
+    backend, name = record.keras_backend, record.keras_devices[request]
+    if backend is None:
+        raise engines.UnknownEngine(f"{target}: Keras 3 has no backend on engine {engine}")
 
     def enter():
         from .keras_adapter import active_keras
 
-        keras = active_keras(backend)
-        if request == "cpu":
-            # Keras-on-torch compares torch.device("cpu") with the scope's name: "cpu:0" differs, so
-            # convert_to_tensor would copy every variable on each use (no gradient reaches them)
-            return keras.device("cpu" if backend == "torch" else "cpu:0")
-        return keras.device("cuda:0" if backend == "torch" else "gpu:0")
+        return active_keras(backend).device(name)
 
     return Placement(request, inner.platform, inner.name, enter)
 
 
-def _raise(e: Exception):
-    raise e
-
-
-_HELPERS = {"torch": torch_placement, "jax": jax_placement, "tensorflow": tensorflow_placement}
-
-
-def placement(target: str, family: str, request: str) -> Placement:
-    """The placement of ``target`` on ``request`` by its device family (the registry's
-    ``AdapterInfo.device_family()``: an engine, or ``keras-<engine>``); a family without a helper
-    runs on the cpu only."""
-    if family.startswith("keras-"):
-        return keras_placement(target, family.removeprefix("keras-"), request)
-    helper = _HELPERS.get(family)
-    if helper is None:
-        if request != "cpu":
-            raise Unavailable(f"{target}: device {request} is not available: no device helper for {family}")
-        return CPU
-    return helper(target, request)
+def placement(target: str, engine: str, request: str, *, keras: bool = False) -> Placement:
+    """The placement of ``target`` on ``request`` by its engine's record (``bnconform.engines``;
+    ``keras``: a Keras 3 target, placed through ``keras.device`` too). An engine without a record is
+    ``bnconform.engines.UnknownEngine`` naming it: never a silent run on the host."""
+    if keras:
+        return keras_placement(target, engine, request)
+    return engines.get(engine).placement(target, request)

@@ -1,9 +1,11 @@
 """The CPU kernel path an engine takes in this process: ``--kernels`` applied, then measured.
 
-:func:`select` applies a configuration of :mod:`bnconform.kernels` before any framework is imported
+:func:`select` applies a configuration of :mod:`bnconform.engines.kernels` before any framework is imported
 (its environment variables; the root ``conftest.py`` and ``bnconform replay`` call it first thing).
 :func:`resolve` then imports the engine, applies what is set in-process (PyTorch's oneDNN switch)
 and *measures* which path the engine took:
+
+each engine's record (``bnconform.engines``: ``measure_kernels`` and ``kernel_path``) says how:
 
 - torch: ``torch.backends.cpu.get_cpu_capability()`` (the ATen kernels: AVX512, AVX2, DEFAULT) and
   the backend ``torch._C._select_conv_backend`` picks for a float32 (8, 16, 16, 16) 3x3 convolution
@@ -31,8 +33,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bnconform import kernels
-from bnconform.kernels import cpu_flags
+from bnconform import engines
+from bnconform.engines import kernels
+from bnconform.engines.kernels import cpu_flags
 
 __all__ = ["Path", "select", "selected", "resolve", "measure", "path_name", "cpu_flags"]
 
@@ -79,32 +82,14 @@ class Path:
 
 
 def measure(engine: str | None, config: kernels.Config | None = None) -> dict[str, Any]:
-    """Import ``engine``, apply ``config``'s in-process switch, and measure its kernel state."""
-    if engine == "torch":
-        import torch
-
-        if config is not None and config.torch_mkldnn is not None:
-            torch.backends.mkldnn.enabled = config.torch_mkldnn
-        x, w = torch.zeros(8, 16, 16, 16), torch.zeros(16, 16, 3, 3)
-        backend = torch._C._select_conv_backend(x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, None)
-        return {"capability": str(torch.backends.cpu.get_cpu_capability()),
-                "conv_backend": str(backend).rsplit(".", 1)[-1]}
-    if engine == "tensorflow":
-        from tensorflow.python.util import _pywrap_util_port
-
-        return {"onednn": bool(_pywrap_util_port.IsMklEnabled())}
-    return {}
+    """Import ``engine``, apply ``config``'s in-process switch, and measure its kernel state (its
+    record's ``measure_kernels``; nothing for None)."""
+    return {} if engine is None else engines.get(engine).measure_kernels(config)
 
 
 def path_name(engine: str | None, state: dict[str, Any]) -> str | None:
     """The configuration the measured ``state`` is (None: this engine declares no configuration)."""
-    if engine == "torch":
-        if state.get("conv_backend") != "Mkldnn":
-            return "torch-onednn-off"
-        return f"aten-{str(state.get('capability', '')).lower()}"
-    if engine == "tensorflow":
-        return "onednn-on" if state.get("onednn") else "onednn-off"
-    return None
+    return None if engine is None else engines.get(engine).kernel_path(state)
 
 
 @functools.lru_cache(maxsize=None)

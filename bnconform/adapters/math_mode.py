@@ -5,6 +5,8 @@ TF32: each float32 input is rounded to 10 mantissa bits (unit roundoff 2^-11 ins
 before the products, which are then summed in float32. Whether that happens by default is each
 framework's choice:
 
+(each engine's record, :mod:`bnconform.engines`, reads and sets these):
+
 - PyTorch: ``torch.backends.cudnn.allow_tf32`` (convolutions; True by default),
   ``torch.backends.cuda.matmul.allow_tf32`` and ``torch.get_float32_matmul_precision()`` (matrix
   products; "highest" by default, i.e. no TF32);
@@ -40,7 +42,7 @@ import contextlib
 
 import numpy as np
 
-from bnconform import devices
+from bnconform import devices, engines
 
 PROBE = 1.0 + 2.0 ** -9 + 2.0 ** -12  # exact in float32; 1 + 2^-9 in 10 mantissa bits, 1 in 7
 #: mantissa bits each named format keeps of an input (float16 keeps as many as TF32, and reads "tf32")
@@ -52,9 +54,10 @@ MATMUL_SIZE = 512  # (512, 512) x (512, 512): T = 512 products an output
 
 
 def family(adapter) -> str:
-    """The framework whose settings govern the adapter: torch, jax or tensorflow, the registry's
-    ``engine`` of its target (:mod:`bnconform.adapters.registry`); for a target without one (a Keras class
-    given with ``--bn-impl``) the loaded adapter's backend, else its framework."""
+    """The engine whose settings govern the adapter (a :mod:`bnconform.engines` record's name): the
+    registry's ``engine`` of its target (:mod:`bnconform.adapters.registry`); for a target without
+    one (a Keras class given with ``--bn-impl``) the loaded adapter's backend, else its framework
+    (which :func:`settings` then names as an unknown engine, if it is none)."""
     from . import _REGISTRY
 
     info = _REGISTRY.get(adapter.name)
@@ -62,57 +65,15 @@ def family(adapter) -> str:
 
 
 def settings(name: str) -> dict:
-    """The framework's float32 math-mode settings now (``name``: torch, jax or tensorflow)."""
-    if name == "torch":
-        import torch
-
-        return {"torch.backends.cudnn.allow_tf32": bool(torch.backends.cudnn.allow_tf32),
-                "torch.backends.cuda.matmul.allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
-                "torch.get_float32_matmul_precision()": torch.get_float32_matmul_precision()}
-    if name == "jax":
-        import jax
-
-        return {"jax_default_matmul_precision": jax.config.jax_default_matmul_precision}
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        return {"tensor_float_32_execution_enabled": bool(tf.config.experimental.tensor_float_32_execution_enabled())}
-    return {}
+    """The engine's float32 math-mode settings now (its record's ``math_settings``);
+    ``bnconform.engines.UnknownEngine`` for a name without a record."""
+    return engines.get(name).math_settings()
 
 
-@contextlib.contextmanager
 def full_float32(name: str):
-    """Inside: the framework computes float32 convolutions and products in full float32; the
-    previous settings are restored on exit."""
-    if name == "torch":
-        import torch
-
-        saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
-                 torch.get_float32_matmul_precision())
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.set_float32_matmul_precision("highest")
-        try:
-            yield
-        finally:
-            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved[:2]
-            torch.set_float32_matmul_precision(saved[2])
-    elif name == "jax":
-        import jax
-
-        with jax.default_matmul_precision("highest"):
-            yield
-    elif name == "tensorflow":
-        import tensorflow as tf
-
-        saved = tf.config.experimental.tensor_float_32_execution_enabled()
-        tf.config.experimental.enable_tensor_float_32_execution(False)
-        try:
-            yield
-        finally:
-            tf.config.experimental.enable_tensor_float_32_execution(saved)
-    else:
-        yield
+    """A context inside which the engine computes float32 convolutions and products in full float32
+    (its record's ``full_float32``); the previous settings are restored on exit."""
+    return engines.get(name).full_float32()
 
 
 def kept(bits: int) -> float:
@@ -161,30 +122,11 @@ def measure(adapter) -> dict:
 
 
 def measure_matmul(engine: str, request: str) -> dict:
-    """The float32 matrix product of ``engine`` (torch, jax, tensorflow) on ``request`` (cpu, cuda):
-    what a dense layer of any framework on that engine computes (None: no such engine)."""
+    """The float32 matrix product of ``engine`` (its record's ``matmul``) on ``request`` (cpu, cuda):
+    what a dense layer of any framework on that engine computes."""
     n = MATMUL_SIZE
     a = np.full((n, n), PROBE, dtype=np.float32)
-    if engine == "torch":
-        import torch
-
-        device = torch.device("cpu") if request == "cpu" else torch.device("cuda", 0)
-        t = torch.tensor(a, device=device)
-        y = torch.matmul(t, t).cpu().numpy()
-    elif engine == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        t = jax.device_put(a, jax.devices("cpu" if request == "cpu" else "gpu")[0])
-        y = np.asarray(jnp.matmul(t, t))
-    elif engine == "tensorflow":
-        import tensorflow as tf
-
-        with tf.device("/CPU:0" if request == "cpu" else "/GPU:0"):
-            t = tf.constant(a)
-            y = tf.matmul(t, t).numpy()
-    else:
-        return {"value": None, "evidence": f"no matrix product for {engine}"}
+    y = engines.get(engine).matmul(a, request)
     return classify(y, n, f"float32 matmul ({n}, {n}) x ({n}, {n})")
 
 

@@ -11,12 +11,14 @@ other parts of the project need, so that none of them keeps a list of its own:
   because Keras fixes its backend at import, tf_keras its own). ``bnconform.app.cli`` groups by it,
   and ``tests/meta/test_registry.py`` checks that the tox environments' target lists are whole
   families of it;
-- ``engine``: the array library that computes (torch, jax or tensorflow): the device helper of
-  :mod:`bnconform.adapters.device` that places the adapter (Keras 3 through ``keras.device`` on that backend);
+- ``engine``: the array library that computes, the name of its record in :mod:`bnconform.engines`
+  (torch, jax or tensorflow; a Keras 3 target's is its backend's): placement (Keras 3 through
+  ``keras.device`` on top), math mode, determinism, threads and kernel configurations come from it;
 - ``trainer``: the kind of CIFAR-10 / two-blob trainer (``bnconform/cifar/backends/<trainer>_trainer.py``,
   ``bnconform/blobs/backends/<trainer>_trainer.py``), None where the target has none.
 
-Adding a target is one entry here (and its adapter module).
+Adding a target for an existing engine is one entry here, its adapter module and its tox
+environment's lines; a new engine adds its record (``docs/design.md``, "How to add an adapter").
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import importlib
 import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
+
+from bnconform import engines
 
 from . import contract
 from .base import Adapter, Broken, Unavailable
@@ -40,7 +44,7 @@ class AdapterInfo:
     factory: str
     requires: tuple[str, ...]  # modules that must be importable
     family: str  # the process group of `bnconform run` (and a tox environment holds whole families)
-    engine: str | None = None  # torch, jax or tensorflow; None: a Keras target whose backend the loaded adapter says
+    engine: str | None = None  # a bnconform.engines record's name; None: a Keras target whose backend the loaded adapter says
     backend: str | None = None  # the Keras backend (tensorflow for tf_keras), as the report names it
     backend_distribution: str | None = None  # e.g. "tensorflow-cpu" under Keras
     trainer: str | None = None  # the CIFAR-10 / two-blob trainer kind: keras, torch, flax; None: none
@@ -91,20 +95,27 @@ class AdapterInfo:
         adapter.device = placement
         return adapter
 
-    def device_family(self, backend: str | None = None) -> str:
-        """The device helper that places this adapter: ``engine`` (torch, jax, tensorflow), or
-        ``keras-<engine>`` for Keras 3 (``backend``: the loaded adapter's, where the entry has no
-        engine); the framework's name where neither is known (no helper: cpu only)."""
-        engine = self.engine or backend
-        if self.framework == "keras":
-            return f"keras-{engine}"
-        return engine or self.framework
+    def engine_name(self, backend: str | None = None) -> str:
+        """The name of the engine that computes this target: ``engine``, else (a Keras class given with
+        ``--bn-impl``) the loaded adapter's ``backend``; ``bnconform.engines.UnknownEngine`` if neither
+        names one."""
+        name = self.engine or backend
+        if name is None:
+            raise engines.UnknownEngine(f"target {self.name} names no engine (AdapterInfo.engine); known: "
+                                        f"{', '.join(e.name for e in engines.all_engines())}")
+        return name
+
+    def engine_record(self, backend: str | None = None) -> engines.Engine:
+        """This target's :class:`bnconform.engines.Engine` (``UnknownEngine`` naming a name without a record)."""
+        return engines.get(self.engine_name(backend))
 
     def placement(self, device: str, backend: str | None = None):
-        """This adapter's ``bnconform.adapters.device.Placement`` for ``device`` (``Unavailable`` if absent)."""
+        """This adapter's ``bnconform.adapters.device.Placement`` for ``device`` (``Unavailable`` if
+        absent): its engine's, through ``keras.device`` for a Keras 3 target."""
         from . import device as dev
 
-        return dev.placement(self.name, self.device_family(backend), dev.normalize(device))
+        return dev.placement(self.name, self.engine_name(backend), dev.normalize(device),
+                             keras=self.framework == "keras")
 
 
 def _module_spec(module: str):
@@ -118,16 +129,23 @@ def _module_spec(module: str):
 
 _PRESENT = object()
 
-#: Distributions that install an importable module under another name (or under several names).
+#: Layer APIs installed as an importable module under another name (engines: their records'
+#: ``module_distributions``).
 _MODULE_DISTRIBUTIONS = {
-    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel"),
     "tf_keras": ("tf-keras",),
 }
 
 
+def _module_distributions() -> dict[str, tuple[str, ...]]:
+    found = dict(_MODULE_DISTRIBUTIONS)
+    for engine in engines.all_engines():
+        found.update(engine.module_distributions)
+    return found
+
+
 def module_distribution(module: str) -> tuple[str, str] | None:
     """``(distribution, version)`` of an installed distribution that provides ``module``, else None."""
-    for dist in _MODULE_DISTRIBUTIONS.get(module, (module,)):
+    for dist in _module_distributions().get(module, (module,)):
         try:
             return dist, importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -136,8 +154,9 @@ def module_distribution(module: str) -> tuple[str, str] | None:
 
 
 def distribution_version(name: str) -> str | None:
-    """The installed version of the distribution ``name`` (TensorFlow under any of its names)."""
-    found = module_distribution(name) if name == "tensorflow" else None
+    """The installed version of the distribution ``name`` (an engine's under any of its names, e.g.
+    TensorFlow's ``tensorflow-cpu``)."""
+    found = module_distribution(name) if name in _module_distributions() else None
     if found is not None:
         return found[1]
     try:

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bnconform import kernels as kernel_configs
+from bnconform.engines import kernels as kernel_configs
 from bnconform.app import processes
 from bnconform.app import progress
 from bnconform.app.commandline import USAGE, dispatch, positive_int
@@ -89,7 +89,7 @@ def _pytest_command(targets, results_dir: Path, run_name: str, profile: str, ext
 
 
 def _kernel_plan(groups: dict[str, list[str]], requested: list[str] | None) -> dict[str, list[str]]:
-    """The kernel configurations each family runs (``--kernels``, ``bnconform.kernels.expand``); a
+    """The kernel configurations each family runs (``--kernels``, ``bnconform.engines.kernels.expand``); a
     configuration this machine's default already takes (measured: ``python -m bnconform.adapters.kernel_paths``
     in a clean interpreter) is dropped with a line saying so, since its run would repeat the
     default's. ``ValueError`` for an unknown name, or names that apply to no family asked for."""
@@ -570,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
                           f"cores this process may use, {_cores()} here)")
     run.add_argument("--kernels", action="append", metavar="NAME",
                      help="CPU kernel configurations to run each family under (repeatable): default (the path "
-                          "this CPU picks), a name of bnconform/kernels.py (" + ", ".join(
+                          "this CPU picks), a name of bnconform/engines/kernels.py (" + ", ".join(
                               c.name for c in kernel_configs.CONFIGS) + "), or all (default and every "
                           "configuration of each family's engine); default: $BNCONFORM_KERNELS, else default")
     run.add_argument("--cifar", metavar="PROFILE", choices=("quick", "standard", "full", "gpu"),
@@ -595,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the project's known deviations (default: ./bnconform.toml, else ./pyproject.toml's "
                           "[tool.bnconform])")
     rep.add_argument("--kernels", default=None, metavar="NAME",
-                     help="the CPU kernel configuration to replay under (bnconform/kernels.py; default: "
+                     help="the CPU kernel configuration to replay under (bnconform/engines/kernels.py; default: "
                           "$BNCONFORM_KERNELS, else default, this CPU's own path)")
     rep.set_defaults(func=cmd_replay)
     tg = sub.add_parser("targets", help="list the adapters and whether they are installed (--load: whether they load)")

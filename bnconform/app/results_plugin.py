@@ -324,7 +324,7 @@ class ResultsPlugin:
             # where it will run (the device asked for, until its adapter is placed): an entry
             # naming a device covers the tests run there only
             "device": _device(target),
-            # the CPU kernel path its engine measured (bnconform.kernels): an entry naming one
+            # the CPU kernel path its engine measured (bnconform.engines.kernels): an entry naming one
             # covers the tests run on that path only
             "kernels": self._kernels(target, None if dtype is None else str(getattr(dtype, "name", dtype))),
         }
@@ -439,7 +439,7 @@ def _device(target: str | None) -> dict[str, Any]:
 
 def _asked_kernels() -> str:
     """The kernel configuration this process was asked for (``--kernels``, ``$BNCONFORM_KERNELS``)."""
-    from bnconform import kernels
+    from bnconform.engines import kernels
 
     return os.environ.get(kernels.ENV) or kernels.DEFAULT
 

@@ -53,7 +53,7 @@ def pytest_addoption(parser):
         "--kernels",
         default=None,
         metavar="NAME",
-        help="run under this CPU kernel configuration (bnconform/kernels.py: default, aten-avx2, aten-default, "
+        help="run under this CPU kernel configuration (bnconform/engines/kernels.py: default, aten-avx2, aten-default, "
         "onednn-on, onednn-off, ...; default: $BNCONFORM_KERNELS, else default, the path this CPU picks); "
         "a configuration that does not take effect here skips its engine's tests with the measured reason",
     )
@@ -75,7 +75,7 @@ def pytest_configure(config):
         device.select(config.getoption("--device"))
     except device.UsageError as e:
         raise pytest.UsageError(str(e)) from None
-    from bnconform import kernels
+    from bnconform.engines import kernels
     from bnconform.adapters import kernel_paths
 
     try:  # before any framework is imported: the switches are read at import

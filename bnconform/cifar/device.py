@@ -74,8 +74,7 @@ def placement(target: str, device: str) -> devices.Placement:
     reason = info.missing()
     if reason:
         raise Unavailable(f"{target}: {reason}")
-    placed = devices.placement(target, info.device_family(), devices.normalize(device))
-    return placed
+    return info.placement(device)
 
 
 def platform_of(record: dict) -> str:
@@ -95,39 +94,24 @@ def label(record: dict) -> str:
 
 
 def prepare_environment(target: str, device: str, env: dict) -> dict:
-    """What must be set before the framework's import for ``device``: on an accelerator, cuBLAS's
-    deterministic workspace (PyTorch, Keras on torch) and ``TF_DETERMINISTIC_OPS`` (TensorFlow);
+    """What must be set before the framework's import for ``device``: on an accelerator, the
+    engine's ``accelerator_environment`` (``bnconform.engines``: cuBLAS's deterministic workspace for
+    PyTorch and Keras on torch, ``TF_DETERMINISTIC_OPS`` for TensorFlow);
     nothing for the CPU (the thread settings of :func:`bnconform.cifar.backends.prepare_environment` suffice)."""
     if devices.normalize(device) != "cpu":
-        env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        env.setdefault("TF_DETERMINISTIC_OPS", "1")
+        for name, value in _info(target).engine_record().accelerator_environment.items():
+            env.setdefault(name, value)
     return env
 
 
 def determinism(target: str, device: str) -> dict:
     """What was asked of the framework for repeatable runs, as the record states it: the settings
-    (environment and flags) read back at the time of the call."""
-    engine = _info(target).engine
-    out: dict = {"device": devices.normalize(device)}
-    if engine == "torch":
-        import torch
-
-        out.update(use_deterministic_algorithms=torch.are_deterministic_algorithms_enabled(),
-                   cudnn_benchmark=bool(torch.backends.cudnn.benchmark),
-                   cudnn_deterministic=bool(torch.backends.cudnn.deterministic),
-                   CUBLAS_WORKSPACE_CONFIG=os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
-    elif engine == "tensorflow":
-        # TensorFlow publishes enable_op_determinism() but not its reader (2.21)
-        from tensorflow.python.framework import config as tf_config
-
-        out.update(op_determinism=bool(tf_config.is_op_determinism_enabled()),
-                   TF_DETERMINISTIC_OPS=os.environ.get("TF_DETERMINISTIC_OPS"))
-    elif engine == "jax":
-        out.update(xla_gpu_deterministic_ops="--xla_gpu_deterministic_ops=true" in os.environ.get("XLA_FLAGS", ""))
+    (environment and flags) read back at the time of the call, by the engine's record
+    (``bnconform.engines``: ``determinism``)."""
+    engine = _info(target).engine_record()
+    out: dict = {"device": devices.normalize(device), **engine.determinism()}
     # the CPU with one thread is; a GPU where the framework's deterministic kernels were asked for
-    asked = (out.get("use_deterministic_algorithms") or out.get("op_determinism")
-             or out.get("xla_gpu_deterministic_ops"))
-    out["bitwise_repeatable"] = out["device"] == "cpu" or bool(asked)
+    out["bitwise_repeatable"] = out["device"] == "cpu" or bool(out.get(engine.deterministic_setting))
     return out
 
 

@@ -22,7 +22,8 @@ from hypothesis import assume
 from bnconform import adapters
 from bnconform.adapters import kernel_paths
 from bnconform.adapters.contract import lacks
-from bnconform import checks, compare, explanation, kernels, properties
+from bnconform import checks, compare, explanation, properties
+from bnconform.engines import kernels
 from bnconform.dtypes import DTYPES
 
 _ROW = "bnconform_property"  # the attributes :func:`conformance` puts on a test function

@@ -6,7 +6,7 @@ that file's header for the format. Each entry names the tests it may apply to (`
 patterns, ``versions`` a bounded PEP 440 specifier; ``property``, ``op`` and ``kind`` must each match
 a row of the property table, ``bnconform.properties``; ``device`` is ``cpu`` or ``cuda``/``gpu``,
 the device the record ran on, as ``--device`` names it: ``bnconform.devices``; ``kernels`` a kernel
-configuration of ``bnconform.kernels``, the CPU kernel path the record measured) and, with ``model``
+configuration of ``bnconform.engines.kernels``, the CPU kernel path the record measured) and, with ``model``
 and ``params``, *what the framework computes instead*: a variant of the reference or of the
 tolerance model (``bnconform.variants``).
 
@@ -97,7 +97,7 @@ class Deviation:
     mode: str = "*"
     dtype: str = "*"
     device: str = "*"  # "*", "cpu" or "cuda" (the accelerator; "gpu" is read as "cuda")
-    kernels: str = "*"  # "*" or a kernel configuration of bnconform.kernels (the path the record measured)
+    kernels: str = "*"  # "*" or a kernel configuration of bnconform.engines.kernels (the path the record measured)
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     line: int | None = None
     origin: str = "shipped"  # "shipped", or PATH:LINE of a project's own entry (bnconform.reports.known)
@@ -291,7 +291,7 @@ def _entry(raw: Mapping[str, Any], index: int, line: int | None, path) -> Deviat
                  "as --device names them")
     kernels = raw.get("kernels", "*")
     if kernels != "*":
-        from bnconform import kernels as kernel_configs
+        from bnconform.engines import kernels as kernel_configs
 
         try:
             kernel_configs.get(kernels)

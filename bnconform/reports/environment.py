@@ -23,23 +23,36 @@ import re
 import sys
 from typing import Any
 
-from bnconform import kernels
+from bnconform import engines
+from bnconform.engines import kernels
 
-__all__ = ["FRAMEWORK_DISTRIBUTIONS", "KERNEL_SETTINGS", "collect_environment", "cpu_flags", "installed_distributions",
-           "kernel_settings"]
+__all__ = ["FRAMEWORK_DISTRIBUTIONS", "KERNEL_SETTINGS", "collect_environment", "cpu_flags", "framework_distributions",
+           "installed_distributions", "kernel_setting_names", "kernel_settings"]
 
-#: Distributions whose versions the report shows side by side (when installed).
-FRAMEWORK_DISTRIBUTIONS = (
-    "torch", "tensorflow", "tensorflow-cpu", "keras", "tf-keras", "jax", "jaxlib", "flax",
-    "numpy", "ml-dtypes", "hypothesis",
-)
+#: The layer APIs' distributions (the engines' come from their records, ``bnconform.engines``) and
+#: the numerics the suite itself runs on.
+LAYER_DISTRIBUTIONS = ("keras", "tf-keras", "flax")
+BASE_DISTRIBUTIONS = ("numpy", "ml-dtypes", "hypothesis")
 
-#: Environment variables that decide which kernels the frameworks take (None in the file: unset, so
-#: the framework's default, e.g. oneDNN on for TensorFlow on x86-64 Linux).
-KERNEL_SETTINGS = (
-    "TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY",
-    "XLA_FLAGS", "TF_XLA_FLAGS", "OMP_NUM_THREADS",
-)
+
+def framework_distributions() -> tuple[str, ...]:
+    """Distributions whose versions the report shows side by side (when installed): every engine's
+    (registered ones included), the layer APIs', the base numerics'."""
+    named = [d for engine in engines.all_engines() for d in engine.distributions]
+    return tuple(dict.fromkeys([*named, *LAYER_DISTRIBUTIONS, *BASE_DISTRIBUTIONS]))
+
+
+def kernel_setting_names() -> tuple[str, ...]:
+    """Environment variables that decide which kernels the frameworks take (None in the file: unset,
+    so the framework's default, e.g. oneDNN on for TensorFlow on x86-64 Linux): every engine's
+    ``kernel_settings``, and the OpenMP thread count."""
+    named = [v for engine in engines.all_engines() for v in engine.kernel_settings]
+    return tuple(dict.fromkeys([*named, "OMP_NUM_THREADS"]))
+
+
+#: the shipped engines' lists (the functions also see engines registered later)
+FRAMEWORK_DISTRIBUTIONS = framework_distributions()
+KERNEL_SETTINGS = kernel_setting_names()
 
 #: CPU flags (``/proc/cpuinfo``) that select vector kernels: SIMD widths, FMA, half-precision and
 #: bfloat16 arithmetic, AMX tiles (x86); NEON, SVE and their half/bf16 extensions (Arm).
@@ -74,7 +87,7 @@ def collect_environment() -> dict[str, Any]:
         "gpu": _gpu_models(),
         "cpu_flags": cpu_flags(),
         "kernel_settings": kernel_settings(),
-        "frameworks": {name: installed[name] for name in FRAMEWORK_DISTRIBUTIONS if name in installed},
+        "frameworks": {name: installed[name] for name in framework_distributions() if name in installed},
         "pip_freeze": [f"{name}=={version}" for name, version in installed.items()],
     }
 
@@ -99,9 +112,9 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str] | None:
 
 
 def kernel_settings(environ=None) -> dict[str, str | None]:
-    """``{name: value}`` of :data:`KERNEL_SETTINGS` (None: unset)."""
+    """``{name: value}`` of :func:`kernel_setting_names` (None: unset)."""
     environ = os.environ if environ is None else environ
-    return {name: environ.get(name) for name in KERNEL_SETTINGS}
+    return {name: environ.get(name) for name in kernel_setting_names()}
 
 
 def _gpu_models() -> list[str] | None:

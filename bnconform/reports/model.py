@@ -83,7 +83,7 @@ class Row:
     #: where it ran: ``bnconform.reports.schema.device_label`` (``cpu``, ``cuda (cuda:0 NVIDIA H200)``); one
     #: version on two devices is two rows, so a GPU-only failure shows as the GPU's
     device: str = field(default="cpu", compare=True)
-    #: the CPU kernel paths its records measured (``bnconform.kernels``), e.g. ``onednn-off, onednn-on``
+    #: the CPU kernel paths its records measured (``bnconform.engines.kernels``), e.g. ``onednn-off, onednn-on``
     #: for TensorFlow with oneDNN on a CPU that serves bfloat16 on Eigen; None: none recorded
     kernels: str | None = field(default=None, compare=False)
 

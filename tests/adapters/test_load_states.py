@@ -16,8 +16,10 @@ import sys
 
 import pytest
 
-from bnconform import adapters
+from bnconform import adapters, engines
 from bnconform.adapters import AdapterInfo
+
+from . import toy_engine
 
 
 @pytest.fixture
@@ -26,6 +28,8 @@ def registry(monkeypatch, tmp_path):
     dropped from ``sys.modules`` afterwards."""
     monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
     monkeypatch.setattr(adapters, "_LOADED", {})
+    monkeypatch.setattr(engines, "_ENGINES", dict(engines._ENGINES))
+    engines.register(toy_engine.ENGINE)
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     before = set(sys.modules)
@@ -37,7 +41,7 @@ def registry(monkeypatch, tmp_path):
 
 def _add(name: str, module: str, requires: tuple[str, ...], factory: str = "load") -> AdapterInfo:
     info = AdapterInfo(name=name, framework=requires[0], module=module, factory=factory, requires=requires,
-                       family=name)
+                       family=name, engine=toy_engine.NAME)  # placed on the host by the toy engine
     adapters.register(info)
     return info
 

@@ -108,8 +108,14 @@ def test_the_other_engines_matrix_products_read_float32_on_the_cpu(engine):
     assert math_mode.measure_matmul(engine, "cpu")["value"] == "float32"
 
 
-def test_an_engine_without_a_matrix_product_says_so():
-    assert math_mode.measure_matmul("numpy", "cpu") == {"value": None, "evidence": "no matrix product for numpy"}
+def test_an_engine_without_a_record_is_an_error_naming_it():
+    """Not a silent "nothing to set": an engine the suite has no record of cannot be probed."""
+    from bnconform.engines import UnknownEngine
+
+    for call in (lambda: math_mode.measure_matmul("nope", "cpu"), lambda: math_mode.settings("nope"),
+                 lambda: math_mode.full_float32("nope")):
+        with pytest.raises(UnknownEngine, match="unknown engine 'nope'; known: torch, tensorflow, jax"):
+            call()
 
 
 def test_the_probe_counts_the_terms_of_a_same_convolution():

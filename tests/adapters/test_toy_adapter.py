@@ -1,5 +1,7 @@
-"""A new adapter is one file and one registry line: the toy adapter (``toy_adapter.py``, NumPy in
-float32) is registered here with that line, loaded like any target, and checked by the conformance
+"""A new adapter is one file and one registry line, a new engine one more file: the toy adapter
+(``toy_adapter.py``, NumPy in float32) on the toy engine (``toy_engine.py``, NumPy as an engine) is
+registered here with that line and that record, placed, probed for its math mode, recorded by the
+environment report and grouped by ``bnconform run`` like any target, loaded like any target, and checked by the conformance
 checks (``bnconform.checks``) on the cases the strategies draw from its capabilities, under the ``ci``
 profile. It passes every property it offers; with a planted bug (its variance or its convolution
 swapped for a wrong one) the property that covers it fails. The contract's refusals (an op listed
@@ -17,12 +19,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from bnconform import adapters
+from bnconform import adapters, engines
 from bnconform import reference as R
 from bnconform.adapters import AdapterInfo, ContractError, contract, fingerprint
 from bnconform import checks, strategies
 
-from . import toy_adapter
+from . import toy_adapter, toy_engine
 
 CI = settings.get_profile("ci")
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +45,15 @@ PROPERTIES = [
 
 
 @pytest.fixture
-def toy(monkeypatch):
+def toy_engine_registered(monkeypatch):
+    """The toy engine (``toy_engine.py``) registered in a private copy of the engines' registry."""
+    monkeypatch.setattr(engines, "_ENGINES", dict(engines._ENGINES))
+    engines.register(toy_engine.ENGINE)
+    return toy_engine.ENGINE
+
+
+@pytest.fixture
+def toy(monkeypatch, toy_engine_registered):
     """The toy registered with its one line in a private registry, and loaded as a target is."""
     monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
     monkeypatch.setattr(adapters, "_LOADED", {})
@@ -122,7 +132,7 @@ def test_an_op_listed_without_its_method_fails_when_built():
         NoConv()
 
 
-def test_an_op_listed_without_its_method_fails_at_registration(monkeypatch):
+def test_an_op_listed_without_its_method_fails_at_registration(monkeypatch, toy_engine_registered):
     """An object that is not an ``Adapter`` subclass is checked by ``register`` and by ``load``."""
     monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
     monkeypatch.setattr(adapters, "_LOADED", {})
@@ -134,11 +144,12 @@ def test_an_op_listed_without_its_method_fails_at_registration(monkeypatch):
             raise AssertionError("not called")
 
     with pytest.raises(ContractError, match="conv2d needs conv2d\\(\\); pool2d needs pool2d\\(\\)"):
-        adapters.register(AdapterInfo(name="bare", framework="numpy", module="-", factory="-", requires=("numpy",), family="bare"), Bare())
+        adapters.register(AdapterInfo(name="bare", framework="numpy", module="-", factory="-", requires=("numpy",),
+                                      family="bare", engine=toy_engine.NAME), Bare())
     assert "bare" not in [info.name for info in adapters.discover()]
     monkeypatch.setattr(toy_adapter, "load_bare", Bare, raising=False)
     adapters.register(AdapterInfo(name="bare", framework="numpy", module="tests.adapters.toy_adapter", factory="load_bare",
-                                  requires=("numpy",), family="bare"))
+                                  requires=("numpy",), family="bare", engine=toy_engine.NAME))
     with pytest.raises(adapters.Broken, match="fails to build its adapter: ContractError: adapter 'bare'"):
         adapters.load("bare")
 
@@ -164,3 +175,58 @@ def test_the_conformance_suite_runs_it_as_a_target():
     for reason in ("toy does not implement bn_sequence (bnconform.adapters.contract)", "toy offers no gradients",
                    "toy does not offer lp pooling"):
         assert reason in out, out
+
+
+# -- the toy engine: what the engine record alone makes work -----------------------------------------
+
+def test_the_toy_is_placed_by_its_engine(toy):
+    assert toy.device_record() == {"platform": "cpu", "name": f"cpu (numpy {np.__version__})"}
+    with pytest.raises(adapters.Unavailable, match="toy: device cuda is not available: numpy .* has no accelerator"):
+        adapters.load("toy", "cuda")
+
+
+def test_the_math_mode_of_the_toy_is_read_and_measured_through_its_engine(toy):
+    from bnconform.adapters import math_mode
+
+    found = math_mode.probe(toy)
+    assert found["settings"] == {"numpy.float32_matmul": "float32"}
+    # NumPy in float32 keeps every mantissa bit of the probe's inputs, by default and in full float32
+    for mode in ("default", "full_float32"):
+        assert found[mode]["value"] == "float32", found[mode]
+        assert found["matmul"][mode]["value"] == "float32", found["matmul"][mode]
+
+
+def test_the_environment_report_records_the_toy_engines_kernel_switch(toy, monkeypatch):
+    from bnconform.reports import environment
+
+    monkeypatch.setenv(toy_engine.SWITCH, "plain")
+    env = environment.collect_environment()
+    assert env["kernel_settings"][toy_engine.SWITCH] == "plain"
+    assert env["frameworks"]["numpy"] == np.__version__
+
+
+def test_the_toy_engines_kernel_path_is_measured_and_named(toy):
+    from bnconform.engines import kernels
+
+    assert [c.name for c in kernels.for_engine(toy_engine.NAME)] == ["numpy-plain"]
+    assert "numpy-plain" in kernels.names()
+    path = adapters.kernels_of("toy")
+    assert (path["engine"], path["name"], path["honoured"]) == (toy_engine.NAME, "numpy-plain", True)
+
+
+def test_bnconform_run_groups_the_toy_as_a_family_of_its_own(toy):
+    from bnconform.app.cli import _groups, _kernel_plan
+
+    groups = _groups(["torch", "toy"])
+    assert groups["toy"] == ["toy"] and "toy" not in groups["torch"]
+    assert _kernel_plan({"toy": ["toy"]}, None) == {"toy": ["default"]}
+
+
+def test_an_engine_that_is_not_registered_is_an_error_naming_it(monkeypatch):
+    monkeypatch.setattr(adapters, "_REGISTRY", dict(adapters._REGISTRY))
+    monkeypatch.setattr(adapters, "_LOADED", {})
+    monkeypatch.setattr(engines, "_ENGINES", dict(engines._ENGINES))
+    engines.unregister(toy_engine.NAME)  # whatever an earlier plugin registered
+    adapters.register(toy_adapter.INFO)
+    with pytest.raises(engines.UnknownEngine, match="unknown engine 'numpy'"):
+        adapters.load("toy")

@@ -3,9 +3,9 @@
 It keeps the contract (``bnconform.adapters.contract``): the three ops on typed inputs, its capabilities
 declared positively, and nothing optional (no ``bn_sequence``, ``bn_default`` or ``bare_call``: the
 call-sequence property, the fingerprint's default-layer probes and the benchmark's bare timing skip it
-with the reason). Registering it is one line (:data:`INFO`, registered by :func:`pytest_configure` when
-a pytest run loads this module as a plugin: ``pytest bnconform/conformance -p tests.adapters.toy_adapter
---target toy``).
+with the reason). It computes on the toy engine (``toy_engine.py``: NumPy as an engine). Registering
+it is one line (:data:`INFO`, registered with its engine by :func:`pytest_configure` when a pytest run
+loads this module as a plugin: ``pytest bnconform/conformance -p tests.adapters.toy_adapter --target toy``).
 
 Batch norm is written out in float32 (Ioffe and Szegedy 2015, Algorithm 1: two-pass batch variance,
 Keras's momentum meaning, the biased variance in the moving average); convolution and pooling are the
@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnconform import adapters
+from bnconform import adapters, engines
 from bnconform import reference as R
 from bnconform.adapters.base import Adapter, BNRun, Capabilities, Conventions
 from bnconform.adapters.steps import batches, run_steps
 
+from . import toy_engine
+
 INFO = adapters.AdapterInfo(name="toy", framework="numpy", module=__name__, factory="load", requires=("numpy",),
-                            family="toy")  # the registry line
+                            family="toy", engine=toy_engine.NAME)  # the registry line
 
 CAPABILITIES = Capabilities(
     ops=("batch_norm", "conv2d", "pool2d"),
@@ -126,4 +128,5 @@ def load() -> ToyAdapter:
 
 
 def pytest_configure(config):
+    engines.register(toy_engine.ENGINE)  # its engine (toy_engine.py), then its registry line
     adapters.register(INFO)

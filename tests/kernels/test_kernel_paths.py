@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bnconform.adapters import kernel_paths
-from bnconform import kernels
+from bnconform.engines import kernels
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAGS = kernel_paths.cpu_flags() or set()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 
+from bnconform import engines
 from bnconform.adapters.registry import TARGETS as REGISTRY
 
 #: target: (trainer module, framework, Keras backend or None), in registry order
@@ -47,11 +48,8 @@ def prepare_environment(target: str, threads: int | None = None, env=None) -> di
     env["BNCONFORM_THREADS"] = str(threads)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[name] = str(threads)
-    xla = env.get("XLA_FLAGS", "")
-    if "intra_op_parallelism_threads" not in xla:
-        multi = "true" if threads > 1 else "false"
-        env["XLA_FLAGS"] = (f"{xla} --xla_cpu_multi_thread_eigen={multi} "
-                            f"intra_op_parallelism_threads={threads}").strip()
+    for engine in engines.all_engines():  # each engine's own thread settings (XLA's for jax)
+        env.update(engine.thread_environment(threads, env))
     backend = TARGETS[target][2]
     if backend:
         env["KERAS_BACKEND"] = backend

@@ -2,8 +2,8 @@
 
 ``--device`` (else ``$BNCONFORM_DEVICE``, else ``cpu``) is normalized by
 :func:`bnconform.adapters.device.normalize` (``gpu`` is ``cuda``: the framework's accelerator) and each run's
-worker asks :func:`bnconform.adapters.device.placement` for its target's placement, by the target's device
-family in the registry (``torch``, ``jax``, ``keras-<backend>``): the same
+worker asks :func:`bnconform.adapters.device.placement` for its target's placement, by the target's
+engine record (``bnconform.engines``; a Keras target through ``keras.device`` on its backend): the same
 :class:`bnconform.adapters.device.Placement` the adapters use. The trainer enters ``placement.enter()``
 around every call into its framework (building the model and optimizer, each training step, each
 forward pass), so the model, its optimizer state and every batch live on the device; only losses,
@@ -68,8 +68,8 @@ def _info(target: str):
 
 
 def placement(target: str, device: str) -> devices.Placement:
-    """``target``'s placement on ``device`` (:func:`bnconform.adapters.device.placement` by the registry's
-    device family); ``Unavailable`` when the framework is not installed or does not see it."""
+    """``target``'s placement on ``device`` (:func:`bnconform.adapters.device.placement` by its engine
+    record); ``Unavailable`` when the framework is not installed or does not see it."""
     info = _info(target)
     reason = info.missing()
     if reason:

@@ -8,7 +8,7 @@ A check has two halves, kept apart so that the same outputs can be judged twice:
 - :func:`judge` computes what the reference expects and the tolerance model allows, and returns
   one ``Comparison`` per output.
 
-A known deviation's variant (``bnconform.variants``) re-judges the *same* example -- other math, or
+A known deviation's model (``bnconform.models``) re-judges the *same* example -- other math, or
 the tolerance model with other numerics -- without calling the framework again.
 
 Each ``check_*`` function (``judge(run(...))``) takes an adapter and a case, and returns the list
@@ -177,7 +177,7 @@ def judge_bn_moving_stats(ex: Example, *, numerics=None) -> list[Comparison]:
     case, inputs, unbiased = ex.case, ex.inputs, ex.convention == "torch"
     states = reference_moving_stats(case, inputs, ex.convention)
     mean, var = judge_moving_stats_against(ex, states, unbiased=unbiased, numerics=numerics)
-    if numerics is None:  # the statistical tier belongs to the default model only (not the variants' states)
+    if numerics is None:  # the statistical tier belongs to the default model only (not the models' states)
         found_mean, found_var = moving_stats.findings(
             ex.outputs["moving_mean"], ex.outputs["moving_var"], inputs.xs, inputs.moving_mean, inputs.moving_var,
             states, axis=case.axis, dtype=case.dtype,
@@ -246,7 +246,7 @@ def judge_bn_call_sequence(ex: Example, *, numerics=None, moving_states=None, un
 
     ``numerics`` evaluates the tolerance model with other numerics, ``moving_states(case, inputs,
     convention)`` replaces the reference's moving statistics after the training calls in
-    ``inputs.xs`` and ``unbiased`` the variance scale of their bound (the known deviations' variants).
+    ``inputs.xs`` and ``unbiased`` the variance scale of their bound (the known deviations' models).
     """
     case, inputs, convention = ex.case, ex.inputs, ex.convention
     calls, flagless = ex.extra["calls"], ex.extra["flagless"]
@@ -396,7 +396,7 @@ def _run_conventions(prop, adapter, case, mode):
 class Check:
     """A property's two halves (see the module docstring); ``bnconform.properties`` names which
     property uses which. ``name`` is what a known deviation's model declares it judges
-    (``bnconform.variants``): a check fixes the outputs judged, whatever the property drawing its cases."""
+    (``bnconform.models``): a check fixes the outputs judged, whatever the property drawing its cases."""
 
     name: str
     run: Any  # (prop, adapter, case, mode) -> Example

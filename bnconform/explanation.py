@@ -1,7 +1,7 @@
 """Whether a known deviation explains a failing example: the one decision, for pytest and replay.
 
 A failing example (some output outside the reference's tolerance) is *explained* by an entry when
-the entry's model (:mod:`bnconform.variants`), judging the same actual outputs, finds every output
+the entry's model (:mod:`bnconform.models`), judging the same actual outputs, finds every output
 within its own tolerance: the framework computes what the model says, not something else. The
 entries tried are the candidates of the test (those whose identity and version range cover it, in
 file order, chosen by the caller: ``bnconform.reports.deviations.candidates``); the first that
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Protocol
 
-from . import variants
+from . import models
 from .checks import Example
 from .compare import Comparison, worst
 
@@ -70,8 +70,8 @@ def decide(example: Example, entries: Iterable[Entry]) -> Decision:
     attempts = []
     for entry in entries:
         try:
-            against = variants.judge(entry.model, entry.params, example)
-        except ValueError as exc:  # NotModelled, or a bound the variant cannot give for this case
+            against = models.judge(entry.model, entry.params, example)
+        except ValueError as exc:  # NotModelled, or a bound the model cannot give for this case
             attempts.append(Attempt(entry, unjudged=str(exc)))
             continue
         attempts.append(Attempt(entry, against=worst(against)))

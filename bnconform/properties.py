@@ -10,7 +10,7 @@ beyond the op.
 Everything else is driven from here: the conformance tests' markers and parametrization
 (``bnconform/conformance``), ``checks.run``/``checks.judge`` (and so ``bnconform replay``), the
 benchmark (``benchmarks/per_example.py``), the known-deviations loader's check that an entry's
-``property`` names a row (``bnconform/reports/deviations.py``) and the variants' lists of what they judge.
+``property`` names a row (``bnconform/reports/deviations.py``) and the models' lists of what they judge.
 ``tests/properties/test_table.py`` checks that every row is collected.
 
 Every row with a strategy is run by one generic test (OpInfo's pattern:

@@ -3,7 +3,7 @@ from the float64 reference, element by element (``|actual - expected| <= tol``).
 
 The model lives in ``bnconform.bounds`` (one module per op, each with both tiers; docs/tolerances.md
 derives it); this module is the worst-case tier's public face, with the names the known deviations'
-variants (``bnconform.variants``) and ``checks.judge`` use. ``numerics`` (:class:`Numerics`)
+models (``bnconform.models``) and ``checks.judge`` use. ``numerics`` (:class:`Numerics`)
 evaluates a bound with other numerics than the model's default -- another unit roundoff (a float64
 layer that computes in float32, a reduction accumulated in the half dtype) or the one-pass variance;
 ``numerics=None`` is the default model, which the conformance properties use.

@@ -230,7 +230,7 @@ def _declared(adapter: Adapter) -> dict:
 def conventions_example(fp: dict):
     """The fingerprint as a ``conventions`` example for ``bnconform.checks.judge``: the probes'
     readings (NaN where a probe found nothing) and, in ``extra``, the declared conventions. A
-    known deviation's variant re-judges it like any other example."""
+    known deviation's model re-judges it like any other example."""
     from bnconform.checks import Example
 
     probes = fp["probes"]

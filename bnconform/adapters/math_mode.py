@@ -33,7 +33,7 @@ named; the nearest two formats lie 2^-11 apart. A probe reads ``"float32"``, ``"
 :func:`full_float32` is the context in which the framework must compute in full float32 (PyTorch's
 ``allow_tf32 = False`` and "highest"; JAX's ``default_matmul_precision("highest")``; TensorFlow's
 TF32 execution disabled): the suite checks the default, which users get, and full float32, which
-must conform. A reduced-precision default is a deviation, modelled by the ``tf32_inputs`` variant.
+must conform. A reduced-precision default is a deviation, modelled by the ``tf32_inputs`` model.
 """
 
 from __future__ import annotations

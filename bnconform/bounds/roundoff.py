@@ -59,7 +59,7 @@ VARIANCE_ALGORITHMS = ("two-pass", "one-pass")
 
 
 class Numerics(NamedTuple):
-    """Other numerics to evaluate the worst-case tier with (the known deviations' tolerance variants).
+    """Other numerics to evaluate the worst-case tier with (the known deviations' tolerance models).
 
     ``roundoff`` replaces ``roundoff(dtype)`` (e.g. ``roundoff("float32")`` for a float64 layer
     that computes in float32); ``variance`` "one-pass" bounds the batch variance as computed by

@@ -2,7 +2,7 @@
 
 The default conv2d property (``test_properties.py``) judges what users get, whatever the framework's
 default math mode on the device (TF32 on a GPU is then a deviation, modelled by the ``tf32_inputs``
-variant). Here: in full float32 (PyTorch's ``allow_tf32 = False``, JAX's ``HIGHEST``, TensorFlow's
+model). Here: in full float32 (PyTorch's ``allow_tf32 = False``, JAX's ``HIGHEST``, TensorFlow's
 TF32 execution disabled) the probe convolution must read float32, and every drawn float32
 convolution must conform to the reference. Its records are the conv2d property's (the same cell of
 the report, the same known deviations: a framework's other bugs, such as Keras's bias on the wrong

@@ -7,11 +7,11 @@ patterns, ``versions`` a bounded PEP 440 specifier; ``property``, ``op`` and ``k
 a row of the property table, ``bnconform.properties``; ``device`` is ``cpu`` or ``cuda``/``gpu``,
 the device the record ran on, as ``--device`` names it: ``bnconform.devices``; ``kernels`` a kernel
 configuration of ``bnconform.engines.kernels``, the CPU kernel path the record measured) and, with ``model``
-and ``params``, *what the framework computes instead*: a variant of the reference or of the
-tolerance model (``bnconform.variants``).
+and ``params``, *what the framework computes instead*: a model (``bnconform.models``) that replaces
+the reference's math or the tolerance model's numerics.
 
 A failing example is explained by an entry only when the framework's outputs agree with that
-variant within the variant's own tolerance (``bnconform/conformance/conftest.py``, ``run_example``);
+model within the model's own tolerance (``bnconform.explanation.decide``);
 the record then counts it in ``explained`` (``{entry id: examples}``) and the property goes on
 checking. A record's verdict is ``fail`` if any example failed unexplained, else
 ``known-deviation`` if any example was explained, else ``pass``.
@@ -347,16 +347,16 @@ def _check_table(raw: Mapping[str, Any], fail) -> None:
 
 
 def _check_model(model: str, params: dict, prop: str, fail) -> None:
-    from bnconform import variants
+    from bnconform import models
 
     try:
-        variant = variants.get(model)
-        variants.check_params(model, params)
+        found = models.get(model)
+        models.check_params(model, params)
     except ValueError as exc:
         fail(str(exc))
-    judged = variants.properties_judged(model)
+    judged = models.properties_judged(model)
     if not any(fnmatch.fnmatchcase(p, prop) for p in judged):
-        fail(f"model {model!r} judges the check(s) {', '.join(c.name for c in variant.CHECKS)} of the properties "
+        fail(f"model {model!r} judges the check(s) {', '.join(c.name for c in found.CHECKS)} of the properties "
              f"{', '.join(judged)}; property {prop!r} matches none of them")
 
 

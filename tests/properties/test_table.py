@@ -1,6 +1,6 @@
 """The property table (``bnconform.properties``) is what runs: every row is collected by
 ``bnconform/conformance`` with its op, kinds, modes and dtypes, every collected conformance test names a
-row, and every name written elsewhere (known deviations, variants) is a row's."""
+row, and every name written elsewhere (known deviations, models) is a row's."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bnconform import properties, variants
+from bnconform import models, properties
 from bnconform.reports.deviations import load_deviations
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,9 +82,9 @@ def test_every_known_deviation_and_variant_names_rows():
         assert rows, entry.label
         if entry.kind != "*":
             assert any(fnmatch.fnmatchcase(k, entry.kind) for r in rows for k in r.kinds), entry.label
-    for name, variant in variants.REGISTRY.items():
+    for name, model in models.REGISTRY.items():
         # every check a model judges is the check of some row (a model of nothing would explain nothing)
-        for check in variant.CHECKS:
+        for check in model.CHECKS:
             assert any(row.check is check for row in properties.TABLE), (name, check.name)
 
 

@@ -1,5 +1,5 @@
 """bias_along_last_axis: a channels_first convolution whose bias is added along the last axis (W)
-whenever the output width equals the number of filters (a reference variant).
+whenever the output width equals the number of filters (a reference model).
 
 Mechanism: Keras's ``Conv2D`` adds ``ops.reshape(bias, (1, C_out, 1, 1))`` to a channels_first
 output. On the tensorflow backend ``keras.ops.add`` (``keras/src/backend/tensorflow/numpy.py``,
@@ -30,7 +30,7 @@ from .. import checks, tolerance
 from ..compare import compare
 
 NAME = "bias_along_last_axis"
-KIND = "reference"
+REPLACES = "reference"
 CHECKS = (checks.CONV2D,)
 PARAMS: dict = {}
 

@@ -1,4 +1,4 @@
-"""unbiased_moving_variance: the moving variance fed the unbiased batch variance (a reference variant).
+"""unbiased_moving_variance: the moving variance fed the unbiased batch variance (a reference model).
 
 Mechanism: tf_keras's BatchNormalization takes TensorFlow's fused kernel for 4-D inputs with axis 1
 or 3 in float16/bfloat16/float32 (the default ``fused=None``). ``tf.compat.v1.nn.fused_batch_norm``
@@ -20,7 +20,7 @@ from bnconform import reference as R
 from .. import checks
 
 NAME = "unbiased_moving_variance"
-KIND = "reference"
+REPLACES = "reference"
 CHECKS = (checks.BN_MOVING_STATS, checks.BN_CALL_SEQUENCE)
 PARAMS: dict = {}
 

@@ -1,4 +1,4 @@
-"""same_padding_replicated_edges: 'same' average pooling over an edge-replicated input (a reference variant).
+"""same_padding_replicated_edges: 'same' average pooling over an edge-replicated input (a reference model).
 
 Mechanism: Keras's torch backend (``keras/src/backend/torch/nn.py``, ``average_pool`` and
 ``_apply_same_padding``) computes TensorFlow's 'same' padding per spatial axis (total
@@ -23,7 +23,7 @@ from ..compare import compare
 from . import NotModelled
 
 NAME = "same_padding_replicated_edges"
-KIND = "reference"
+REPLACES = "reference"
 CHECKS = (checks.POOL2D,)
 PARAMS: dict = {}
 

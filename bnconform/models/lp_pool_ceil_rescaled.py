@@ -1,4 +1,4 @@
-"""lp_pool_ceil_rescaled: Lp pooling whose ceil-mode border windows are scaled up (a reference variant).
+"""lp_pool_ceil_rescaled: Lp pooling whose ceil-mode border windows are scaled up (a reference model).
 
 Mechanism: ``torch.nn.functional.lp_pool2d`` is ``avg_pool2d(x^p) * (kh * kw)`` followed by the p-th
 root (torch/nn/functional.py). In ``ceil_mode`` a border window overhangs the input, and avg_pool2d
@@ -6,7 +6,7 @@ divides it by the number of positions it covers, not by kh * kw; multiplying bac
 that window's sum by kh * kw / covered: y = (kh * kw / covered * sum |x|^p)^(1/p) (e.g. sqrt(3/2)
 for p = 2 and a 3x1 window covering 2). Full windows are unchanged.
 
-Tolerance: the standard Lp-pooling bound (``tolerance.pool2d``) on the variant's output; the extra
+Tolerance: the standard Lp-pooling bound (``tolerance.pool2d``) on the model's output; the extra
 division and product are two more roundings within its 4 u.
 """
 
@@ -21,7 +21,7 @@ from ..compare import compare
 from . import NotModelled
 
 NAME = "lp_pool_ceil_rescaled"
-KIND = "reference"
+REPLACES = "reference"
 CHECKS = (checks.POOL2D,)
 PARAMS: dict = {}
 

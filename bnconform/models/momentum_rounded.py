@@ -1,4 +1,4 @@
-"""momentum_rounded: the moving average's weights rounded to a lower precision (a reference variant).
+"""momentum_rounded: the moving average's weights rounded to a lower precision (a reference model).
 
 Mechanism: tf_keras's non-fused update (``_assign_moving_average`` in
 ``tf_keras/src/layers/normalization/batch_normalization.py``) computes
@@ -7,7 +7,7 @@ variable's dtype, so a float64 layer's moving statistics use 1 - momentum rounde
 
     new = old - (old - batch) * round_float32(1 - momentum)
 
-(relative ~1e-9 from the float64 reference, far beyond float64's bound). The variant computes that
+(relative ~1e-9 from the float64 reference, far beyond float64's bound). The model computes that
 update in float64 with the decay rounded to ``dtype``; tolerance: the standard moving-statistics
 bound.
 """
@@ -23,7 +23,7 @@ from . import NotModelled, Param
 from ._common import DTYPE_WORDS, is_dtype
 
 NAME = "momentum_rounded"
-KIND = "reference"
+REPLACES = "reference"
 CHECKS = (checks.BN_MOVING_STATS, checks.BN_CALL_SEQUENCE)
 PARAMS = {"dtype": Param("the precision 1 - momentum is rounded to", is_dtype, DTYPE_WORDS, "float32")}
 

@@ -1,4 +1,4 @@
-"""A planted bug for ``python -m pytest -p tests.variants.planted_keras_torch_variance``: Keras's torch
+"""A planted bug for ``python -m pytest -p tests.models.planted_keras_torch_variance``: Keras's torch
 backend returns its float32 batch variance scaled by 1.01 (a 1 % bug on the very path that the
 ``keras-torch-one-pass-variance`` entry covers). Made by wrapping the real
 ``keras.src.backend.torch.nn.moments``, which ``keras.ops.moments`` looks up at each call."""

@@ -1,4 +1,4 @@
-"""half_precision_accumulation: reductions accumulated in the half dtype itself (a tolerance variant).
+"""half_precision_accumulation: reductions accumulated in the half dtype itself (a tolerance model).
 
 Mechanism: the tolerance model assumes float16/bfloat16 reductions accumulate in float32 (what
 ``jnp.mean``, PyTorch's CPU "opmath" and Keras's explicit upcasts do). Some kernels add in the
@@ -11,7 +11,7 @@ input's dtype instead, rounding every partial sum to half precision:
 - ``nnx.BatchNorm`` in inference, whose ``promote_dtype`` puts the whole call in the layer dtype, so
   jax.vjp's transpose of the per-feature broadcast reduces dgamma and dbeta in half precision.
 
-The variant keeps the reference's math and evaluates the tolerance model with u_acc = the half
+The model keeps the reference's math and evaluates the tolerance model with u_acc = the half
 dtype's own unit roundoff (Higham's gamma_n for a sum of n terms in that precision).
 """
 
@@ -22,7 +22,7 @@ from ..dtypes import HALF
 from . import NotModelled
 
 NAME = "half_precision_accumulation"
-KIND = "tolerance"
+REPLACES = "tolerance"
 CHECKS = (checks.BN_BACKWARD, checks.POOL2D)
 PARAMS: dict = {}
 

@@ -1,4 +1,4 @@
-"""nan_skipping_max_pool: max pooling that skips NaN (a reference variant).
+"""nan_skipping_max_pool: max pooling that skips NaN (a reference model).
 
 Mechanism: TensorFlow's CPU MaxPool (``tf.nn.max_pool``, which Keras's tensorflow backend and
 tf_keras call) keeps, per window, a running maximum that starts at some ``start`` and is replaced by
@@ -34,7 +34,7 @@ from ..compare import compare
 from . import NotModelled
 
 NAME = "nan_skipping_max_pool"
-KIND = "reference"
+REPLACES = "reference"
 CHECKS = (checks.POOL2D,)
 PARAMS: dict = {}
 

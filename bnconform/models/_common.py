@@ -1,4 +1,4 @@
-"""Small helpers shared by the variant modules (parameter checks, the batch-norm checks)."""
+"""Small helpers shared by the model modules (parameter checks, the batch-norm checks)."""
 
 from __future__ import annotations
 

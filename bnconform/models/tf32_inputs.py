@@ -1,5 +1,5 @@
 """tf32_inputs: a float32 convolution whose inputs are rounded to TF32 before the products (a
-reference variant).
+reference model).
 
 Mechanism: on NVIDIA GPUs since Ampere, cuDNN and cuBLAS may run float32 convolutions on tensor
 cores in TF32 (PyTorch's default ``torch.backends.cudnn.allow_tf32 = True``; JAX's and
@@ -31,7 +31,7 @@ from ..compare import compare
 from . import Param
 
 NAME = "tf32_inputs"
-KIND = "reference"
+REPLACES = "reference"
 CHECKS = (checks.CONV2D,)
 PARAMS = {
     "rounding": Param("how float32 inputs become TF32", lambda v: v in ("nearest", "truncate"),

@@ -1,7 +1,7 @@
-"""Each known-deviation variant's math on tiny hand-computed inputs (no framework involved).
+"""Each known-deviation model's math on tiny hand-computed inputs (no framework involved).
 
-Every test states the expected numbers by hand (in the comments), checks that the variant accepts
-outputs equal to them, and that it rejects the reference's answer or a slightly wrong one: a variant
+Every test states the expected numbers by hand (in the comments), checks that the model accepts
+outputs equal to them, and that it rejects the reference's answer or a slightly wrong one: a model
 that accepted anything would hide new bugs.
 """
 
@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from bnconform import cases as C
-from bnconform import checks, dtypes, properties, tolerance, variants
+from bnconform import checks, dtypes, models, properties, tolerance
 from bnconform.checks import Example
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def ok(name, example, **params) -> bool:
-    return all(c.ok for c in variants.judge(name, params, example))
+    return all(c.ok for c in models.judge(name, params, example))
 
 
 def reference_ok(example) -> bool:
@@ -121,14 +121,14 @@ def test_nan_skipping_max_pool_rejects_the_start_or_nan_in_a_window_with_numbers
 
 def test_nan_skipping_max_pool_takes_no_params():
     with pytest.raises(ValueError, match="takes no parameters"):
-        variants.check_params("nan_skipping_max_pool", {"neg_inf_dtypes": ["bfloat16"]})
+        models.check_params("nan_skipping_max_pool", {"neg_inf_dtypes": ["bfloat16"]})
 
 
 def test_nan_skipping_max_pool_does_not_model_average_pooling():
     ex = pool_example("pool2d_nonfinite", column([1.0, 2.0]), column([1.5]), kind="avg", window=(2, 1),
                       stride=(2, 1))
-    with pytest.raises(variants.NotModelled, match="models max pooling, not avg"):
-        variants.judge("nan_skipping_max_pool", {}, ex)
+    with pytest.raises(models.NotModelled, match="models max pooling, not avg"):
+        models.judge("nan_skipping_max_pool", {}, ex)
 
 
 # -- lp_pool_signed ------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_lp_pool_signed_keeps_the_sign():
     # p = 3: sum x^3 = -1 - 8 + 0.125 + 0.015625 = -8.859375 < 0, and pow(negative, 1/3) is NaN
     ex = pool_example("pool2d_lp_odd_p", x, [[[[np.nan]]]], kind="lp", p=3.0, window=(2, 2), stride=(2, 2))
     assert ok("lp_pool_signed", ex)
-    # p = 3 on [1, 2, 0, 0]: 9^(1/3); 0.1 % more is outside the variant's float32 bound
+    # p = 3 on [1, 2, 0, 0]: 9^(1/3); 0.1 % more is outside the model's float32 bound
     x = np.array([1.0, 2.0, 0.0, 0.0]).reshape(1, 2, 2, 1)
     cube_root_9 = 2.080083823051904
     assert ok("lp_pool_signed", pool_example("pool2d_lp_odd_p", x, [[[[cube_root_9]]]], kind="lp", p=3.0,
@@ -306,7 +306,7 @@ def test_momentum_rounded():
     assert ok("momentum_rounded", exact, dtype="float64")  # rounding to float64 is no rounding
 
 
-# -- tolerance variants ----------------------------------------------------------------------------
+# -- tolerance models ----------------------------------------------------------------------------
 
 
 def float32_one_pass_variance(x) -> float:
@@ -395,13 +395,13 @@ def test_half_precision_accumulation_explains_a_float16_window_sum():
     wrong = pool_example("pool2d", x, column([0.25 * 1.01]), kind="avg", window=(4, 1), stride=(4, 1),
                          dtype="float16")
     assert not ok("half_precision_accumulation", wrong)
-    with pytest.raises(variants.NotModelled, match="not float32"):
-        variants.judge("half_precision_accumulation", {},
+    with pytest.raises(models.NotModelled, match="not float32"):
+        models.judge("half_precision_accumulation", {},
                        pool_example("pool2d", x, column([0.25]), kind="avg", window=(4, 1), stride=(4, 1)))
 
 
 def test_half_precision_long_sums_have_a_finite_bound():
-    """144 bfloat16 terms: n u = 0.56, so gamma_n does not exist; the variant bounds the sum by
+    """144 bfloat16 terms: n u = 0.56, so gamma_n does not exist; the model bounds the sum by
     (1 + u)^n - 1 = 0.754 of the absolute sum (and the default model refuses)."""
     r = tolerance.roundoff("bfloat16", accumulate_in="bfloat16")
     assert float(r.gamma(144)) == pytest.approx(math.expm1(144 * math.log1p(2.0**-8)))
@@ -440,30 +440,30 @@ def test_probe_4d_unbiased_running_variance_explains_only_that_disagreement():
 
 
 def test_every_variant_documents_its_mechanism_and_kind():
-    for name, variant in variants.REGISTRY.items():
-        assert variant.NAME == name
-        assert variant.KIND in ("reference", "tolerance")
-        assert len((variant.__doc__ or "").split()) > 40, name
+    for name, model in models.REGISTRY.items():
+        assert model.NAME == name
+        assert model.REPLACES in ("reference", "tolerance")
+        assert len((model.__doc__ or "").split()) > 40, name
         # it declares checks (each a row's), never property names; every check is some row's
-        assert variant.CHECKS and all(isinstance(c, checks.Check) for c in variant.CHECKS), name
-        assert {c.name for c in variant.CHECKS} <= {row.check.name for row in properties.TABLE if row.check}, name
+        assert model.CHECKS and all(isinstance(c, checks.Check) for c in model.CHECKS), name
+        assert {c.name for c in model.CHECKS} <= {row.check.name for row in properties.TABLE if row.check}, name
     # no model branches on a property's name: the check (and so the outputs) is what it judges
-    for path in (REPO / "bnconform" / "variants").glob("*.py"):
+    for path in (REPO / "bnconform" / "models").glob("*.py"):
         assert ".prop ==" not in path.read_text() and ".prop !=" not in path.read_text(), path.name
 
 
 def test_a_variant_refuses_a_check_it_does_not_model():
     ex = bn_forward_example([[1.0], [2.0]], [[-1.0], [1.0]], dtype="float32")
-    with pytest.raises(variants.NotModelled, match="judges the checks pool2d, not bn_forward"):
-        variants.judge("lp_pool_signed", {}, ex)
+    with pytest.raises(models.NotModelled, match="judges the checks pool2d, not bn_forward"):
+        models.judge("lp_pool_signed", {}, ex)
 
 
 def test_a_variant_judges_every_property_of_its_checks():
     # the adversarial forward property uses the forward check: a model of the batch statistics judges it
-    assert variants.properties_judged("one_pass_variance") == (
+    assert models.properties_judged("one_pass_variance") == (
         "bn_forward", "bn_forward_adversarial", "bn_backward", "bn_moving_stats", "bn_call_sequence")
-    assert variants.properties_judged("unbiased_moving_variance") == ("bn_moving_stats", "bn_call_sequence")
-    assert variants.properties_judged("probe_4d_unbiased_running_variance") == ("conventions",)
+    assert models.properties_judged("unbiased_moving_variance") == ("bn_moving_stats", "bn_call_sequence")
+    assert models.properties_judged("probe_4d_unbiased_running_variance") == ("conventions",)
 
 
 @pytest.mark.parametrize("name, params, problem", [
@@ -474,7 +474,7 @@ def test_a_variant_judges_every_property_of_its_checks():
 ])
 def test_bad_parameters_are_refused(name, params, problem):
     with pytest.raises(ValueError) as info:
-        variants.check_params(name, params)
+        models.check_params(name, params)
     assert str(info.value).startswith(problem)
 
 
@@ -523,7 +523,7 @@ def conv_1x1(x, w, y, dtype="float32") -> Example:
 
 
 def test_tf32_rounding_by_hand():
-    tf32 = variants.get("tf32_inputs").to_tf32
+    tf32 = models.get("tf32_inputs").to_tf32
     # TF32 keeps 10 mantissa bits: its ulp at 1 is 2^-10
     values = [1 + 2.0**-20, 1 + 2.0**-11, 1 + 3 * 2.0**-11, 1 + 2.0**-11 + 2.0**-20, -(1 + 3 * 2.0**-11), 0.0]
     assert list(tf32(values, "nearest")) == [1.0, 1.0, 1 + 2.0**-9, 1 + 2.0**-10, -(1 + 2.0**-9), 0.0]  # ties to even
@@ -555,4 +555,4 @@ def test_tf32_inputs_leaves_other_dtypes_to_the_reference():
 
 def test_tf32_inputs_rejects_an_unknown_rounding():
     with pytest.raises(ValueError, match='rounding must be "nearest" or "truncate"'):
-        variants.check_params("tf32_inputs", {"rounding": "stochastic"})
+        models.check_params("tf32_inputs", {"rounding": "stochastic"})

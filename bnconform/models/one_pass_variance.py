@@ -1,4 +1,4 @@
-"""one_pass_variance: the batch variance computed in one pass, E[x^2] - E[x]^2 (a tolerance variant).
+"""one_pass_variance: the batch variance computed in one pass, E[x^2] - E[x]^2 (a tolerance model).
 
 Mechanism: the "textbook" one-pass formula (Chan, Golub and LeVeque, "Algorithms for computing the
 sample variance", 1983) sums x and x^2 together and subtracts; for data with a large offset relative
@@ -7,7 +7,7 @@ to its spread both terms are large and nearly equal, and the difference loses ab
 bound of the algorithm itself. Flax (``use_fast_variance=True``, the default of ``nn.BatchNorm`` and
 ``nnx.BatchNorm``) and Keras's torch backend (``ops.moments``) compute it this way.
 
-The variant keeps the reference's math and evaluates the tolerance model with the one-pass variance
+The model keeps the reference's math and evaluates the tolerance model with the one-pass variance
 term of ``bnconform.tolerance.batch_stat_errors`` (and, with ``compute_dtype``, the roundoff of that
 dtype: Keras on the torch backend computes a float64 layer in float32). Every output that depends on
 the batch variance is judged again: y, dx/dgamma/dbeta (through x_hat) and the moving variance.
@@ -32,7 +32,7 @@ from . import Param
 from ._common import BN_STATISTICS_CHECKS, DTYPE_WORDS, is_dtype_or_none
 
 NAME = "one_pass_variance"
-KIND = "tolerance"
+REPLACES = "tolerance"
 CHECKS = BN_STATISTICS_CHECKS
 PARAMS = {
     "compute_dtype": Param("the dtype the layer computes in (default: the layer's own)", is_dtype_or_none,

@@ -1,6 +1,6 @@
 """A planted bug on a path that has a known deviation is a NEW FAILURE, while the unplanted framework
 shows only its known deviations: the conformance suite in a separate pytest process, with the bug
-planted by wrapping a real framework function (``-p tests.variants.planted_*``).
+planted by wrapping a real framework function (``-p tests.models.planted_*``).
 
 Issue 9 measured the old whole-test entries hiding exactly these: Keras 3.15.1 on the torch backend
 with its float32 batch variance scaled by 1.01 was reported as known-deviation on bn_forward,
@@ -57,7 +57,7 @@ def test_keras_torch_unplanted_shows_only_known_deviations(tmp_path, keras_torch
 
 def test_a_planted_1pct_keras_torch_variance_is_a_new_failure(tmp_path, keras_torch):
     records, proc = run_conformance(tmp_path, "keras-torch", KERAS_TORCH_TRAIN_FLOAT32,
-                                    "-p", "tests.variants.planted_keras_torch_variance", env=keras_torch)
+                                    "-p", "tests.models.planted_keras_torch_variance", env=keras_torch)
     assert {name: r["verdict"] for name, r in records.items()} == {name: "fail" for name in KERAS_TORCH_IDS}, \
         proc.stdout[-3000:]
     for record in records.values():
@@ -71,7 +71,7 @@ def test_a_planted_1pct_variance_is_a_new_failure_on_adversarial_data_too(tmp_pa
     """The adversarial property draws ill-conditioned batches, where the one-pass model allows a large
     error; the planted bug is still found on the batches where the model is tight."""
     records, proc = run_conformance(tmp_path, "keras-torch", "float32 and train and adversarial",
-                                    "-p", "tests.variants.planted_keras_torch_variance", env=keras_torch)
+                                    "-p", "tests.models.planted_keras_torch_variance", env=keras_torch)
     (record,) = records.values()
     assert record["verdict"] == "fail", proc.stdout[-3000:]
 
@@ -81,7 +81,7 @@ def test_a_planted_torch_lp_pool_scaling_is_a_new_failure(tmp_path):
     select = "pool2d_lp_odd_p and float32"
     records, proc = run_conformance(tmp_path, "torch", select)
     assert [r["verdict"] for r in records.values()] == ["known-deviation"], proc.stdout[-3000:]
-    records, proc = run_conformance(tmp_path, "torch", select, "-p", "tests.variants.planted_torch_lp_pool")
+    records, proc = run_conformance(tmp_path, "torch", select, "-p", "tests.models.planted_torch_lp_pool")
     (record,) = records.values()
     assert record["verdict"] == "fail", proc.stdout[-3000:]
     assert "torch-lp-pool-signed = lp_pool_signed(powers_in_dtype=true): does not explain this example" in record["message"]

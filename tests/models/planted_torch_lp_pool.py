@@ -1,4 +1,4 @@
-"""A planted bug for ``python -m pytest -p tests.variants.planted_torch_lp_pool``: PyTorch's
+"""A planted bug for ``python -m pytest -p tests.models.planted_torch_lp_pool``: PyTorch's
 ``F.lp_pool2d`` returns its output scaled by 1.001 for odd p (on the path that the
 ``torch-lp-pool-signed`` entry covers). Made by wrapping the real ``torch.nn.functional.lp_pool2d``,
 which the torch adapter looks up at each call."""

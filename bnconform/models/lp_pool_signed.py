@@ -1,4 +1,4 @@
-"""lp_pool_signed: Lp pooling without the absolute value, (sum x^p)^(1/p) (a reference variant).
+"""lp_pool_signed: Lp pooling without the absolute value, (sum x^p)^(1/p) (a reference model).
 
 Mechanism: ``torch.nn.functional.lp_pool2d`` computes ``avg_pool2d(x.pow(p)) * (kh * kw)`` and then
 ``(sign(s) * relu(|s|)).pow(1 / p)`` -- x^p, not |x|^p (pytorch/pytorch#184037). For even p the two
@@ -38,7 +38,7 @@ from .. import dtypes
 from . import NotModelled, Param
 
 NAME = "lp_pool_signed"
-KIND = "reference"
+REPLACES = "reference"
 CHECKS = (checks.POOL2D,)
 PARAMS = {
     "powers_in_dtype": Param("whether x^p and the window sum are held in the layer's dtype, so that one beyond "

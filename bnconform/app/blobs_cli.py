@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bnconform.app.commandline import dispatch, positive_int, usage_error
-from bnconform.cifar.backends import TARGETS
+from bnconform.training.targets import TARGETS
 
 from bnconform.blobs import matrix
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from bnconform.cifar.backends import TARGETS
+from bnconform.training.targets import TARGETS
 
 from .runner import Job
 

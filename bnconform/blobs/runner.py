@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from bnconform.cifar.backends import prepare_environment
+from bnconform.training.targets import prepare_environment
 from bnconform.cifar.runner import RunFailed, run, run_many  # noqa: F401 - the API of this module
 
 

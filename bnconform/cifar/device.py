@@ -97,7 +97,7 @@ def label(record: dict) -> str:
 def prepare_environment(target: str, device: str, env: dict) -> dict:
     """What must be set before the framework's import for ``device``: on an accelerator, cuBLAS's
     deterministic workspace (PyTorch, Keras on torch) and ``TF_DETERMINISTIC_OPS`` (TensorFlow);
-    nothing for the CPU (the thread settings of :func:`bnconform.cifar.backends.prepare_environment` suffice)."""
+    nothing for the CPU (the thread settings of :func:`bnconform.training.targets.prepare_environment` suffice)."""
     if devices.normalize(device) != "cpu":
         env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         env.setdefault("TF_DETERMINISTIC_OPS", "1")

@@ -3,7 +3,7 @@
 Keras fixes its backend at import, frameworks keep global state (seeds, thread pools, determinism
 flags), and a crash in one framework should not take the others down: so every run is a fresh
 ``python -m bnconform.cifar worker`` process with its environment prepared
-(:func:`bnconform.cifar.backends.prepare_environment`), optionally under ``nice``. The child writes its record
+(:func:`bnconform.training.targets.prepare_environment`), optionally under ``nice``. The child writes its record
 to a file; its stderr (progress bar, framework messages) is passed through, and its tail is kept for
 the error message if it fails. Several jobs run ``parallel`` at a time through
 :func:`bnconform.app.processes.run_each` (Ctrl-C stops every worker).
@@ -25,7 +25,7 @@ import numpy as np
 
 from bnconform.app import processes
 
-from .backends import prepare_environment
+from bnconform.training.targets import prepare_environment
 from .device import UNAVAILABLE_EXIT
 from .device import prepare_environment as device_environment
 

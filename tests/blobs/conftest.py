@@ -25,7 +25,7 @@ import pytest
 
 from bnconform.blobs.matrix import CI_RUNS, batches
 from bnconform.blobs.runner import Job
-from bnconform.cifar.backends import TARGETS
+from bnconform.training.targets import TARGETS
 from bnconform.reports.atomic import write_atomic
 
 #: modules a target needs (the Keras backend's too)

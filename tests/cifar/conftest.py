@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bnconform.cifar.backends import TARGETS
+from bnconform.training.targets import TARGETS
 
 from .options import add_options
 

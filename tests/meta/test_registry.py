@@ -116,7 +116,7 @@ def _defines_trainer(path: Path) -> bool:
 
 @pytest.mark.parametrize("harness", ["cifar", "blobs"])
 def test_every_registry_trainer_has_a_module_in_both_harnesses(harness):
-    from bnconform.cifar.backends import TARGETS as trainers
+    from bnconform.training.targets import TARGETS as trainers
 
     # the CIFAR-10 and two-blob targets (README): Keras 3 on each backend, PyTorch, Flax linen
     assert sorted(trainers) == ["flax-linen", "keras-jax", "keras-tensorflow", "keras-torch", "torch"]

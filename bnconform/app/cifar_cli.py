@@ -113,7 +113,7 @@ def build_parser(prog: str = "python -m bnconform.cifar") -> argparse.ArgumentPa
 def _jobs(args, broken_bn=False, targets=None, device="cpu"):
     from bnconform.app.progress import wanted
 
-    from bnconform.cifar.runner import Job
+    from bnconform.cifar.worker import Job
 
     targets = targets or args.targets or list(TARGETS)
     profile = profiles.get(args.profile)
@@ -135,13 +135,14 @@ def _placed_targets(args):
     """``(device, targets, skipped)`` for ``run``/``baseline``, or a usage error's message (str).
 
     ``device``: ``--device`` normalized (:func:`bnconform.cifar.device.request`). On an accelerator every
-    target is probed in its own worker (:class:`bnconform.cifar.runner.Job` ``task="probe"``): one named with
+    target is probed in its own worker (:class:`bnconform.cifar.worker.Job` ``task="probe"``): one named with
     ``--targets`` that does not see it is an error; otherwise it is skipped, ``skipped`` holding
     ``(target, reason)``. A profile meant for an accelerator is refused on the CPU."""
     from bnconform.app import processes
 
     from bnconform.cifar.device import request
-    from bnconform.cifar.runner import DeviceUnavailable, Job, RunFailed, run
+    from bnconform.app.runner import DeviceUnavailable, RunFailed, run
+    from bnconform.cifar.worker import Job
 
     try:
         device = request(args.device)
@@ -186,7 +187,7 @@ def _env() -> str:
 def _execute(args, jobs, device="cpu") -> tuple[list, list]:
     """Run ``jobs``: ``--jobs`` at a time (default: cores // threads on the CPU; one on an
     accelerator, so that runs do not share the device and its images/s are the run's own)."""
-    from bnconform.cifar.runner import run_many
+    from bnconform.app.runner import run_many
 
     threads = args.threads or DEFAULT_THREADS
     parallel = args.jobs or (max(1, (os.cpu_count() or 1) // threads) if device == "cpu" else 1)
@@ -339,7 +340,7 @@ def cmd_locate(args) -> int:
 
 def cmd_worker(args) -> int:
     from bnconform.cifar.device import UNAVAILABLE_EXIT, Unavailable
-    from bnconform.cifar.runner import work
+    from bnconform.cifar.worker import work
 
     try:
         work(args.job, args.out)

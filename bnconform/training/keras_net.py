@@ -93,7 +93,7 @@ class KerasTrainer(Trainer):
         if keras.backend.backend() != backend:
             raise RuntimeError(
                 f"Keras runs on {keras.backend.backend()!r} in this process, not {backend!r}: "
-                "set KERAS_BACKEND before importing keras (bnconform.cifar.runner does)")
+                "set KERAS_BACKEND before importing keras (bnconform.app.runner does)")
         self.backend = backend
         determinism(backend, threads)
 

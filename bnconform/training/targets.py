@@ -6,7 +6,7 @@ and ``flax-linen`` (JAX with Flax linen and optax); the kind names the module of
 trainer (``<kind>_trainer``, in ``bnconform.cifar.backends`` and ``bnconform.blobs.backends``).
 Keras fixes its backend at import (``KERAS_BACKEND``), so a process can hold one Keras backend
 only: :func:`prepare_environment` sets the variables before any framework is imported, and
-:mod:`bnconform.cifar.runner` runs each target in its own process.
+:mod:`bnconform.app.runner` runs each target in its own process.
 """
 
 from __future__ import annotations

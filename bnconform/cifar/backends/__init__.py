@@ -1,7 +1,7 @@
 """One CIFAR-10 trainer per target, behind :class:`bnconform.cifar.backends.base.Trainer`.
 
 The targets and their process environment are :mod:`bnconform.training.targets`' (a process holds
-one Keras backend: :mod:`bnconform.cifar.runner` runs each target in its own); the trainer kind names
+one Keras backend: :mod:`bnconform.app.runner` runs each target in its own); the trainer kind names
 the module here (``keras_trainer``, ``torch_trainer``, ``flax_trainer``). Each trainer builds its
 network from the architecture's layer spec with its framework's shared machinery
 (:mod:`bnconform.training.torch_net`, ``keras_net``, ``flax_net``).

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bnconform.app.commandline import dispatch, positive_int, usage_error
-from bnconform.cifar.backends import TARGETS
+from bnconform.training.targets import TARGETS
 
 from bnconform.blobs import matrix
 
@@ -84,7 +84,7 @@ def load_records(paths) -> list:
 def execute(batches, *, parallel=None, threads=None, timeout=900.0) -> tuple[list, list]:
     """Run the batches (:func:`bnconform.blobs.matrix.batches`), judge the loss-gap pairs; records, errors."""
     from bnconform.blobs.checks import loss_gaps
-    from bnconform.blobs.runner import run_many
+    from bnconform.app.runner import run_many
 
     parallel = parallel or max(1, (os.cpu_count() or 1) // (threads or 1))
     results, errors = run_many(batches, parallel=parallel, threads=threads, timeout=timeout)
@@ -138,7 +138,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from bnconform.blobs.runner import work
+    from bnconform.blobs.worker import work
 
     work(args.job, args.out)
     return 0

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bnconform.app.commandline import dispatch, positive_int, usage_error
 
-from bnconform.cifar import backends
+from bnconform.training.targets import DEFAULT_THREADS, TARGETS
 
 from bnconform.cifar import profiles
 
@@ -42,7 +42,7 @@ DEFAULT_OUT = Path("results")
 
 def _matrix_args(p: argparse.ArgumentParser, seeds_default=(0,)) -> None:
     p.add_argument("--profile", default="quick", choices=sorted(profiles.PROFILES))
-    p.add_argument("--targets", nargs="+", default=None, choices=sorted(backends.TARGETS),
+    p.add_argument("--targets", nargs="+", default=None, choices=sorted(TARGETS),
                    help="default: every target")
     p.add_argument("--archs", nargs="+", default=None, choices=["A", "B"],
                    help="default: the profile's matrix")
@@ -113,9 +113,9 @@ def build_parser(prog: str = "python -m bnconform.cifar") -> argparse.ArgumentPa
 def _jobs(args, broken_bn=False, targets=None, device="cpu"):
     from bnconform.app.progress import wanted
 
-    from bnconform.cifar.runner import Job
+    from bnconform.cifar.worker import Job
 
-    targets = targets or args.targets or list(backends.TARGETS)
+    targets = targets or args.targets or list(TARGETS)
     profile = profiles.get(args.profile)
     matrix = profile.matrix
     archs = args.archs or sorted({arch for arch, _ in matrix})
@@ -135,13 +135,14 @@ def _placed_targets(args):
     """``(device, targets, skipped)`` for ``run``/``baseline``, or a usage error's message (str).
 
     ``device``: ``--device`` normalized (:func:`bnconform.cifar.device.request`). On an accelerator every
-    target is probed in its own worker (:class:`bnconform.cifar.runner.Job` ``task="probe"``): one named with
+    target is probed in its own worker (:class:`bnconform.cifar.worker.Job` ``task="probe"``): one named with
     ``--targets`` that does not see it is an error; otherwise it is skipped, ``skipped`` holding
     ``(target, reason)``. A profile meant for an accelerator is refused on the CPU."""
     from bnconform.app import processes
 
     from bnconform.cifar.device import request
-    from bnconform.cifar.runner import DeviceUnavailable, Job, RunFailed, run
+    from bnconform.app.runner import DeviceUnavailable, RunFailed, run
+    from bnconform.cifar.worker import Job
 
     try:
         device = request(args.device)
@@ -152,7 +153,7 @@ def _placed_targets(args):
         return (f"argument --profile: profile {profile.name!r} ({profile.description}) is meant for an "
                 f"accelerator: pass --device cuda (or set {_env()}), or run the 'standard' and 'full' "
                 "profiles on the CPU (about an hour a run there)")
-    targets = list(args.targets or backends.TARGETS)
+    targets = list(args.targets or TARGETS)
     if device == "cpu":
         return device, targets, []
     probes = [Job(target=t, task="probe", device=device, progress=False) for t in targets]
@@ -186,9 +187,9 @@ def _env() -> str:
 def _execute(args, jobs, device="cpu") -> tuple[list, list]:
     """Run ``jobs``: ``--jobs`` at a time (default: cores // threads on the CPU; one on an
     accelerator, so that runs do not share the device and its images/s are the run's own)."""
-    from bnconform.cifar.runner import run_many
+    from bnconform.app.runner import run_many
 
-    threads = args.threads or backends.DEFAULT_THREADS
+    threads = args.threads or DEFAULT_THREADS
     parallel = args.jobs or (max(1, (os.cpu_count() or 1) // threads) if device == "cpu" else 1)
     records, errors = run_many(list(jobs), parallel=parallel, threads=threads, nice=args.nice,
                                timeout=args.timeout)
@@ -339,7 +340,7 @@ def cmd_locate(args) -> int:
 
 def cmd_worker(args) -> int:
     from bnconform.cifar.device import UNAVAILABLE_EXIT, Unavailable
-    from bnconform.cifar.runner import work
+    from bnconform.cifar.worker import work
 
     try:
         work(args.job, args.out)
@@ -350,7 +351,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_targets(args) -> int:
-    for target, (_, framework, backend) in backends.TARGETS.items():
+    for target, (_, framework, backend) in TARGETS.items():
         print(f"{target:<18} {framework}{' on ' + backend if backend else ''}")
     return 0
 

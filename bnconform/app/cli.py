@@ -156,10 +156,10 @@ def _writable(option: str, path: Path) -> str | None:
 
 
 def _trainer_targets(option: str, what: str, targets: list[str]) -> list[str]:
-    """The asked-for targets that have a trainer (``bnconform.cifar.backends.TARGETS``, shared by the CIFAR-10
+    """The asked-for targets that have a trainer (``bnconform.training.targets.TARGETS``, shared by the CIFAR-10
     and two-blob harnesses); [] for all of them when none was asked for; ValueError when targets were
     asked for and none has one."""
-    from bnconform.cifar.backends import TARGETS
+    from bnconform.training.targets import TARGETS
 
     chosen = [t for t in targets if t in TARGETS] if targets else []
     if targets and not chosen:

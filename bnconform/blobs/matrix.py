@@ -1,7 +1,7 @@
 """Which runs a two-blob check trains: the CI matrix, or a product from the command line.
 
 A run is ``(model, bn, seed, broken_bn, twin)``. A matrix is a list of per-target batches of
-:class:`bnconform.blobs.runner.Job` (one worker process per target: the framework starts once), the slowest
+:class:`bnconform.blobs.worker.Job` (one worker process per target: the framework starts once), the slowest
 target first so that two workers at a time finish together.
 
 The CI matrix (:data:`CI_RUNS`), on every target: seed 0 of both networks with and without BN
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from itertools import product
 
-from bnconform.cifar.backends import TARGETS
+from bnconform.training.targets import TARGETS
 
-from .runner import Job
+from .worker import Job
 
 MODELS = ("deep", "shallow")
 #: Relative cost of a target's runs (measured: docs/blobs.md), slowest first.

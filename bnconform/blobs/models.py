@@ -15,7 +15,7 @@ harness). The output layer keeps its bias. As in :mod:`bnconform.cifar.archs`, t
 logit: the sigmoid and the cross-entropy are computed together (``from_logits`` / ``*_with_logits``)
 in every framework.
 
-Layers are :class:`bnconform.cifar.archs.Layer` and initial weights :func:`bnconform.cifar.weights.initial_weights`
+Layers are :class:`bnconform.training.spec.Layer` and initial weights :func:`bnconform.cifar.weights.initial_weights`
 (Glorot-uniform kernels, one seeded stream per Dense layer; BN gamma 1, beta 0, moving mean 0,
 moving variance 1). Adam's other numbers are :data:`bnconform.cifar.settings.ADAM`'s (Keras' defaults).
 
@@ -31,7 +31,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from bnconform.cifar import settings
-from bnconform.cifar.archs import Layer
+from bnconform.training.spec import Layer
 from bnconform.cifar.weights import initial_weights as cifar_initial_weights
 
 INPUT_SHAPE = (2,)

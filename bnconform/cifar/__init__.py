@@ -18,13 +18,15 @@ Modules, one concept each:
 - ``settings``  the optimizer and BN hyper-parameters every framework uses;
 - ``order``     the shared data order;
 - ``profiles``  ``quick``, ``standard``, ``full``;
-- ``backends``  one trainer per target (Keras on each backend, PyTorch, Flax linen);
+- ``backends``  one trainer per target (Keras on each backend, PyTorch, Flax linen), on the shared
+  trainer contract and per-framework machinery of :mod:`bnconform.training`;
 - ``train``     the framework-neutral training loop and the run record;
 - ``progress``  the progress bar;
 - ``stats``     Student t quantiles and the one-sided prediction bound;
 - ``baselines`` the baseline store (``bnconform/cifar/baselines/*.json``);
 - ``gate``      verdicts of a run against its baseline;
 - ``parity``    float64 NumPy forward pass and its float32 rounding-error bound;
-- ``runner``    one training run in its own process;
-- ``cli``       ``python -m bnconform.cifar ...``.
+- ``worker``    the job (:class:`~bnconform.cifar.worker.Job`) and what its worker process computes;
+  :mod:`bnconform.app.runner` starts the process, :mod:`bnconform.app.cifar_cli` is
+  ``python -m bnconform.cifar ...``.
 """

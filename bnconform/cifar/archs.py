@@ -1,6 +1,6 @@
 """The two course architectures, framework-neutral.
 
-An architecture is a tuple of layer specs; each backend builds the same layers from it in its own
+An architecture is a tuple of layer specs (:class:`bnconform.training.spec.Layer`); each backend builds the same layers from it in its own
 idiom. ``build_spec(arch, bn)`` removes the BN layers for the "without BN" variant and keeps the rest
 (every conv and dense layer keeps its bias, as in the course). The last Dense outputs logits: the
 course's ``Dense(10, softmax)`` followed by categorical cross-entropy is computed as softmax
@@ -16,20 +16,11 @@ Model B (second lecture, batch 32):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bnconform.training.spec import Layer
+from bnconform.training.spec import shapes as spec_shapes
 
 INPUT_SHAPE = (32, 32, 3)  # H, W, C
 CLASSES = 10
-
-
-@dataclass(frozen=True)
-class Layer:
-    kind: str  # "bn", "conv", "pool", "flatten", "dropout", "dense"
-    units: int = 0  # conv filters / dense units
-    padding: str = "same"  # conv
-    relu: bool = False  # conv / dense
-    rate: float = 0.0  # dropout
-    bias: bool = True  # conv / dense (the two-blob networks' hidden Dense layers have none)
 
 
 def _conv(filters, padding="same"):
@@ -56,23 +47,8 @@ def build_spec(arch: str, bn: bool) -> tuple[Layer, ...]:
 
 
 def shapes(spec, input_shape: tuple[int, ...] = INPUT_SHAPE) -> list[tuple[int, ...]]:
-    """The input shape (without N; NHWC for images) of every layer, plus the output shape at the end."""
-    shape = tuple(input_shape)
-    out = [shape]
-    for layer in spec:
-        if layer.kind == "conv":
-            h, w, _ = shape
-            if layer.padding == "valid":
-                h, w = h - 2, w - 2
-            shape = (h, w, layer.units)
-        elif layer.kind == "pool":
-            shape = (shape[0] // 2, shape[1] // 2, shape[2])
-        elif layer.kind == "flatten":
-            shape = (shape[0] * shape[1] * shape[2],)
-        elif layer.kind == "dense":
-            shape = (layer.units,)
-        out.append(shape)
-    return out
+    """The shapes of every layer (:func:`bnconform.training.spec.shapes`), by default of an image."""
+    return spec_shapes(spec, input_shape)
 
 
 def param_counts(spec) -> list[int]:

@@ -97,7 +97,7 @@ def prepare_environment(target: str, device: str, env: dict) -> dict:
     """What must be set before the framework's import for ``device``: on an accelerator, the
     engine's ``accelerator_environment`` (``bnconform.engines``: cuBLAS's deterministic workspace for
     PyTorch and Keras on torch, ``TF_DETERMINISTIC_OPS`` for TensorFlow);
-    nothing for the CPU (the thread settings of :func:`bnconform.cifar.backends.prepare_environment` suffice)."""
+    nothing for the CPU (the thread settings of :func:`bnconform.training.targets.prepare_environment` suffice)."""
     if devices.normalize(device) != "cpu":
         for name, value in _info(target).engine_record().accelerator_environment.items():
             env.setdefault(name, value)

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from bnconform.blobs.matrix import CI_RUNS, batches
-from bnconform.blobs.runner import Job
-from bnconform.cifar.backends import TARGETS
+from bnconform.blobs.worker import Job
+from bnconform.training.targets import TARGETS
 from bnconform.reports.atomic import write_atomic
 
 #: modules a target needs (the Keras backend's too)
@@ -67,7 +67,7 @@ def blob_ci(pytestconfig):
     """``(records, extras, errors, seconds)``: records keyed ``(target, model, bn, seed, broken)``;
     extras per target ``{"forward": ..., "repeat": record}``; errors per target; wall seconds of
     the whole matrix."""
-    from bnconform.cifar.runner import RunFailed, run
+    from bnconform.app.runner import RunFailed, run
     from concurrent.futures import ThreadPoolExecutor
 
     targets = [t for t in selected_targets(pytestconfig) if missing(t) is None]

@@ -9,7 +9,7 @@ import pytest
 
 from bnconform.blobs.models import build_spec, initial_weights, protocol
 from bnconform.blobs.report import summary_lines
-from bnconform.blobs.runner import parity_points
+from bnconform.blobs.worker import parity_points
 from bnconform.cifar.parity import forward_with_bound
 
 from .conftest import REPEATED, missing

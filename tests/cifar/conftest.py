@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bnconform.cifar.backends import TARGETS
+from bnconform.training.targets import TARGETS
 
 from .options import add_options
 
@@ -142,7 +142,8 @@ def profile_runs(pytestconfig, cifar_data, cifar_path, cifar_profile):
     trained once per session, two worker processes at a time. Keyed by
     ``(target, arch, bn, broken_bn)``; failed runs are under the same key in the second dict."""
     from bnconform.cifar import profiles
-    from bnconform.cifar.runner import Job, run
+    from bnconform.app.runner import run
+    from bnconform.cifar.worker import Job
 
     profile = profiles.get(cifar_profile)
     targets = selected_targets(pytestconfig)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from bnconform.cifar.runner import Job, run_many
+from bnconform.app.runner import run_many
+from bnconform.cifar.worker import Job
 
 from .conftest import selected_targets
 

@@ -27,7 +27,8 @@ from bnconform.adapters import device as devices
 from bnconform.cifar import device as cifar_device
 from bnconform.cifar import profiles, train
 from bnconform.app.cifar_cli import _jobs, build_parser, main
-from bnconform.cifar.runner import DeviceUnavailable, Job, run
+from bnconform.app.runner import DeviceUnavailable, run
+from bnconform.cifar.worker import Job
 
 from .records import record
 
@@ -209,7 +210,7 @@ def test_gpu_profile_expands_to_the_lectures_matrix():
     assert len(set(gpu.seeds)) >= MIN_SEEDS
     # every target by default; --seeds still overrides
     every = list(_jobs(_args("--profile", "gpu", "--seeds", "7"), device="cuda"))
-    from bnconform.cifar.backends import TARGETS
+    from bnconform.training.targets import TARGETS
 
     assert sorted({j.target for j in every}) == sorted(TARGETS) and {j.seed for j in every} == {7}
 
@@ -339,8 +340,8 @@ def test_bnconform_run_cifar_gpu_on_the_cpu_is_refused_before_anything_runs(tmp_
 def test_default_targets_without_the_device_are_skipped_with_their_reason(monkeypatch):
     """Without --targets, the probe's verdict per target decides: seen (trained), unavailable
     (skipped, with the framework's reason), none seen (usage error), a crashed probe (error)."""
-    from bnconform.cifar import runner
-    from bnconform.cifar.backends import TARGETS
+    from bnconform.app import runner
+    from bnconform.training.targets import TARGETS
     from bnconform.app.cifar_cli import _placed_targets
 
     answers = {}

@@ -19,7 +19,8 @@ import pytest
 from bnconform.cifar import settings
 from bnconform.cifar.archs import build_spec, shapes
 from bnconform.cifar.parity import forward_with_bound, parity_batch
-from bnconform.cifar.runner import Job, RunFailed, run
+from bnconform.app.runner import RunFailed, run
+from bnconform.cifar.worker import Job
 
 from .conftest import selected_targets
 from bnconform.cifar.weights import flatten_permutation, initial_weights

@@ -6,8 +6,9 @@ import io
 
 import pytest
 
-from bnconform.cifar import runner
-from bnconform.cifar.runner import Job, RunFailed
+from bnconform.app import runner
+from bnconform.app.runner import RunFailed
+from bnconform.cifar.worker import Job
 
 FORWARD = {"arch": "A", "bn": True, "training": False}
 

@@ -4,11 +4,13 @@ Every ``import`` and ``from ... import`` statement counts, at module level or in
 (a lazy import is still a dependency: it runs the moment the function does), and so does
 ``importlib.import_module("name")`` or ``__import__("name")`` with a literal name. A module belongs to a
 *component* (:func:`component_of`) by its package alone, with no list of exceptions: the
-subpackages ``bnconform.reference``, ``.engines`` (one record per framework
-engine, and the kernel configurations collected from them), ``.adapters``, ``.reports``, ``.cifar``, ``.blobs``, ``.app``
+subpackages ``bnconform.reference``, ``.engines`` (one record per framework engine, and the kernel
+configurations collected from them), ``.adapters``, ``.reports``, ``.training`` (what the two
+experiments share: trainer and job contracts, per-framework training machinery), ``.cifar``,
+``.blobs``, ``.app``
 (the commands, the child processes and their progress, the pytest plugins) and ``.conformance``
 (the suite's test modules); the repository's ``benchmarks``; and the ``bnconform`` core (cases,
-strategies, tolerance, comparison, checks, variants, ...): every module directly in ``bnconform/``.
+strategies, tolerance, comparison, checks, bounds, models, ...): every module directly in ``bnconform/``.
 A ``__main__`` module is what ``python -m`` runs and nothing imports: it is an entry point of the
 app wherever its package is.
 
@@ -30,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bnconform-core",),
     ("engines",),
     ("adapters", "reports"),
+    ("training",),
     ("cifar", "benchmarks"),
     ("blobs",),
     ("app",),
@@ -39,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 #: the directories scanned: the installed package and the repository's benchmarks
 PACKAGES = ("bnconform", "benchmarks")
 #: the subpackages of ``bnconform`` that are components of their own
-SUBPACKAGES = ("reference", "engines", "adapters", "reports", "cifar", "blobs", "app", "conformance")
+SUBPACKAGES = ("reference", "engines", "adapters", "reports", "training", "cifar", "blobs", "app", "conformance")
 
 
 def component_of(module: str) -> str | None:

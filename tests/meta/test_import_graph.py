@@ -2,8 +2,9 @@
 (:mod:`tests.meta.import_graph`), lazy imports inside functions included.
 
 Lowest first: ``reference``; the ``bnconform`` core (cases, strategies, tolerance, comparison,
-checks, variants, bounds, dtypes); ``adapters`` and ``reports`` (neither imports the other: a
-report renders without any adapter or framework); ``cifar`` and ``benchmarks``; ``blobs``;
+checks, bounds, models, dtypes); ``engines`` (one record per engine); ``adapters`` and ``reports`` (neither imports the other: a
+report renders without any adapter or framework); ``training`` (the trainer and job contracts and
+the per-framework training machinery both experiments share); ``cifar`` and ``benchmarks``; ``blobs``;
 ``app`` (the commands, child processes, progress and the pytest plugins), the one component that
 imports both the adapters and the reports; and the suite's test modules, ``conformance``. The checker itself is tested on a
 planted back-edge, so a passing graph test is not a checker that sees nothing.
@@ -38,7 +39,8 @@ def test_the_graph_sees_the_edges_the_layers_rely_on(edges):
     pairs = {e.components() for e in edges}
     for expected in [("bnconform-core", "reference"), ("adapters", "bnconform-core"),
                      ("app", "adapters"), ("app", "reports"), ("app", "cifar"),
-                     ("blobs", "cifar"), ("cifar", "adapters")]:
+                     ("app", "training"), ("cifar", "training"), ("blobs", "training"),
+                     ("training", "adapters"), ("blobs", "cifar"), ("cifar", "adapters")]:
         assert expected in pairs, expected
     # only the command imports both the adapters and the reports
     both = {a for a, _ in pairs if (a, "adapters") in pairs and (a, "reports") in pairs}

@@ -162,7 +162,7 @@ def _defines_trainer(path: Path) -> bool:
 
 @pytest.mark.parametrize("harness", ["cifar", "blobs"])
 def test_every_registry_trainer_has_a_module_in_both_harnesses(harness):
-    from bnconform.cifar.backends import TARGETS as trainers
+    from bnconform.training.targets import TARGETS as trainers
 
     assert trainers, "no registry target has a trainer"
     assert list(trainers) == [info.name for info in TARGETS if info.trainer is not None]

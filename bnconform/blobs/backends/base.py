@@ -1,4 +1,5 @@
-"""The trainer interface of the two-blob networks, and the evaluation every framework shares.
+"""The trainer interface of the two-blob networks, on the shared trainer contract
+(:class:`bnconform.training.trainer.Trainer`), and the evaluation every framework shares.
 
 Arrays cross the interface as NumPy: points float32 ``(n, 2)``, labels int64 0/1, logits float
 ``(n,)``. The training loop (:mod:`bnconform.blobs.train`) owns the data order: ``fit`` visits the points of
@@ -10,21 +11,18 @@ reports as ``loss``). Inference metrics are computed here, in float64, from each
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 
 import numpy as np
 
-from bnconform.cifar.backends.base import batches  # noqa: F401 - re-exported for the trainers
+from bnconform.training.trainer import Trainer as SharedTrainer
 
 OnEpoch = Callable[[int, dict], None]
 
 
-class Trainer(ABC):
-    """A two-blob network in one framework, with its optimizer."""
-
-    framework: str
-    backend: str | None
+class Trainer(SharedTrainer):
+    """A two-blob network in one framework, with its optimizer (:class:`bnconform.training.trainer.Trainer`)."""
 
     @abstractmethod
     def fit(self, x: np.ndarray, y: np.ndarray, orders: list, batch_size: int,
@@ -44,10 +42,6 @@ class Trainer(ABC):
         """Set every BN layer's moving statistics to the statistics of ``x`` under the current
         weights (one training-mode pass over all of ``x`` with momentum 0; PyTorch keeps its
         unbiased variance). Changes no weight."""
-
-    @abstractmethod
-    def versions(self) -> dict:
-        """``{package: version}`` of everything the result depends on."""
 
 
 def binary_cross_entropy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:

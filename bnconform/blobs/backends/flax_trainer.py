@@ -1,10 +1,11 @@
 """JAX trainer of the two-blob networks with Flax linen and optax.
 
-``nn.Dense(128, use_bias=False)``, ``nn.BatchNorm(momentum, epsilon, use_fast_variance=False)``
-(Keras' momentum convention, the two-pass variance), ``nn.relu``; ``optax.adam`` and
-``optax.sigmoid_binary_cross_entropy``. The jitted train step and forward pass are cached per
-network and hyper-parameters, so a second run of the same network (another seed, the twin run of
-:mod:`bnconform.blobs.checks`) compiles nothing; each compiles once per batch shape (300 and 150).
+The module (``nn.Dense(128, use_bias=False)``, ``nn.BatchNorm(momentum, epsilon,
+use_fast_variance=False)``, ``nn.relu``), its variables, ``optax.adam`` and the train step are
+:mod:`bnconform.training.flax_net`'s; the loss is ``optax.sigmoid_binary_cross_entropy``. The jitted
+train step and forward pass are cached per network and hyper-parameters, so a second run of the
+same network (another seed, the twin run of :mod:`bnconform.blobs.checks`) compiles nothing; each
+compiles once per batch shape (300 and 150).
 """
 
 from __future__ import annotations
@@ -13,50 +14,22 @@ import functools
 
 import numpy as np
 
-from bnconform.cifar.backends.flax_trainer import variables_from
+from bnconform.training import flax_net
+from bnconform.training.trainer import run_epoch
 
 from .base import Trainer as TrainerBase
-from .base import batches
 
 
-def make_module(spec, momentum: float, epsilon: float):
-    import flax.linen as nn
-
-    class Net(nn.Module):
-        @nn.compact
-        def __call__(self, x, train: bool):
-            for layer in spec:
-                if layer.kind == "dense":
-                    x = nn.Dense(layer.units, use_bias=layer.bias)(x)
-                elif layer.kind == "bn":
-                    x = nn.BatchNorm(use_running_average=not train, momentum=momentum,
-                                     epsilon=epsilon, use_fast_variance=False)(x)
-                if layer.relu:
-                    x = nn.relu(x)
-            return x[:, 0]
-
-    return Net()
-
-
+@functools.cache
 def compiled(spec, momentum: float, epsilon: float, adam: tuple):
     """``(tx, train_step, forward)`` for this network and these hyper-parameters, jitted once."""
     import jax
     import optax
 
-    module = make_module(spec, momentum, epsilon)
-    a = dict(adam)
-    tx = optax.adam(a["learning_rate"], b1=a["beta1"], b2=a["beta2"], eps=a["epsilon"])
-
-    def loss_fn(params, stats, x, y):
-        logits, updates = module.apply({"params": params, "batch_stats": stats}, x, train=True,
-                                       mutable=["batch_stats"])
-        return optax.sigmoid_binary_cross_entropy(logits, y).mean(), (logits, updates["batch_stats"])
-
-    def train_step(params, stats, opt_state, x, y):
-        (loss, (logits, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, stats, x, y)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        correct = ((logits > 0).astype(y.dtype) == y).sum()
-        return optax.apply_updates(params, updates), stats, opt_state, loss, correct
+    module = flax_net.make_module(spec, momentum, epsilon, squeeze=True)
+    tx = flax_net.adam(dict(adam))
+    train_step = flax_net.train_step(module, tx, optax.sigmoid_binary_cross_entropy,
+                                     lambda logits, y: ((logits > 0).astype(y.dtype) == y).sum())
 
     def forward(params, stats, x):
         return module.apply({"params": params, "batch_stats": stats}, x, train=False)
@@ -64,30 +37,24 @@ def compiled(spec, momentum: float, epsilon: float, adam: tuple):
     return tx, jax.jit(train_step), jax.jit(forward)
 
 
-class Trainer(TrainerBase):
-    framework = "flax"
-    backend = None
-
+class Trainer(flax_net.FlaxTrainer, TrainerBase):
     def __init__(self, spec, weights, *, momentum, epsilon, adam, threads, backend=None):
         self.spec, self.epsilon = spec, epsilon
-        self.tx, self._train_step, self._forward = compiled(spec, momentum, epsilon,
-                                                            tuple(sorted(adam.items())))
-        variables = variables_from(spec, weights)
-        self.params, self.stats = variables["params"], variables["batch_stats"]
-        self.opt_state = self.tx.init(self.params)
+        tx, self._train_step, self._forward = compiled(spec, momentum, epsilon, tuple(sorted(adam.items())))
+        self._init_state(spec, weights, tx)
 
     def fit(self, x, y, orders, batch_size, on_epoch=None):
         labels = y.astype(np.float32)
+
+        def step(idx):
+            self.params, self.stats, self.opt_state, loss, ok = self._train_step(
+                self.params, self.stats, self.opt_state, x[idx], labels[idx], {})
+            return float(loss), int(ok)
+
         for epoch, order in enumerate(orders):
-            loss_sum, correct = 0.0, 0
-            for start, stop in batches(len(order), batch_size):
-                idx = order[start:stop]
-                self.params, self.stats, self.opt_state, loss, ok = self._train_step(
-                    self.params, self.stats, self.opt_state, x[idx], labels[idx])
-                loss_sum += float(loss) * len(idx)
-                correct += int(ok)
+            fit = run_epoch(order, batch_size, step)
             if on_epoch is not None:
-                on_epoch(epoch, {"loss": loss_sum / len(order), "accuracy": correct / len(order)})
+                on_epoch(epoch, fit)
 
     def logits(self, x):
         return np.asarray(self._forward(self.params, self.stats, x))
@@ -97,12 +64,7 @@ class Trainer(TrainerBase):
                 for name in sorted(self.stats, key=lambda n: int(n.rsplit("_", 1)[1]))]
 
     def recalibrate(self, x):
-        module = make_module(self.spec, 0.0, self.epsilon)
+        module = flax_net.make_module(self.spec, 0.0, self.epsilon, squeeze=True)
         _, updates = module.apply({"params": self.params, "batch_stats": self.stats}, x, train=True,
                                   mutable=["batch_stats"])
         self.stats = updates["batch_stats"]
-
-    def versions(self):
-        from bnconform.cifar.backends.versions import package_versions
-
-        return package_versions(["flax", "jax", "jaxlib", "optax"])

@@ -1,6 +1,7 @@
 """Keras 3 trainer of the two-blob networks (backend fixed by ``KERAS_BACKEND`` before import).
 
-A ``keras.Sequential`` of ``Dense(128, use_bias=False)``, ``BatchNormalization`` and ``ReLU``,
+The ``keras.Sequential`` (:mod:`bnconform.training.keras_net`) of ``Dense(128, use_bias=False)``,
+``BatchNormalization`` and ``ReLU`` (without BN: ``Dense(128, use_bias=False, activation="relu")``),
 compiled with Adam and ``BinaryCrossentropy(from_logits=True)``, trained by **one** ``fit`` call
 over all epochs: a generator yields the batches in the shared order, ``steps_per_epoch`` = 3, and
 a callback hands each epoch's ``loss`` and ``accuracy`` (Keras' own epoch averages) to the loop.
@@ -22,26 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnconform.cifar.backends.keras_trainer import _determinism, set_weights
+from bnconform.training import keras_net
+from bnconform.training.trainer import batches
 
 from ..models import INPUT_SHAPE
 from .base import Trainer as TrainerBase
-from .base import batches
-
-
-def build_model(spec, momentum: float, epsilon: float):
-    import keras
-
-    layers = [keras.Input(INPUT_SHAPE)]
-    for layer in spec:
-        if layer.kind == "dense":
-            layers.append(keras.layers.Dense(layer.units, use_bias=layer.bias))
-        elif layer.kind == "bn":
-            layers.append(keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon))
-        if layer.relu:
-            layers.append(keras.layers.ReLU())
-    return keras.Sequential(layers)
-
 
 _MODELS: dict = {}
 
@@ -49,18 +35,12 @@ _MODELS: dict = {}
 def compiled_model(spec, momentum: float, epsilon: float, adam: dict):
     """``(model, optimizer variables before the first step)`` for this network, compiled once."""
     import keras
-    import numpy as np
 
     key = (spec, momentum, epsilon, tuple(sorted(adam.items())))
     if key not in _MODELS:
-        model = build_model(spec, momentum, epsilon)
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                learning_rate=adam["learning_rate"], beta_1=adam["beta1"], beta_2=adam["beta2"],
-                epsilon=adam["epsilon"]),
-            loss=keras.losses.BinaryCrossentropy(from_logits=True),
-            metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
-        )
+        model = keras_net.build_model(spec, momentum, epsilon, INPUT_SHAPE)
+        keras_net.compile_adam(model, adam, keras.losses.BinaryCrossentropy(from_logits=True),
+                               keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"))
         model.optimizer.build(model.trainable_variables)
         store: dict = {}
         model.optimizer.save_own_variables(store)
@@ -68,20 +48,11 @@ def compiled_model(spec, momentum: float, epsilon: float, adam: dict):
     return _MODELS[key]
 
 
-class Trainer(TrainerBase):
-    framework = "keras"
-
+class Trainer(keras_net.KerasTrainer, TrainerBase):
     def __init__(self, spec, weights, *, momentum, epsilon, adam, threads, backend):
-        import keras
-
-        if keras.backend.backend() != backend:
-            raise RuntimeError(
-                f"Keras runs on {keras.backend.backend()!r} in this process, not {backend!r}: "
-                "set KERAS_BACKEND before importing keras (bnconform.blobs.runner does)")
-        self.backend = backend
-        _determinism(backend, threads)
+        self._check_backend(backend, threads)
         self.model, initial_optimizer = compiled_model(spec, momentum, epsilon, adam)
-        set_weights(self.model, weights)
+        keras_net.set_weights(self.model, weights)
         self.model.optimizer.load_own_variables(initial_optimizer)
 
     def fit(self, x, y, orders, batch_size, on_epoch=None):
@@ -128,11 +99,3 @@ class Trainer(TrainerBase):
         self.model(x, training=True)
         for layer, momentum in zip(self._bns(), saved):
             layer.momentum = momentum
-
-    def versions(self):
-        import keras
-
-        from bnconform.cifar.backends.versions import package_versions
-
-        deps = {"tensorflow": ["tensorflow"], "jax": ["jax", "jaxlib"], "torch": ["torch"]}
-        return {"keras": keras.__version__, **package_versions(deps[self.backend])}

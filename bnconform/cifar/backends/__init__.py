@@ -1,59 +1,15 @@
-"""One trainer per target, behind :class:`bnconform.cifar.backends.base.Trainer`.
+"""One CIFAR-10 trainer per target, behind :class:`bnconform.cifar.backends.base.Trainer`.
 
-Targets: the registry's targets with a ``trainer`` (:data:`bnconform.adapters.registry.TARGETS`): ``torch``
-(PyTorch), ``keras-tensorflow``, ``keras-jax``, ``keras-torch`` (Keras 3 on each backend) and
-``flax-linen`` (JAX with Flax linen and optax); the trainer kind names the module
-(``keras_trainer``, ``torch_trainer``, ``flax_trainer``). Keras fixes its backend at import
-(``KERAS_BACKEND``), so a process can hold one Keras backend only: :func:`prepare_environment` sets
-the variables before any framework is imported, and :mod:`bnconform.cifar.runner` runs each target in its own
-process.
+The targets and their process environment are :mod:`bnconform.training.targets`' (a process holds
+one Keras backend: :mod:`bnconform.app.runner` runs each target in its own); the trainer kind names
+the module here (``keras_trainer``, ``torch_trainer``, ``flax_trainer``). Each trainer builds its
+network from the architecture's layer spec with its framework's shared machinery
+(:mod:`bnconform.training.torch_net`, ``keras_net``, ``flax_net``).
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-
-from bnconform import engines
-from bnconform.adapters.registry import TARGETS as REGISTRY
-
-#: target: (trainer module, framework, Keras backend or None), in registry order
-TARGETS = {
-    info.name: (f"{info.trainer}_trainer", info.framework, info.backend if info.framework == "keras" else None)
-    for info in REGISTRY if info.trainer is not None
-}
-
-
-def check_target(target: str) -> None:
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {sorted(TARGETS)}, got {target!r}")
-
-
-DEFAULT_THREADS = 1
-
-
-def prepare_environment(target: str, threads: int | None = None, env=None) -> dict:
-    """Set (in ``env``, default ``os.environ``) what must be fixed before the framework's import.
-
-    Threads: one per run by default. The result of a run then does not depend on the machine's
-    core count (a multi-threaded reduction may split its sums differently), so baselines carry over
-    to any machine with the same instruction set; the suite uses the cores by running several runs
-    at once (``--jobs``). ``threads`` is kept in every record and in the baseline key.
-    """
-    check_target(target)
-    env = os.environ if env is None else env
-    if threads is None:
-        threads = int(env.get("BNCONFORM_THREADS") or DEFAULT_THREADS)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["BNCONFORM_THREADS"] = str(threads)
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[name] = str(threads)
-    for engine in engines.all_engines():  # each engine's own thread settings (XLA's for jax)
-        env.update(engine.thread_environment(threads, env))
-    backend = TARGETS[target][2]
-    if backend:
-        env["KERAS_BACKEND"] = backend
-    return env
+from bnconform.training.targets import trainer_class
 
 
 def create(target: str, spec, weights, *, seed: int, broken_bn: bool = False, **options):
@@ -63,9 +19,5 @@ def create(target: str, spec, weights, *, seed: int, broken_bn: bool = False, **
     :func:`bnconform.cifar.device.placement`; none: the host), ``permute_flatten=False`` for the torch trainer
     (in a test only).
     """
-    check_target(target)
-    module_name, _, backend = TARGETS[target]
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    threads = int(os.environ.get("BNCONFORM_THREADS") or DEFAULT_THREADS)
-    return module.Trainer(spec, weights, seed=seed, broken_bn=broken_bn, threads=threads,
-                          backend=backend, **options)
+    cls, process = trainer_class(target, __name__)
+    return cls(spec, weights, seed=seed, broken_bn=broken_bn, **process, **options)

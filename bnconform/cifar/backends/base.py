@@ -1,34 +1,25 @@
-"""The trainer interface every backend implements.
+"""The CIFAR-10 trainer interface every backend implements, on the shared trainer contract
+(:class:`bnconform.training.trainer.Trainer`), and the evaluation every framework shares.
 
 Arrays cross the interface as NumPy: images float32 NHWC in [0, 1], labels integer class indices.
 The training loop (:mod:`bnconform.cifar.train`) owns the data order and hands each trainer the permutation of
-the epoch; trainers visit the images in exactly that order, in batches of ``batch_size`` with a
-smaller last batch when the count does not divide (as Keras' ``fit`` does).
+the epoch; trainers visit the images in exactly that order (:func:`bnconform.training.trainer.batches`).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Callable
+from abc import abstractmethod
 
 import numpy as np
 
+from bnconform.training.trainer import OnBatch, batches
+from bnconform.training.trainer import Trainer as SharedTrainer
+
 EVAL_BATCH = 500
 
-OnBatch = Callable[[int, float], None]  # (images in the batch, batch loss)
 
-
-def batches(n: int, batch_size: int):
-    """``(start, stop)`` of each batch over ``n`` items."""
-    for start in range(0, n, batch_size):
-        yield start, min(start + batch_size, n)
-
-
-class Trainer(ABC):
-    """A model of one architecture in one framework, with its optimizer."""
-
-    framework: str
-    backend: str | None
+class Trainer(SharedTrainer):
+    """A course CNN in one framework, with its optimizer (:class:`bnconform.training.trainer.Trainer`)."""
 
     @abstractmethod
     def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, batch_size: int,
@@ -42,18 +33,6 @@ class Trainer(ABC):
     @abstractmethod
     def logits(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Forward pass to the logits (``training``: batch statistics, and dropout if the model has it)."""
-
-    @abstractmethod
-    def versions(self) -> dict:
-        """``{package: version}`` of everything the result depends on."""
-
-    @property
-    def version(self) -> str:
-        return self.versions()[self.framework]
-
-
-def summarize(loss_sum: float, correct: int, n: int) -> dict:
-    return {"loss": loss_sum / n, "accuracy": correct / n}
 
 
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -71,4 +50,4 @@ def evaluate_logits(logits_fn, x: np.ndarray, y: np.ndarray) -> dict:
         z = logits_fn(x[start:stop])
         loss_sum += float(softmax_cross_entropy(z, y[start:stop]).sum())
         correct += int((z.argmax(axis=1) == y[start:stop]).sum())
-    return summarize(loss_sum, correct, len(y))
+    return {"loss": loss_sum / len(y), "accuracy": correct / len(y)}

@@ -1,47 +1,33 @@
-"""Two-blob runs in worker processes, through the CIFAR-10 harness's runner.
+"""The worker side of a two-blob job: what :class:`Job` is and what its process computes.
 
-:func:`bnconform.cifar.runner.run` starts ``python -m bnconform.blobs worker`` (this :class:`Job`'s ``WORKER_MODULE``)
-with the target's environment prepared (Keras backend, one framework thread); a list of jobs of one
-target shares one process, so a framework starts once for all its runs. :func:`work` is the
-worker's side.
+:mod:`bnconform.app.runner` starts ``python -m bnconform.blobs worker --job JSON --out FILE`` (this
+:class:`Job`'s ``WORKER_MODULE``) with the target's environment prepared (Keras backend, one
+framework thread); a list of jobs of one target shares one process, so a framework starts once for
+all its runs. :func:`work` runs them; the contract the runner relies on is
+:class:`bnconform.training.jobs.Job`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from bnconform.cifar.backends import prepare_environment
-from bnconform.cifar.runner import RunFailed, run, run_many  # noqa: F401 - the API of this module
+from bnconform.training.jobs import TrainingJob, decode, write_records
+from bnconform.training.targets import prepare_environment
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(TrainingJob):
+    """A two-blob run of ``model`` (or, ``task="forward"``, inference logits of the initial
+    networks: ``forward_configs`` dicts ``{"model", "bn"}``); ``live`` is unused (no progress bar: a
+    run takes seconds)."""
+
     WORKER_MODULE: ClassVar[str] = "bnconform.blobs"
 
-    target: str
     model: str = "deep"
-    bn: bool = True
-    seed: int = 0
-    broken_bn: bool = False
     twin: bool = True  # BN runs: also train the twin (moving-statistics check)
-    live: bool = False  # unused (no progress bar: a run takes seconds); bnconform.cifar.runner sets it
-    task: str = "train"  # or "forward": inference logits of the initial networks (parity)
-    forward_configs: tuple = ()  # for "forward": dicts {"model", "bn"}
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> "Job":
-        fields = json.loads(text)
-        fields["forward_configs"] = tuple(fields.get("forward_configs", ()))
-        return cls(**fields)
 
 
 def parity_points(n: int = 16) -> np.ndarray:
@@ -83,12 +69,6 @@ def train_job(job: Job) -> dict:
 def work(payload: str, out: str) -> None:
     """Run the job (or list of jobs of one target) of ``payload`` in this process and write the
     record (or list of records) to ``out``."""
-    parsed = json.loads(payload)
-    jobs = [Job.from_json(json.dumps(j)) for j in parsed] if isinstance(parsed, list) else [
-        Job.from_json(payload)]
+    jobs, single = decode(Job, payload)
     prepare_environment(jobs[0].target)
-    records = [forward(job) if job.task == "forward" else train_job(job) for job in jobs]
-    result = records if isinstance(parsed, list) else records[0]
-    tmp = Path(out).with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, out)
+    write_records(out, [forward(job) if job.task == "forward" else train_job(job) for job in jobs], single)

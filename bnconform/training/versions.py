@@ -1,4 +1,4 @@
-"""Versions of the packages a result depends on (imported already, so this costs nothing)."""
+"""Versions of the packages a record depends on (imported already, so this costs nothing)."""
 
 from __future__ import annotations
 

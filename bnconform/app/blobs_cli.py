@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bnconform.app.commandline import dispatch, positive_int, usage_error
+from bnconform.app.commandline import dispatch, positive_int, print_rendered
 from bnconform.training.targets import TARGETS
 
 from bnconform.blobs import matrix
@@ -129,12 +129,7 @@ def cmd_bayes(args) -> int:
 def cmd_report(args) -> int:
     from bnconform.blobs.report import render_text
 
-    try:
-        records = load_records(args.results)
-    except ValueError as exc:
-        return usage_error(args.prog, str(exc))
-    print(render_text(records))
-    return 0
+    return print_rendered(args.prog, load_records, render_text, args.results)
 
 
 def cmd_worker(args) -> int:

@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from bnconform.app.commandline import dispatch, positive_int, usage_error
+from bnconform.app.commandline import dispatch, positive_int, print_rendered, usage_error
 
 from bnconform.training.targets import DEFAULT_THREADS, TARGETS
 
@@ -316,12 +316,7 @@ def cmd_gate(args) -> int:
 def cmd_report(args) -> int:
     from bnconform.cifar.report import render_text
 
-    try:
-        records = _load_records(args.results)
-    except ValueError as exc:
-        return usage_error(args.prog, str(exc))
-    print(render_text(records))
-    return 0
+    return print_rendered(args.prog, _load_records, render_text, args.results)
 
 
 def cmd_locate(args) -> int:

@@ -65,3 +65,14 @@ def usage_error(prog: str, message: str) -> int:
     """``PROG: error: MESSAGE`` on stderr; :data:`USAGE`."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     return USAGE
+
+
+def print_rendered(prog: str, load, render, path) -> int:
+    """``render(load(path))`` on stdout, exit 0; a file ``load`` refuses (``ValueError``) is a usage
+    error naming it (the experiments' ``report`` subcommands)."""
+    try:
+        records = load(path)
+    except ValueError as exc:
+        return usage_error(prog, str(exc))
+    print(render(records))
+    return 0

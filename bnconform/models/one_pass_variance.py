@@ -58,7 +58,6 @@ def _nan_where_unresolved(example: checks.Example, r: tolerance.Roundoff) -> che
     unresolved = unresolved_features(case, x, r)
     if not unresolved.any():
         return example
-    axis = case.axis % x.ndim
     _, _, _, y = checks.bn_reference(case, inputs, True)
     expected = {"y": y}
     if example.check is checks.BN_BACKWARD:

@@ -83,7 +83,7 @@ def load_records(paths) -> list:
 
 def execute(batches, *, parallel=None, threads=None, timeout=900.0) -> tuple[list, list]:
     """Run the batches (:func:`bnconform.blobs.matrix.batches`), judge the loss-gap pairs; records, errors."""
-    from bnconform.blobs.checks import loss_gaps
+    from bnconform.blobs.verdict import loss_gaps
     from bnconform.app.runner import run_many
 
     parallel = parallel or max(1, (os.cpu_count() or 1) // (threads or 1))

@@ -219,7 +219,7 @@ def _exit_code(records, errors, require_baseline) -> int:
 
 def cmd_run(args) -> int:
     from bnconform.cifar.baselines import Store
-    from bnconform.cifar.gate import judge, summary_line
+    from bnconform.cifar.verdict import judge, summary_line
 
     placed = _placed_targets(args)
     if isinstance(placed, str):
@@ -301,7 +301,7 @@ def _load_records(paths) -> list:
 
 def cmd_gate(args) -> int:
     from bnconform.cifar.baselines import Store
-    from bnconform.cifar.gate import judge, summary_line
+    from bnconform.cifar.verdict import judge, summary_line
 
     try:
         store = Store.load(args.baselines)

@@ -9,9 +9,9 @@ weights and streams; the targets, trainer contract and worker processes of
 rather than recorded baselines:
 
 - its test accuracy must lie in the binomial sampling band of p* for the 250 test points
-  (:mod:`bnconform.blobs.bayes`; with BN after recalibrating the moving statistics, see :mod:`bnconform.blobs.checks`);
+  (:mod:`bnconform.blobs.bayes`; with BN after recalibrating the moving statistics, see :mod:`bnconform.blobs.verdict`);
 - with BN, its moving statistics must decay by exactly momentum^steps (a twin run with shifted
-  initial statistics, :mod:`bnconform.blobs.checks`): this is what catches the planted bug, the momentum's
+  initial statistics, :mod:`bnconform.blobs.verdict`): this is what catches the planted bug, the momentum's
   meaning inverted, which the accuracy does not see;
 - the lecture's claim that BN overfits less is measured (the gap between validation and training
   loss with and without BN) and only the direction that held on every seed is gated.
@@ -26,7 +26,7 @@ Modules, one concept each:
 - ``backends`` one trainer per target (Keras on each backend, PyTorch, Flax linen), on the shared
   trainer contract and per-framework machinery of :mod:`bnconform.training`;
 - ``train``    the framework-neutral loop, recalibration, the twin run, the record;
-- ``checks``   the checks and the verdict of a run; the loss gaps;
+- ``verdict``  the checks and the verdict of a run; the loss gaps;
 - ``matrix``   which runs CI trains;
 - ``worker``   the job (:class:`~bnconform.blobs.worker.Job`) and what its worker process computes
   (:mod:`bnconform.app.runner` starts the process);

@@ -22,7 +22,7 @@ moving variance 1). Adam's other numbers are :data:`bnconform.cifar.settings.ADA
 Steps: 750 training points in batches of 300 are 3 steps an epoch (300, 300, 150), so the deep
 network trains 300 steps and the shallow one 150. With momentum 0.99, the moving statistics then
 still hold 0.99^300 = 4.9% (deep) and 0.99^150 = 22% (shallow) of their initial values: see
-:mod:`bnconform.blobs.checks` for what that does to inference and how the suite uses it.
+:mod:`bnconform.blobs.verdict` for what that does to inference and how the suite uses it.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def bn_momentum(model: str, broken: bool) -> float:
     return 1.0 - m if broken else m
 
 
-#: The initial moving statistics of the twin run (:mod:`bnconform.blobs.checks`): mean 0 + 1, variance 1 + 1.
+#: The initial moving statistics of the twin run (:mod:`bnconform.blobs.verdict`): mean 0 + 1, variance 1 + 1.
 TWIN_SHIFT = 1.0
 
 

@@ -8,7 +8,7 @@ CIFAR-10 harness's seeded streams). After every epoch it evaluates, in inference
 
 After the last epoch, for a network with BN:
 
-- the moving statistics are read (for the twin comparison, :func:`bnconform.blobs.checks.moving_statistics_decay`);
+- the moving statistics are read (for the twin comparison, :func:`bnconform.blobs.verdict.moving_statistics_decay`);
 - the *recalibrated* metrics are measured: the moving statistics set to the training set's
   statistics under the final weights (:meth:`Trainer.recalibrate`), then the test and training
   sets evaluated again;
@@ -18,7 +18,7 @@ After the last epoch, for a network with BN:
   (checked: every epoch's training loss must be equal) and the two runs' final moving statistics
   differ by exactly ``momentum^steps * shift``.
 
-The record is the ``blobs`` entry of the results file (docs/design.md); :func:`bnconform.blobs.checks.judge`
+The record is the ``blobs`` entry of the results file (docs/design.md); :func:`bnconform.blobs.verdict.judge`
 fills its ``checks`` and ``verdict``.
 """
 
@@ -35,7 +35,7 @@ from bnconform.cifar.order import epoch_order
 from . import backends
 from .backends.base import evaluate
 from .bayes import ALPHA, bayes_accuracy, sampling_band
-from .checks import moving_statistics_decay
+from .verdict import moving_statistics_decay
 from .data import Blobs, bayes_rule
 from .models import TWIN_SHIFT, bn_momentum, build_spec, initial_weights, protocol
 

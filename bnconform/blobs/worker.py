@@ -57,7 +57,7 @@ def forward(job: Job) -> dict:
 
 
 def train_job(job: Job) -> dict:
-    from .checks import judge
+    from .verdict import judge
     from .data import generate
     from .train import run as train_run
 

@@ -21,10 +21,10 @@ Modules, one concept each:
 - ``backends``  one trainer per target (Keras on each backend, PyTorch, Flax linen), on the shared
   trainer contract and per-framework machinery of :mod:`bnconform.training`;
 - ``train``     the framework-neutral training loop and the run record;
-- ``progress``  the progress bar;
+- ``epoch_bar`` the progress bar of a worker's epochs;
 - ``stats``     Student t quantiles and the one-sided prediction bound;
 - ``baselines`` the baseline store (``bnconform/cifar/baselines/*.json``);
-- ``gate``      verdicts of a run against its baseline;
+- ``verdict``   verdicts of a run against its baseline;
 - ``parity``    float64 NumPy forward pass and its float32 rounding-error bound;
 - ``worker``    the job (:class:`~bnconform.cifar.worker.Job`) and what its worker process computes;
   :mod:`bnconform.app.runner` starts the process, :mod:`bnconform.app.cifar_cli` is

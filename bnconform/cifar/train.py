@@ -5,7 +5,7 @@ The loop owns everything that must be identical across frameworks: the initial w
 the float32 inputs (``uint8 / 255`` computed once in NumPy). The trainer only executes.
 
 The record is the ``cifar`` entry of the results file (docs/design.md); the gate fields
-(``baseline``, ``threshold``, ``margin``, ``verdict``) are filled by :func:`bnconform.cifar.gate.judge`.
+(``baseline``, ``threshold``, ``margin``, ``verdict``) are filled by :func:`bnconform.cifar.verdict.judge`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 from . import backends, order
 from .archs import BATCH_SIZE, build_spec
 from .profiles import VALIDATION_SPLIT, Protocol
-from .progress import Progress
+from .epoch_bar import Progress
 from .weights import initial_weights
 
 

@@ -18,7 +18,7 @@ exit 1
       metadata: the run tested another release than the one it names (see :mod:`bnconform.reports.tested`);
     - a CIFAR-10 training record with verdict ``fail``;
     - a two-blob training record with verdict ``fail`` (a check failed, or a planted bug went
-      uncaught: see :mod:`bnconform.blobs.checks`);
+      uncaught: see :mod:`bnconform.blobs.verdict`);
     - a file that could not be collected (its tests never ran);
     - a run with ``run.complete == false``: the process died or was stopped before its last
       test (a segfault in a framework is exactly what an upgrade can bring), so records are

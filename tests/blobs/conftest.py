@@ -97,7 +97,7 @@ def blob_ci(pytestconfig):
     with ThreadPoolExecutor(max_workers=2) as pool:  # list order: slowest target's matrix first
         list(pool.map(one, work))
     seconds = time.perf_counter() - started
-    from bnconform.blobs.checks import loss_gaps
+    from bnconform.blobs.verdict import loss_gaps
 
     loss_gaps(list(records.values()))
     return records, extras, errors, seconds

@@ -234,7 +234,7 @@ def test_gpu_profile_is_refused_on_the_cpu(command, capsys, monkeypatch):
 
 def test_baselines_are_per_device_platform():
     from bnconform.cifar.baselines import Store
-    from bnconform.cifar.gate import judge
+    from bnconform.cifar.verdict import judge
 
     store = Store(path=None, entries=[])
     store.record([record(seed=s, test_accuracy=a) for s, a in enumerate((0.60, 0.62, 0.61))])
@@ -247,7 +247,7 @@ def test_baselines_are_per_device_platform():
 
 
 def test_reports_name_the_device_next_to_images_per_s():
-    from bnconform.cifar.gate import summary_line
+    from bnconform.cifar.verdict import summary_line
     from bnconform.cifar.report import render_text
 
     gpu = record(device={"platform": "cuda", "name": "cuda:0 NVIDIA H200"}, images_per_s=24400.0)

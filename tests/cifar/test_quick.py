@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from bnconform.cifar.gate import judge, summary_line
+from bnconform.cifar.verdict import judge, summary_line
 
 
 def _require_baseline() -> bool:

@@ -10,7 +10,7 @@ import pytest
 
 from bnconform.cifar import stats
 from bnconform.cifar.baselines import Store
-from bnconform.cifar.gate import judge, summary_line
+from bnconform.cifar.verdict import judge, summary_line
 
 from .records import record
 

@@ -4,7 +4,7 @@ The module (``nn.Dense(128, use_bias=False)``, ``nn.BatchNorm(momentum, epsilon,
 use_fast_variance=False)``, ``nn.relu``), its variables, ``optax.adam`` and the train step are
 :mod:`bnconform.training.flax_net`'s; the loss is ``optax.sigmoid_binary_cross_entropy``. The jitted
 train step and forward pass are cached per network and hyper-parameters, so a second run of the
-same network (another seed, the twin run of :mod:`bnconform.blobs.checks`) compiles nothing; each
+same network (another seed, the twin run of :mod:`bnconform.blobs.verdict`) compiles nothing; each
 compiles once per batch shape (300 and 150).
 """
 

@@ -10,7 +10,7 @@ TensorFlow backend, more than a whole epoch of this network; the generator keeps
 in the same order. Inference is ``predict_on_batch``.
 
 Compiled models are cached per network and hyper-parameters (:func:`compiled_model`): a new
-trainer of the same network (another seed, the twin run of :mod:`bnconform.blobs.checks`) takes the cached
+trainer of the same network (another seed, the twin run of :mod:`bnconform.blobs.verdict`) takes the cached
 model, sets its weights and restores its optimizer's variables (step count, Adam's moments) to
 their values before the first step, so that Keras' compiled train step is reused (the JAX backend
 otherwise compiles it anew for every model: 2 s of a 2.1 s shallow run). A reused model trains bit

@@ -9,7 +9,7 @@ import copy
 import numpy as np
 import pytest
 
-from bnconform.blobs.checks import judge, loss_gaps, moving_statistics_decay
+from bnconform.blobs.verdict import judge, loss_gaps, moving_statistics_decay
 
 M, K, SHIFT = 0.99, 300, 1.0
 

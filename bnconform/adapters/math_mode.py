@@ -53,7 +53,7 @@ C_OUT = 64
 MATMUL_SIZE = 512  # (512, 512) x (512, 512): T = 512 products an output
 
 
-def family(adapter) -> str:
+def engine_of(adapter) -> str:
     """The engine whose settings govern the adapter (a :mod:`bnconform.engines` record's name): the
     registry's ``engine`` of its target (:mod:`bnconform.adapters.registry`); for a target without
     one (a Keras class given with ``--bn-impl``) the loaded adapter's backend, else its framework
@@ -134,7 +134,7 @@ def probe(adapter) -> dict:
     """The adapter's float32 math mode on its device: the settings, what the probe convolution
     measures by default and in :func:`full_float32` (``default``, ``full_float32``), and the same for
     its engine's matrix product (``matmul``)."""
-    name = family(adapter)
+    name = engine_of(adapter)
     found = {"device": adapter.device_record(), "settings": settings(name), "matmul": {}}
     request = devices.requested(found["device"].get("platform"))
     for mode, context in (("default", contextlib.nullcontext), ("full_float32", lambda: full_float32(name))):

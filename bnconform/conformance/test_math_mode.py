@@ -49,5 +49,5 @@ class _NoTF32Excuse:
 @given(data=st.data())
 def test_conv2d_full_float32(target, mode, dtype, adapter, observe, prop, data):
     """Every offered float32 convolution, computed in full float32, conforms."""
-    with math_mode.full_float32(math_mode.family(adapter)):
+    with math_mode.full_float32(math_mode.engine_of(adapter)):
         check_drawn(prop, _NoTF32Excuse(observe), adapter, data, dtype, mode)

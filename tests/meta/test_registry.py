@@ -215,8 +215,8 @@ def test_the_math_mode_follows_the_engine():
         return SimpleNamespace(name=name, framework=framework, backend=backend)
 
     # whose float32 settings (TF32, matmul precision) govern each target
-    assert math_mode.family(adapter("flax-nnx", "flax")) == "jax"
-    assert math_mode.family(adapter("tf_keras", "tf_keras", "tensorflow")) == "tensorflow"
-    assert math_mode.family(adapter("keras-torch", "keras", "torch")) == "torch"
-    assert math_mode.family(adapter("torch-functional", "torch")) == "torch"
-    assert math_mode.family(adapter("user-keras:m.BN", "keras", "jax")) == "jax"  # not in the registry
+    assert math_mode.engine_of(adapter("flax-nnx", "flax")) == "jax"
+    assert math_mode.engine_of(adapter("tf_keras", "tf_keras", "tensorflow")) == "tensorflow"
+    assert math_mode.engine_of(adapter("keras-torch", "keras", "torch")) == "torch"
+    assert math_mode.engine_of(adapter("torch-functional", "torch")) == "torch"
+    assert math_mode.engine_of(adapter("user-keras:m.BN", "keras", "jax")) == "jax"  # not in the registry

@@ -69,11 +69,14 @@ class VariantBatchNorm2d(BatchNormState):
         return a.sum(0)
 
     def _stats(self, x2d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and biased variance per column, two passes."""
+        """Mean and biased variance per column, two passes, each a sum of terms divided by m first:
+        in float16 a sum of m squares can pass 65504 where the variance itself is far below it
+        (m = 144 values of spread 24 sum to 86,000), and an honest layer does not overflow where its
+        inputs and its result are representable (``x.mean()`` and ``x.var()`` do not)."""
         m = x2d.shape[0]
-        mean = self._sum(x2d) / m
+        mean = self._sum(x2d / m)
         d = x2d - mean
-        return mean, self._sum(d * d) / m
+        return mean, self._sum(d * d / m)
 
     def _eps(self) -> float:
         return self.eps
@@ -136,21 +139,24 @@ class ChanBlocked(VariantBatchNorm2d):
     between = True
 
     def _stats(self, x2d):
+        # M2 is carried divided by the row count N (each term divided before it is summed), so that
+        # a half-precision M2 does not overflow where the variance is representable
+        rows = x2d.shape[0]
         n, mean, m2 = 0, None, None
-        for i in range(0, x2d.shape[0], BLOCK):
+        for i in range(0, rows, BLOCK):
             blk = x2d[i:i + BLOCK]
             nb = blk.shape[0]
-            mb = blk.sum(0) / nb
-            m2b = ((blk - mb) ** 2).sum(0)
+            mb = (blk / nb).sum(0)
+            m2b = ((blk - mb) ** 2 / rows).sum(0)
             if mean is None:
                 n, mean, m2 = nb, mb, m2b
                 continue
             total = n + nb
             delta = mb - mean
-            m2 = m2 + m2b + (delta * delta * (n * nb / total) if self.between else 0)
+            m2 = m2 + m2b + (delta * delta * (n * nb / total / rows) if self.between else 0)
             mean = mean + delta * (nb / total)
             n = total
-        return mean, m2 / n
+        return mean, m2
 
 
 class Float64Accumulation(VariantBatchNorm2d):
@@ -212,13 +218,14 @@ class _ClosedFormBackward(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2d, weight, bias, eps, divisor_offset):
         m = x2d.shape[0]
-        mean = x2d.sum(0) / m
+        mean = (x2d / m).sum(0)  # terms divided before the sum, as VariantBatchNorm2d._stats: no overflow
         d = x2d - mean
-        inv = torch.rsqrt((d * d).sum(0) / m + eps)
+        var = (d * d / m).sum(0)
+        inv = torch.rsqrt(var + eps)
         x_hat = d * inv
         ctx.save_for_backward(x_hat, inv, weight)
         ctx.divisor = m + divisor_offset
-        return x_hat * weight + bias, mean, (d * d).sum(0) / m
+        return x_hat * weight + bias, mean, var
 
     @staticmethod
     def backward(ctx, dy, _dmean, _dvar):

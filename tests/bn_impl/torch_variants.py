@@ -65,18 +65,19 @@ class VariantBatchNorm2d(BatchNormState):
         return torch.float32 if self.opmath and dtype in HALF else dtype
 
     def _sum(self, a: torch.Tensor) -> torch.Tensor:
-        """Sum over the m rows of (m, C)."""
-        return a.sum(0)
+        """Sum over the m rows of (m, C), in torch's accumulator (float32 for half precision), not
+        yet rounded to the dtype."""
+        return a.sum(0, dtype=torch.float32) if a.dtype in HALF else a.sum(0)
 
     def _stats(self, x2d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and biased variance per column, two passes, each a sum of terms divided by m first:
-        in float16 a sum of m squares can pass 65504 where the variance itself is far below it
-        (m = 144 values of spread 24 sum to 86,000), and an honest layer does not overflow where its
-        inputs and its result are representable (``x.mean()`` and ``x.var()`` do not)."""
+        """Mean and biased variance per column, two passes, each sum divided by m before it is
+        rounded to the dtype (as ``x.mean()`` does): in float16 a sum of m squares can pass 65504
+        where the variance itself is far below it (m = 144 values of spread 24 sum to 86,000), and an
+        honest layer does not overflow where its inputs and its result are representable."""
         m = x2d.shape[0]
-        mean = self._sum(x2d / m)
+        mean = (self._sum(x2d) / m).to(x2d.dtype)
         d = x2d - mean
-        return mean, self._sum(d * d / m)
+        return mean, (self._sum(d * d) / m).to(x2d.dtype)
 
     def _eps(self) -> float:
         return self.eps
@@ -129,7 +130,7 @@ class SequentialSums(VariantBatchNorm2d):
     """Honest: every sum is a running sum over the rows (``torch.cumsum``'s last row)."""
 
     def _sum(self, a):
-        return torch.cumsum(a, 0)[-1]
+        return torch.cumsum(a, 0, dtype=torch.float32 if a.dtype in HALF else None)[-1]
 
 
 class ChanBlocked(VariantBatchNorm2d):
@@ -139,24 +140,25 @@ class ChanBlocked(VariantBatchNorm2d):
     between = True
 
     def _stats(self, x2d):
-        # M2 is carried divided by the row count N (each term divided before it is summed), so that
-        # a half-precision M2 does not overflow where the variance is representable
-        rows = x2d.shape[0]
+        # M2 is kept in torch's accumulator (float32 for half precision) and divided by the row count
+        # before it is rounded to the dtype: a half-precision M2 would overflow where the variance is
+        # representable
+        acc = torch.float32 if x2d.dtype in HALF else x2d.dtype
         n, mean, m2 = 0, None, None
-        for i in range(0, rows, BLOCK):
+        for i in range(0, x2d.shape[0], BLOCK):
             blk = x2d[i:i + BLOCK]
             nb = blk.shape[0]
-            mb = (blk / nb).sum(0)
-            m2b = ((blk - mb) ** 2 / rows).sum(0)
+            mb = (blk.sum(0, dtype=acc) / nb).to(x2d.dtype)
+            m2b = ((blk - mb) ** 2).sum(0, dtype=acc)
             if mean is None:
                 n, mean, m2 = nb, mb, m2b
                 continue
             total = n + nb
             delta = mb - mean
-            m2 = m2 + m2b + (delta * delta * (n * nb / total / rows) if self.between else 0)
+            m2 = m2 + m2b + (delta.to(acc) * delta.to(acc) * (n * nb / total) if self.between else 0)
             mean = mean + delta * (nb / total)
             n = total
-        return mean, m2
+        return mean, (m2 / n).to(x2d.dtype)
 
 
 class Float64Accumulation(VariantBatchNorm2d):
@@ -218,9 +220,10 @@ class _ClosedFormBackward(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2d, weight, bias, eps, divisor_offset):
         m = x2d.shape[0]
-        mean = (x2d / m).sum(0)  # terms divided before the sum, as VariantBatchNorm2d._stats: no overflow
+        acc = torch.float32 if x2d.dtype in HALF else x2d.dtype  # as VariantBatchNorm2d._stats: no overflow
+        mean = (x2d.sum(0, dtype=acc) / m).to(x2d.dtype)
         d = x2d - mean
-        var = (d * d / m).sum(0)
+        var = ((d * d).sum(0, dtype=acc) / m).to(x2d.dtype)
         inv = torch.rsqrt(var + eps)
         x_hat = d * inv
         ctx.save_for_backward(x_hat, inv, weight)

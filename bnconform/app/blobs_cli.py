@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from bnconform.app.runner import add_worker_parser
 from bnconform.app.commandline import dispatch, positive_int, print_rendered
 from bnconform.training.targets import TARGETS
 
@@ -54,10 +55,7 @@ def build_parser(prog: str = "python -m bnconform.blobs") -> argparse.ArgumentPa
     p.add_argument("results", nargs="+")
     p.set_defaults(func=cmd_report)
     sub.add_parser("bayes", help="the Bayes accuracy, the band and the drawn data").set_defaults(func=cmd_bayes)
-    p = sub.add_parser("worker", help=argparse.SUPPRESS)
-    p.add_argument("--job", required=True)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_worker)
+    add_worker_parser(sub, cmd_worker)
     return parser
 
 

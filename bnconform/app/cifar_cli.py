@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+from bnconform.app.runner import add_worker_parser
 from bnconform.app.commandline import dispatch, positive_int, print_rendered, usage_error
 
 from bnconform.training.targets import DEFAULT_THREADS, TARGETS
@@ -103,10 +104,7 @@ def build_parser(prog: str = "python -m bnconform.cifar") -> argparse.ArgumentPa
 
     sub.add_parser("targets", help="list the targets").set_defaults(func=cmd_targets)
 
-    p = sub.add_parser("worker", help=argparse.SUPPRESS)
-    p.add_argument("--job", required=True)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_worker)
+    add_worker_parser(sub, cmd_worker)
     return parser
 
 

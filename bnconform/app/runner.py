@@ -133,3 +133,14 @@ def run_many(jobs: list, *, parallel: int = 1, **options) -> tuple[list, list]:
     records = [o for o in outcomes if not isinstance(o, RunFailed)]
     errors = [str(o) for o in outcomes if isinstance(o, RunFailed)]
     return records, errors
+
+
+def add_worker_parser(sub, func) -> None:
+    """The hidden ``worker --job JSON --out FILE`` subcommand of an experiment's command line: the
+    child side of the command :func:`run` starts (one place for its options)."""
+    import argparse
+
+    p = sub.add_parser("worker", help=argparse.SUPPRESS)
+    p.add_argument("--job", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=func)

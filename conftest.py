@@ -1,7 +1,117 @@
 """Root conftest of the repository's own tests: pytester, the conformance plugin (its options, the
-results plugin), and where the time goes."""
+results plugin), the tests spread over the CPUs (pytest-xdist), and where the time goes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
 
 pytest_plugins = ["pytester", "bnconform.app.suite_plugin"]
+
+# -- the tests on every CPU: pytest-xdist, one worker per CPU --------------------------------------
+#
+# `python -m pytest` (the README's command, CI's) runs on as many worker processes as this process
+# may use CPUs, without an option: set here rather than in `addopts`, because pyproject.toml's
+# configuration is also read where xdist is absent or must not apply: the tox environments (the
+# conformance suite on one framework, no dev extra), and the pytest processes that tests start from the
+# repository root (`--bn-impl` runs, the planted-bug runs), which run in one process each. An explicit
+# `-n N` (`-n 0`: one process) or `--dist MODE` wins; `-p no:xdist` turns it off.
+#
+# Work is handed out a file at a time (a module's fixtures, a session fixture used by one file and
+# the results files such fixtures write are then in one worker), with three refinements:
+# `tests/cli/test_bn_impl_variants.py` per framework (two long runs of the planted-bug matrix), the
+# conformance suite per target (Keras switches backend once per target in each worker), and the files
+# of SPLIT (independent tests, each a process of its own, no shared fixture) a test at a time. The longest
+# work units go first (HEAVY), so that no worker is left with a long one at the end.
+
+#: work units known to take minutes, longest first (tests/cli/test_bn_impl_variants.py's per
+#: framework); a wrong entry only costs speed
+HEAVY = (
+    "tests/cifar/test_quick.py",
+    "tests/cli/test_bn_impl_variants.py[keras]",
+    "tests/cli/test_bn_impl_variants.py[torch]",
+    "tests/cli/test_bn_impl.py",
+    "tests/cifar/test_determinism.py",
+    "tests/blobs/test_ci.py",
+    "tests/cifar/test_parity.py",
+)
+
+
+#: files whose tests are independent of each other (no module or session fixture that computes
+#: something): handed out a test at a time
+SPLIT = ("tests/cli/test_bn_impl.py",)
+
+
+def _started_by_a_test() -> bool:
+    """A pytest process that a test of this suite started (pytest sets ``PYTEST_CURRENT_TEST`` while a
+    test runs; xdist sets ``PYTEST_XDIST_WORKER`` in its workers): it runs in one process."""
+    return "PYTEST_CURRENT_TEST" in os.environ or "PYTEST_XDIST_WORKER" in os.environ
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Before xdist reads its options (this initial conftest's hook runs before the plugin's)."""
+    if not config.pluginmanager.hasplugin("xdist") or _started_by_a_test():
+        return
+    opt = config.option
+    if opt.collectonly or opt.usepdb:
+        return
+    if opt.numprocesses is None and opt.dist == "no" and not opt.tx:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if cpus < 2:
+            return
+        opt.numprocesses = cpus
+    if opt.dist == "no" and (opt.numprocesses or opt.tx):  # also for a bare -n N: never xdist's "load"
+        opt.dist = "loadfile"
+        opt.loadscopereorder = False  # our order (HEAVY first), not the number of tests a file has
+
+
+def _conformance_targets() -> list[str]:
+    from bnconform import adapters
+
+    return sorted((info.name for info in adapters.discover()), key=len, reverse=True)
+
+
+def work_unit(nodeid: str, targets=None) -> str:
+    """The work unit of a test: its file; a framework of ``test_bn_impl_variants.py``; a target of the
+    conformance suite."""
+    path, _, rest = nodeid.partition("::")
+    param = rest[rest.find("[") + 1:-1] if rest.endswith("]") and "[" in rest else None
+    if path in SPLIT:
+        return nodeid
+    if path == "tests/cli/test_bn_impl_variants.py" and param:
+        return f"{path}[{param}]"
+    if path.startswith("bnconform/conformance/") and param:
+        for target in targets if targets is not None else _conformance_targets():
+            if param == target or param.startswith(target + "-"):
+                return f"bnconform/conformance[{target}]"
+    return path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    targets = _conformance_targets()
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid, targets)
+
+        def schedule(self) -> None:
+            if self.collection is None and self.collection_is_completed:
+                rank = {unit: i for i, unit in enumerate(HEAVY)}
+                for node, collection in self.registered_collections.items():  # the same order in each
+                    self.registered_collections[node] = sorted(
+                        collection, key=lambda nodeid: min(rank.get(self._split_scope(nodeid), len(rank)),
+                                                           rank.get(nodeid.partition("::")[0], len(rank))))
+            super().schedule()
+
+    return Scheduling(config, log)
+
+
 # -- where the time goes: wall time per part of the suite, in the terminal summary -------------------
 
 _PART_SECONDS: dict[str, float] = {}

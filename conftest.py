@@ -70,7 +70,7 @@ def pytest_cmdline_main(config):
 def _conformance_targets() -> list[str]:
     from bnconform import adapters
 
-    return sorted((info.name for info in adapters.discover()), key=len, reverse=True)
+    return [info.name for info in adapters.discover()]
 
 
 def work_unit(nodeid: str, targets=None) -> str:
@@ -83,7 +83,7 @@ def work_unit(nodeid: str, targets=None) -> str:
     if path == "tests/cli/test_bn_impl_variants.py" and param:
         return f"{path}[{param}]"
     if path.startswith("bnconform/conformance/") and param:
-        for target in targets if targets is not None else _conformance_targets():
+        for target in sorted(targets if targets is not None else _conformance_targets(), key=len, reverse=True):
             if param == target or param.startswith(target + "-"):
                 return f"bnconform/conformance[{target}]"
     return path

@@ -4,6 +4,7 @@ results plugin), the tests spread over the CPUs (pytest-xdist), and where the ti
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 
 import pytest
 
@@ -64,7 +65,6 @@ def pytest_cmdline_main(config):
         opt.numprocesses = cpus
     if opt.dist == "no" and (opt.numprocesses or opt.tx):  # also for a bare -n N: never xdist's "load"
         opt.dist = "loadfile"
-        opt.loadscopereorder = False  # our order (HEAVY first), not the number of tests a file has
 
 
 def _conformance_targets() -> list[str]:
@@ -89,6 +89,24 @@ def work_unit(nodeid: str, targets=None) -> str:
     return path
 
 
+def _rank(unit: str) -> int:
+    """A work unit's place in HEAVY (a test of a SPLIT file: its file's); len(HEAVY) if not there."""
+    file = unit.partition("::")[0].split("[", 1)[0]
+    return min(HEAVY.index(u) if u in HEAVY else len(HEAVY) for u in (unit, file))
+
+
+class HeaviestFirst(OrderedDict):
+    """xdist's queue of work units, whose next one handed out (``popitem(last=False)``) is the first of
+    the heaviest (HEAVY), then in xdist's order. (The queue, not the collections, is reordered: a
+    worker's collection is indexed by position.)"""
+
+    def popitem(self, last=True):
+        if last or not self:
+            return super().popitem(last)
+        unit = min(self, key=_rank)  # the first of equals
+        return unit, self.pop(unit)
+
+
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadfile":
         return None
@@ -97,17 +115,12 @@ def pytest_xdist_make_scheduler(config, log):
     targets = _conformance_targets()
 
     class Scheduling(LoadFileScheduling):
+        def __init__(self, config, log=None):
+            super().__init__(config, log)
+            self.workqueue = HeaviestFirst()
+
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid, targets)
-
-        def schedule(self) -> None:
-            if self.collection is None and self.collection_is_completed:
-                rank = {unit: i for i, unit in enumerate(HEAVY)}
-                for node, collection in self.registered_collections.items():  # the same order in each
-                    self.registered_collections[node] = sorted(
-                        collection, key=lambda nodeid: min(rank.get(self._split_scope(nodeid), len(rank)),
-                                                           rank.get(nodeid.partition("::")[0], len(rank))))
-            super().schedule()
 
     return Scheduling(config, log)
 

@@ -59,3 +59,14 @@ def test_a_pytest_started_by_a_test_runs_in_one_process():
                           timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout and "workers" not in proc.stdout, proc.stdout[-3000:]
+
+
+def test_the_heaviest_work_units_are_handed_out_first_then_the_others_in_order():
+    conftest = _root_conftest()
+    queue = conftest.HeaviestFirst()
+    for unit in ("tests/reports/test_gate.py", "tests/cli/test_bn_impl.py::test_a", "bnconform/conformance[torch]",
+                 "tests/cifar/test_quick.py", "tests/cli/test_bn_impl.py::test_b", "tests/meta/test_parallel.py"):
+        queue[unit] = {}
+    order = [queue.popitem(last=False)[0] for _ in range(len(queue))]
+    assert order == ["tests/cifar/test_quick.py", "tests/cli/test_bn_impl.py::test_a", "tests/cli/test_bn_impl.py::test_b",
+                     "tests/reports/test_gate.py", "bnconform/conformance[torch]", "tests/meta/test_parallel.py"]

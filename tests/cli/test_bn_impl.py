@@ -28,7 +28,10 @@ def run_bn_impl(spec: str, *extra: str, path: str | None = None) -> subprocess.C
     where = ["--pyargs", "bnconform.conformance"] if path is None else [path]
     cmd = [sys.executable, "-m", "pytest", *where, "--bn-impl", spec, "-q", "-p", "no:cacheprovider",
            "--hypothesis-profile", "ci", *extra]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    # a guard against a hung process, not a speed limit: with the tests on every CPU, one run of the
+    # planted-bug matrix (tests/cli/test_bn_impl_variants.py) shares them with CIFAR-10 training, and
+    # took over 10 min on a loaded 2-core machine
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
 
 
 def passed(proc, prop: str, target: str, dtype: str) -> bool:

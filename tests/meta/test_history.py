@@ -164,3 +164,16 @@ def test_the_history_list_is_well_formed():
             assert release.target in targets and f"{release.package}=={release.version}" in release.pins
         assert bug.buggy.version != bug.fixed.version and bug.buggy.env != bug.fixed.env
     assert len(H.envs()) == len({r.env for b in H.BUGS for r in (b.buggy, b.fixed)})
+
+
+def test_the_readme_table_lists_every_row_of_the_history_list():
+    """Each row of ``table()`` (release, backend, upstream link, property, expected verdict) is a row
+    of the README's table, whose last column holds the measured verdicts; and the TODO rows are named."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    rows = H.table()[2:]
+    assert len(rows) == 2 * len(H.BUGS)
+    for row in rows:
+        fixed_part = row.rsplit("|", 2)[0]  # without the measured column
+        assert any(line.startswith(fixed_part + "|") for line in readme), fixed_part
+    for what, _ in H.TODO:
+        assert any(what.split(" (")[0] in line and "TODO" in line for line in readme), what

@@ -12,7 +12,10 @@ environment's ``results/<env>/results.json`` and asks two things of the property
   (``pass``, ``skip`` with its reason, and ``known-deviation``: an entry whose version range covers
   the fix release because that release still carries another known bug).
 
-An ``error`` on either release fails the check: the release could not be judged. This list is the
+An ``error`` the framework did not raise (``error_origin``, :mod:`bnconform.reports.error_origin`)
+fails the check on either release: it is the suite's own defect. A framework crash on a valid
+configuration is an error verdict: beside a ``fail`` it does not hide the buggy release's failure,
+and on the fix release it fails the check like a ``fail``. This list is the
 one place these facts live: ``tox.ini``'s history environments (``tests/meta/test_history.py``
 reads them through ``tox config``) and the README's table agree with it.
 """
@@ -57,11 +60,13 @@ class Bug:
     buggy: Release
     fixed: Release
     dtypes: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")  # where the bug is documented
+    kinds: tuple[str, ...] | None = None  # the pooling kinds it is about (None: the records carry none)
 
     def records(self, records: list[dict], release: Release) -> list[dict]:
-        """The records that judge this bug: its property, on the release's target, in its dtypes."""
+        """The records that judge this bug: its property, on the release's target, in its dtypes
+        (and pooling kinds)."""
         return [r for r in records if r.get("target") == release.target and r.get("property") == self.property
-                and r.get("dtype") in self.dtypes]
+                and r.get("dtype") in self.dtypes and (self.kinds is None or r.get("kind") in self.kinds)]
 
 
 def _keras_jax(version: str) -> Release:
@@ -94,7 +99,7 @@ BUGS: tuple[Bug, ...] = (
         buggy=_keras_torch("3.0.4"), fixed=_keras_torch("3.0.5")),
     Bug(id="keras-19721", link="https://github.com/keras-team/keras/issues/19721",
         summary="'same' average pooling on the torch backend counting the padding (fixed by PR #19979)",
-        property="pool2d", select="pool2d and not nonfinite and not lp_", dtypes=_HALF_AND_SINGLE,
+        property="pool2d", select="pool2d and not nonfinite and not lp_", dtypes=_HALF_AND_SINGLE, kinds=("avg",),
         buggy=_keras_torch("3.4.1"), fixed=_keras_torch("3.5.0")),
 )
 
@@ -141,16 +146,18 @@ def judge(bug: Bug, side: str, records: list[dict]) -> str | None:
     """What is wrong with one release's verdicts for the bug's property (None: as expected);
     ``side`` is "buggy" or "fixed"."""
     release = bug.buggy if side == "buggy" else bug.fixed
-    counts = verdicts(bug.records(records, release))
+    mine = bug.records(records, release)
+    counts = verdicts(mine)
     where = f"{bug.id}: {release.target} {release.package} {release.version} ({side}), {bug.property} {counts}"
     if not counts:
         return f"{where}: no records of the property"
-    if counts.get("error"):
-        return f"{where}: errors, the release could not be judged"
+    own = [r for r in mine if r["verdict"] == "error" and r.get("error_origin") != "framework"]
+    if own:
+        return f"{where}: {len(own)} error(s) not raised in the framework (the suite's own: a defect to fix)"
     if side == "buggy" and not counts.get("fail"):
         return f"{where}: the bug was not caught (no fail)"
-    if side == "fixed" and counts.get("fail"):
-        return f"{where}: the fix release fails"
+    if side == "fixed" and (counts.get("fail") or counts.get("error")):
+        return f"{where}: the fix release fails" + (" (the framework crashed)" if counts.get("error") else "")
     if side == "fixed" and not (counts.get("pass") or counts.get("known-deviation")):
         return f"{where}: nothing was checked"
     return None

@@ -98,9 +98,10 @@ def test_the_history_label_is_not_in_the_default_matrix_nor_in_ci(tox_installed)
 # -- the checker --------------------------------------------------------------------------------
 
 
-def _record(bug: H.Bug, release: H.Release, verdict: str, dtype: str = "float32") -> dict:
+def _record(bug: H.Bug, release: H.Release, verdict: str, dtype: str = "float32", origin: str | None = None) -> dict:
     return {"id": f"x[{release.target}-{bug.property}-{dtype}]", "target": release.target,
-            "property": bug.property, "dtype": dtype, "verdict": verdict}
+            "property": bug.property, "dtype": dtype, "verdict": verdict,
+            "kind": bug.kinds[0] if bug.kinds else None, "error_origin": origin}
 
 
 def _write(results: Path, verdicts: dict[str, list[dict]]) -> None:
@@ -120,13 +121,17 @@ def _expected(bugs=H.BUGS) -> dict[str, list[dict]]:
 
 
 def test_results_as_expected_pass_the_checker(tmp_path):
-    _write(tmp_path, _expected())
+    results = _expected()
+    bug = H.BUGS[-1]  # a framework crash beside the buggy release's failure does not hide it
+    results[bug.buggy.env].append(_record(bug, bug.buggy, "error", "float16", origin="framework"))
+    _write(tmp_path, results)
     assert H.problems(tmp_path) == []
     assert H.main([str(tmp_path)]) == 0
 
 
 @pytest.mark.parametrize("planted", ["buggy passes", "buggy only a known deviation", "fix fails", "fix errs",
-                                     "missing", "other property only", "other dtype only"])
+                                     "fix crashes", "buggy with the suite's own error", "missing",
+                                     "other property only", "other dtype only", "other kind only"])
 def test_the_checker_fails_each_way_the_history_is_not_reproduced(tmp_path, planted):
     bug = H.BUGS[-1]
     results = _expected()
@@ -139,7 +144,15 @@ def test_the_checker_fails_each_way_the_history_is_not_reproduced(tmp_path, plan
     elif planted == "fix fails":
         results[bug.fixed.env].append(_record(bug, bug.fixed, "fail", "bfloat16"))
     elif planted == "fix errs":
-        results[bug.fixed.env].append(_record(bug, bug.fixed, "error", "bfloat16"))
+        results[bug.fixed.env].append(_record(bug, bug.fixed, "error", "bfloat16", origin="suite"))
+    elif planted == "fix crashes":
+        results[bug.fixed.env].append(_record(bug, bug.fixed, "error", "bfloat16", origin="framework"))
+    elif planted == "buggy with the suite's own error":
+        results[bug.buggy.env].append(_record(bug, bug.buggy, "error", "bfloat16", origin="suite"))
+    elif planted == "other kind only":  # a failure of another pooling kind is not this bug's
+        assert bug.kinds, "the last bug is the pooling one"
+        results[bug.buggy.env] = [{**r, "kind": "max"} if r["verdict"] == "fail" else r
+                                  for r in results[bug.buggy.env]]
     elif planted == "missing":
         del results[bug.fixed.env]
     elif planted == "other property only":

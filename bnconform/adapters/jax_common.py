@@ -6,7 +6,9 @@ float64 needs ``jax_enable_x64``. Rather than switching it on for the whole proc
 JAX backend runs in the same pytest process and must keep JAX's default), every call runs inside
 ``jax.enable_x64(dtype == "float64")`` -- JAX's thread-local context manager, part of the jit cache
 key -- so float64 cases get 64-bit arithmetic and every other dtype runs in JAX's default mode, as
-users get it, whatever the process-wide setting.
+users get it, whatever the process-wide setting. Releases before it moved to the top level (jax
+0.4.23, the release Keras 3.0 installs with) offer the same context manager as
+``jax.experimental.enable_x64``: :func:`enable_x64` finds whichever the installed jax has.
 """
 
 from __future__ import annotations
@@ -24,9 +26,18 @@ from bnconform.reference.windows import parse_padding
 DTYPES = dtypes.DTYPES  # float16, bfloat16, float32, float64 (the last under enable_x64)
 
 
+def enable_x64(on: bool):
+    """JAX's scoped 64-bit mode, ``on`` or off for the block: ``jax.enable_x64`` where the installed
+    jax has it, else ``jax.experimental.enable_x64`` (its name in older releases, same signature)."""
+    scope = getattr(jax, "enable_x64", None)
+    if scope is None:
+        from jax.experimental import enable_x64 as scope
+    return scope(bool(on))
+
+
 def x64_scope(dtype: str):
     """The precision mode a case runs in: 64-bit for float64 cases, JAX's default otherwise."""
-    return jax.enable_x64(dtypes.check(dtype) == "float64")
+    return enable_x64(dtypes.check(dtype) == "float64")
 
 
 def as_input(a: np.ndarray, dtype: str) -> np.ndarray:

@@ -34,7 +34,8 @@ What the backends can do on CPU, and how this adapter expresses it:
   NCHW Conv2D at all (oneDNN: float32 and bfloat16 here) and only on such shapes, which the strategies
   draw on purpose (``bnconform.shapes``).
 - jax backend: JAX computes in 32 bits unless ``jax_enable_x64`` is set, and Keras does not set it (a
-  float64 layer would silently compute in float32). float64 cases run inside ``jax.enable_x64(True)``,
+  float64 layer would silently compute in float32). float64 cases run inside ``jax.enable_x64(True)``
+  (``jax.experimental.enable_x64`` in older jax: ``bnconform.adapters.jax_common.enable_x64``),
   as a user asking for float64 must do; the flag is restored after each call. (Layers still compute
   in float32: Keras's type promotion maps float64 to float32 on every backend but tensorflow; a known
   deviation.)
@@ -58,7 +59,7 @@ import numpy as np
 
 from .base import Capabilities, Conventions
 from .keras_backends import runner
-from .keras_layers import CHANNELS_FIRST_PROBES, KerasLayersAdapter, exact_dtype
+from .keras_layers import CHANNELS_FIRST_PROBES, KerasLayersAdapter, exact_dtype, keras_numpy
 
 BACKENDS = ("tensorflow", "jax", "torch")
 DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -161,9 +162,9 @@ class KerasAdapter(KerasLayersAdapter):
 
     def _scope(self, dtype: str):
         if self.backend == "jax" and dtype == "float64":
-            import jax
+            from .jax_common import enable_x64
 
-            return jax.enable_x64(True)
+            return enable_x64(True)
         return contextlib.nullcontext()
 
     def _initializers(self, **initializers):
@@ -182,7 +183,7 @@ class KerasAdapter(KerasLayersAdapter):
     def _numpy(self, keras, t) -> np.ndarray:
         if self.backend == "jax":  # a JAX array: NumPy reads it directly (and waits for it)
             return np.asarray(t).astype(np.float64)
-        return np.asarray(keras.ops.convert_to_numpy(t)).astype(np.float64)
+        return keras_numpy(keras, t)
 
     def _dtype_of(self, keras, variable) -> str:
         return keras.backend.standardize_dtype(variable.dtype)

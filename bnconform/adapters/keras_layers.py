@@ -97,6 +97,27 @@ def default_call(layer, t, training: bool | None) -> tuple:
     return y, layer.moving_mean, layer.moving_variance
 
 
+def keras_numpy(keras, t) -> np.ndarray:
+    """A Keras 3 tensor or variable read back as float64. bfloat16 is cast to float32 on the
+    framework's side first: exact (bfloat16 is float32 with a shorter significand), and a path every
+    release has, where Keras 3.0.4 on torch reads a tensor through ``Tensor.numpy()``, which has no
+    bfloat16 ("Got unsupported ScalarType BFloat16")."""
+    if keras.backend.standardize_dtype(t.dtype) == "bfloat16":
+        t = keras.ops.cast(t, "float32")
+    return np.asarray(keras.ops.convert_to_numpy(t)).astype(np.float64)
+
+
+def built(layer, shape):
+    """``layer``, built for ``shape`` if it is not yet. A layer without weights (pooling) is built
+    on construction in later Keras 3 releases; Keras 3.0 builds it on its first ``__call__`` only, and
+    its ``stateless_call`` (the JAX runner's) refuses an unbuilt layer ("To call stateless_call,
+    MaxPooling2D must be built"). Its ``build`` records nothing about the shape: one layer serves
+    every input shape, as the cache key assumes."""
+    if not getattr(layer, "built", False):
+        layer.build(tuple(shape))
+    return layer
+
+
 def _check_op(case, op: str) -> None:
     if case.op != op:
         raise ValueError(f"case: expected a {op} case, got {case.op!r}")
@@ -230,7 +251,7 @@ class KerasLayersAdapter(Adapter):
         _check_op(case, "pool2d")
         self._refuse(case)
         key = ("pool", case.kind, case.window, case.stride, case.padding, case.data_format, case.dtype)
-        entry = self._cache.get(keras, key, lambda: self._pool_layer(keras, case))
+        entry = self._cache.get(keras, key, lambda: built(self._pool_layer(keras, case), np.shape(x)))
         return entry, {}, self._tensor(keras, x, case.dtype)
 
     def conv2d(self, case, inputs) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 from .base import Adapter, BNRun, DefaultRun, LayerState
 from .keras_adapter import CAPABILITIES, CONVENTIONS
 from .keras_backends import BN_PARAMS, eager_steps, grads_tensorflow, grads_torch
-from .keras_layers import default_call, exact_dtype
+from .keras_layers import default_call, exact_dtype, keras_numpy
 from .steps import batches, default_run
 
 
@@ -60,7 +60,7 @@ class UserKerasAdapter(Adapter):
         return t if dtype == exact else ops.cast(t, dtype)
 
     def _n(self, t) -> np.ndarray:
-        return np.asarray(self._keras.ops.convert_to_numpy(t)).astype(np.float64)
+        return keras_numpy(self._keras, t)
 
     def _new(self, dtype: str, **kwargs):
         """The user's layer in ``dtype``: ``dtype=`` passed for every dtype but the default float32."""

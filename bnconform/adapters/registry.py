@@ -33,7 +33,7 @@ from bnconform import engines
 from . import contract
 from .base import Adapter, Broken, Unavailable
 
-__all__ = ["AdapterInfo", "TARGETS", "families", "distribution_version", "module_distribution"]
+__all__ = ["AdapterInfo", "SUPPORTED", "TARGETS", "families", "distribution_version", "module_distribution"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +61,12 @@ class AdapterInfo:
 
     def version(self) -> str | None:
         return distribution_version(self.framework)
+
+    def supported(self) -> dict[str, str]:
+        """``{distribution: PEP 440 range}`` of the releases this target is supported in (:data:`SUPPORTED`):
+        its framework's, and its Keras backend's."""
+        names = [self.framework] + ([self.backend] if self.backend else [])
+        return {name: SUPPORTED[name] for name in names}
 
     def check_installed(self) -> None:
         """Raise what can be told without importing: ``Unavailable`` (not installed) or ``Broken``
@@ -164,6 +170,25 @@ def distribution_version(name: str) -> str | None:
     except importlib.metadata.PackageNotFoundError:
         return None
 
+
+#: The releases each framework distribution is supported in: the one place (pyproject's extras and
+#: the README's "Supported releases" table agree with it: tests/meta/test_supported.py). What each
+#: bound rests on:
+#:
+#: - torch: 2.13.0, the oldest CPU wheel the package registry offers (older releases there are
+#:   CUDA builds only, several GB each; they were not examined);
+#: - keras: Keras 3 from 3.0 (3.0.2 to 3.0.5, 3.4.1 and 3.5.0 run in ``tox -m history``);
+#: - jax (and jaxlib): 0.4.23, the release Keras 3.0 installs with (``tox -m history``);
+#: - flax: 0.10, the first whose ``nnx`` API the flax-nnx adapter uses;
+#: - tensorflow and tf_keras: 2.15, the first tf_keras release (Keras 2 split from TensorFlow).
+SUPPORTED: dict[str, str] = {
+    "torch": ">=2.13",
+    "keras": ">=3.0",
+    "tensorflow": ">=2.15",
+    "tf_keras": ">=2.15",
+    "jax": ">=0.4.23",
+    "flax": ">=0.10",
+}
 
 _KERAS = "bnconform.adapters.keras_adapter"
 

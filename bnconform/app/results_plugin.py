@@ -32,6 +32,7 @@ import pytest
 
 from bnconform.reports.atomic import write_atomic
 from bnconform.reports import known
+from bnconform.reports.error_origin import origin_of
 from bnconform.reports.deviations import Deviation, DeviationsError, candidates, entry_statuses
 from bnconform.reports.environment import collect_environment
 from bnconform.reports.junit import junit_xml
@@ -145,6 +146,7 @@ class _ItemState:
         self.message: str | None = None
         self.deviations: list[Deviation] = []
         self.duration = 0.0
+        self.origin: tuple[str, str] | None = None  # error records: who raised (reports.error_origin)
 
     def escalate(self, verdict: str, message: str | None = None, reason: str | None = None) -> None:
         # later phases (teardown) may only make things worse, never hide a failure
@@ -360,6 +362,8 @@ class ResultsPlugin:
         elif report.failed:  # setup or teardown raised
             message = _describe_exception(call.excinfo) if call.excinfo else report.longreprtext
             state.escalate("error", message=f"{report.when} failed: {message}")
+            if call.excinfo is not None and state.verdict == "error" and state.origin is None:
+                state.origin = origin_of(call.excinfo.value)
         return report
 
     def _judge_call(self, state: _ItemState, report: pytest.TestReport, call: pytest.CallInfo,
@@ -391,6 +395,8 @@ class ResultsPlugin:
         message = _describe_exception(call.excinfo)
         if not _is_assertion(call.excinfo.value):
             state.escalate("error", message=message)
+            if state.origin is None:
+                state.origin = origin_of(call.excinfo.value)
             return
         state.escalate("fail", message=message)  # an example no model explains: a new failure
 
@@ -422,6 +428,10 @@ class ResultsPlugin:
             "max_stat_ratio": obs.max_stat_ratio,
             "example": obs.example,
             "message": state.message,
+            # an error's origin: "framework" (raised in the framework), "suite" (bnconform's own code),
+            # "other"; null for other verdicts (bnconform.reports.error_origin)
+            "error_origin": state.origin[0] if state.verdict == "error" and state.origin else None,
+            "raised_in": state.origin[1] if state.verdict == "error" and state.origin else None,
             "replay": obs.replay,
             "unsupported": dict(obs.unsupported),
             "duration_s": round(state.duration, 6),

@@ -10,6 +10,7 @@ select-and-scatter, the max-pool gradient, under it). Threads: XLA's CPU thread 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Mapping
 
@@ -41,10 +42,19 @@ def math_settings() -> dict:
     return {"jax_default_matmul_precision": jax.config.jax_default_matmul_precision}
 
 
+@contextlib.contextmanager
 def full_float32():
+    """Full float32 products for the block: ``default_matmul_precision("highest")``; releases that
+    do not know that name (jax 0.4.23, Keras 3.0's, accepts only 'bfloat16', 'tensorfloat32' and
+    'float32') call the same precision "float32". The name is checked when the scope is entered."""
     import jax
 
-    return jax.default_matmul_precision("highest")
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(jax.default_matmul_precision("highest"))
+        except ValueError:
+            stack.enter_context(jax.default_matmul_precision("float32"))
+        yield
 
 
 def matmul(a, request: str):

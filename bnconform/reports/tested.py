@@ -28,6 +28,8 @@ from typing import Any, Iterable, Sequence
 
 from packaging.version import InvalidVersion, Version
 
+from . import error_origin
+
 __all__ = ["ErrorGroup", "Mismatch", "Untested", "declared_targets", "error_groups", "first_line",
            "same_version", "untested_targets", "version_label", "version_mismatches"]
 
@@ -81,28 +83,37 @@ def untested_targets(targets: Iterable[str], records: Sequence[dict[str, Any]]) 
 
 @dataclass(frozen=True)
 class ErrorGroup:
-    """The ``error`` records of one target: how many, and the most common first message line."""
+    """The ``error`` records of one target and one origin (framework, suite, other: ``error_origin``):
+    how many, and the most common first message line."""
 
     target: str
     count: int
     message: str
     others: int  # distinct first lines besides ``message``
+    origin: str | None = None  # "framework", "suite", "other" (bnconform.reports.error_origin); None: not recorded
+    raised_in: str | None = None  # the most common deciding module
 
     def describe(self) -> str:
         more = f" (+{self.others} other message{'s' if self.others > 1 else ''})" if self.others else ""
-        return f"{self.target}: {self.count} error(s): {self.message}{more}"
+        whose = error_origin.describe(self.origin, self.raised_in)
+        return f"{self.target}: {self.count} error(s){' ' + whose if whose else ''}: {self.message}{more}"
 
 
 def error_groups(records: Iterable[dict[str, Any]]) -> list[ErrorGroup]:
     """``error`` records grouped by target, in order of appearance."""
-    lines: dict[str, Counter] = {}
+    lines: dict[tuple[str, str | None], Counter] = {}
+    where: dict[tuple[str, str | None], Counter] = {}
     for record in records:
         if record["verdict"] == "error":
-            lines.setdefault(record.get("target") or "(no target)", Counter())[first_line(record.get("message"))] += 1
+            key = (record.get("target") or "(no target)", record.get("error_origin"))
+            lines.setdefault(key, Counter())[first_line(record.get("message"))] += 1
+            if record.get("raised_in"):
+                where.setdefault(key, Counter())[record["raised_in"]] += 1
     groups = []
-    for target, counter in lines.items():
+    for (target, origin), counter in lines.items():
         message, _ = counter.most_common(1)[0]
-        groups.append(ErrorGroup(target, sum(counter.values()), message, len(counter) - 1))
+        module = where[(target, origin)].most_common(1)[0][0] if (target, origin) in where else None
+        groups.append(ErrorGroup(target, sum(counter.values()), message, len(counter) - 1, origin, module))
     return groups
 
 

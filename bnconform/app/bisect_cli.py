@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from packaging.utils import canonicalize_name
+
 from bnconform.app import bisect_envs, bisect_search
 from bnconform.app.commandline import parse, positive_int, usage_error
 
@@ -90,12 +92,14 @@ def main(argv: Sequence[str] | None = None, prog: str = "bnconform bisect") -> i
         case = read_case(args.case)
         distributions, framework = _checked(args, case)
         package = args.package or framework
+        bisect_search.select_releases([], args.start, args.stop)  # the range, before asking the index
+        if canonicalize_name(package) in bisect_envs.parse_with(args.with_pins):
+            raise ValueError(f"--with: {package} is the package bisected (--package); its releases come from --from/--to")
+        bisect_envs.bnconform_requirements()
         releases = bisect_search.select_releases(bisect_envs.list_releases(package), args.start, args.stop, args.pre)
         if not releases:
             raise ValueError(f"bad version range: the index lists no release of {package} in "
                              f"[{args.start}, {args.stop}]" + ("" if args.pre else " (pre-releases left out; --pre)"))
-        bisect_envs.parse_with(args.with_pins)
-        bisect_envs.bnconform_requirements()
     except ValueError as e:
         return usage_error(prog, str(e))
     cache = args.cache or bisect_envs.default_cache()
@@ -124,7 +128,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "bnconform bisect") -> i
     for p in (result.good, result.bad) if result.outcome != bisect_search.EQUAL else ():
         if p is not None and p.usable:
             print(f"--- {package} {p.release}: {p.verdict}")
-            for line in p.lines:
+            for line in "\n".join(p.lines).splitlines():
                 print(f"    {line}")
     for p in result.unusable:
         print(f"    ({package} {p.describe()})")

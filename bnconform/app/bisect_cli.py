@@ -30,8 +30,8 @@ from bnconform.app.commandline import parse, positive_int, usage_error
 
 
 def build_parser(prog: str = "bnconform bisect") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = argparse.ArgumentParser(prog=prog, description="Which release of a package changed a replay's verdict: "
+                                "installs releases into cached environments and replays the case on them by binary search.",
                                 epilog="exit codes: 0 change point found, 1 equal verdicts at the ends, "
                                        "2 usage or input error, 3 undecidable")
     p.add_argument("target", help="the adapter, as the failure printed it (e.g. keras-torch)")
@@ -45,7 +45,7 @@ def build_parser(prog: str = "bnconform bisect") -> argparse.ArgumentParser:
     p.add_argument("--with", dest="with_pins", action="append", default=[], metavar="REQUIREMENT",
                    help="install this requirement in every environment instead of the current environment's "
                         "version of that name (repeatable; e.g. --with jax==0.4.23)")
-    p.add_argument("--cache", type=Path, default=None,
+    p.add_argument("--cache", type=Path, default=None, metavar="DIR",
                    help=f"where the environments are kept (default: {bisect_envs.default_cache()})")
     p.add_argument("--keep-going", action="store_true",
                    help="probe every release in the range instead of bisecting, and list every change "

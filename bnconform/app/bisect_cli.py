@@ -47,6 +47,9 @@ def build_parser(prog: str = "bnconform bisect") -> argparse.ArgumentParser:
                         "version of that name (repeatable; e.g. --with jax==0.4.23)")
     p.add_argument("--cache", type=Path, default=None, metavar="DIR",
                    help=f"where the environments are kept (default: {bisect_envs.default_cache()})")
+    p.add_argument("--installer", default="auto", choices=("auto", "pip", "uv"),
+                   help="what builds the environments: uv (given pip's configured indexes), pip (python -m venv "
+                        "and the environment's pip), or auto: uv where it is on PATH, else pip (default)")
     p.add_argument("--keep-going", action="store_true",
                    help="probe every release in the range instead of bisecting, and list every change "
                         "(checks the one-change-point assumption; one install per release)")
@@ -96,6 +99,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "bnconform bisect") -> i
         if canonicalize_name(package) in bisect_envs.parse_with(args.with_pins):
             raise ValueError(f"--with: {package} is the package bisected (--package); its releases come from --from/--to")
         bisect_envs.bnconform_requirements()
+        installer = bisect_envs.resolve_installer(args.installer)
         releases = bisect_search.select_releases(bisect_envs.list_releases(package), args.start, args.stop, args.pre)
         if not releases:
             raise ValueError(f"bad version range: the index lists no release of {package} in "
@@ -107,11 +111,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "bnconform bisect") -> i
     if args.device:
         replay_args += ["--device", args.device]
     print(f"{prog}: {args.target} {args.property} {args.mode}: {package} {releases[0]} .. {releases[-1]} "
-          f"({len(releases)} releases), environments in {cache}", flush=True)
+          f"({len(releases)} releases), environments in {cache} ({Path(installer).name})", flush=True)
 
     def probe(release: str) -> bisect_search.Probe:
         plan = bisect_envs.plan(package, release, distributions, args.with_pins)
-        env, problem = bisect_envs.build(plan, cache, log=lambda line: print(line, flush=True))
+        env, problem = bisect_envs.build(plan, cache, log=lambda line: print(line, flush=True), installer=installer)
         if problem is not None:
             return bisect_search.Probe(release, problem=problem)
         return bisect_envs.replay(env, release, replay_args, timeout=args.timeout)

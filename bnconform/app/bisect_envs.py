@@ -5,7 +5,9 @@ virtual environment per release, and the replay in it.
   host is named here), parsed by :func:`bnconform.app.bisect_search.parse_index_versions`.
 - **Environments**: ``CACHE/<package>-<version>-<hash>``, the hash of everything else that goes in
   (the Python version, the constraints, the other requirements), so a release is installed once per
-  set of pins. Built with ``python -m venv`` and that environment's pip; what is installed is the
+  set of pins. Built by uv where it is on ``PATH`` (``uv venv``, ``uv pip install`` given pip's
+  configured indexes and find-links, :func:`pip_index_options`), else by ``python -m venv`` and that
+  environment's pip (``--installer``); what is installed is the
   release, the target's other frameworks (its registry entry: ``framework``, ``backend_distribution``)
   and bnconform's own requirements, all *constrained* to the versions of the current environment
   (``pip install -c``): installing keras 3.0.4 keeps torch 2.13.0+cpu rather than pulling another
@@ -52,10 +54,17 @@ def default_cache() -> Path:
 
 
 def _last_line(text: str) -> str:
-    """The line of pip's output that says what went wrong: the last ``ERROR:`` line, else the last line."""
+    """The line of an installer's output that says what went wrong: pip's last ``ERROR:`` line, else
+    uv's last ``error:`` line with its cause (``cause:``, or ``╰─▶`` on a terminal), else the last line."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("ERROR:")]
-    return (errors or lines or ["(no output)"])[-1]
+    pip = [line for line in lines if line.startswith("ERROR:")]
+    if pip:
+        return pip[-1]
+    uv = [line.removesuffix(":") for line in lines if line.startswith(("error:", "× "))]
+    causes = [line.split(maxsplit=1)[-1] for line in lines if line.startswith(("cause:", "╰─▶"))]
+    if uv:
+        return uv[-1] + (f": {causes[-1]}" if causes else "")
+    return (lines or ["(no output)"])[-1]
 
 
 def list_releases(package: str, python: str = sys.executable) -> list[str]:
@@ -142,30 +151,67 @@ def _python(env: Path) -> Path:
     return env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def build(plan_: Plan, cache: Path, log=print) -> tuple[Path, str | None]:
-    """The release's environment, built unless cached: ``(directory, None)``, or ``(directory, why)``
-    when pip could not install it (``does not install: <pip's last line>``; the half-built directory
-    is removed)."""
+def resolve_installer(choice: str) -> str:
+    """``pip``, or the path of ``uv``: ``auto`` is uv where it is on ``PATH``, else pip; ``ValueError``
+    when uv is asked for and absent."""
+    if choice not in ("auto", "pip", "uv"):
+        raise ValueError(f"--installer: expected auto, pip or uv, got {choice!r}")
+    uv = shutil.which("uv")
+    if choice == "uv" and uv is None:
+        raise ValueError("--installer uv: no uv on PATH")
+    return uv if choice != "pip" and uv is not None else "pip"
+
+
+_PIP_INDEX_OPTIONS = {"index-url": "--index-url", "extra-index-url": "--extra-index-url", "find-links": "--find-links"}
+
+
+def pip_index_options(python: str = sys.executable) -> list[str]:
+    """pip's configured indexes and find-links (``pip config list``: its files and ``PIP_*``
+    variables) as uv options, so that uv installs from where pip lists the releases."""
+    proc = subprocess.run([python, "-m", "pip", "config", "list"], capture_output=True, text=True)
+    options: list[str] = []
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition("=")
+        option = _PIP_INDEX_OPTIONS.get(key.rpartition(".")[2])
+        for item in value.strip().strip("'\"").split() if option else ():
+            if item not in options:
+                options += [option, item]
+    if "--extra-index-url" in options:  # pip takes the best match over all indexes; uv the first index's
+        options += ["--index-strategy", "unsafe-best-match"]
+    return options
+
+
+def _install_commands(installer: str, env: Path, constraints: Path, requirements) -> list[list[str]]:
+    """The commands that make ``env`` and install ``requirements`` under ``constraints``."""
+    if installer == "pip":
+        return [[sys.executable, "-m", "venv", str(env)],
+                [str(_python(env)), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                 "-c", str(constraints), *requirements]]
+    return [[installer, "venv", "--quiet", "--python", sys.executable, str(env)],
+            [installer, "pip", "install", "--quiet", "--python", str(_python(env)), *pip_index_options(),
+             "-c", str(constraints), *requirements]]
+
+
+def build(plan_: Plan, cache: Path, log=print, installer: str = "pip") -> tuple[Path, str | None]:
+    """The release's environment, built unless cached (``installer``: pip, or the path of uv):
+    ``(directory, None)``, or ``(directory, why)`` when it could not be installed (``does not
+    install: <the installer's last error line>``; the half-built directory is removed)."""
     env = plan_.directory(cache)
     if (env / MARKER).is_file():
         return env, None
     if env.exists():
         shutil.rmtree(env)  # an install that did not finish
     cache.mkdir(parents=True, exist_ok=True)
-    log(f"  installing {plan_.package} {plan_.version} into {env}")
-    made = subprocess.run([sys.executable, "-m", "venv", str(env)], capture_output=True, text=True)
-    if made.returncode != 0:
-        shutil.rmtree(env, ignore_errors=True)
-        return env, f"does not install: python -m venv: {_last_line(made.stderr + made.stdout)}"
-    constraints = env / "constraints.txt"
+    log(f"  installing {plan_.package} {plan_.version} into {env}" + ("" if installer == "pip" else " (uv)"))
+    constraints = cache / f"{env.name}.constraints.txt"
     constraints.write_text("\n".join(plan_.constraints) + "\n", encoding="utf-8")
-    pip = subprocess.run([str(_python(env)), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                          "-c", str(constraints), *plan_.requirements], capture_output=True, text=True)
-    if pip.returncode != 0:
-        shutil.rmtree(env, ignore_errors=True)
-        return env, f"does not install: {_last_line(pip.stderr + pip.stdout)}"
-    (env / MARKER).write_text(json.dumps({"requirements": plan_.requirements, "constraints": plan_.constraints},
-                                         indent=1), encoding="utf-8")
+    for command in _install_commands(installer, env, constraints, plan_.requirements):
+        proc = subprocess.run(command, capture_output=True, text=True)
+        if proc.returncode != 0:
+            shutil.rmtree(env, ignore_errors=True)
+            return env, f"does not install: {_last_line(proc.stderr + proc.stdout)}"
+    (env / MARKER).write_text(json.dumps({"requirements": plan_.requirements, "constraints": plan_.constraints,
+                                          "installer": Path(installer).name}, indent=1), encoding="utf-8")
     return env, None
 
 

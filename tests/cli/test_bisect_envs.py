@@ -48,10 +48,42 @@ def test_with_replaces_a_pin_and_changes_the_environment_but_not_across_releases
         bisect_envs.plan("keras", "3.0.4", ["keras"], ["numpy="])
 
 
-def test_pips_last_error_line_is_the_reason_given():
+def test_the_installers_last_error_line_is_the_reason_given():
     text = "Collecting keras==9\nERROR: Could not find a version that satisfies keras==9\nERROR: No matching distribution found for keras==9\n"
     assert bisect_envs._last_line(text) == "ERROR: No matching distribution found for keras==9"
     assert bisect_envs._last_line("one\ntwo\n\n") == "two"
+    # uv, as captured (not a terminal) and on a terminal: the error with its cause, not the hint after it
+    uv = ("error: No solution found when resolving dependencies\n  cause: Because there is no version of "
+          "torch==0.0.1 and you require torch==0.0.1, we can conclude that your requirements are unsatisfiable.")
+    assert bisect_envs._last_line(uv) == ("error: No solution found when resolving dependencies: Because there is no "
+                                          "version of torch==0.0.1 and you require torch==0.0.1, we can conclude "
+                                          "that your requirements are unsatisfiable.")
+    tty = "  × No solution found when resolving dependencies:\n  ╰─▶ Because keras==9 was not found.\n\n      hint: an index"
+    assert bisect_envs._last_line(tty) == "× No solution found when resolving dependencies: Because keras==9 was not found."
+
+
+def test_uv_is_given_pips_indexes_and_pips_best_match_over_them(tmp_path):
+    config = ("global.cert='/etc/ssl/certs/ca.crt'\nglobal.extra-index-url='file:///a/simple file:///b/simple'\n"
+              "global.find-links='/opt/wheels'\n:env:.find-links='/opt/wheels'\n:env:.index-url='https://mirror/simple'")
+    fake = _fake_env(tmp_path / "env", "cat <<'EOF'\n" + config + "\nEOF")
+    assert bisect_envs.pip_index_options(str(fake / "bin" / "python")) == [
+        "--extra-index-url", "file:///a/simple", "--extra-index-url", "file:///b/simple", "--find-links", "/opt/wheels",
+        "--index-url", "https://mirror/simple", "--index-strategy", "unsafe-best-match"]
+    only_links = _fake_env(tmp_path / "env2", "echo \"global.find-links='/opt/wheels'\"")
+    assert bisect_envs.pip_index_options(str(only_links / "bin" / "python")) == ["--find-links", "/opt/wheels"]
+
+
+def test_the_installer_is_uv_where_it_is_on_path_unless_pip_is_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert bisect_envs.resolve_installer("auto") == "pip"
+    with pytest.raises(ValueError, match="--installer uv: no uv on PATH"):
+        bisect_envs.resolve_installer("uv")
+    uv = _fake_env(tmp_path / "x", "exit 0") / "bin" / "python"
+    (tmp_path / "uv").symlink_to(uv)
+    assert bisect_envs.resolve_installer("auto") == str(tmp_path / "uv")
+    assert bisect_envs.resolve_installer("pip") == "pip"
+    with pytest.raises(ValueError, match="--installer: expected auto, pip or uv, got 'conda'"):
+        bisect_envs.resolve_installer("conda")
 
 
 def _fake_env(root: Path, script: str) -> Path:
@@ -94,3 +126,26 @@ def test_a_real_replay_in_an_environment_gives_its_verdict_and_lines(tmp_path):
     assert passing.verdict == "pass" and "all 1 elements within tolerance" in passing.lines[1]
     with pytest.raises(bisect_envs.UsageError, match="property: expected one of"):
         bisect_envs.replay(here, "2.13.0", ["torch", "no_such_property", "-", CEIL])
+
+
+def test_an_environment_is_built_once_and_a_failed_install_leaves_nothing_behind(tmp_path, monkeypatch):
+    # a fake uv: `venv` makes the directory, `pip install` fails while $FAIL is set; each call logged
+    log = tmp_path / "calls.log"
+    uv = _fake_env(tmp_path / "uvbin", f'echo "$1" >> {log}\ncase "$1" in venv) mkdir -p "$5";; pip) if [ -n "$FAIL" ]; '
+                                        'then echo "error: No solution found" >&2; echo "  cause: no keras==9" >&2; exit 1; fi;; esac')
+    installer = str(uv / "bin" / "python")
+    plan = bisect_envs.plan("keras", "9", ["keras"], [])
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FAIL", "1")
+    env, problem = bisect_envs.build(plan, cache, log=lambda line: None, installer=installer)
+    assert problem == "does not install: error: No solution found: no keras==9"
+    assert not env.exists() and log.read_text().split() == ["venv", "pip"]
+    monkeypatch.delenv("FAIL")
+    env, problem = bisect_envs.build(plan, cache, log=lambda line: None, installer=installer)
+    assert problem is None and (env / bisect_envs.MARKER).is_file()
+    recorded = json.loads((env / bisect_envs.MARKER).read_text())
+    assert recorded["requirements"][0] == "keras==9" and recorded["constraints"] == list(plan.constraints)
+    assert (cache / f"{env.name}.constraints.txt").read_text().split() == list(plan.constraints)
+    # cached: built once, not again
+    assert bisect_envs.build(plan, cache, log=lambda line: None, installer=installer) == (env, None)
+    assert log.read_text().split() == ["venv", "pip", "venv", "pip"]

@@ -5,13 +5,15 @@ on 3.0.4 and passes on 3.0.5, and the bisection between them must name 3.0.5 wit
 It installs two keras releases (with this environment's torch, about 1 GB each) from the package
 index: minutes, and the index must be reachable, so it runs only with ``BNCONFORM_NETWORK=1`` (the
 ``network`` marker, pyproject.toml). The environments are kept in ``$BNCONFORM_BISECT_CACHE``, else
-the command's default cache, so a second run only replays. Its last measured run is in docs/bisect.md.
+the command's default cache (``$BNCONFORM_BISECT_CACHE/pip`` and ``/uv``: one test per installer,
+uv where it is on ``PATH``), so a second run only replays. Its last measured run is in docs/bisect.md.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -43,15 +45,18 @@ CASE = ('{"op":"batch_norm","shape":[16,4],"axis":-1,"dtype":"float32","eps":0.0
         '"params_seed":0,"random_params":true}')
 
 
-def test_bisecting_keras_3_0_4_to_3_0_5_names_the_fix_of_the_detached_statistics():
+@pytest.mark.parametrize("installer", [
+    "pip", pytest.param("uv", marks=pytest.mark.skipif(shutil.which("uv") is None, reason="no uv on PATH"))])
+def test_bisecting_keras_3_0_4_to_3_0_5_names_the_fix_of_the_detached_statistics(installer):
     cache = os.environ.get("BNCONFORM_BISECT_CACHE")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "bnconform", "bisect", "keras-torch", "bn_backward", "train", CASE,
-                           "--package", "keras", "--from", "3.0.4", "--to", "3.0.5",
-                           *(["--cache", cache] if cache else [])],
+                           "--package", "keras", "--from", "3.0.4", "--to", "3.0.5", "--installer", installer,
+                           *(["--cache", str(Path(cache) / installer)] if cache else [])],
                           env=env, capture_output=True, text=True, timeout=3600)
     out = proc.stdout
+    assert f"({installer})" in out.splitlines()[0]
     print(out, proc.stderr[-2000:], f"{time.monotonic() - started:.0f} s", sep="\n")
     assert proc.returncode == 0, out + proc.stderr
     assert "  keras 3.0.4: fail\n" in out and "  keras 3.0.5: pass\n" in out

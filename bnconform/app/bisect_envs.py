@@ -241,4 +241,15 @@ def replay(env: Path, release: str, args: list[str], timeout: float | None = Non
         raise UsageError(f"the replay in {release} refused its arguments: {record.get('message')}")
     if verdict not in ("pass", "fail", "error"):
         return Probe(release, problem=f"the replay gave an unknown verdict {verdict!r}")
-    return Probe(release, verdict=verdict, lines=lines)
+    note = None
+    if verdict == "error":  # what raised, for the probe's line: "AttributeError: module 'keras' has no ..."
+        raised = next((line for line in lines if line.startswith(_RAISED)), "")
+        where, _, message = raised.removeprefix(_RAISED).split("\n")[0].partition(": ")
+        note = f"{where.rpartition('.')[2]}: {message}"[:160] if raised else None
+        if record.get("origin") == "suite":  # the suite's own error on this release: no verdict on it
+            return Probe(release, problem=f"the suite cannot run on this release: {note}", lines=lines)
+    return Probe(release, verdict=verdict, lines=lines, note=note)
+
+
+#: how ``bnconform replay`` begins the line of a framework's exception (``cli._framework_error``)
+_RAISED = "ERROR: the framework raised "

@@ -41,6 +41,7 @@ class Probe:
     verdict: str | None = None
     problem: str | None = None
     lines: tuple[str, ...] = ()
+    note: str | None = None  # a short reason printed with the verdict (an error's exception)
 
     def __post_init__(self):
         if (self.verdict is None) == (self.problem is None):
@@ -51,7 +52,9 @@ class Probe:
         return self.verdict is not None
 
     def describe(self) -> str:
-        return f"{self.release}: {self.verdict}" if self.usable else f"{self.release}: {self.problem}"
+        if not self.usable:
+            return f"{self.release}: {self.problem}"
+        return f"{self.release}: {self.verdict}" + (f" ({self.note})" if self.note else "")
 
 
 @dataclass

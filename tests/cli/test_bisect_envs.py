@@ -149,3 +149,18 @@ def test_an_environment_is_built_once_and_a_failed_install_leaves_nothing_behind
     # cached: built once, not again
     assert bisect_envs.build(plan, cache, log=lambda line: None, installer=installer) == (env, None)
     assert log.read_text().split() == ["venv", "pip", "venv", "pip"]
+
+
+def test_an_error_verdict_names_its_exception_and_the_suites_own_error_is_no_verdict(tmp_path):
+    raised = ("ERROR: the framework raised builtins.AttributeError: module 'keras' has no attribute 'device'\n"
+              "case: {}\nverdict: error (the conformance test of this case records an error, not a failed property)")
+    record = {"verdict": "error", "exit": 1, "lines": ["bn_backward | keras-torch (keras 3.0.0)", raised]}
+    framework = _fake_env(tmp_path / "a", "cat <<'EOF'\n" + json.dumps(record) + "\nEOF")
+    probe = bisect_envs.replay(framework, "3.0.0", [])
+    assert probe.verdict == "error"
+    assert probe.describe() == "3.0.0: error (AttributeError: module 'keras' has no attribute 'device')"
+    # a replay that says the suite raised it (its "origin"): the release is not judged, but named
+    suite = _fake_env(tmp_path / "b", "cat <<'EOF'\n" + json.dumps({**record, "origin": "suite"}) + "\nEOF")
+    probe = bisect_envs.replay(suite, "3.0.0", [])
+    assert not probe.usable
+    assert probe.problem == "the suite cannot run on this release: AttributeError: module 'keras' has no attribute 'device'"

@@ -7,10 +7,9 @@ virtual environment per release, and the replay in it.
   (the Python version, the constraints, the other requirements), so a release is installed once per
   set of pins. Built by uv where it is on ``PATH`` (``uv venv``, ``uv pip install`` given pip's
   configured indexes and find-links, :func:`pip_index_options`), else by ``python -m venv`` and that
-  environment's pip (``--installer``); what is installed is the
-  release, the target's other frameworks (its registry entry: ``framework``, ``backend_distribution``)
-  and bnconform's own requirements, all *constrained* to the versions of the current environment
-  (``pip install -c``): installing keras 3.0.4 keeps torch 2.13.0+cpu rather than pulling another
+  environment's pip (``--installer``). What is installed is the release, the target's other
+  frameworks (its registry entry: ``framework``, ``backend_distribution``) and bnconform's own
+  requirements, all *constrained* to the versions of the current environment (``install -c``): installing keras 3.0.4 keeps torch 2.13.0+cpu rather than pulling another
   torch. ``--with NAME==VERSION`` replaces a name's pin. A finished environment holds
   :data:`MARKER`; one without it (an install that stopped) is rebuilt.
 - **bnconform in it**: the replay runs ``<env>/bin/python -m bnconform replay ... --json`` with

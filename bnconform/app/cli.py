@@ -8,6 +8,7 @@
     bnconform gate       exit 0 / 1 / 2 on results + known deviations  (bnconform.app.reports_cli)
     bnconform cifar      CIFAR-10 training, baselines and its gate     (bnconform.app.cifar_cli)
     bnconform blobs      the two-blob end-to-end check                 (bnconform.app.blobs_cli)
+    bnconform bisect     which release changed a replay's verdict      (bnconform.app.bisect_cli)
 
 Every subcommand returns its exit code; 2 is a usage or input error.
 """
@@ -342,69 +343,97 @@ def _register_user_target(target: str) -> None:
         user_impl.register_user_impl(spec)
 
 
+class _ReplayOutput:
+    """What a replay says: its lines on stdout and its complaints on stderr as it goes, or (``--json``)
+    one JSON object on stdout at the end, :meth:`record`: ``verdict`` (one of :data:`REPLAY_VERDICTS`),
+    ``exit`` (the exit code), ``lines`` (the human lines), ``message`` (a usage or load error), and
+    ``framework``/``version``/``heading`` once the target loaded. ``bnconform bisect`` reads it."""
+
+    def __init__(self, args, as_json: bool):
+        self.as_json = as_json
+        self.record = {"target": args.target, "property": args.property, "mode": args.mode,
+                       "verdict": None, "exit": None, "lines": [], "message": None}
+
+    def line(self, text: str) -> None:
+        self.record["lines"].append(text)
+        if not self.as_json:
+            print(text)
+
+    def done(self, verdict: str, code: int, message: str | None = None) -> int:
+        if message is not None:
+            print(f"bnconform replay: {message}", file=sys.stderr)
+        self.record.update(verdict=verdict, exit=code, message=message)
+        if self.as_json:
+            print(json.dumps(self.record))
+        return code
+
+
+#: the verdicts of ``bnconform replay --json``, with their exit codes: pass 0; fail (an output outside
+#: its tolerance) 1; error (the framework raised on this case: the conformance test's ``error``) 1;
+#: broken (the target is installed but does not import or build) 1; usage (the arguments, or a target
+#: that is not installed here) 2
+REPLAY_VERDICTS = {"pass": 0, "fail": 1, "error": 1, "broken": 1, "usage": USAGE}
+
+
 def cmd_replay(args) -> int:
     from bnconform import adapters
     from bnconform.adapters import kernel_paths
     from bnconform import checks
     from bnconform.reports.targets import kernels_for_dtype
 
+    out = _ReplayOutput(args, getattr(args, "json", False))
     try:
         prop, case = _replayed(args.property, args.case)
         kernel_paths.select(args.kernels)  # before the framework is imported
         _register_user_target(args.target)
         adapter = adapters.load(args.target, _device_arg(args.device))
-    except (ValueError, json.JSONDecodeError) as e:
-        print(f"bnconform replay: {e}", file=sys.stderr)
-        return USAGE
-    except adapters.Unavailable as e:
-        print(f"bnconform replay: {e}", file=sys.stderr)
-        return USAGE
+    except (ValueError, json.JSONDecodeError, adapters.Unavailable) as e:
+        return out.done("usage", USAGE, str(e))
     except adapters.Broken as e:  # installed but failing: not a usage error, the framework's fault
-        print(f"bnconform replay: {e}", file=sys.stderr)
-        return 1
+        return out.done("broken", 1, str(e))
     path = adapters.kernels_of(args.target)
     if path is not None and not path["honoured"]:
-        print(f"bnconform replay: --kernels: {path['reason']}", file=sys.stderr)
-        return USAGE
+        return out.done("usage", USAGE, f"--kernels: {path['reason']}")
     fw = adapter.describe()
     where = adapter.device_record()
     heading = (f"{args.property} | {adapter.name} ({fw['framework']} {fw['version']}) | mode {args.mode} | {case.dtype}"
                f" | device {where['name'] or where['platform']}"
                + (f" | kernels {kernels_for_dtype(path, case.dtype)} (asked: {path['asked']})" if path else ""))
+    out.record.update(framework=fw["framework"], version=fw["version"], heading=heading)
     try:
         example = checks.run(prop.name, adapter, case, args.mode)
     except ValueError as e:
         if _USAGE_MESSAGE.match(str(e)):  # the suite refused the arguments before calling the framework
-            print(f"bnconform replay: {e}", file=sys.stderr)
-            return USAGE
-        return _framework_error(heading, e, case)
+            return out.done("usage", USAGE, str(e))
+        return _framework_error(out, heading, e, case)
     except Exception as e:  # noqa: BLE001 - whatever the framework raises is its verdict: error
-        return _framework_error(heading, e, case)
+        return _framework_error(out, heading, e, case)
     comparisons = checks.judge(example)
-    print(heading)
+    out.line(heading)
     for c in comparisons:
-        print(c.message())
+        out.line(c.message())
     if not all(c.ok for c in comparisons):
         for line in _known_deviation_lines(adapter, example, args.known_deviations):
-            print(line)
-    return 0 if all(c.ok for c in comparisons) else 1
+            out.line(line)
+        return out.done("fail", 1)
+    return out.done("pass", 0)
 
 
 #: the suite's own refusals of a replay's arguments start with the argument's name (bnconform.checks)
 _USAGE_MESSAGE = re.compile(r"^(mode|target|kind|property|case|numerics|conventions): ")
 
 
-def _framework_error(heading: str, exc: BaseException, case) -> int:
+def _framework_error(out: _ReplayOutput, heading: str, exc: BaseException, case) -> int:
     """A framework's exception during a replay, as its verdict: one paragraph (what raised, the
     message, the case, where it ran), no traceback; exit 1, as the test's ``error`` record."""
     message = " ".join(str(exc).split()) or "(no message)"
     if len(message) > 2000:
         message = message[:2000] + " ..."
-    print(heading)
-    print(f"ERROR: the framework raised {type(exc).__module__}.{type(exc).__qualname__}: {message}\n"
-          f"case: {case.dumps()}\n"
-          "verdict: error (the conformance test of this case records an error, not a failed property)")
-    return 1
+    out.line(heading)
+    out.line(f"ERROR: the framework raised {type(exc).__module__}.{type(exc).__qualname__}: {message}\n"
+             f"case: {case.dumps()}\n"
+             "verdict: error (the conformance test of this case records an error, not a failed property)")
+    return out.done("error", 1)
 
 
 _PROBE = """
@@ -528,6 +557,7 @@ NESTED = {
     "gate": ("bnconform.app.reports_cli", "main_gate", "exit 0/1/2 on results and known deviations (bnconform gate -h)"),
     "cifar": ("bnconform.app.cifar_cli", "main", "CIFAR-10 accuracy regression (bnconform cifar -h)"),
     "blobs": ("bnconform.app.blobs_cli", "main", "the two-blob end-to-end check (bnconform blobs -h)"),
+    "bisect": ("bnconform.app.bisect_cli", "main", "which release of a package changed a replay's verdict (bnconform bisect -h)"),
 }
 
 
@@ -597,6 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--kernels", default=None, metavar="NAME",
                      help="the CPU kernel configuration to replay under (bnconform/engines/kernels.py; default: "
                           "$BNCONFORM_KERNELS, else default, this CPU's own path)")
+    rep.add_argument("--json", action="store_true",
+                     help="print one JSON object instead of the lines: verdict (pass, fail, error, broken or "
+                          "usage), exit, lines, message, framework, version, heading")
     rep.set_defaults(func=cmd_replay)
     tg = sub.add_parser("targets", help="list the adapters and whether they are installed (--load: whether they load)")
     tg.add_argument("--load", action="store_true",

@@ -219,6 +219,12 @@ def test_replaying_on_a_broken_framework_is_a_failure_naming_the_exception(regis
     err = capsys.readouterr().err
     assert "bnconform replay: cracked: installed but broken, fails to import: OSError: libcudart.so.13" in err
     assert main(["replay", "absent", "pool2d", "-", case]) == 2  # not installed: nothing to replay on
+    # --json: the same exit codes, and the verdict that tells a broken framework from a failure
+    assert main(["replay", "cracked", "pool2d", "-", case, "--json"]) == 1
+    record = json.loads(capsys.readouterr().out)
+    assert (record["verdict"], record["exit"]) == ("broken", 1) and "OSError: libcudart.so.13" in record["message"]
+    assert main(["replay", "absent", "pool2d", "-", case, "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["verdict"] == "usage"
 
 
 def test_bnconform_run_leaves_out_frameworks_that_are_not_installed_and_refuses_one_asked_for(registry, capsys):

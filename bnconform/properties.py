@@ -26,7 +26,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from . import checks, strategies
+from . import checks, masked_checks, strategies
 from .cases import MODES, OPS, POOL_KINDS  # noqa: F401 - the table's vocabulary, defined once in cases
 from .dtypes import DTYPES
 
@@ -123,6 +123,11 @@ def _needs_odd_p(adapter) -> str | None:
     return None if _odd_p(adapter) else f"{adapter.name} offers no odd p for Lp pooling"
 
 
+def _needs_masks(adapter) -> str | None:
+    return None if adapter.capabilities.bn_masks else (
+        f"{adapter.name} offers no mask argument to batch norm (Keras's call(x, training, mask) has one)")
+
+
 def _needs_ceil_mode(adapter) -> str | None:
     return None if adapter.capabilities.pool_ceil_mode else f"{adapter.name} offers no ceil_mode"
 
@@ -171,6 +176,9 @@ TABLE: tuple[Property, ...] = (
     # one layer through train/inference/flagless calls (the example's mode is the sequence)
     Property("bn_call_sequence", modes=("-",), check=checks.BN_CALL_SEQUENCE, options=_call_sequence_options,
              needs="bn_sequence", draw=_call_sequence_example, **_BN),
+    # y and the moving statistics of a layer called with a (broadcast) mask: statistics of the unmasked values
+    Property("bn_masked", op="batch_norm", modes=MODES, strategy=strategies.bn_masked_cases,
+             check=masked_checks.BN_MASKED, requires=_needs_masks, needs="bn_masked"),
     # cross-correlation, every padding, stride, dilation, groups and layout offered
     Property("conv2d", op="conv2d", modes=("-",), strategy=strategies.conv_cases, check=checks.CONV2D,
              benchmark=("-",), production=True),

@@ -12,6 +12,7 @@ can represent the spread at all.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from hypothesis import assume
@@ -125,6 +126,23 @@ def bn_cases(
         params_seed=draw(SEEDS),
         random_params=draw(st.booleans()) if random_params is None else random_params,
     )
+
+
+@st.composite
+def bn_masked_cases(draw, caps, *, dtype: str) -> BNCase:
+    """Batch-norm cases with a mask (Keras's ``call(x, training, mask)``, ``bnconform.reference.masked``):
+    the feature axis last (Keras expands the mask by one axis at the end), a mask of x's shape without
+    it, each size kept or 1 (broadcast: (N,) or (1,) for (N, C); (N, H, W), (N, 1, 1), (1, H, W), ...
+    for (N, H, W, C)); positions unmasked with probability 3/4 (``cases.mask_of``). Shrinks towards
+    a mask of the full shape."""
+    last = dataclasses.replace(caps, bn_any_axis=False, bn_axes=(-1,))
+    case = draw(bn_cases(last, dtype=dtype, max_steps=2))
+    rest = case.shape[:-1]
+    mask = tuple(1 if draw(st.booleans()) else s for s in rest)
+    # the feature axis spelled -1 (Keras's default), for rank 2 too: keras 3.15.1's masked moments
+    # squeeze the statistics, so BatchNormalization(axis=1) on an (N, 1) input with a mask raises
+    # IndexError in ops.batch_normalization (measured; docs/what-is-checked.md)
+    return dataclasses.replace(case, axis=-1, mask=mask)
 
 
 def _fits(spatial, window, stride, dilation, padding, ceil_mode=False) -> bool:

@@ -20,6 +20,7 @@ Optional, each a small protocol of its own, checked by its caller with ``isinsta
 a reason where absent:
 
 - :class:`SupportsBNSequence` ``bn_sequence(case, inputs, calls)``: the ``bn_call_sequence`` property;
+- :class:`SupportsBNMasked` ``bn_masked(case, inputs, *, training)``: the ``bn_masked`` property;
 - :class:`SupportsBNDefault` ``bn_default(x, *, training)``: a layer with every default, for the
   fingerprint's probes (``bnconform.adapters.fingerprint``);
 - :class:`SupportsBareCall` ``bare_call(prop, mode, case, inputs)``: the framework's own work only,
@@ -69,6 +70,14 @@ class SupportsBNSequence(Protocol):
 
 
 @runtime_checkable
+class SupportsBNMasked(Protocol):
+    def bn_masked(self, case, inputs, *, training: bool) -> Any:
+        """``bn`` with ``inputs.mask`` (``bnconform.cases.mask_of``: x's shape without the feature axis,
+        sizes kept or 1) passed to every call as the framework's mask (Keras: ``call(x, training,
+        mask)``); a ``BNRun`` without gradients."""
+
+
+@runtime_checkable
 class SupportsBNDefault(Protocol):
     def bn_default(self, x, *, training: bool | None) -> Any:
         """The framework's BN layer built with every default for an input like ``x`` (float32),
@@ -89,7 +98,8 @@ class SupportsBareCall(Protocol):
 #: The method each op needs.
 OP_PROTOCOLS = {"batch_norm": SupportsBN, "conv2d": SupportsConv2d, "pool2d": SupportsPool2d}
 OP_METHODS = {"batch_norm": "bn", "conv2d": "conv2d", "pool2d": "pool2d"}
-OPTIONAL = {"bn_sequence": SupportsBNSequence, "bn_default": SupportsBNDefault, "bare_call": SupportsBareCall}
+OPTIONAL = {"bn_sequence": SupportsBNSequence, "bn_default": SupportsBNDefault, "bare_call": SupportsBareCall,
+            "bn_masked": SupportsBNMasked}
 
 
 class ContractError(TypeError):

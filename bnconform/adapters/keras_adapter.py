@@ -92,6 +92,7 @@ CAPABILITIES = Capabilities(
     pool_kinds=("max", "avg", "global_avg"),
     pool_data_formats=("channels_last", "channels_first"),
     pool_paddings=("valid", "same"),
+    bn_masks=True,  # call(x, training, mask): a mask of x's shape without the last axis, broadcast
 )
 
 
@@ -178,6 +179,11 @@ class KerasAdapter(KerasLayersAdapter):
         exact = exact_dtype(dtype)  # without dtype=, Keras turns float64 NumPy arrays into floatx
         t = keras.ops.convert_to_tensor(np.asarray(a, exact), dtype=exact)
         return t if dtype == exact else keras.ops.cast(t, dtype)
+
+    def _mask_tensor(self, keras, mask):
+        if self.backend == "jax":  # as _tensor: a NumPy array, transferred with the jitted call
+            return np.asarray(mask, bool)
+        return keras.ops.convert_to_tensor(np.asarray(mask, bool))
 
     def _numpy(self, keras, t) -> np.ndarray:
         if self.backend == "jax":  # a JAX array: NumPy reads it directly (and waits for it)

@@ -176,6 +176,23 @@ class KerasLayersAdapter(Adapter):
             out = self._runner.bn(entry, params, xs, dy, **kw)
             return BNRun(*(None if t is None else self._numpy(keras, t) for t in out))
 
+    def _mask_tensor(self, keras, mask: np.ndarray):
+        """A boolean mask as the layer takes it (default: ``keras.ops``)."""
+        return keras.ops.convert_to_tensor(np.asarray(mask, bool))
+
+    def bn_masked(self, case, inputs, *, training: bool) -> BNRun:
+        """The cached layer holding the case's values, every call with ``mask=`` the case's mask
+        (Keras's ``call(x, training, mask)``: the shape of x without its last axis, sizes kept or 1)."""
+        if inputs.mask is None:
+            raise ValueError("inputs: bn_masked needs a mask (a case with case.mask)")
+        keras = self.keras()
+        with self._scope(case.dtype):
+            entry, params, xs, _, kw = self._bn_args(keras, case, inputs, training, False)
+            mask = self._mask_tensor(keras, inputs.mask)
+            out = self._runner.bn_masked(entry, params, xs, mask, training=training, eps=kw["eps"],
+                                         momentum=kw["momentum"])
+            return BNRun(*(self._numpy(keras, t) for t in out))
+
     def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
         """The cached layer holding the case's values, called once per batch as ``calls`` says."""
         keras = self.keras()

@@ -79,6 +79,9 @@ class TfKerasAdapter(KerasLayersAdapter):
         t = tf.constant(np.asarray(a, exact))
         return t if dtype == exact else tf.cast(t, dtype)
 
+    def _mask_tensor(self, keras, mask):
+        return tf.constant(np.asarray(mask, bool))
+
     def _numpy(self, keras, t) -> np.ndarray:
         t = tf.convert_to_tensor(t)
         return tf.cast(t, tf.float64).numpy()

@@ -18,13 +18,13 @@ import numpy as np
 
 from bnconform import reference as R
 
-from .. import checks, dtypes
+from .. import checks, dtypes, masked_checks
 from . import NotModelled, Param
 from ._common import DTYPE_WORDS, is_dtype
 
 NAME = "momentum_rounded"
 REPLACES = "reference"
-CHECKS = (checks.BN_MOVING_STATS, checks.BN_CALL_SEQUENCE)
+CHECKS = (checks.BN_MOVING_STATS, checks.BN_CALL_SEQUENCE, masked_checks.BN_MASKED)
 PARAMS = {"dtype": Param("the precision 1 - momentum is rounded to", is_dtype, DTYPE_WORDS, "float32")}
 
 
@@ -43,6 +43,12 @@ def rounded_decay_states(case, inputs, convention: str, dtype: str) -> list[R.Mo
 
 
 def judge(example: checks.Example, *, dtype: str = "float32") -> list:
+    if example.check is masked_checks.BN_MASKED:  # the masked statistics, the same rounded decay
+        case = example.case
+        if case.momentum is None or example.convention != "keras":
+            raise NotModelled(f"model {NAME!r} models the Keras update with a momentum")
+        decay = float(dtypes.round_to(1.0 - case.momentum, dtype))
+        return masked_checks.judge_bn_masked(example, weights_old=[1.0 - decay] * len(example.inputs.xs))
     if example.check is checks.BN_CALL_SEQUENCE:  # the same update after each training call of a sequence
         def states(case, inputs, convention):
             return rounded_decay_states(case, inputs, convention, dtype)

@@ -145,6 +145,13 @@ def bn_masked_cases(draw, caps, *, dtype: str) -> BNCase:
     return dataclasses.replace(case, axis=-1, mask=mask)
 
 
+def bn_plain_or_adversarial_cases(caps, *, dtype: str, max_steps: int = 1) -> st.SearchStrategy[BNCase]:
+    """``bn_cases`` with plain values or ill-conditioned ones, either (a layer whose statistics take
+    another code path, ``bn_synchronized``, meets both regimes in one property)."""
+    return st.one_of(bn_cases(caps, dtype=dtype, max_steps=max_steps),
+                     bn_cases(caps, dtype=dtype, max_steps=max_steps, adversarial=True))
+
+
 def _fits(spatial, window, stride, dilation, padding, ceil_mode=False) -> bool:
     try:
         windows.plan(spatial, window, stride, dilation, padding, ceil_mode)

@@ -109,6 +109,8 @@ class Capabilities:
     pool_lp_p: tuple[float, ...] = ()
     # batch norm called with a mask (Keras's call(x, training, mask); the adapter's ``bn_masked``)
     bn_masks: bool = False
+    # a cross-replica (synchronized) batch norm, run on one replica (the adapter's ``bn_synchronized``)
+    bn_synchronized: bool = False
 
     def op_dtypes(self, op: str) -> tuple[str, ...]:
         return tuple(self.dtypes) if op in self.ops else ()

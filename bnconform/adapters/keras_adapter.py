@@ -48,6 +48,7 @@ edge-replicating "same" average pooling, and the jax backend's float16 window su
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import os
 import sys
@@ -148,7 +149,8 @@ class KerasAdapter(KerasLayersAdapter):
             framework="keras",
             version=keras.__version__,
             conventions=CONVENTIONS,
-            capabilities=CAPABILITIES,
+            # synchronized=True: "only supported with the TensorFlow backend" (BatchNormalization raises otherwise)
+            capabilities=dataclasses.replace(CAPABILITIES, bn_synchronized=backend == "tensorflow"),
             backend=backend,
             description="keras.layers.BatchNormalization, Conv2D, MaxPooling2D, AveragePooling2D, "
             "GlobalAveragePooling2D",

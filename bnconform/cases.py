@@ -103,6 +103,9 @@ class BNCase(Case):
     x: Values = field(default_factory=Values)
     params_seed: int = 0
     random_params: bool = True
+    #: the shape of a mask (Keras's ``call(x, training, mask)``): x's shape without the feature axis,
+    #: each size kept or 1 (broadcast); None: no mask. See :func:`mask_of`.
+    mask: tuple[int, ...] | None = None
 
     @property
     def n_features(self) -> int:
@@ -204,6 +207,24 @@ class BNInputs:
     moving_mean: np.ndarray
     moving_var: np.ndarray
     dy: np.ndarray  # upstream gradient for the last batch
+    mask: np.ndarray | None = None  # boolean, ``case.mask``'s shape, the same for every batch; None: none
+
+
+def mask_of(case: BNCase) -> np.ndarray | None:
+    """The case's mask (``case.mask``: x's shape without the feature axis, sizes kept or 1), drawn from
+    ``params_seed``: each position unmasked with probability 3/4, and the first always unmasked, so
+    that every feature has at least one value; None for a case without a mask. A mask that does not
+    broadcast against x without its feature axis is a ``ValueError`` naming both shapes."""
+    if case.mask is None:
+        return None
+    rest = tuple(s for i, s in enumerate(case.shape) if i != case.axis % len(case.shape))
+    shape = tuple(case.mask)
+    if len(shape) != len(rest) or any(m not in (1, r) for m, r in zip(shape, rest)):
+        raise ValueError(f"mask: shape {shape} does not broadcast against x's shape {case.shape} without its "
+                         f"feature axis {case.axis}, {rest} (each size must be kept or 1)")
+    mask = np.random.default_rng([case.params_seed, 22]).random(shape) < 0.75
+    mask.flat[0] = True
+    return mask
 
 
 def materialize_bn(case: BNCase) -> BNInputs:
@@ -222,7 +243,7 @@ def materialize_bn(case: BNCase) -> BNInputs:
         gamma, beta, moving_mean, moving_var = np.ones(c), np.zeros(c), np.zeros(c), np.ones(c)
     dy = rng.standard_normal(case.shape)
     r = lambda a: dtypes.round_to(a, case.dtype)  # noqa: E731
-    return BNInputs(xs, r(gamma), r(beta), r(moving_mean), r(moving_var), r(dy))
+    return BNInputs(xs, r(gamma), r(beta), r(moving_mean), r(moving_var), r(dy), mask_of(case))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from . import checks, strategies
+from . import checks, masked_checks, strategies, synchronized_checks
 from .cases import MODES, OPS, POOL_KINDS  # noqa: F401 - the table's vocabulary, defined once in cases
 from .dtypes import DTYPES
 
@@ -123,6 +123,20 @@ def _needs_odd_p(adapter) -> str | None:
     return None if _odd_p(adapter) else f"{adapter.name} offers no odd p for Lp pooling"
 
 
+def _needs_masks(adapter) -> str | None:
+    return None if adapter.capabilities.bn_masks else (
+        f"{adapter.name} offers no mask argument to batch norm (Keras's call(x, training, mask) has one)")
+
+
+def _needs_synchronized(adapter) -> str | None:
+    """A synchronized batch norm offered (``Capabilities.bn_synchronized``) and not refused here
+    (``synchronized_refusal``: torch.nn.SyncBatchNorm refuses CPU tensors, for instance)."""
+    if not adapter.capabilities.bn_synchronized:
+        return f"{adapter.name} offers no synchronized (cross-replica) batch norm"
+    refusal = getattr(adapter, "synchronized_refusal", None)
+    return refusal() if callable(refusal) else None
+
+
 def _needs_ceil_mode(adapter) -> str | None:
     return None if adapter.capabilities.pool_ceil_mode else f"{adapter.name} offers no ceil_mode"
 
@@ -171,6 +185,13 @@ TABLE: tuple[Property, ...] = (
     # one layer through train/inference/flagless calls (the example's mode is the sequence)
     Property("bn_call_sequence", modes=("-",), check=checks.BN_CALL_SEQUENCE, options=_call_sequence_options,
              needs="bn_sequence", draw=_call_sequence_example, **_BN),
+    # y and the moving statistics of a layer called with a (broadcast) mask: statistics of the unmasked values
+    Property("bn_masked", op="batch_norm", modes=MODES, strategy=strategies.bn_masked_cases,
+             check=masked_checks.BN_MASKED, requires=_needs_masks, needs="bn_masked"),
+    # a synchronized (cross-replica) batch norm on one replica: y, gradients, moving statistics as the plain layer's
+    Property("bn_synchronized", op="batch_norm", modes=("train",), strategy=strategies.bn_plain_or_adversarial_cases,
+             check=synchronized_checks.BN_SYNCHRONIZED, requires=_needs_synchronized, needs="bn_synchronized",
+             options=lambda adapter, kind: dict(max_steps=2)),
     # cross-correlation, every padding, stride, dilation, groups and layout offered
     Property("conv2d", op="conv2d", modes=("-",), strategy=strategies.conv_cases, check=checks.CONV2D,
              benchmark=("-",), production=True),

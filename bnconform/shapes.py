@@ -60,14 +60,21 @@ def values_per_feature(shape: tuple[int, ...], axis: int) -> int:
     return n
 
 
-# Production sizes (issue 11): the regimes real layers run in, where frameworks switch to blocked and
-# parallel reductions, im2col/Winograd and blocked layouts. One case per property and dtype
-# (``strategies.production_cases``, the conformance test ``test_property_at_production_size``), so compiling
-# frameworks compile only a few more programs.
-#   batch norm: 16,384 values per feature, 32 features; N = 16 differs, H == W == C coincide;
-#   convolution: C_in * kh * kw = 256 * 9 = 2,304 terms, 64 filters, 32 x 32, strided and dilated;
-#   pooling: (8, 32, 32, 64), max and average 3 x 3 stride 2, global average over 32 x 32 = 1,024 values.
-BN_PRODUCTION = (16, 32, 32, 32)
-CONV_PRODUCTION = (2, 32, 32, 256)  # logical (N, H, W, C_in)
-CONV_PRODUCTION_C_OUT = 64
-POOL_PRODUCTION = (8, 32, 32, 64)
+# Production sizes (issue 11), drawn (issue 22): the regimes real layers run in, where frameworks switch to
+# blocked and parallel reductions, im2col/Winograd, blocked layouts and vector loops with a remainder.
+# ``strategies.production_cases`` draws each size either ON a base below (every base is a multiple of
+# 8, most of 16 and 32: a vector kernel's width divides it) or OFF it by 1 to 7 (a multiple
+# of none of 8, 16, 32: the remainder loop runs), the two half the time each; Hypothesis's first
+# example, its simplest, is OFF everywhere. Each base keeps an example near 2**18 values, so that the
+# two examples a production-size test draws (``PRODUCTION_EXAMPLES``) cost what one fixed case of
+# twice that size cost before.
+#   batch norm (C, H == W, N): m = N*H*W values per feature from 2,048 to 16,384, C from 16 to 128;
+#     off, the reduction length m is not a multiple of 8 either (N and W odd, H off);
+#   convolution (C_in, C_out, H == W, N): C_in * 3 * 3 terms (576 to 2,304), strided, dilated where offered;
+#   pooling (C, H == W, N): max and average 3 x 3 stride 2, global average over H*W values (OFF: W odd,
+#     H off, so H*W is off the multiples of 8).
+PRODUCTION_EXAMPLES = 2  # the examples each production-size test draws
+OFF_BY = (1, 2, 3, 4, 5, 6, 7)  # how far an OFF size lies from its base (below it only from a base of 32)
+BN_PRODUCTION_BASES = ((16, 32, 16), (32, 32, 8), (64, 16, 16), (128, 16, 8))
+CONV_PRODUCTION_BASES = ((64, 32, 32, 2), (128, 64, 16, 2), (256, 32, 16, 1))
+POOL_PRODUCTION_BASES = ((32, 32, 8), (64, 24, 8), (128, 16, 8))

@@ -12,6 +12,7 @@ can represent the spread at all.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from hypothesis import assume
@@ -125,6 +126,30 @@ def bn_cases(
         params_seed=draw(SEEDS),
         random_params=draw(st.booleans()) if random_params is None else random_params,
     )
+
+
+@st.composite
+def bn_masked_cases(draw, caps, *, dtype: str) -> BNCase:
+    """Batch-norm cases with a mask (Keras's ``call(x, training, mask)``, ``bnconform.reference.masked``):
+    the feature axis last (Keras expands the mask by one axis at the end), a mask of x's shape without
+    it, each size kept or 1 (broadcast: (N,) or (1,) for (N, C); (N, H, W), (N, 1, 1), (1, H, W), ...
+    for (N, H, W, C)); positions unmasked with probability 3/4 (``cases.mask_of``). Shrinks towards
+    a mask of the full shape."""
+    last = dataclasses.replace(caps, bn_any_axis=False, bn_axes=(-1,))
+    case = draw(bn_cases(last, dtype=dtype, max_steps=2))
+    rest = case.shape[:-1]
+    mask = tuple(1 if draw(st.booleans()) else s for s in rest)
+    # the feature axis spelled -1 (Keras's default), for rank 2 too: keras 3.15.1's masked moments
+    # squeeze the statistics, so BatchNormalization(axis=1) on an (N, 1) input with a mask raises
+    # IndexError in ops.batch_normalization (measured; docs/what-is-checked.md)
+    return dataclasses.replace(case, axis=-1, mask=mask)
+
+
+def bn_plain_or_adversarial_cases(caps, *, dtype: str, max_steps: int = 1) -> st.SearchStrategy[BNCase]:
+    """``bn_cases`` with plain values or ill-conditioned ones, either (a layer whose statistics take
+    another code path, ``bn_synchronized``, meets both regimes in one property)."""
+    return st.one_of(bn_cases(caps, dtype=dtype, max_steps=max_steps),
+                     bn_cases(caps, dtype=dtype, max_steps=max_steps, adversarial=True))
 
 
 def _fits(spatial, window, stride, dilation, padding, ceil_mode=False) -> bool:
@@ -251,31 +276,82 @@ def call_sequences(draw, call_without_flag: str) -> tuple[str, ...]:
 #: the pooling kinds with a production-size case (:func:`production_cases`); Lp pooling has none
 PRODUCTION_KINDS = ("max", "avg", "global_avg")
 
+#: the plain values of every production-size case
+PRODUCTION_VALUES = Values(seed=11, dist="normal", loc=0.5, scale=1.5)
 
-def production_cases(caps, *, dtype: str) -> dict[str, object]:
-    """One production-size case per op (``shapes.*_PRODUCTION``) within what ``caps`` offers, plain
-    values; keys "batch_norm", "conv2d", "max", "avg", "global_avg" (absent where not offered)."""
-    out: dict[str, object] = {}
-    values = Values(seed=11, dist="normal", loc=0.5, scale=1.5)
+
+def production_keys(caps) -> tuple[str, ...]:
+    """The production-size cases ``caps`` offers: "batch_norm" (a rank-4 layer), "conv2d", and the
+    pooling kinds of :data:`PRODUCTION_KINDS` it offers."""
+    keys = []
     if "batch_norm" in caps.ops and 4 in caps.bn_ranks:
-        axis = -1 if (caps.bn_any_axis or -1 in caps.bn_axes or 3 in caps.bn_axes) else caps.bn_axes[0]
-        out["batch_norm"] = BNCase(shape=shapes.place_feature_axis(shapes.BN_PRODUCTION, axis), axis=axis,
-                                   dtype=dtype, eps=1e-5, momentum=0.9, x=values, params_seed=11)
+        keys.append("batch_norm")
     if "conv2d" in caps.ops:
-        data_format = caps.conv_data_formats[0]
-        dilated = caps.conv_dilation and caps.conv_dilated_strided
-        out["conv2d"] = ConvCase(
-            x_shape=shapes.nhwc_to(shapes.CONV_PRODUCTION, data_format), data_format=data_format,
-            c_out=shapes.CONV_PRODUCTION_C_OUT, kernel=(3, 3), stride=(2, 2),
-            dilation=(2, 2) if dilated else (1, 1), padding="valid", bias=caps.conv_bias, dtype=dtype,
-            x=values, w_seed=11)
+        keys.append("conv2d")
     if "pool2d" in caps.ops:
-        data_format = caps.pool_data_formats[0]
-        x_shape = shapes.nhwc_to(shapes.POOL_PRODUCTION, data_format)
-        for kind in PRODUCTION_KINDS:
-            if kind in caps.pool_kinds:
-                window = (1, 1) if kind == "global_avg" else (3, 3)
-                stride = (1, 1) if kind == "global_avg" else (2, 2)
-                out[kind] = PoolCase(kind=kind, x_shape=x_shape, data_format=data_format, window=window, stride=stride,
-                                     dtype=dtype, x=values)
-    return out
+        keys.extend(k for k in PRODUCTION_KINDS if k in caps.pool_kinds)
+    return tuple(keys)
+
+
+@st.composite
+def production_size(draw, base: int, *, on: bool | None = None, odd: bool = False) -> int:
+    """``base`` (ON: a multiple of 8, and of 16 and 32 where the base is) or ``base`` +- 1..7 (OFF: a
+    multiple of none of them; above the base only, for a base under 32), half the time each unless
+    ``on`` decides; ``odd`` keeps OFF sizes odd (a product of odd sizes and one OFF size is itself off
+    the multiples of 8). Shrinks towards OFF, ``base + 1``."""
+    if on is None:
+        on = draw(st.booleans())
+    if on:
+        return base
+    by = draw(st.sampled_from(tuple(k for k in shapes.OFF_BY if k % 2 == 1) if odd else shapes.OFF_BY))
+    below = not draw(st.booleans())  # below a base of 32 or more only: 25 is still production size, 1 is not
+    return base - by if below and base >= 32 else base + by
+
+
+def _reduction(draw, n: int, side: int) -> tuple[int, int, int]:
+    """(N, H, W) from their bases, ON together (N*H*W a multiple of 8) or OFF together (N and W odd,
+    H off: N*H*W is not a multiple of 8), half the time each."""
+    on = draw(st.booleans())
+    return (draw(production_size(n, on=on, odd=True)), draw(production_size(side, on=on)),
+            draw(production_size(side, on=on, odd=True)))
+
+
+@st.composite
+def production_cases(draw, caps, *, dtype: str, key: str | None = None):
+    """One production-size case of ``key`` (:func:`production_keys`) within what ``caps`` offers, its
+    sizes drawn ON or OFF the multiples of 8, 16 and 32 (``shapes.*_PRODUCTION_BASES``: a base, or
+    the base +- 1..7), plain values; ``key`` None: ``{key: case}`` for every key offered. A vector
+    kernel (8, 16, 32 lanes) runs its remainder loop only on OFF sizes: a reduction length or channel
+    count that is a multiple of the width never reaches it."""
+    if key is None:
+        return {k: draw(production_cases(caps, dtype=dtype, key=k)) for k in production_keys(caps)}
+    if key not in production_keys(caps):
+        raise ValueError(f"production_cases: {key!r} is not offered here; offered: {production_keys(caps)}")
+    if key == "batch_norm":
+        c, side, n = draw(st.sampled_from(shapes.BN_PRODUCTION_BASES))
+        n, h, w = _reduction(draw, n, side)
+        axis = -1 if (caps.bn_any_axis or -1 in caps.bn_axes or 3 in caps.bn_axes) else caps.bn_axes[0]
+        return BNCase(shape=shapes.place_feature_axis((n, h, w, draw(production_size(c))), axis), axis=axis,
+                      dtype=dtype, eps=1e-5, momentum=0.9, x=PRODUCTION_VALUES, params_seed=11)
+    if key == "conv2d":
+        c_in, c_out, side, n = draw(st.sampled_from(shapes.CONV_PRODUCTION_BASES))
+        data_format = caps.conv_data_formats[0]
+        h, w = draw(production_size(side)), draw(production_size(side))
+        stride = draw(st.sampled_from(((2, 2), (1, 1))))
+        dilation = (2, 2) if caps.conv_dilation and (caps.conv_dilated_strided or stride == (1, 1)) else (1, 1)
+        padding = draw(st.sampled_from(tuple(p for p in caps.conv_paddings if p != "explicit") or ("explicit",)))
+        if padding == "same" and stride != (1, 1) and not caps.conv_same_strided:
+            stride = (1, 1)
+        padding = ((1, 1), (1, 1)) if padding == "explicit" else padding
+        return ConvCase(
+            x_shape=shapes.nhwc_to((n, h, w, draw(production_size(c_in))), data_format), data_format=data_format,
+            c_out=draw(production_size(c_out)), kernel=(3, 3), stride=stride, dilation=dilation, padding=padding,
+            bias=caps.conv_bias, dtype=dtype, x=PRODUCTION_VALUES, w_seed=11)
+    c, side, n = draw(st.sampled_from(shapes.POOL_PRODUCTION_BASES))
+    data_format = caps.pool_data_formats[0]
+    on = draw(st.booleans())  # H*W, global average pooling's reduction length, ON or OFF as a whole
+    logical = (draw(production_size(n)), draw(production_size(side, on=on)),
+               draw(production_size(side, on=on, odd=True)), draw(production_size(c)))
+    window, stride = ((1, 1), (1, 1)) if key == "global_avg" else ((3, 3), (2, 2))
+    return PoolCase(kind=key, x_shape=shapes.nhwc_to(logical, data_format), data_format=data_format, window=window,
+                    stride=stride, dtype=dtype, x=PRODUCTION_VALUES)

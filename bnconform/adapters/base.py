@@ -107,6 +107,10 @@ class Capabilities:
     pool_ceil_mode: bool = False
     pool_count_include_pad: tuple[bool, ...] = ()  # average pooling over explicit padding: counted or not
     pool_lp_p: tuple[float, ...] = ()
+    # batch norm called with a mask (Keras's call(x, training, mask); the adapter's ``bn_masked``)
+    bn_masks: bool = False
+    # a cross-replica (synchronized) batch norm, run on one replica (the adapter's ``bn_synchronized``)
+    bn_synchronized: bool = False
 
     def op_dtypes(self, op: str) -> tuple[str, ...]:
         return tuple(self.dtypes) if op in self.ops else ()

@@ -20,6 +20,9 @@ Optional, each a small protocol of its own, checked by its caller with ``isinsta
 a reason where absent:
 
 - :class:`SupportsBNSequence` ``bn_sequence(case, inputs, calls)``: the ``bn_call_sequence`` property;
+- :class:`SupportsBNMasked` ``bn_masked(case, inputs, *, training)``: the ``bn_masked`` property;
+- :class:`SupportsBNSynchronized` ``bn_synchronized(case, inputs, *, training, grads)`` and
+  ``synchronized_refusal()``: the ``bn_synchronized`` property;
 - :class:`SupportsBNDefault` ``bn_default(x, *, training)``: a layer with every default, for the
   fingerprint's probes (``bnconform.adapters.fingerprint``);
 - :class:`SupportsBareCall` ``bare_call(prop, mode, case, inputs)``: the framework's own work only,
@@ -69,6 +72,25 @@ class SupportsBNSequence(Protocol):
 
 
 @runtime_checkable
+class SupportsBNMasked(Protocol):
+    def bn_masked(self, case, inputs, *, training: bool) -> Any:
+        """``bn`` with ``inputs.mask`` (``bnconform.cases.mask_of``: x's shape without the feature axis,
+        sizes kept or 1) passed to every call as the framework's mask (Keras: ``call(x, training,
+        mask)``); a ``BNRun`` without gradients."""
+
+
+@runtime_checkable
+class SupportsBNSynchronized(Protocol):
+    def bn_synchronized(self, case, inputs, *, training: bool, grads: bool = False) -> Any:
+        """``bn`` through the framework's synchronized (cross-replica) batch norm on one replica
+        (``bnconform.synchronized_checks``); a ``BNRun``."""
+
+    def synchronized_refusal(self) -> str | None:
+        """Why the framework refuses its synchronized batch norm here (e.g. on this device), found by
+        trying it once; None where it runs."""
+
+
+@runtime_checkable
 class SupportsBNDefault(Protocol):
     def bn_default(self, x, *, training: bool | None) -> Any:
         """The framework's BN layer built with every default for an input like ``x`` (float32),
@@ -89,7 +111,8 @@ class SupportsBareCall(Protocol):
 #: The method each op needs.
 OP_PROTOCOLS = {"batch_norm": SupportsBN, "conv2d": SupportsConv2d, "pool2d": SupportsPool2d}
 OP_METHODS = {"batch_norm": "bn", "conv2d": "conv2d", "pool2d": "pool2d"}
-OPTIONAL = {"bn_sequence": SupportsBNSequence, "bn_default": SupportsBNDefault, "bare_call": SupportsBareCall}
+OPTIONAL = {"bn_sequence": SupportsBNSequence, "bn_default": SupportsBNDefault, "bare_call": SupportsBareCall,
+            "bn_masked": SupportsBNMasked, "bn_synchronized": SupportsBNSynchronized}
 
 
 class ContractError(TypeError):

@@ -75,8 +75,10 @@ LINEN_CAPABILITIES = Capabilities(
     pool_data_formats=("channels_last",),  # flax pooling takes (batch, spatial..., features)
     pool_paddings=("valid", "same", "explicit"),
     pool_count_include_pad=(True, False),
+    bn_synchronized=True,  # linen.BatchNorm(axis_name=...) under jax.vmap over one replica
 )
 
+# nnx.BatchNorm(axis_name=...) exists too; the suite drives the synchronized layer through linen only
 NNX_CAPABILITIES = Capabilities(ops=("batch_norm",), **_BN)
 
 
@@ -120,6 +122,36 @@ def _linen_step(params, stats, x, eps, momentum, *, axis, training):
 @partial(jax.jit, static_argnames=("axis", "training"))
 def _linen_step_grads(params, stats, x, dy, eps, momentum, *, axis, training):
     return _vjp_step(_linen_apply, params, stats, x, dy, eps, momentum, axis, training)
+
+
+#: the vmapped axis a synchronized linen.BatchNorm reduces its statistics over (one replica)
+REPLICA = "replica"
+
+
+def _linen_apply_synchronized(params, stats, x, eps, momentum, axis: int, training: bool):
+    """``linen.BatchNorm(axis_name=REPLICA)`` on one replica: x given a leading replica axis of size 1
+    under ``jax.vmap(axis_name=REPLICA)``, so the batch statistics go through ``lax.pmean`` over it
+    (flax/linen/normalization.py, ``_compute_stats``), as under ``pmap`` or ``shard_map``."""
+
+    def one(x):
+        layer = nn.BatchNorm(axis=axis, momentum=momentum, epsilon=eps, dtype=x.dtype, param_dtype=x.dtype,
+                             axis_name=REPLICA)
+        y, updated = layer.apply({"params": params, "batch_stats": stats}, x, use_running_average=not training,
+                                 mutable=["batch_stats"])
+        return y, updated["batch_stats"]
+
+    y, updated = jax.vmap(one, axis_name=REPLICA)(x[None])
+    return y[0], jax.tree_util.tree_map(lambda a: a[0], updated)
+
+
+@partial(jax.jit, static_argnames=("axis", "training"))
+def _linen_sync_step(params, stats, x, eps, momentum, *, axis, training):
+    return _linen_apply_synchronized(params, stats, x, eps, momentum, axis, training)
+
+
+@partial(jax.jit, static_argnames=("axis", "training"))
+def _linen_sync_step_grads(params, stats, x, dy, eps, momentum, *, axis, training):
+    return _vjp_step(_linen_apply_synchronized, params, stats, x, dy, eps, momentum, axis, training)
 
 
 @partial(jax.jit, static_argnames=("window", "strides", "padding"))
@@ -230,24 +262,35 @@ class FlaxAdapter(Adapter):
         kw = dict(axis=case.axis % len(case.shape), training=training)
         return params, stats, xs, dy, (float(case.eps), float(case.momentum)), kw
 
-    def _calls(self, params, stats, xs, dy, hyper, kw):
+    def _calls(self, params, stats, xs, dy, hyper, kw, steps=None):
         """The layer's calls (``bnconform.adapters.steps``): the training steps, each passing its running
         statistics to the next, then the last call (with its vjp when ``dy`` is given); the last
-        call's results."""
+        call's results. ``steps``: (step, step with gradients) other than the API's own."""
+        step, step_grads = steps or (self._step, self._step_grads)
 
         def train_step(stats, x):
-            return self._step(params, stats, x, *hyper, **dict(kw, training=True))[1]
+            return step(params, stats, x, *hyper, **dict(kw, training=True))[1]
 
         def last(stats, x):
             if dy is None:
-                return self._step(params, stats, x, *hyper, **kw)
-            return self._step_grads(params, stats, x, dy, *hyper, **kw)
+                return step(params, stats, x, *hyper, **kw)
+            return step_grads(params, stats, x, dy, *hyper, **kw)
 
         return run_steps(xs, train_step, last, stats)
 
-    def bn(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
+    def bn_synchronized(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
+        """``bn`` through ``linen.BatchNorm(axis_name=...)`` on one vmapped replica (linen only)."""
+        if self.api != "linen":
+            raise ValueError(f"{self.name}: the synchronized layer is driven through flax.linen only")
+        return self.bn(case, inputs, training=training, grads=grads,
+                       steps=(_linen_sync_step, _linen_sync_step_grads))
+
+    def synchronized_refusal(self) -> str | None:
+        return None
+
+    def bn(self, case, inputs, *, training: bool, grads: bool = False, steps=None) -> BNRun:
         with x64_scope(case.dtype):
-            out = self._calls(*self._prepare(case, inputs, training, grads))
+            out = self._calls(*self._prepare(case, inputs, training, grads), steps=steps)
             if not grads:
                 y, stats = out
                 return BNRun(as_float64(y), as_float64(stats["mean"]), as_float64(stats["var"]))

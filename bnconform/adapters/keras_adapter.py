@@ -49,6 +49,7 @@ edge-replicating "same" average pooling, and the jax backend's float16 window su
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import os
 import sys
@@ -93,6 +94,7 @@ CAPABILITIES = Capabilities(
     pool_kinds=("max", "avg", "global_avg"),
     pool_data_formats=("channels_last", "channels_first"),
     pool_paddings=("valid", "same"),
+    bn_masks=True,  # call(x, training, mask): a mask of x's shape without the last axis, broadcast
 )
 
 
@@ -148,7 +150,8 @@ class KerasAdapter(KerasLayersAdapter):
             framework="keras",
             version=keras.__version__,
             conventions=CONVENTIONS,
-            capabilities=CAPABILITIES,
+            # synchronized=True: "only supported with the TensorFlow backend" (BatchNormalization raises otherwise)
+            capabilities=dataclasses.replace(CAPABILITIES, bn_synchronized=backend == "tensorflow"),
             backend=backend,
             description="keras.layers.BatchNormalization, Conv2D, MaxPooling2D, AveragePooling2D, "
             "GlobalAveragePooling2D",
@@ -179,6 +182,11 @@ class KerasAdapter(KerasLayersAdapter):
         exact = exact_dtype(dtype)  # without dtype=, Keras turns float64 NumPy arrays into floatx
         t = keras.ops.convert_to_tensor(np.asarray(a, exact), dtype=exact)
         return t if dtype == exact else keras.ops.cast(t, dtype)
+
+    def _mask_tensor(self, keras, mask):
+        if self.backend == "jax":  # as _tensor: a NumPy array, transferred with the jitted call
+            return np.asarray(mask, bool)
+        return keras.ops.convert_to_tensor(np.asarray(mask, bool))
 
     def _numpy(self, keras, t) -> np.ndarray:
         if self.backend == "jax":  # a JAX array: NumPy reads it directly (and waits for it)

@@ -164,6 +164,15 @@ class EagerRunner:
                 out.append(tuple(read(t) for t in (y, layer.moving_mean, layer.moving_variance)))
         return out
 
+    def bn_masked(self, entry, params, xs, mask, *, training, eps, momentum):
+        """The case's calls, each ``layer(x, training=..., mask=mask)``: (y, moving mean, moving variance)."""
+        layer = entry.layer
+        self._assign(layer, params)
+        with hyper_parameters(layer, eps, momentum):
+            y = run_steps(xs, lambda _, x: layer(x, training=True, mask=mask),
+                          lambda _, x: layer(x, training=training, mask=mask))
+        return (y, layer.moving_mean, layer.moving_variance)
+
     def call(self, entry, weights, x):
         self._assign(entry.layer, weights)
         return entry.layer(x)
@@ -269,6 +278,26 @@ class JaxRunner:
             stats = dict(zip(names, state))
             out.append((read(y), read(stats["moving_mean"]), read(stats["moving_variance"])))
         return out
+
+    def bn_masked(self, entry, params, xs, mask, *, training, eps, momentum):
+        """``stateless_call(..., training=..., mask=mask)`` under ``jax.jit`` (one compilation per layer
+        and mode, the mask an argument): (y, moving mean, moving variance) of the last call."""
+
+        def make(mode):
+            def build(layer):
+                def call(trainable, non_trainable, x, mask, eps, momentum):
+                    with hyper_parameters(layer, eps, momentum):
+                        return layer.stateless_call(trainable, non_trainable, x, training=mode, mask=mask)
+                return call
+            return build
+
+        p, state, xs, _ = self._bn_args(entry, params, xs, None)
+        step = self._compiled(entry, ("bn-masked", True), make(True))
+        last = self._compiled(entry, ("bn-masked", training), make(training))
+        y, state = run_steps(xs, lambda state, x: step(p, state, x, mask, eps, momentum)[1],
+                             lambda state, x: last(p, state, x, mask, eps, momentum), state)
+        stats = dict(zip(_order(entry)[1], state))
+        return (y, stats["moving_mean"], stats["moving_variance"])
 
     def _call_fn(self, entry):
         return self._compiled(entry, "call", lambda layer: lambda p, x: layer.stateless_call(p, [], x)[0])

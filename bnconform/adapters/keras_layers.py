@@ -145,8 +145,10 @@ class KerasLayersAdapter(Adapter):
     def _dtype_of(self, keras, variable) -> str:
         raise NotImplementedError
 
-    def _bn_layer(self, keras, axis: int, dtype: str):
-        return keras.layers.BatchNormalization(axis=axis, dtype=dtype, **self._initializers(**BN_INITIALIZERS))
+    def _bn_layer(self, keras, axis: int, dtype: str, **flags):
+        """The layer a case runs; ``flags``: constructor arguments beyond the defaults (``synchronized``)."""
+        return keras.layers.BatchNormalization(axis=axis, dtype=dtype, **flags,
+                                               **self._initializers(**BN_INITIALIZERS))
 
     def _initializers(self, **initializers):
         """Initializer arguments for a layer whose weights are assigned before every call, as given
@@ -170,18 +172,19 @@ class KerasLayersAdapter(Adapter):
         return None if probe is None else self._probe(*probe, case.dtype)
 
     # -- batch normalization --------------------------------------------------------------------
-    def _bn_args(self, keras, case, inputs, training: bool, grads: bool):
-        """The cached layer and the runner's arguments for a case (call inside ``_scope``)."""
+    def _bn_args(self, keras, case, inputs, training: bool, grads: bool, **flags):
+        """The cached layer and the runner's arguments for a case (call inside ``_scope``); ``flags``:
+        the layer's constructor arguments beyond the defaults (``synchronized=True``)."""
         _check_op(case, "batch_norm")
         self._refuse(case)
         dt = case.dtype
 
         def build():
-            layer = self._bn_layer(keras, case.axis, dt)
+            layer = self._bn_layer(keras, case.axis, dt, **flags)
             layer.build(case.shape)
             return layer
 
-        entry = self._cache.get(keras, ("bn", case.shape, case.axis, dt), build)
+        entry = self._cache.get(keras, ("bn", case.shape, case.axis, dt, *sorted(flags.items())), build)
         values = (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)
         dtypes = entry.remember("dtypes", lambda layer: [self._dtype_of(keras, getattr(layer, n)) for n in BN_PARAMS])
         params = {name: self._tensor(keras, v, d) for name, v, d in zip(BN_PARAMS, values, dtypes)}
@@ -190,12 +193,37 @@ class KerasLayersAdapter(Adapter):
         kw = dict(training=training, grads=grads, eps=float(case.eps), momentum=float(case.momentum))
         return entry, params, xs, dy, kw
 
-    def bn(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
+    def bn(self, case, inputs, *, training: bool, grads: bool = False, **flags) -> BNRun:
         keras = self.keras()
         with self._scope(case.dtype):
-            entry, params, xs, dy, kw = self._bn_args(keras, case, inputs, training, grads)
+            entry, params, xs, dy, kw = self._bn_args(keras, case, inputs, training, grads, **flags)
             out = self._runner.bn(entry, params, xs, dy, **kw)
             return BNRun(*(None if t is None else self._numpy(keras, t) for t in out))
+
+    def bn_synchronized(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
+        """``bn`` with ``BatchNormalization(synchronized=True)``: on one replica (the default replica
+        context, outside any distribution strategy) its moments go through the cross-replica path."""
+        return self.bn(case, inputs, training=training, grads=grads, synchronized=True)
+
+    def synchronized_refusal(self) -> str | None:
+        return None  # offered where the capabilities say so (Keras 3: the tensorflow backend only)
+
+    def _mask_tensor(self, keras, mask: np.ndarray):
+        """A boolean mask as the layer takes it (default: ``keras.ops``)."""
+        return keras.ops.convert_to_tensor(np.asarray(mask, bool))
+
+    def bn_masked(self, case, inputs, *, training: bool) -> BNRun:
+        """The cached layer holding the case's values, every call with ``mask=`` the case's mask
+        (Keras's ``call(x, training, mask)``: the shape of x without its last axis, sizes kept or 1)."""
+        if inputs.mask is None:
+            raise ValueError("inputs: bn_masked needs a mask (a case with case.mask)")
+        keras = self.keras()
+        with self._scope(case.dtype):
+            entry, params, xs, _, kw = self._bn_args(keras, case, inputs, training, False)
+            mask = self._mask_tensor(keras, inputs.mask)
+            out = self._runner.bn_masked(entry, params, xs, mask, training=training, eps=kw["eps"],
+                                         momentum=kw["momentum"])
+            return BNRun(*(self._numpy(keras, t) for t in out))
 
     def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
         """The cached layer holding the case's values, called once per batch as ``calls`` says."""

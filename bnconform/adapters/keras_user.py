@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 
 import numpy as np
 
@@ -26,7 +27,17 @@ from .base import Adapter, BNRun, DefaultRun, LayerState
 from .keras_adapter import CAPABILITIES, CONVENTIONS
 from .keras_backends import BN_PARAMS, eager_steps, grads_tensorflow, grads_torch
 from .keras_layers import default_call, exact_dtype, keras_numpy
-from .steps import batches, default_run
+from .steps import batches, default_run, run_steps
+
+
+def call_takes_mask(cls) -> bool:
+    """Whether ``cls.call`` takes a ``mask`` argument (by name, or ``**kwargs``): Keras hands a
+    layer's mask to ``call`` only then (``bn_masked``; a class without one skips it with that reason)."""
+    try:
+        params = inspect.signature(cls.call).parameters
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return "mask" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 class UserKerasAdapter(Adapter):
@@ -45,7 +56,7 @@ class UserKerasAdapter(Adapter):
             framework="keras",
             version=keras.__version__,
             conventions=CONVENTIONS,
-            capabilities=dataclasses.replace(CAPABILITIES, ops=("batch_norm",)),
+            capabilities=dataclasses.replace(CAPABILITIES, ops=("batch_norm",), bn_masks=call_takes_mask(cls)),
             backend=backend,
             description=f"{cls.__module__}.{cls.__qualname__} (user class, Keras conventions)",
         )
@@ -93,6 +104,16 @@ class UserKerasAdapter(Adapter):
         y, *out = self._calls(layer, xs, self._t(inputs.dy, case.dtype), training, grads)
         return BNRun(self._n(y), self._n(layer.moving_mean), self._n(layer.moving_variance),
                      *(None if g is None else self._n(g) for g in out))
+
+    def bn_masked(self, case, inputs, *, training: bool) -> BNRun:
+        """A new layer holding the case's values, every call with ``mask=`` the case's mask."""
+        if inputs.mask is None:
+            raise ValueError("inputs: bn_masked needs a mask (a case with case.mask)")
+        layer = self._layer(case, inputs)
+        mask = self._keras.ops.convert_to_tensor(np.asarray(inputs.mask, bool))
+        y = run_steps(self._xs(case, batches(inputs, training)), lambda _, x: layer(x, training=True, mask=mask),
+                      lambda _, x: layer(x, training=training, mask=mask))
+        return BNRun(self._n(y), self._n(layer.moving_mean), self._n(layer.moving_variance))
 
     def bare_call(self, prop: str, mode: str, case, inputs):
         """The user layer built once with the case's values, tensors converted beforehand; each

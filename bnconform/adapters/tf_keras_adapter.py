@@ -47,7 +47,7 @@ CONVENTIONS = dataclasses.replace(
 )
 
 # The same layers and arguments as Keras 3 (Conv2D refuses stride > 1 with dilation > 1 here too).
-CAPABILITIES = KERAS3_CAPABILITIES
+CAPABILITIES = dataclasses.replace(KERAS3_CAPABILITIES, bn_synchronized=True)  # synchronized=True: any backend is TF
 
 class TfKerasAdapter(KerasLayersAdapter):
     """tf_keras layers, eagerly; ``fused`` is passed to BatchNormalization (None: the default layer)."""
@@ -70,14 +70,17 @@ class TfKerasAdapter(KerasLayersAdapter):
     def keras(self):
         return tf_keras
 
-    def _bn_layer(self, keras, axis: int, dtype: str):
+    def _bn_layer(self, keras, axis: int, dtype: str, **flags):
         kwargs = {} if self.fused is None else {"fused": self.fused}
-        return keras.layers.BatchNormalization(axis=axis, dtype=dtype, **kwargs)
+        return keras.layers.BatchNormalization(axis=axis, dtype=dtype, **kwargs, **flags)
 
     def _tensor(self, keras, a, dtype: str):
         exact = exact_dtype(dtype)
         t = tf.constant(np.asarray(a, exact))
         return t if dtype == exact else tf.cast(t, dtype)
+
+    def _mask_tensor(self, keras, mask):
+        return tf.constant(np.asarray(mask, bool))
 
     def _numpy(self, keras, t) -> np.ndarray:
         t = tf.convert_to_tensor(t)

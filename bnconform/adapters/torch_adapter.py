@@ -60,6 +60,7 @@ CAPABILITIES = Capabilities(
     pool_ceil_mode=True,
     pool_count_include_pad=(True, False),
     pool_lp_p=(1.0, 2.0, 3.0),
+    bn_synchronized=True,  # torch.nn.SyncBatchNorm (refused on CPU: synchronized_refusal)
 )
 
 
@@ -104,8 +105,8 @@ class TorchAdapter(Adapter):
     def __init__(self, *, functional: bool = False):
         name = "torch-functional" if functional else "torch"
         caps, conventions = CAPABILITIES, CONVENTIONS
-        if functional:  # F.batch_norm takes a float momentum only, and training=False by default
-            caps = dataclasses.replace(CAPABILITIES, ops=("batch_norm",))
+        if functional:  # F.batch_norm takes a float momentum only, and training=False by default; no synchronized form
+            caps = dataclasses.replace(CAPABILITIES, ops=("batch_norm",), bn_synchronized=False)
             conventions = dataclasses.replace(CONVENTIONS, momentum_none=False, call_without_flag="inference")
         super().__init__(
             name=name,
@@ -117,6 +118,7 @@ class TorchAdapter(Adapter):
         )
         self.functional = functional
         self._modules: dict = {}
+        self._refusal_cache: dict = {}
         torch.use_deterministic_algorithms(True)
 
     # -- batch normalization ------------------------------------------------------------------
@@ -200,6 +202,36 @@ class TorchAdapter(Adapter):
         if grads:
             out.update(dx=numpy(xs[-1].grad), dgamma=numpy(w.grad), dbeta=numpy(b.grad))
         return BNRun(**out)
+
+    def bn_synchronized(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
+        """``bn`` through ``torch.nn.SyncBatchNorm`` under a single-process gloo group
+        (``bnconform.adapters.torch_sync``), built for the case and holding its values."""
+        from . import torch_sync
+
+        layer = torch_sync.sync_bn(case.n_features, eps=case.eps, momentum=case.momentum, dtype=DTYPES[case.dtype])
+        layer.to(tensor(np.zeros(1), "float32").device)
+        tensors = (layer.weight, layer.bias, layer.running_mean, layer.running_var)
+        with torch.no_grad():
+            for t, v in zip(tensors, (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)):
+                t.copy_(torch.from_numpy(np.asarray(v, np.float64)))
+        layer.train(training)
+        xs = batches(inputs, training)
+        xs = [tensor(x, case.dtype) for x in xs[:-1]] + [tensor(xs[-1], case.dtype, requires_grad=grads)]
+        y = self._calls(layer, xs, tensor(inputs.dy, case.dtype) if grads else None)
+        w, b, rm, rv = tensors
+        out = dict(y=numpy(y), moving_mean=numpy(rm), moving_var=numpy(rv))
+        if grads:
+            out.update(dx=numpy(xs[-1].grad), dgamma=numpy(w.grad), dbeta=numpy(b.grad))
+        return BNRun(**out)
+
+    def synchronized_refusal(self) -> str | None:
+        """SyncBatchNorm tried once on this adapter's device (``torch_sync.refusal``: a CPU tensor is refused)."""
+        if "sync" not in self._refusal_cache:
+            from . import torch_sync
+
+            with self.placed():
+                self._refusal_cache["sync"] = torch_sync.refusal(lambda a: tensor(a, "float32"))
+        return self._refusal_cache["sync"]
 
     def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
         """The module switched with ``train()``/``eval()`` before each call (a module has no per-call

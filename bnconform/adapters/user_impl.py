@@ -145,7 +145,8 @@ def torch_adapter(cls, spec: str, target: str):
     adapter._refusals = {}  # dtype -> the refusal found by torch_refusal, or None
     adapter.name = target
     adapter.description = f"{cls.__module__}.{cls.__qualname__} (user class, PyTorch conventions)"
-    adapter.capabilities = dataclasses.replace(CAPABILITIES, ops=("batch_norm",))
+    # SyncBatchNorm is torch's own class, not the user's: not offered for a user's layer
+    adapter.capabilities = dataclasses.replace(CAPABILITIES, ops=("batch_norm",), bn_synchronized=False)
     return adapter
 
 

@@ -89,16 +89,21 @@ class XHatErrors(NamedTuple):
 
 
 def x_hat_errors(x, mean, var, eps: float, axis: int, r: Roundoff, bound: ReductionBound, *, training: bool,
-                 one_pass: bool = False) -> XHatErrors:
+                 one_pass: bool = False, reduced=None) -> XHatErrors:
     """The errors of x_hat = (x - mean) / sqrt(var + eps) in the dtype's arithmetic (module docstring);
-    in inference mean and var are stored constants (e_mean = e_var = 0, 3 u on sigma)."""
+    in inference mean and var are stored constants (e_mean = e_var = 0, 3 u on sigma). ``reduced``:
+    the values the training statistics reduce when they are not all of x (a mask's unmasked values,
+    ``bnconform.reference.masked.unmasked_values``, of x's rank and feature axis): m is their count. A
+    masked value enters a framework's sums as an exact 0 (or not at all), and adding 0 is exact, so
+    the reductions' bounds are those of the m unmasked terms whatever the order."""
     x = np.asarray(x, np.float64)
+    src = x if reduced is None else np.asarray(reduced, np.float64)
     mu = _bn.broadcast(np.asarray(mean, np.float64), x.ndim, axis)
     v = _bn.broadcast(np.asarray(var, np.float64), x.ndim, axis)
     sigma = np.sqrt(v + eps)
-    varied = distinct_enough(x, axis) if training and bound.probabilistic else None
+    varied = distinct_enough(src, axis) if training and bound.probabilistic else None
     if training:
-        e_mean, e_var = stat_errors(x, mean, var, axis, r, bound, one_pass=one_pass, varied=varied)
+        e_mean, e_var = stat_errors(src, mean, var, axis, r, bound, one_pass=one_pass, varied=varied)
         rho = 0.5 * e_var / (v + eps) + 2.0 * r.out
     else:
         e_mean, rho = np.zeros_like(mu), 3.0 * r.out + 0.0 * v

@@ -41,33 +41,36 @@ class Terms(NamedTuple):
 
 
 def terms(x, gamma, beta, mean, var, eps: float, axis: int, dtype: str, bound: ReductionBound, *, training: bool,
-          numerics: Numerics | None = None) -> Terms:
-    """The error terms of the module docstring with ``bound``'s reductions."""
+          numerics: Numerics | None = None, reduced=None) -> Terms:
+    """The error terms of the module docstring with ``bound``'s reductions; ``reduced``: the values the
+    batch statistics reduce when not all of x (``batch_stats.x_hat_errors``: a mask's unmasked values)."""
     r = resolve(dtype, numerics)
     x = np.asarray(x, np.float64)
     axis = axis % x.ndim
-    errs = x_hat_errors(x, mean, var, eps, axis, r, bound, training=training, one_pass=one_pass(numerics))
+    errs = x_hat_errors(x, mean, var, eps, axis, r, bound, training=training, one_pass=one_pass(numerics),
+                        reduced=reduced)
     g, b, mu = (_bn.broadcast(np.asarray(a, np.float64), x.ndim, axis) for a in (gamma, beta, mean))
     y_scaled = g * (x - mu) / errs.sigma
     return Terms(errs, g, y_scaled, 2.0 * r.out * (np.abs(y_scaled) + np.abs(b)), b, mu)
 
 
 def tolerance(x, gamma, beta, mean, var, eps: float, axis: int, dtype: str, *, training: bool,
-              numerics: Numerics | None = None) -> np.ndarray:
+              numerics: Numerics | None = None, reduced=None) -> np.ndarray:
     """Worst-case tier: SAFETY (|gamma| |e_x_hat| + 2 u (|gamma x_hat| + |beta|) + u |y|) + floor,
-    element-wise, Higham's gamma_n for the batch statistics."""
-    t = terms(x, gamma, beta, mean, var, eps, axis, dtype, WORST_CASE, training=training, numerics=numerics)
+    element-wise, Higham's gamma_n for the batch statistics (of ``reduced`` where given)."""
+    t = terms(x, gamma, beta, mean, var, eps, axis, dtype, WORST_CASE, training=training, numerics=numerics,
+              reduced=reduced)
     return finish(np.abs(t.gamma) * t.errors.element + t.scale_shift, t.y_scaled + t.beta, t.errors.r)
 
 
 def findings(actual, expected, x, gamma, beta, mean, var, eps: float, axis: int, dtype: str, *,
-             training: bool) -> fits.Findings:
+             training: bool, reduced=None) -> fits.Findings:
     """Statistical tier: per feature, e = A + B x_hat fitted and held to A_bound, B_bound (module
     docstring, Higham and Mary's lambda sqrt(n) u for the batch statistics), the floors u rms(y)
     and u |gamma|, and the residual to the elements' own errors."""
     x = np.asarray(x, np.float64)
     axis = axis % x.ndim
-    t = terms(x, gamma, beta, mean, var, eps, axis, dtype, PROBABILISTIC, training=training)
+    t = terms(x, gamma, beta, mean, var, eps, axis, dtype, PROBABILISTIC, training=training, reduced=reduced)
     e, u = t.errors, t.errors.r.out
     bound_a = np.abs(t.gamma) * e.mean / e.sigma + 2.0 * u * (np.abs(t.beta) + np.abs(t.gamma * t.mu) / e.sigma)
     bound_b = np.abs(t.gamma) * (e.rho + 2.0 * u)

@@ -207,7 +207,8 @@ def adapter(request, target, observe, _covered):
     marker = request.node.get_closest_marker("bnconform")
     row = properties.PROPERTIES.get(marker.kwargs.get("property")) if marker else None
     if row is not None and row.needs and row.op in loaded.capabilities.ops and lacks(loaded, row.needs):
-        pytest.skip(lacks(loaded, row.needs))  # the property's optional call (its row's ``needs``)
+        # the property's optional call (its row's ``needs``); the capability's reason first, where the row has one
+        pytest.skip(row.requires(loaded) or lacks(loaded, row.needs))
     return loaded
 
 

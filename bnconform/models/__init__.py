@@ -62,6 +62,8 @@ def _registry() -> dict[str, Model]:
         half_precision_accumulation,
         lp_pool_ceil_rescaled,
         lp_pool_signed,
+        mask_ignored,
+        masked_count_epsilon,
         momentum_rounded,
         nan_skipping_max_pool,
         one_pass_variance,
@@ -72,7 +74,8 @@ def _registry() -> dict[str, Model]:
     )
 
     modules = (
-        bias_along_last_axis, float32_compute, half_precision_accumulation, lp_pool_ceil_rescaled, lp_pool_signed, momentum_rounded,
+        bias_along_last_axis, float32_compute, half_precision_accumulation, lp_pool_ceil_rescaled, lp_pool_signed,
+        mask_ignored, masked_count_epsilon, momentum_rounded,
         nan_skipping_max_pool, one_pass_variance, probe_4d_unbiased_running_variance,
         same_padding_replicated_edges, tf32_inputs, unbiased_moving_variance,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from .. import checks
+from .. import checks, masked_checks, synchronized_checks
 from ..dtypes import DTYPES
 
 #: the checks whose outputs depend on the batch statistics (a model of how they are computed
 #: judges them all again)
-BN_STATISTICS_CHECKS = (checks.BN_FORWARD, checks.BN_BACKWARD, checks.BN_MOVING_STATS, checks.BN_CALL_SEQUENCE)
+BN_STATISTICS_CHECKS = (checks.BN_FORWARD, checks.BN_BACKWARD, checks.BN_MOVING_STATS, checks.BN_CALL_SEQUENCE,
+                        masked_checks.BN_MASKED, synchronized_checks.BN_SYNCHRONIZED)
 
 
 def is_dtype(value) -> bool:

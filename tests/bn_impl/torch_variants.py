@@ -21,7 +21,8 @@ Golub and LeVeque), :class:`Float64Accumulation`, :class:`Welford`, :class:`Fold
 Planted: :class:`FixedEps1e3`, :class:`UnbiasedNormalization`, :class:`MomentumOffByOnePercent`,
 :class:`BiasedRunningVariance`, :class:`BackwardDividesByMMinus1`, :class:`InputsRoundedToTF32`,
 :class:`HalfPrecisionAccumulation`, :class:`ChanWithoutBetweenBlockTerm`,
-:class:`RunningStatsThroughFloat16`.
+:class:`RunningStatsThroughFloat16`, and two vector-tail remainders that only production sizes off the
+multiples of 8 reach: :class:`VectorTailStaleStatistics`, :class:`VectorTailRowsDropped`.
 """
 
 from __future__ import annotations
@@ -331,6 +332,41 @@ class RunningStatsThroughFloat16(VariantBatchNorm2d):
         super()._store(mean.to(torch.float16), var.to(torch.float16))
 
 
+#: the vector width of the two vector-tail bugs below (a size off the multiples of 8 is off those of
+#: 16 and 32 too: a kernel of 16 or 32 lanes has a remainder wherever one of 8 lanes has)
+VECTOR = 8
+
+
+class VectorTailStaleStatistics(VariantBatchNorm2d):
+    """Bug (vector-tail remainder, channels): a training kernel vectorized 8 channels at a time, taken
+    for C >= 8 (narrower layers take a scalar loop), whose remainder loop normalizes the last C % 8
+    channels with the running statistics (stale registers) instead of the batch's. Right for every C
+    that is a multiple of 8 (the fixed production case had C = 32) and for every C < 8 (the small
+    drawn cases); the moving statistics are right."""
+
+    def _affine(self, x2d, mean, var, weight, bias):
+        c = x2d.shape[1]
+        tail = c % VECTOR
+        if self.training and c >= VECTOR and tail:
+            mean = torch.cat([mean[:-tail], self.running_mean[-tail:].to(mean.dtype)])
+            var = torch.cat([var[:-tail], self.running_var[-tail:].to(var.dtype)])
+        return super()._affine(x2d, mean, var, weight, bias)
+
+
+class VectorTailRowsDropped(VariantBatchNorm2d):
+    """Bug (vector-tail remainder, reduction): sums over m >= 1,024 rows (the long-reduction kernel;
+    shorter ones are summed whole) taken 8 rows at a time with no remainder loop: the last m % 8 rows
+    are left out of every sum, which is still divided by m. Right for every m that is a multiple of 8
+    (the fixed production case had m = 16,384) and for every small drawn case."""
+
+    def _sum(self, a):
+        m = a.shape[0]
+        if m >= 1024 and m % VECTOR:
+            a = a[:m - m % VECTOR]
+        return super()._sum(a)
+
+
 PLANTED = ("FixedEps1e3", "UnbiasedNormalization", "MomentumOffByOnePercent", "BiasedRunningVariance",
            "BackwardDividesByMMinus1", "InputsRoundedToTF32", "HalfPrecisionAccumulation",
-           "ChanWithoutBetweenBlockTerm", "RunningStatsThroughFloat16")
+           "ChanWithoutBetweenBlockTerm", "RunningStatsThroughFloat16", "VectorTailStaleStatistics",
+           "VectorTailRowsDropped")

@@ -87,10 +87,14 @@ def test_the_drawn_cases_cover_every_op(op):
 def test_production_cases_round_trip(dtype):
     from bnconform import strategies
 
-    produced = strategies.production_cases(WIDEST, dtype=dtype)
-    assert {case.op for case in produced.values()} == set(cases.CASE_TYPES)
-    for case in produced.values():
-        assert_round_trips(case)
+    @SETTINGS
+    @given(strategies.production_cases(WIDEST, dtype=dtype))
+    def check(produced):
+        assert {case.op for case in produced.values()} == set(cases.CASE_TYPES)
+        for case in produced.values():
+            assert_round_trips(case)
+
+    check()
 
 
 def test_special_values_and_optional_fields_round_trip():

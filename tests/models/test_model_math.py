@@ -461,7 +461,8 @@ def test_a_variant_refuses_a_check_it_does_not_model():
 def test_a_variant_judges_every_property_of_its_checks():
     # the adversarial forward property uses the forward check: a model of the batch statistics judges it
     assert models.properties_judged("one_pass_variance") == (
-        "bn_forward", "bn_forward_adversarial", "bn_backward", "bn_moving_stats", "bn_call_sequence")
+        "bn_forward", "bn_forward_adversarial", "bn_backward", "bn_moving_stats", "bn_call_sequence", "bn_masked",
+        "bn_synchronized")
     assert models.properties_judged("unbiased_moving_variance") == ("bn_moving_stats", "bn_call_sequence")
     assert models.properties_judged("probe_4d_unbiased_running_variance") == ("conventions",)
 

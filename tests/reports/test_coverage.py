@@ -165,3 +165,39 @@ def test_environment_view_shows_the_kernel_settings_side_by_side(write, tmp_path
     assert '<th scope="row">cpu flags</th><td>avx2, avx512f</td><td>avx2, avx512f</td>' in section
     assert ('<th scope="row">TF_ENABLE_ONEDNN_OPTS</th><td class="differs">unset (the framework&#39;s default)</td>'
             '<td class="differs">0</td>') in section
+
+
+def _item(capabilities, tested=None, production=None):
+    from bnconform.reports.page.coverage_view import TargetCoverage
+
+    item = TargetCoverage(run="r", target="t", framework="f", version="1", backend=None, backend_version=None,
+                          recorded=True, available=True, capabilities=capabilities)
+    item.tested.update(tested or {})
+    item.production.update(production or {})
+    return item
+
+
+def test_each_option_is_tested_or_not_with_the_reason():
+    """The options table (``coverage_view.OPTIONS``): an option the adapter offers and its property
+    tested reads "tested"; one it does not declare names the capability; a skipped property gives its
+    skip reason; an option never drawn says why; production sizes read their own test's records."""
+    from bnconform.reports.page.coverage_view import OPTIONS, option_status
+
+    by_option = {(layer, option): (flag, prop) for layer, option, flag, prop in OPTIONS}
+    masks = by_option[("batch norm", "mask, call(x, training, mask), broadcast")]
+    sync = by_option[("batch norm", "synchronized (cross-replica), one replica")]
+    explicit = by_option[("conv2d", "explicit padding pairs")]
+    production = by_option[("batch norm", "production sizes, drawn on and off the multiples of 8, 16, 32")]
+    keras = _item({"bn_masks": True, "bn_synchronized": False, "conv_paddings": ["valid", "same"], "bn_ranks": [2, 4]},
+                  tested={("bn_masked", "batch_norm", "train", "float32"): "tested"},
+                  production={"bn_forward": "tested"})
+    assert option_status(keras, *masks) == "tested"
+    assert option_status(keras, *sync) == "not offered: bn_synchronized is false"
+    assert option_status(keras, *explicit) == "not offered: conv_paddings has no 'explicit'"
+    assert option_status(keras, *production) == "tested"
+    torch = _item({"bn_synchronized": True, "bn_ranks": [2, 4]},
+                  tested={("bn_synchronized", "batch_norm", "train", "float32"): "skipped: SyncBatchNorm refuses CPU"})
+    assert option_status(torch, *sync) == "not tested: skipped: SyncBatchNorm refuses CPU"
+    assert option_status(torch, *production) == "not in this run (production:bn_forward not run)"
+    never = next((flag, prop) for layer, option, flag, prop in OPTIONS if flag is None)
+    assert option_status(torch, *never).startswith("not tested: not drawn")

@@ -27,9 +27,10 @@ from ..model import Run, version_key
 from ..schema import op_label
 from .jinja import render
 
-__all__ = ["coverage_section", "TargetCoverage", "collect", "differences", "kernel_text"]
+__all__ = ["coverage_section", "TargetCoverage", "collect", "differences", "kernel_text", "OPTIONS", "option_status"]
 
 _REASON_CHARS = 220
+PRODUCTION_TEST = "test_property_at_production_size"  # the records' ids (node ids) of the production-size test
 
 
 @dataclass
@@ -50,6 +51,7 @@ class TargetCoverage:
     kernels: dict[str, Any] | None = None  # the CPU kernel path measured (bnconform.adapters.kernel_paths), None: none
     refused: dict[str, int] = field(default_factory=dict)  # reason -> drawn examples refused
     tested: dict[tuple[str, str, str, str], str] = field(default_factory=dict)  # key -> "tested" / skip reason
+    production: dict[str, str] = field(default_factory=dict)  # property -> "tested" / skip reason, at production size
 
     @property
     def versions(self) -> tuple:
@@ -121,6 +123,11 @@ def collect(runs: Iterable[Run]) -> list[TargetCoverage]:
                     item.tested.setdefault(key, "skipped: " + str(record.get("reason") or "no reason given"))
                 else:
                     item.tested[key] = "tested"
+                if PRODUCTION_TEST in str(record.get("id") or ""):
+                    if record.get("verdict") == "skip":
+                        item.production.setdefault(key[0], "skipped: " + str(record.get("reason") or "no reason given"))
+                    else:
+                        item.production[key[0]] = "tested"
             out.append(item)
     return out
 
@@ -182,6 +189,63 @@ def differences(items: Sequence[TargetCoverage]) -> list[tuple[str, str, list[st
     return rows
 
 
+#: Each option of each layer the coverage view lists (issue 22): (layer, option, the capability that
+#: declares it -- a flag name, or (field, value) for a value in a tuple field; None: never drawn --,
+#: the property that tests it, or the reason it is not tested when never drawn).
+OPTIONS: tuple[tuple[str, str, Any, str], ...] = (
+    ("batch norm", "mask, call(x, training, mask), broadcast", "bn_masks", "bn_masked"),
+    ("batch norm", "synchronized (cross-replica), one replica", "bn_synchronized", "bn_synchronized"),
+    ("batch norm", "production sizes, drawn on and off the multiples of 8, 16, 32", ("bn_ranks", 4),
+     "production:bn_forward"),
+    ("conv2d", "padding 'valid'", ("conv_paddings", "valid"), "conv2d"),
+    ("conv2d", "padding 'same'", ("conv_paddings", "same"), "conv2d"),
+    ("conv2d", "explicit padding pairs", ("conv_paddings", "explicit"), "conv2d"),
+    ("conv2d", "groups, up to depthwise (groups == C_in)", "conv_groups", "conv2d"),
+    ("conv2d", "dilation", "conv_dilation", "conv2d"),
+    ("conv2d", "dilation with stride > 1", "conv_dilated_strided", "conv2d"),
+    ("conv2d", "production sizes, drawn on and off the multiples of 8, 16, 32", ("ops", "conv2d"),
+     "production:conv2d"),
+    ("conv2d", "padding 'same' with stride > 1", "conv_same_strided", "conv2d"),
+    ("pooling", "padding 'same'", ("pool_paddings", "same"), "pool2d"),
+    ("pooling", "explicit padding pairs", ("pool_paddings", "explicit"), "pool2d"),
+    ("pooling", "ceil_mode", "pool_ceil_mode", "pool2d"),
+    ("pooling", "count_include_pad=True", ("pool_count_include_pad", True), "pool2d"),
+    ("pooling", "production sizes, drawn on and off the multiples of 8, 16, 32", ("ops", "pool2d"),
+     "production:pool2d"),
+    ("pooling", "dilation (torch max_pool2d)", None,
+     "not drawn: the pooling cases have no dilation (bnconform.cases.PoolCase)"),
+)
+
+
+def _offers(capabilities: dict[str, Any], flag) -> bool:
+    if isinstance(flag, tuple):
+        field_name, value = flag
+        return value in (capabilities.get(field_name) or ())
+    return bool(capabilities.get(flag))
+
+
+def _flag_text(flag) -> str:
+    return f"{flag[0]} has no {flag[1]!r}" if isinstance(flag, tuple) else f"{flag} is false"
+
+
+def option_status(item: TargetCoverage, flag, prop: str) -> str:
+    """One option of one target in one run: ``tested``, or why not (not declared by the adapter,
+    skipped with the reason of its property's records, not in this run, never drawn)."""
+    if flag is None:
+        return f"not tested: {prop}"
+    if not item.recorded or not item.available:
+        return "not recorded" if not item.recorded else "not loaded"
+    if not _offers(item.capabilities, flag):
+        return f"not offered: {_flag_text(flag)}"
+    if prop.startswith("production:"):  # test_property_at_production_size's records of the property
+        verdicts = [item.production[prop.split(":", 1)[1]]] if prop.split(":", 1)[1] in item.production else []
+    else:
+        verdicts = [v for (p, _op, _mode, _dtype), v in sorted(item.tested.items()) if p == prop]
+    if any(v == "tested" for v in verdicts):
+        return "tested"
+    return f"not tested: {verdicts[0]}" if verdicts else f"not in this run ({prop} not run)"
+
+
 def _probe_names(items: Sequence[TargetCoverage]) -> list[str]:
     return sorted({n for i in items for n in i.probes})
 
@@ -207,6 +271,7 @@ _HELPERS = dict(
     refused_reasons=lambda items: sorted({r for i in items for r in i.refused}),
     skipped_count=lambda item: sum(v != "tested" for v in item.tested.values()),
     declared_by=lambda items: next((i for i in items if i.recorded and i.capabilities), None),
+    options=OPTIONS, option_status=option_status,
 )
 
 

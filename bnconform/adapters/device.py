@@ -56,7 +56,8 @@ def keras_placement(target: str, engine: str, request: str) -> Placement:
     """Keras 3 on ``engine``: the engine's placement says whether the device is there and names it;
     ``keras.device`` (with the device name the engine's record gives for Keras) places Keras's
     tensors (on torch it sets the device ``convert_to_tensor`` uses; on jax and tensorflow it is
-    ``jax.default_device`` / ``tf.device``)."""
+    ``jax.default_device`` / ``tf.device``). A Keras without ``keras.device`` (3.0.0) is placed by the
+    engine's scope alone."""
     record = engines.get(engine)
     inner = record.placement(target, request)
     backend, name = record.keras_backend, record.keras_devices[request]
@@ -66,7 +67,12 @@ def keras_placement(target: str, engine: str, request: str) -> Placement:
     def enter():
         from .keras_adapter import active_keras
 
-        return active_keras(backend).device(name)
+        keras = active_keras(backend)
+        if hasattr(keras, "device"):
+            return keras.device(name)
+        # Keras 3.0.0 has no keras.device (bisect measured it; 3.0.1 has one): the engine's own scope places the
+        # backend's tensors, which is all a Keras layer holds there
+        return inner.enter()
 
     return Placement(request, inner.platform, inner.name, enter)
 

@@ -107,6 +107,7 @@ class HeaviestFirst(OrderedDict):
         return unit, self.pop(unit)
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist's: pytest without xdist (tox) must not refuse it
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadfile":
         return None

@@ -70,3 +70,14 @@ def test_the_heaviest_work_units_are_handed_out_first_then_the_others_in_order()
     order = [queue.popitem(last=False)[0] for _ in range(len(queue))]
     assert order == ["tests/cifar/test_quick.py", "tests/cli/test_bn_impl.py::test_a", "tests/cli/test_bn_impl.py::test_b",
                      "tests/reports/test_gate.py", "bnconform/conformance[torch]", "tests/meta/test_parallel.py"]
+
+
+def test_the_root_conftest_loads_where_xdist_is_not_installed():
+    """The tox environments install no xdist and run the conformance suite under this conftest:
+    its xdist hook must be optional there (``-p no:xdist`` stands in for an environment without it)."""
+    env = dict(os.environ, PYTEST_CURRENT_TEST="tests/meta/test_parallel.py::x (call)")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/meta/test_parallel.py", "-k", "named_work_unit",
+                           "-p", "no:xdist", "-p", "no:cacheprovider"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout, proc.stdout[-3000:]

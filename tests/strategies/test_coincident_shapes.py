@@ -6,6 +6,7 @@ that distinct sizes never show (a bias broadcast along W instead of C when W_out
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import subprocess
@@ -85,7 +86,8 @@ def test_a_bias_laid_along_the_width_is_caught_by_the_conv2d_property_under_ci(t
     """The real conv2d property, ``ci`` profile, against PyTorch with a planted bias broadcast (see
     ``planted_layout``): it fails in every dtype, each time on a case whose output width equals the
     number of filters; unplanted PyTorch passes the same examples."""
-    pytest.importorskip("torch")
+    if importlib.util.find_spec("torch") is None:  # not importorskip: importing torch after pytester's runs crashes
+        pytest.skip("torch is not installed")
     no_deviations = tmp_path / "none.toml"
     no_deviations.write_text("")
     env = {**os.environ, "CI": "true", "PYTHONPATH": str(REPO)}

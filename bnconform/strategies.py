@@ -82,6 +82,30 @@ def adversarial_values(draw, dtype: str, eps: float, n_features: int) -> Values:
     return Values(seed=seed, dist="normal", loc=draw(offset(1.0)), scale=scale)
 
 
+#: the feature axes drawn by rank where ``Capabilities.bn_any_axis``: last, first after the batch axis,
+#: and for images and volumes one in between
+BN_ANY_AXES = {2: (1,), 3: (-1, 1), 4: (-1, 1, 2), 5: (-1, 1, 2)}
+
+
+def off_sometimes() -> st.SearchStrategy[bool]:
+    """An option's value: on (the default) three times in four, off once; shrinks towards on."""
+    return st.sampled_from((True, True, True, False))
+
+
+@st.composite
+def bn_flags(draw, caps, allowed: tuple[str, ...] | None = None) -> dict[str, bool]:
+    """The constructor options of a batch-norm case, each drawn where ``caps.bn_flags`` offers it (and
+    ``allowed`` admits it): ``affine`` sets ``scale`` and ``center`` together, as PyTorch does."""
+    offered = [f for f in caps.bn_flags if allowed is None or f in allowed]
+    out: dict[str, bool] = {}
+    if "affine" in offered:
+        out["scale"] = out["center"] = draw(off_sometimes())
+    for name in ("scale", "center", "track_running_stats", "trainable"):
+        if name in offered:
+            out[name] = draw(off_sometimes())
+    return out
+
+
 @st.composite
 def bn_cases(
     draw,
@@ -92,17 +116,19 @@ def bn_cases(
     max_steps: int = 1,
     momentum_none: bool = False,
     random_params: bool | None = None,
+    flags: tuple[str, ...] | None = None,
 ) -> BNCase:
-    """Batch-norm cases: layout and feature axis, shape, eps, momentum, steps and values. Half of them
-    take coinciding sizes (``shapes.BN_*_COINCIDENT``: N == C, and N == H == W == C)."""
+    """Batch-norm cases: rank (2 to 5, as offered), layout and feature axis, shape, eps, momentum,
+    steps, values and the constructor options (``bn_flags``; ``flags`` restricts which may be drawn,
+    None: every one offered). Half of them take coinciding sizes (``shapes.BN_*_COINCIDENT``: N == C,
+    and every axis equal)."""
     rank = draw(st.sampled_from(caps.bn_ranks))
     same = draw(coincident())
     if rank == 2:
         axis = 1
-        menu = shapes.BN_2D_COINCIDENT if same else shapes.BN_2D
     else:
-        axis = draw(st.sampled_from((-1, 1, 2) if caps.bn_any_axis else caps.bn_axes))
-        menu = shapes.BN_4D_COINCIDENT if same else shapes.BN_4D
+        axis = draw(st.sampled_from(BN_ANY_AXES[rank] if caps.bn_any_axis else caps.bn_axes))
+    menu = (shapes.BN_COINCIDENT_BY_RANK if same else shapes.BN_BY_RANK)[rank]
     if adversarial and caps.bn_min_values_per_feature <= 1:
         menu = menu + tuple(s for s in shapes.BN_ONE_VALUE if len(s) == rank)
     logical = draw(st.sampled_from(menu))
@@ -124,6 +150,7 @@ def bn_cases(
         x=x,
         params_seed=draw(SEEDS),
         random_params=draw(st.booleans()) if random_params is None else random_params,
+        **draw(bn_flags(caps, flags)),
     )
 
 

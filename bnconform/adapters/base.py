@@ -88,10 +88,13 @@ class Capabilities:
     dtypes: tuple[str, ...] = ()  # for every op offered
     bn_modes: tuple[str, ...] = ()  # among MODES
     bn_backward: bool = False
-    bn_ranks: tuple[int, ...] = ()  # input ranks, among (2, 4)
+    bn_ranks: tuple[int, ...] = ()  # input ranks, among (2, 3, 4, 5): (N, C), sequences, images, volumes
     bn_any_axis: bool = False  # the ``axis`` argument takes any axis
     bn_axes: tuple[int, ...] = ()  # the feature axes offered when not ``bn_any_axis`` (e.g. (1,))
     bn_min_values_per_feature: int = 1  # PyTorch refuses training with 1
+    # the constructor options a case may turn off, among cases.BN_FLAGS: "affine" (gamma and beta
+    # together, PyTorch), "scale", "center" (Keras, Flax), "track_running_stats" (PyTorch), "trainable" (Keras)
+    bn_flags: tuple[str, ...] = ()
     conv_data_formats: tuple[str, ...] = ()  # channels_last, channels_first
     conv_paddings: tuple[str, ...] = ()  # valid, same, explicit
     conv_same_strided: bool = False  # padding="same" together with stride > 1

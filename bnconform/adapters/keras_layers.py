@@ -97,6 +97,17 @@ def default_call(layer, t, training: bool | None) -> tuple:
     return y, layer.moving_mean, layer.moving_variance
 
 
+def bn_options(case) -> dict:
+    """BatchNormalization's keywords for the options the case turns off (``center``, ``scale``);
+    ``trainable=False`` is set on the built layer."""
+    return {name: False for name in ("center", "scale") if not getattr(case, name)}
+
+
+def present(layer) -> list[str]:
+    """The names of :data:`BN_PARAMS` the layer holds (``scale=False``: no gamma, ``center=False``: no beta)."""
+    return [n for n in BN_PARAMS if getattr(layer, n, None) is not None]
+
+
 def _check_op(case, op: str) -> None:
     if case.op != op:
         raise ValueError(f"case: expected a {op} case, got {case.op!r}")
@@ -124,8 +135,10 @@ class KerasLayersAdapter(Adapter):
     def _dtype_of(self, keras, variable) -> str:
         raise NotImplementedError
 
-    def _bn_layer(self, keras, axis: int, dtype: str):
-        return keras.layers.BatchNormalization(axis=axis, dtype=dtype, **self._initializers(**BN_INITIALIZERS))
+    def _bn_layer(self, keras, axis: int, dtype: str, **options):
+        """A BatchNormalization layer; ``options`` are ``center``/``scale`` turned off (``bn_options``)."""
+        return keras.layers.BatchNormalization(axis=axis, dtype=dtype, **options,
+                                               **self._initializers(**BN_INITIALIZERS))
 
     def _initializers(self, **initializers):
         """Initializer arguments for a layer whose weights are assigned before every call, as given
@@ -154,16 +167,21 @@ class KerasLayersAdapter(Adapter):
         _check_op(case, "batch_norm")
         self._refuse(case)
         dt = case.dtype
+        options = bn_options(case)
 
         def build():
-            layer = self._bn_layer(keras, case.axis, dt)
+            layer = self._bn_layer(keras, case.axis, dt, **options)
             layer.build(case.shape)
+            if not case.trainable:
+                layer.trainable = False  # frozen, as a fine-tuning user sets it after building
             return layer
 
-        entry = self._cache.get(keras, ("bn", case.shape, case.axis, dt), build)
-        values = (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)
-        dtypes = entry.remember("dtypes", lambda layer: [self._dtype_of(keras, getattr(layer, n)) for n in BN_PARAMS])
-        params = {name: self._tensor(keras, v, d) for name, v, d in zip(BN_PARAMS, values, dtypes)}
+        key = ("bn", case.shape, case.axis, dt, tuple(sorted(options)), case.trainable)
+        entry = self._cache.get(keras, key, build)
+        values = dict(zip(BN_PARAMS, (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)))
+        names = entry.remember("names", present)  # without scale or center: no gamma or beta
+        dtypes = entry.remember("dtypes", lambda layer: [self._dtype_of(keras, getattr(layer, n)) for n in names])
+        params = {name: self._tensor(keras, values[name], d) for name, d in zip(names, dtypes)}
         xs = [self._tensor(keras, x, dt) for x in batches(inputs, training)]
         dy = self._tensor(keras, inputs.dy, dt) if grads else None
         kw = dict(training=training, grads=grads, eps=float(case.eps), momentum=float(case.momentum))

@@ -117,6 +117,11 @@ class KerasLayersAdapter(Adapter):
     """Batch norm, convolution and pooling through ``<keras>.layers``. Subclasses provide ``keras()``
     (the module, made current), ``_tensor``/``_numpy``/``_dtype_of`` and call ``_setup(runner)``."""
 
+    bn_flag_reasons = {
+        "affine": "Keras turns gamma and beta off apart: drawn as scale and center",
+        "track_running_stats": "Keras BatchNormalization always keeps moving statistics (no such option)",
+    }
+
     def _setup(self, runner) -> None:
         self._cache = LayerCache()
         self._runner = runner

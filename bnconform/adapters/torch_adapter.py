@@ -163,6 +163,17 @@ class TorchAdapter(Adapter):
     def unsupported(self, case) -> str | None:
         return flag_refusal(case, functional=self.functional)
 
+    @property
+    def bn_flag_reasons(self) -> dict:
+        reasons = {"scale": "PyTorch turns gamma and beta on or off together: drawn as affine",
+                   "center": "PyTorch turns gamma and beta on or off together: drawn as affine",
+                   "trainable": "PyTorch has no trainable=False for batch norm (requires_grad_(False) does not "
+                                "freeze the statistics)"}
+        if self.functional:
+            reasons["track_running_stats"] = ("F.batch_norm has no track_running_stats option (running tensors "
+                                              "of None work in training only)")
+        return reasons
+
     def _module(self, case, inputs) -> tuple[torch.nn.Module, tuple]:
         """A module constructed with the case's eps and momentum, holding the case's values, and its
         tensors (weight, bias, running mean, running variance).

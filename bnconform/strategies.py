@@ -93,10 +93,9 @@ def off_sometimes() -> st.SearchStrategy[bool]:
 
 
 @st.composite
-def bn_flags(draw, caps, allowed: tuple[str, ...] | None = None) -> dict[str, bool]:
-    """The constructor options of a batch-norm case, each drawn where ``caps.bn_flags`` offers it (and
-    ``allowed`` admits it): ``affine`` sets ``scale`` and ``center`` together, as PyTorch does."""
-    offered = [f for f in caps.bn_flags if allowed is None or f in allowed]
+def bn_flags(draw, offered: tuple[str, ...]) -> dict[str, bool]:
+    """The constructor options of a batch-norm case, each of ``offered`` (``cases.BN_FLAGS`` names)
+    drawn: ``affine`` sets ``scale`` and ``center`` together, as PyTorch does."""
     out: dict[str, bool] = {}
     if "affine" in offered:
         out["scale"] = out["center"] = draw(off_sometimes())
@@ -150,7 +149,7 @@ def bn_cases(
         x=x,
         params_seed=draw(SEEDS),
         random_params=draw(st.booleans()) if random_params is None else random_params,
-        **draw(bn_flags(caps, flags)),
+        **draw(bn_flags(tuple(f for f in caps.bn_flags if flags is None or f in flags))),
     )
 
 

@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bnconform.reference import batch_norm_options
+
 from . import dtypes
 
 #: The ops, one name each (``Capabilities.ops``, ``case.op``, a record's ``op``).
@@ -24,6 +26,11 @@ OPS = ("batch_norm", "conv2d", "pool2d")
 POOL_KINDS = ("max", "avg", "global_avg", "lp")
 #: Batch-norm modes (``Capabilities.bn_modes``); ``-`` is "no mode" (conv, pooling, a call sequence).
 MODES = ("train", "inference")
+#: The batch-norm constructor options a case can turn off (``Capabilities.bn_flags``), each named by the
+#: framework keyword that turns it off: ``affine`` (PyTorch: gamma and beta together, ``BNCase.scale``
+#: and ``BNCase.center``), ``scale`` and ``center`` (Keras; Flax's ``use_scale`` and ``use_bias``),
+#: ``track_running_stats`` (PyTorch) and ``trainable`` (Keras: a frozen layer).
+BN_FLAGS = ("affine", "scale", "center", "track_running_stats", "trainable")
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,18 @@ class BNCase(Case):
     ``x`` draws batch i with seed ``x.seed + i``; gamma, beta, the initial moving statistics and
     the upstream gradient dy come from ``params_seed``. ``random_params=False`` uses a fresh layer's
     parameters (gamma 1, beta 0, moving mean 0, moving variance 1).
+
+    The constructor options (all on by default, as every framework's layer is built):
+
+    - ``scale``: gamma is applied (False: y = x_hat + beta, no gamma and no dgamma); ``center``: beta
+      is added (False: no beta, no dbeta). PyTorch's ``affine=False`` is both False.
+    - ``track_running_stats`` (PyTorch): False keeps no running statistics, and every call, in
+      training or evaluation mode, normalizes with the batch statistics.
+    - ``trainable`` (Keras): False freezes the layer, which then runs in inference mode even when
+      called with ``training=True`` (moving statistics used and left as they are; gamma and beta
+      constants, so no gradients of them).
+
+    :meth:`batch_statistics` and :meth:`updates_moving` say what a call does under them.
     """
 
     op: ClassVar[str] = "batch_norm"
@@ -103,6 +122,10 @@ class BNCase(Case):
     x: Values = field(default_factory=Values)
     params_seed: int = 0
     random_params: bool = True
+    scale: bool = True
+    center: bool = True
+    track_running_stats: bool = True
+    trainable: bool = True
     #: the shape of a mask (Keras's ``call(x, training, mask)``): x's shape without the feature axis,
     #: each size kept or 1 (broadcast); None: no mask. See :func:`mask_of`.
     mask: tuple[int, ...] | None = None
@@ -110,6 +133,22 @@ class BNCase(Case):
     @property
     def n_features(self) -> int:
         return self.shape[self.axis]
+
+    def batch_statistics(self, training: bool) -> bool:
+        """Whether a call with ``training`` normalizes with the batch statistics (else the moving ones):
+        a training call of a layer that is not frozen, or any call of one without running statistics."""
+        return batch_norm_options.uses_batch_statistics(training, track_running_stats=self.track_running_stats,
+                                                        trainable=self.trainable)
+
+    def updates_moving(self, training: bool) -> bool:
+        """Whether a call with ``training`` moves the moving statistics."""
+        return batch_norm_options.updates_moving_statistics(training, track_running_stats=self.track_running_stats,
+                                                            trainable=self.trainable)
+
+    def flags(self) -> dict[str, bool]:
+        """The options turned off, by case field (empty for a default layer)."""
+        return {name: False for name in ("scale", "center", "track_running_stats", "trainable")
+                if not getattr(self, name)}
 
 
 @dataclass(frozen=True)

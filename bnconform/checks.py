@@ -69,15 +69,24 @@ def reference_moving_stats(case: C.BNCase, inputs: C.BNInputs, convention: str) 
     return states
 
 
+def bn_affine(case: C.BNCase, inputs: C.BNInputs) -> tuple:
+    """The gamma and beta the case's layer applies: the drawn ones, 1 without ``scale``, 0 without
+    ``center`` (``reference.batch_norm_options.affine``)."""
+    return R.batch_norm_options.affine(inputs.gamma, inputs.beta, scale=case.scale, center=case.center)
+
+
 def bn_reference(case: C.BNCase, inputs: C.BNInputs, training: bool):
-    """(x of the judged call, mean and variance it is normalized with, the reference's y)."""
+    """(x of the judged call, mean and variance it is normalized with, the reference's y), under the
+    case's options (``reference.batch_norm_options``): a frozen layer's training call normalizes with
+    the moving statistics, a layer without running statistics always with the batch ones."""
     x = inputs.xs[-1] if training else inputs.xs[0]
-    if training:
+    gamma, beta = bn_affine(case, inputs)
+    if case.batch_statistics(training):
         stats = R.batch_stats(x, case.axis)
         mean, var = stats.mean, stats.var
     else:
         mean, var = inputs.moving_mean, inputs.moving_var
-    y = R.normalize(x, mean, var, inputs.gamma, inputs.beta, case.eps, case.axis)
+    y = R.normalize(x, mean, var, gamma, beta, case.eps, case.axis)
     return x, mean, var, y
 
 
@@ -95,52 +104,68 @@ def run_bn_forward(prop: str, adapter, case: C.BNCase, mode: str) -> Example:
 
 def judge_bn_forward(ex: Example, *, numerics=None) -> list[Comparison]:
     """Forward output in training (batch statistics) or inference (moving statistics) mode."""
-    case, inputs, training = ex.case, ex.inputs, ex.mode == "train"
-    x, mean, var, y = bn_reference(case, inputs, training)
-    tol = bn_forward.tolerance(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype,
+    case, inputs = ex.case, ex.inputs
+    x, mean, var, y = bn_reference(case, inputs, ex.mode == "train")
+    training = case.batch_statistics(ex.mode == "train")  # normalized with the batch statistics
+    gamma, beta = bn_affine(case, inputs)
+    tol = bn_forward.tolerance(x, gamma, beta, mean, var, case.eps, case.axis, case.dtype,
                                training=training, numerics=numerics)
     result = compare(ex.outputs["y"], y, tol, dtype=case.dtype, name="y")
     if numerics is None:  # the statistical tier belongs to the default model only
-        result = with_systematic(result, bn_forward.findings(ex.outputs["y"], y, x, inputs.gamma, inputs.beta, mean,
+        result = with_systematic(result, bn_forward.findings(ex.outputs["y"], y, x, gamma, beta, mean,
                                                              var, case.eps, case.axis, case.dtype, training=training))
     return [result]
 
 
 def run_bn_backward(prop: str, adapter, case: C.BNCase, mode: str) -> Example:
     inputs, out = _bn_run(adapter, case, mode, grads=True)
-    return Example(prop, case, inputs, mode, {"dx": out.dx, "dgamma": out.dgamma, "dbeta": out.dbeta})
+    grads = {"dx": out.dx, "dgamma": out.dgamma, "dbeta": out.dbeta}
+    expected = bn_reference_grads(case, inputs, mode == "train")  # which parameters the case's layer has
+    return Example(prop, case, inputs, mode, {k: v for k, v in grads.items() if getattr(expected, k) is not None})
 
 
 def bn_reference_grads(case: C.BNCase, inputs: C.BNInputs, training: bool):
+    """The reference's dx, dgamma and dbeta under the case's options (dgamma, dbeta None where the
+    layer has no such parameter or holds it frozen: ``reference.batch_norm_options.batch_norm_backward``)."""
     x = inputs.xs[-1] if training else inputs.xs[0]
-    if training:
-        return R.batch_norm_train_backward(inputs.dy, x, inputs.gamma, eps=case.eps, axis=case.axis)
-    return R.batch_norm_inference_backward(
-        inputs.dy, x, inputs.gamma, inputs.moving_mean, inputs.moving_var, eps=case.eps, axis=case.axis
-    )
+    return R.batch_norm_options.batch_norm_backward(
+        inputs.dy, x, inputs.gamma, inputs.moving_mean, inputs.moving_var, eps=case.eps, axis=case.axis,
+        training=training, scale=case.scale, center=case.center, track_running_stats=case.track_running_stats,
+        trainable=case.trainable)
 
 
 def judge_bn_backward(ex: Example, *, numerics=None) -> list[Comparison]:
-    """dx, dgamma, dbeta of sum(y * dy) against the closed-form backward pass."""
-    case, inputs, training = ex.case, ex.inputs, ex.mode == "train"
-    x, mean, var, _ = bn_reference(case, inputs, training)
-    grads = bn_reference_grads(case, inputs, training)
+    """dx, dgamma, dbeta of sum(y * dy) against the closed-form backward pass; dgamma and dbeta only
+    where the case's layer has them and they are trainable."""
+    case, inputs = ex.case, ex.inputs
+    x, mean, var, _ = bn_reference(case, inputs, ex.mode == "train")
+    training = case.batch_statistics(ex.mode == "train")  # the gradient flows through the batch statistics
+    gamma, _ = bn_affine(case, inputs)
+    grads = bn_reference_grads(case, inputs, ex.mode == "train")
+    full = grads._replace(dgamma=grads.dgamma if grads.dgamma is not None else np.zeros_like(mean),
+                          dbeta=grads.dbeta if grads.dbeta is not None else np.zeros_like(mean))
     tol = bn_backward.tolerance(
-        inputs.dy, x, inputs.gamma, mean, var, case.eps, case.axis, case.dtype, training=training, grads=grads,
+        inputs.dy, x, gamma, mean, var, case.eps, case.axis, case.dtype, training=training, grads=full,
         numerics=numerics,
     )
     dx = compare(ex.outputs["dx"], grads.dx, tol.dx, dtype=case.dtype, name="dx")
     if numerics is None and training:  # the statistical tier belongs to the default model only
-        dx = with_systematic(dx, bn_backward.dx_findings(ex.outputs["dx"], grads.dx, inputs.dy, x, inputs.gamma, mean,
+        dx = with_systematic(dx, bn_backward.dx_findings(ex.outputs["dx"], grads.dx, inputs.dy, x, gamma, mean,
                                                          var, case.eps, case.axis, case.dtype))
-    dgamma = compare(ex.outputs["dgamma"], grads.dgamma, tol.dgamma, dtype=case.dtype, name="dgamma")
-    dbeta = compare(ex.outputs["dbeta"], grads.dbeta, tol.dbeta, dtype=case.dtype, name="dbeta")
-    if numerics is None and training:
-        found_dgamma, found_dbeta = bn_backward.param_grad_findings(
-            ex.outputs["dgamma"], ex.outputs["dbeta"], grads, inputs.dy, x, inputs.gamma, mean, var, case.eps,
-            case.axis, case.dtype)
-        dgamma, dbeta = with_systematic(dgamma, found_dgamma), with_systematic(dbeta, found_dbeta)
-    return [dx, dgamma, dbeta]
+    out = [dx]
+    params = [(name, getattr(grads, name), getattr(tol, name)) for name in ("dgamma", "dbeta")
+              if getattr(grads, name) is not None]
+    found = {}
+    if numerics is None and training and params:
+        found = dict(zip(("dgamma", "dbeta"), bn_backward.param_grad_findings(
+            ex.outputs.get("dgamma", full.dgamma), ex.outputs.get("dbeta", full.dbeta), full, inputs.dy, x, gamma,
+            mean, var, case.eps, case.axis, case.dtype)))
+    for name, expected, t in params:
+        if ex.outputs.get(name) is None:
+            raise ValueError(f"{name}: the case's layer has this parameter, but the adapter returned no gradient of it")
+        result = compare(ex.outputs[name], expected, t, dtype=case.dtype, name=name)
+        out.append(with_systematic(result, found[name]) if name in found else result)
+    return out
 
 
 def run_bn_moving_stats(prop: str, adapter, case: C.BNCase, mode: str = "train") -> Example:
@@ -173,8 +198,12 @@ def judge_moving_stats_against(ex: Example, states, *, unbiased: bool, numerics=
 
 
 def judge_bn_moving_stats(ex: Example, *, numerics=None) -> list[Comparison]:
-    """Moving mean and variance after ``case.steps`` training calls, in the adapter's convention."""
+    """Moving mean and variance after ``case.steps`` training calls, in the adapter's convention; a
+    frozen layer's (``trainable=False``) bit for bit as they were."""
     case, inputs, unbiased = ex.case, ex.inputs, ex.convention == "torch"
+    _require_running_stats(case)
+    if not case.updates_moving(True):
+        return judge_bn_inference_keeps_stats(ex)
     states = reference_moving_stats(case, inputs, ex.convention)
     mean, var = judge_moving_stats_against(ex, states, unbiased=unbiased, numerics=numerics)
     if numerics is None:  # the statistical tier belongs to the default model only (not the models' states)
@@ -192,8 +221,15 @@ def run_bn_inference_keeps_stats(prop: str, adapter, case: C.BNCase, mode: str =
     return Example(prop, case, inputs, mode, {"moving_mean": out.moving_mean, "moving_var": out.moving_var})
 
 
+def _require_running_stats(case: C.BNCase) -> None:
+    if not case.track_running_stats:
+        raise ValueError("case: track_running_stats=False keeps no moving statistics to check")
+
+
 def judge_bn_inference_keeps_stats(ex: Example, *, numerics=None) -> list[Comparison]:
-    """An inference-mode call leaves the moving statistics exactly as they were."""
+    """An inference-mode call (or any call of a frozen layer) leaves the moving statistics exactly as
+    they were."""
+    _require_running_stats(ex.case)
     inputs, dtype = ex.inputs, ex.case.dtype
     zero = np.zeros_like(inputs.moving_mean)
     return [
@@ -252,6 +288,9 @@ def judge_bn_call_sequence(ex: Example, *, numerics=None, moving_states=None, un
     calls, flagless = ex.extra["calls"], ex.extra["flagless"]
     moving_states = moving_states or reference_moving_stats
     unbiased = convention == "torch" if unbiased is None else unbiased
+    if not (case.track_running_stats and case.trainable):
+        raise ValueError("case: a call sequence is drawn with running statistics and a trainable layer only")
+    gamma, beta = bn_affine(case, inputs)  # without scale or center: 1 and 0
     held = (inputs.moving_mean, inputs.moving_var)
     trained: list = []
     out: list[Comparison] = []
@@ -260,8 +299,8 @@ def judge_bn_call_sequence(ex: Example, *, numerics=None, moving_states=None, un
         y_run, mean_run, var_run = (ex.outputs[f"{name}@{i}"] for name in ("y", "moving_mean", "moving_var"))
         if call == "train" or (call == "no-flag" and flagless == "train"):
             stats = R.batch_stats(x, case.axis)
-            y = R.normalize(x, stats.mean, stats.var, inputs.gamma, inputs.beta, case.eps, case.axis)
-            tol_y = bn_forward.tolerance(x, inputs.gamma, inputs.beta, stats.mean, stats.var, case.eps, case.axis,
+            y = R.normalize(x, stats.mean, stats.var, gamma, beta, case.eps, case.axis)
+            tol_y = bn_forward.tolerance(x, gamma, beta, stats.mean, stats.var, case.eps, case.axis,
                                          case.dtype, training=True, numerics=numerics)
             trained.append(x)
             so_far = dataclasses.replace(inputs, xs=tuple(trained))
@@ -279,8 +318,8 @@ def judge_bn_call_sequence(ex: Example, *, numerics=None, moving_states=None, un
             if np.any(var < 0):  # a held variance cannot be negative: no output to expect from it
                 name = f"moving_var held before call {i} ({call}), negative"
                 return out + [compare(var, np.maximum(var, 0.0), zero, dtype=case.dtype, name=name)]
-            y = R.normalize(x, mean, var, inputs.gamma, inputs.beta, case.eps, case.axis)
-            tol_y = bn_forward.tolerance(x, inputs.gamma, inputs.beta, mean, var, case.eps, case.axis, case.dtype,
+            y = R.normalize(x, mean, var, gamma, beta, case.eps, case.axis)
+            tol_y = bn_forward.tolerance(x, gamma, beta, mean, var, case.eps, case.axis, case.dtype,
                                          training=False, numerics=numerics)
             out += [compare(y_run, y, tol_y, dtype=case.dtype, name="y" + where),
                     compare(mean_run, mean, zero, dtype=case.dtype, name="moving_mean" + where),

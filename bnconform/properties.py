@@ -144,12 +144,18 @@ def _needs_ceil_mode(adapter) -> str | None:
 # -- the strategies' options ------------------------------------------------------------------
 
 
+#: the options drawn where moving statistics are read: without running statistics there are none
+_WITH_RUNNING_STATS = ("affine", "scale", "center", "trainable")
+
+
 def _moving_stats_options(adapter, kind):
-    return dict(max_steps=4, momentum_none=adapter.conventions.momentum_none)
+    return dict(max_steps=4, momentum_none=adapter.conventions.momentum_none, flags=_WITH_RUNNING_STATS)
 
 
 def _call_sequence_options(adapter, kind):
-    return dict(momentum_none=adapter.conventions.momentum_none)
+    """A call sequence switches modes on one layer: drawn with gamma and beta on or off, never frozen
+    and always with running statistics (``bn_forward``/``bn_moving_stats`` check those)."""
+    return dict(momentum_none=adapter.conventions.momentum_none, flags=("affine", "scale", "center"))
 
 
 def _call_sequence_example(row, data, adapter, dtype, mode, kind):
@@ -181,7 +187,8 @@ TABLE: tuple[Property, ...] = (
     Property("bn_moving_stats", modes=("train",), check=checks.BN_MOVING_STATS, options=_moving_stats_options,
              benchmark=("train",), production=True, **_BN),
     # an inference call leaves the moving statistics bit for bit
-    Property("bn_inference_keeps_stats", modes=("inference",), check=checks.BN_INFERENCE_KEEPS_STATS, **_BN),
+    Property("bn_inference_keeps_stats", modes=("inference",), check=checks.BN_INFERENCE_KEEPS_STATS,
+             options=lambda adapter, kind: dict(flags=_WITH_RUNNING_STATS), **_BN),
     # one layer through train/inference/flagless calls (the example's mode is the sequence)
     Property("bn_call_sequence", modes=("-",), check=checks.BN_CALL_SEQUENCE, options=_call_sequence_options,
              needs="bn_sequence", draw=_call_sequence_example, **_BN),

@@ -8,10 +8,16 @@ Keras on the JAX backend) reuse their compiled code across examples instead of r
 
 from __future__ import annotations
 
-# Batch norm, logical (N, features) and (N, H, W, C) before the feature axis is placed.
+# Batch norm, logical (N, features), (N, L, C) sequences, (N, H, W, C) images and (N, D, H, W, C)
+# volumes before the feature axis is placed; m, the values per feature, is the product of every axis
+# but C. The rank is drawn (``Capabilities.bn_ranks``), so ranks add no tests, and the 3-D and 5-D
+# menus stay as small as the others (m from 2 to 96).
 BN_2D = ((2, 1), (3, 4), (8, 3), (16, 5), (64, 2))
+BN_3D = ((2, 1, 3), (1, 5, 2), (3, 7, 4), (4, 24, 3), (2, 3, 1))
 BN_4D = ((2, 1, 1, 3), (1, 3, 3, 2), (2, 4, 4, 3), (3, 5, 2, 1), (4, 6, 6, 4))
-BN_ONE_VALUE = ((1, 3), (1, 1, 1, 2))  # m = 1: one value per feature (adversarial only)
+BN_5D = ((2, 1, 1, 1, 3), (1, 2, 3, 3, 2), (2, 2, 3, 4, 3), (3, 2, 2, 1, 1), (2, 4, 3, 4, 4))
+BN_BY_RANK = {2: BN_2D, 3: BN_3D, 4: BN_4D, 5: BN_5D}
+BN_ONE_VALUE = ((1, 3), (1, 1, 2), (1, 1, 1, 2), (1, 1, 1, 1, 2))  # m = 1: one value per feature (adversarial only)
 
 # Convolution: logical (N, H, W), channel counts, kernel sizes and the rest.
 CONV_SPATIAL = ((1, 5, 5), (2, 6, 7), (1, 8, 8), (2, 4, 9))
@@ -29,13 +35,16 @@ POOL_WINDOWS = ((1, 1), (2, 2), (3, 3), (2, 3), (3, 1))
 # instead of C, statistics reduced over C instead of N, H and W swapped) raises a shape error when the
 # sizes differ, which the menus above make them do, but gives only wrong values when they agree. Half
 # the examples of each strategy take one of these instead (``strategies``):
-#   batch norm: N == C (2-D), N == H == W == C (4-D);
+#   batch norm: N == C (2-D), N == L == C (3-D), N == H == W == C (4-D), N == D == H == W == C (5-D);
 #   convolution: H == W == C_in (and N == C_in in one), with C_out set to the output width;
 #   pooling: H == W == C (and N == C in one).
 # Keras 3 on TensorFlow adds a channels_first Conv2D bias along W when W_out == C_out (keras ops.add
 # takes a (1, C, 1, 1) bias for NHWC as soon as the last axis has C entries): only such shapes show it.
 BN_2D_COINCIDENT = ((4, 4),)
+BN_3D_COINCIDENT = ((3, 3, 3),)
 BN_4D_COINCIDENT = ((3, 3, 3, 3),)
+BN_5D_COINCIDENT = ((2, 2, 2, 2, 2),)
+BN_COINCIDENT_BY_RANK = {2: BN_2D_COINCIDENT, 3: BN_3D_COINCIDENT, 4: BN_4D_COINCIDENT, 5: BN_5D_COINCIDENT}
 CONV_COINCIDENT = ((1, 4), (3, 3))  # (N, H == W == C_in)
 POOL_COINCIDENT = ((3, 3, 3, 3), (1, 4, 4, 4))
 

@@ -83,6 +83,29 @@ def adversarial_values(draw, dtype: str, eps: float, n_features: int) -> Values:
     return Values(seed=seed, dist="normal", loc=draw(offset(1.0)), scale=scale)
 
 
+#: the feature axes drawn by rank where ``Capabilities.bn_any_axis``: last, first after the batch axis,
+#: and for images and volumes one in between
+BN_ANY_AXES = {2: (1,), 3: (-1, 1), 4: (-1, 1, 2), 5: (-1, 1, 2)}
+
+
+def off_sometimes() -> st.SearchStrategy[bool]:
+    """An option's value: on (the default) three times in four, off once; shrinks towards on."""
+    return st.sampled_from((True, True, True, False))
+
+
+@st.composite
+def bn_flags(draw, offered: tuple[str, ...]) -> dict[str, bool]:
+    """The constructor options of a batch-norm case, each of ``offered`` (``cases.BN_FLAGS`` names)
+    drawn: ``affine`` sets ``scale`` and ``center`` together, as PyTorch does."""
+    out: dict[str, bool] = {}
+    if "affine" in offered:
+        out["scale"] = out["center"] = draw(off_sometimes())
+    for name in ("scale", "center", "track_running_stats", "trainable"):
+        if name in offered:
+            out[name] = draw(off_sometimes())
+    return out
+
+
 @st.composite
 def bn_cases(
     draw,
@@ -93,17 +116,19 @@ def bn_cases(
     max_steps: int = 1,
     momentum_none: bool = False,
     random_params: bool | None = None,
+    flags: tuple[str, ...] | None = None,
 ) -> BNCase:
-    """Batch-norm cases: layout and feature axis, shape, eps, momentum, steps and values. Half of them
-    take coinciding sizes (``shapes.BN_*_COINCIDENT``: N == C, and N == H == W == C)."""
+    """Batch-norm cases: rank (2 to 5, as offered), layout and feature axis, shape, eps, momentum,
+    steps, values and the constructor options (``bn_flags``; ``flags`` restricts which may be drawn,
+    None: every one offered). Half of them take coinciding sizes (``shapes.BN_*_COINCIDENT``: N == C,
+    and every axis equal)."""
     rank = draw(st.sampled_from(caps.bn_ranks))
     same = draw(coincident())
     if rank == 2:
         axis = 1
-        menu = shapes.BN_2D_COINCIDENT if same else shapes.BN_2D
     else:
-        axis = draw(st.sampled_from((-1, 1, 2) if caps.bn_any_axis else caps.bn_axes))
-        menu = shapes.BN_4D_COINCIDENT if same else shapes.BN_4D
+        axis = draw(st.sampled_from(BN_ANY_AXES[rank] if caps.bn_any_axis else caps.bn_axes))
+    menu = (shapes.BN_COINCIDENT_BY_RANK if same else shapes.BN_BY_RANK)[rank]
     if adversarial and caps.bn_min_values_per_feature <= 1:
         menu = menu + tuple(s for s in shapes.BN_ONE_VALUE if len(s) == rank)
     logical = draw(st.sampled_from(menu))
@@ -125,6 +150,7 @@ def bn_cases(
         x=x,
         params_seed=draw(SEEDS),
         random_params=draw(st.booleans()) if random_params is None else random_params,
+        **draw(bn_flags(tuple(f for f in caps.bn_flags if flags is None or f in flags))),
     )
 
 
@@ -136,7 +162,8 @@ def bn_masked_cases(draw, caps, *, dtype: str) -> BNCase:
     for (N, H, W, C)); positions unmasked with probability 3/4 (``cases.mask_of``). Shrinks towards
     a mask of the full shape."""
     last = dataclasses.replace(caps, bn_any_axis=False, bn_axes=(-1,))
-    case = draw(bn_cases(last, dtype=dtype, max_steps=2))
+    # every constructor option on: the masked reference is the default layer's (``bn_flags``: not drawn)
+    case = draw(bn_cases(last, dtype=dtype, max_steps=2, flags=()))
     rest = case.shape[:-1]
     mask = tuple(1 if draw(st.booleans()) else s for s in rest)
     # the feature axis spelled -1 (Keras's default), for rank 2 too: keras 3.15.1's masked moments
@@ -148,8 +175,10 @@ def bn_masked_cases(draw, caps, *, dtype: str) -> BNCase:
 def bn_plain_or_adversarial_cases(caps, *, dtype: str, max_steps: int = 1) -> st.SearchStrategy[BNCase]:
     """``bn_cases`` with plain values or ill-conditioned ones, either (a layer whose statistics take
     another code path, ``bn_synchronized``, meets both regimes in one property)."""
-    return st.one_of(bn_cases(caps, dtype=dtype, max_steps=max_steps),
-                     bn_cases(caps, dtype=dtype, max_steps=max_steps, adversarial=True))
+    # every constructor option on: the synchronized layers are built with their defaults
+    # (torch.nn.SyncBatchNorm, synchronized=True, axis_name), the options are bn_forward's to draw
+    return st.one_of(bn_cases(caps, dtype=dtype, max_steps=max_steps, flags=()),
+                     bn_cases(caps, dtype=dtype, max_steps=max_steps, adversarial=True, flags=()))
 
 
 def _fits(spatial, window, stride, dilation, padding, ceil_mode=False) -> bool:

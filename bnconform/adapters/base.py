@@ -16,11 +16,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from bnconform.cases import MODES, OPS  # noqa: F401 - the vocabulary adapters declare from
+from bnconform.cases import BN_FLAGS, MODES, OPS  # noqa: F401 - the vocabulary adapters declare from
 # Unavailable (not installed, or no such device: a skip) is raised by the engines' placements too,
 # so it is defined with them, one layer down, and is the same class here
 from bnconform.engines.base import Unavailable  # noqa: F401
@@ -88,10 +88,13 @@ class Capabilities:
     dtypes: tuple[str, ...] = ()  # for every op offered
     bn_modes: tuple[str, ...] = ()  # among MODES
     bn_backward: bool = False
-    bn_ranks: tuple[int, ...] = ()  # input ranks, among (2, 4)
+    bn_ranks: tuple[int, ...] = ()  # input ranks, among (2, 3, 4, 5): (N, C), sequences, images, volumes
     bn_any_axis: bool = False  # the ``axis`` argument takes any axis
     bn_axes: tuple[int, ...] = ()  # the feature axes offered when not ``bn_any_axis`` (e.g. (1,))
     bn_min_values_per_feature: int = 1  # PyTorch refuses training with 1
+    # the constructor options a case may turn off, among cases.BN_FLAGS: "affine" (gamma and beta
+    # together, PyTorch), "scale", "center" (Keras, Flax), "track_running_stats" (PyTorch), "trainable" (Keras)
+    bn_flags: tuple[str, ...] = ()
     conv_data_formats: tuple[str, ...] = ()  # channels_last, channels_first
     conv_paddings: tuple[str, ...] = ()  # valid, same, explicit
     conv_same_strided: bool = False  # padding="same" together with stride > 1
@@ -196,12 +199,27 @@ class Adapter:
 
     def coverage(self) -> dict:
         """What this adapter offered on this machine, for the results file (``observe.coverage``): its
-        declared capabilities and each probe as ``{"offered": bool, "reason": str | None}``."""
+        declared capabilities and each probe as ``{"offered": bool, "reason": str | None}``, with each
+        batch-norm option (``batch_norm option affine``, ...: :meth:`bn_flag_refusals`) among the probes."""
+        found = dict(self.probes())
+        if "batch_norm" in self.capabilities.ops:
+            found.update({f"batch_norm option {flag}": reason for flag, reason in self.bn_flag_refusals().items()})
         return {
             "available": True,
             "capabilities": self.capabilities.as_dict(),
-            "probes": {name: {"offered": reason is None, "reason": reason} for name, reason in self.probes().items()},
+            "probes": {name: {"offered": reason is None, "reason": reason} for name, reason in found.items()},
         }
+
+    #: why a batch-norm option (``cases.BN_FLAGS``) is not drawn for this adapter, where the default
+    #: sentence ("... does not offer ...") says too little
+    bn_flag_reasons: ClassVar[dict] = {}
+
+    def bn_flag_refusals(self) -> dict[str, str | None]:
+        """Every batch-norm option (``cases.BN_FLAGS``): None where the strategies draw it
+        (``Capabilities.bn_flags``), else why not (``bn_flag_reasons``, or that the adapter does not offer it)."""
+        return {flag: None if flag in self.capabilities.bn_flags
+                else self.bn_flag_reasons.get(flag, f"{self.name} does not offer the batch-norm option {flag}")
+                for flag in BN_FLAGS}
 
     def dtype_refusal(self, op: str, dtype: str) -> str | None:
         """Why every case of ``op`` in ``dtype`` is refused although the capabilities list the dtype

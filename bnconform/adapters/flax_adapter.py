@@ -1,6 +1,9 @@
 """Flax: ``flax.linen.BatchNorm``, ``flax.linen.max_pool`` / ``avg_pool`` (target ``flax-linen``) and
 ``flax.nnx.BatchNorm`` (target ``flax-nnx``).
 
+Ranks 2 to 5 with any feature axis; ``use_scale`` and ``use_bias`` are drawn (case fields ``scale``
+and ``center``); ``use_running_average`` is the mode.
+
 Conventions, from ``flax/linen/normalization.py`` and ``flax/nnx/nn/normalization.py`` (flax 0.12.8),
 and measured by ``tests/adapters/test_flax_adapter.py`` and ``bnconform.adapters.fingerprint``:
 
@@ -64,8 +67,9 @@ _BN = dict(
     dtypes=DTYPES,
     bn_modes=("train", "inference"),
     bn_backward=True,
-    bn_ranks=(2, 4),
+    bn_ranks=(2, 3, 4, 5),
     bn_any_axis=True,  # the ``axis`` attribute takes any axis; one value per feature: variance 0, no error
+    bn_flags=("scale", "center"),  # use_scale, use_bias; use_running_average is the mode
 )
 
 LINEN_CAPABILITIES = Capabilities(
@@ -90,38 +94,44 @@ def stats_dtype(dtype: str) -> str:
 # -- flax.linen ----------------------------------------------------------------------------------
 
 
-def _linen_layer(eps, momentum, axis: int, dtype) -> nn.BatchNorm:
-    return nn.BatchNorm(axis=axis, momentum=momentum, epsilon=eps, dtype=dtype, param_dtype=dtype)
+def _linen_layer(eps, momentum, axis: int, dtype, use_scale: bool = True, use_bias: bool = True) -> nn.BatchNorm:
+    return nn.BatchNorm(axis=axis, momentum=momentum, epsilon=eps, dtype=dtype, param_dtype=dtype,
+                        use_scale=use_scale, use_bias=use_bias)
 
 
-def _linen_apply(params, stats, x, eps, momentum, axis: int, training: bool):
-    layer = _linen_layer(eps, momentum, axis, x.dtype)
+def _linen_apply(params, stats, x, eps, momentum, axis: int, training: bool, use_scale: bool, use_bias: bool):
+    layer = _linen_layer(eps, momentum, axis, x.dtype, use_scale, use_bias)
     y, updated = layer.apply(
         {"params": params, "batch_stats": stats}, x, use_running_average=not training, mutable=["batch_stats"]
     )
     return y, updated["batch_stats"]
 
 
-def _vjp_step(apply, params, stats, x, dy, eps, momentum, axis: int, training: bool):
-    """One call of ``apply`` and the vjp of sum(y * dy) with respect to x, scale and bias."""
+def _vjp_step(apply, params, stats, x, dy, eps, momentum, axis: int, training: bool, use_scale: bool,
+              use_bias: bool):
+    """One call of ``apply`` and the vjp of sum(y * dy) with respect to x, scale and bias (None for
+    a parameter the layer does not have: ``use_scale``/``use_bias`` False)."""
 
     def f(x, params):
-        return apply(params, stats, x, eps, momentum, axis, training)
+        return apply(params, stats, x, eps, momentum, axis, training, use_scale, use_bias)
 
     y, vjp, new_stats = jax.vjp(f, x, params, has_aux=True)
     dx, dparams = vjp(dy)
-    return y, new_stats, dx, dparams["scale"], dparams["bias"]
+    return y, new_stats, dx, dparams.get("scale"), dparams.get("bias")
 
 
-@partial(jax.jit, static_argnames=("axis", "training"))
-def _linen_step(params, stats, x, eps, momentum, *, axis, training):
+_STATIC = ("axis", "training", "use_scale", "use_bias")
+
+
+@partial(jax.jit, static_argnames=_STATIC)
+def _linen_step(params, stats, x, eps, momentum, *, axis, training, use_scale=True, use_bias=True):
     """One call: the output and the batch_stats collection after it."""
-    return _linen_apply(params, stats, x, eps, momentum, axis, training)
+    return _linen_apply(params, stats, x, eps, momentum, axis, training, use_scale, use_bias)
 
 
-@partial(jax.jit, static_argnames=("axis", "training"))
-def _linen_step_grads(params, stats, x, dy, eps, momentum, *, axis, training):
-    return _vjp_step(_linen_apply, params, stats, x, dy, eps, momentum, axis, training)
+@partial(jax.jit, static_argnames=_STATIC)
+def _linen_step_grads(params, stats, x, dy, eps, momentum, *, axis, training, use_scale=True, use_bias=True):
+    return _vjp_step(_linen_apply, params, stats, x, dy, eps, momentum, axis, training, use_scale, use_bias)
 
 
 #: the vmapped axis a synchronized linen.BatchNorm reduces its statistics over (one replica)
@@ -168,33 +178,38 @@ def _linen_avg_pool(x, *, window, strides, padding, count_include_pad):
 
 
 def _nnx_layer(gamma, beta, mean, var, eps, momentum, axis: int, n_features: int, dtype) -> nnx.BatchNorm:
+    """gamma or beta None: the layer built without it (``use_scale``/``use_bias`` False)."""
     layer = nnx.BatchNorm(
-        n_features, axis=axis, momentum=momentum, epsilon=eps, dtype=dtype, param_dtype=dtype, rngs=nnx.Rngs(0)
+        n_features, axis=axis, momentum=momentum, epsilon=eps, dtype=dtype, param_dtype=dtype, rngs=nnx.Rngs(0),
+        use_scale=gamma is not None, use_bias=beta is not None,
     )
     # set_value replaces the array (``layer.mean[...] = v`` would cast v into the float32 store)
-    layer.scale.set_value(gamma)
-    layer.bias.set_value(beta)
+    if gamma is not None:
+        layer.scale.set_value(gamma)
+    if beta is not None:
+        layer.bias.set_value(beta)
     layer.mean.set_value(mean)
     layer.var.set_value(var)
     return layer
 
 
-def _nnx_apply(params, stats, x, eps, momentum, axis: int, training: bool):
+def _nnx_apply(params, stats, x, eps, momentum, axis: int, training: bool, use_scale: bool, use_bias: bool):
     layer = _nnx_layer(
-        params["scale"], params["bias"], stats["mean"], stats["var"], eps, momentum, axis, x.shape[axis], x.dtype
+        params.get("scale"), params.get("bias"), stats["mean"], stats["var"], eps, momentum, axis, x.shape[axis],
+        x.dtype
     )
     y = layer(x, use_running_average=not training)
     return y, {"mean": layer.mean.get_value(), "var": layer.var.get_value()}
 
 
-@partial(jax.jit, static_argnames=("axis", "training"))
-def _nnx_step(params, stats, x, eps, momentum, *, axis, training):
-    return _nnx_apply(params, stats, x, eps, momentum, axis, training)
+@partial(jax.jit, static_argnames=_STATIC)
+def _nnx_step(params, stats, x, eps, momentum, *, axis, training, use_scale=True, use_bias=True):
+    return _nnx_apply(params, stats, x, eps, momentum, axis, training, use_scale, use_bias)
 
 
-@partial(jax.jit, static_argnames=("axis", "training"))
-def _nnx_step_grads(params, stats, x, dy, eps, momentum, *, axis, training):
-    return _vjp_step(_nnx_apply, params, stats, x, dy, eps, momentum, axis, training)
+@partial(jax.jit, static_argnames=_STATIC)
+def _nnx_step_grads(params, stats, x, dy, eps, momentum, *, axis, training, use_scale=True, use_bias=True):
+    return _vjp_step(_nnx_apply, params, stats, x, dy, eps, momentum, axis, training, use_scale, use_bias)
 
 
 # -- layers with every default (the fingerprint probes) ---------------------------------------
@@ -233,6 +248,13 @@ _IMPL = {
 class FlaxAdapter(Adapter):
     """``flax.linen.BatchNorm`` + pooling (``api="linen"``) or ``flax.nnx.BatchNorm`` (``api="nnx"``)."""
 
+    bn_flag_reasons = {
+        "affine": "Flax turns gamma and beta off apart (use_scale, use_bias): drawn as scale and center",
+        "track_running_stats": "Flax keeps running statistics whenever the batch_stats collection is mutable; "
+                               "use_running_average is the mode",
+        "trainable": "Flax has no frozen layer: parameters are frozen by the optimizer, not the module",
+    }
+
     def __init__(self, api: str):
         if api not in _IMPL:
             raise ValueError(f"api: expected 'linen' or 'nnx', got {api!r}")
@@ -255,11 +277,15 @@ class FlaxAdapter(Adapter):
         """The jitted functions' arguments for a case: parameters, running statistics, batches and dy
         (NumPy arrays; statistics in ``stats_dtype``), the hyper-parameters and the static arguments."""
         dt, sdt = case.dtype, stats_dtype(case.dtype)
-        params = {"scale": as_input(inputs.gamma, dt), "bias": as_input(inputs.beta, dt)}
+        params = {}  # without use_scale or use_bias the layer has no such parameter
+        if case.scale:
+            params["scale"] = as_input(inputs.gamma, dt)
+        if case.center:
+            params["bias"] = as_input(inputs.beta, dt)
         stats = {"mean": as_input(inputs.moving_mean, sdt), "var": as_input(inputs.moving_var, sdt)}
         xs = [as_input(x, dt) for x in batches(inputs, training)]
         dy = as_input(inputs.dy, dt) if grads else None
-        kw = dict(axis=case.axis % len(case.shape), training=training)
+        kw = dict(axis=case.axis % len(case.shape), training=training, use_scale=case.scale, use_bias=case.center)
         return params, stats, xs, dy, (float(case.eps), float(case.momentum)), kw
 
     def _calls(self, params, stats, xs, dy, hyper, kw, steps=None):
@@ -295,7 +321,8 @@ class FlaxAdapter(Adapter):
                 y, stats = out
                 return BNRun(as_float64(y), as_float64(stats["mean"]), as_float64(stats["var"]))
             y, stats, dx, dgamma, dbeta = out
-            return BNRun(*(as_float64(a) for a in (y, stats["mean"], stats["var"], dx, dgamma, dbeta)))
+            return BNRun(*(None if a is None else as_float64(a) for a in (y, stats["mean"], stats["var"], dx, dgamma,
+                                                                        dbeta)))
 
     def bn_sequence(self, case, inputs, calls) -> list[BNRun]:
         """The compiled step per call, ``use_running_average`` set from the call, the running

@@ -90,25 +90,42 @@ def hyper_parameters(layer, eps, momentum):
 # --------------------------------------------------------------------------------------------
 
 
+def trained_params(layer) -> tuple[str, ...]:
+    """The parameters a gradient is taken of: gamma and beta where the layer has them (``scale``,
+    ``center``) and is trainable (a frozen layer's are constants)."""
+    if not getattr(layer, "trainable", True):
+        return ()
+    return tuple(n for n in ("gamma", "beta") if getattr(layer, n, None) is not None)
+
+
+def _by_name(names, grads) -> tuple:
+    """(dgamma, dbeta) from the gradients of ``names``, None for a parameter not differentiated."""
+    found = dict(zip(names, grads))
+    return found.get("gamma"), found.get("beta")
+
+
 def grads_tensorflow(layer, x, dy, training: bool):
-    """(y, dx, dgamma, dbeta) by tf.GradientTape; works for Keras 3 variables and tf.Variables alike."""
+    """(y, dx, dgamma, dbeta) by tf.GradientTape; works for Keras 3 variables and tf.Variables alike.
+    dgamma, dbeta None where the layer has no such trainable parameter (``trained_params``)."""
     import tensorflow as tf
 
+    names = trained_params(layer)
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = layer(x, training=training)
-    dx, dgamma, dbeta = tape.gradient(y, [x, layer.gamma, layer.beta], output_gradients=dy)
-    return y, dx, dgamma, dbeta
+    dx, *dp = tape.gradient(y, [x, *(getattr(layer, n) for n in names)], output_gradients=dy)
+    return (y, dx, *_by_name(names, dp))
 
 
 def grads_torch(layer, x, dy, training: bool):
     """(y, dx, dgamma, dbeta) by torch.autograd.grad; Keras's torch variables hold nn.Parameters."""
     import torch
 
+    names = trained_params(layer)
     x = x.detach().requires_grad_(True)
     y = layer(x, training=training)
-    dx, dgamma, dbeta = torch.autograd.grad(y, [x, layer.gamma.value, layer.beta.value], grad_outputs=dy)
-    return y, dx, dgamma, dbeta
+    dx, *dp = torch.autograd.grad(y, [x, *(getattr(layer, n).value for n in names)], grad_outputs=dy)
+    return (y, dx, *_by_name(names, dp))
 
 
 def eager_steps(layer, xs, dy, grads_fn, *, training: bool, grads: bool):
@@ -261,8 +278,8 @@ class JaxRunner:
         state = dict(zip(non_trainable, state))
         out = (None, None, None)
         if grads:
-            dp = dict(zip(trainable, dp))
-            out = (dx, dp["gamma"], dp["beta"])
+            dp = dict(zip(trainable, dp))  # a frozen layer's, or an absent, gamma or beta has none
+            out = (dx, dp.get("gamma"), dp.get("beta"))
         return (y, state["moving_mean"], state["moving_variance"], *out)
 
     def bn_sequence(self, entry, params, xs, calls, *, eps, momentum, read):

@@ -118,6 +118,17 @@ def built(layer, shape):
     return layer
 
 
+def bn_options(case) -> dict:
+    """BatchNormalization's keywords for the options the case turns off (``center``, ``scale``);
+    ``trainable=False`` is set on the built layer."""
+    return {name: False for name in ("center", "scale") if not getattr(case, name)}
+
+
+def present(layer) -> list[str]:
+    """The names of :data:`BN_PARAMS` the layer holds (``scale=False``: no gamma, ``center=False``: no beta)."""
+    return [n for n in BN_PARAMS if getattr(layer, n, None) is not None]
+
+
 def _check_op(case, op: str) -> None:
     if case.op != op:
         raise ValueError(f"case: expected a {op} case, got {case.op!r}")
@@ -126,6 +137,11 @@ def _check_op(case, op: str) -> None:
 class KerasLayersAdapter(Adapter):
     """Batch norm, convolution and pooling through ``<keras>.layers``. Subclasses provide ``keras()``
     (the module, made current), ``_tensor``/``_numpy``/``_dtype_of`` and call ``_setup(runner)``."""
+
+    bn_flag_reasons = {
+        "affine": "Keras turns gamma and beta off apart: drawn as scale and center",
+        "track_running_stats": "Keras BatchNormalization always keeps moving statistics (no such option)",
+    }
 
     def _setup(self, runner) -> None:
         self._cache = LayerCache()
@@ -145,9 +161,10 @@ class KerasLayersAdapter(Adapter):
     def _dtype_of(self, keras, variable) -> str:
         raise NotImplementedError
 
-    def _bn_layer(self, keras, axis: int, dtype: str, **flags):
-        """The layer a case runs; ``flags``: constructor arguments beyond the defaults (``synchronized``)."""
-        return keras.layers.BatchNormalization(axis=axis, dtype=dtype, **flags,
+    def _bn_layer(self, keras, axis: int, dtype: str, **options):
+        """A BatchNormalization layer; ``options``: constructor arguments beyond the defaults (``center``/
+        ``scale`` turned off, ``bn_options``; ``synchronized=True``)."""
+        return keras.layers.BatchNormalization(axis=axis, dtype=dtype, **options,
                                                **self._initializers(**BN_INITIALIZERS))
 
     def _initializers(self, **initializers):
@@ -178,16 +195,21 @@ class KerasLayersAdapter(Adapter):
         _check_op(case, "batch_norm")
         self._refuse(case)
         dt = case.dtype
+        options = {**bn_options(case), **flags}
 
         def build():
-            layer = self._bn_layer(keras, case.axis, dt, **flags)
+            layer = self._bn_layer(keras, case.axis, dt, **options)
             layer.build(case.shape)
+            if not case.trainable:
+                layer.trainable = False  # frozen, as a fine-tuning user sets it after building
             return layer
 
-        entry = self._cache.get(keras, ("bn", case.shape, case.axis, dt, *sorted(flags.items())), build)
-        values = (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)
-        dtypes = entry.remember("dtypes", lambda layer: [self._dtype_of(keras, getattr(layer, n)) for n in BN_PARAMS])
-        params = {name: self._tensor(keras, v, d) for name, v, d in zip(BN_PARAMS, values, dtypes)}
+        key = ("bn", case.shape, case.axis, dt, *sorted(options.items()), case.trainable)
+        entry = self._cache.get(keras, key, build)
+        values = dict(zip(BN_PARAMS, (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)))
+        names = entry.remember("names", present)  # without scale or center: no gamma or beta
+        dtypes = entry.remember("dtypes", lambda layer: [self._dtype_of(keras, getattr(layer, n)) for n in names])
+        params = {name: self._tensor(keras, values[name], d) for name, d in zip(names, dtypes)}
         xs = [self._tensor(keras, x, dt) for x in batches(inputs, training)]
         dy = self._tensor(keras, inputs.dy, dt) if grads else None
         kw = dict(training=training, grads=grads, eps=float(case.eps), momentum=float(case.momentum))

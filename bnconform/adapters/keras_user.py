@@ -24,9 +24,10 @@ import inspect
 import numpy as np
 
 from .base import Adapter, BNRun, DefaultRun, LayerState
+from .user_impl import restrict
 from .keras_adapter import CAPABILITIES, CONVENTIONS
 from .keras_backends import BN_PARAMS, eager_steps, grads_tensorflow, grads_torch
-from .keras_layers import default_call, exact_dtype, keras_numpy
+from .keras_layers import bn_options, default_call, exact_dtype, keras_numpy
 from .steps import batches, default_run, run_steps
 
 
@@ -63,6 +64,45 @@ class UserKerasAdapter(Adapter):
         self.cls, self.spec, self._keras = cls, spec, keras
         self._grads = grads_tensorflow if backend == "tensorflow" else grads_torch
         self._refusals: dict = {}  # dtype -> the message of the layer's refusal, or None
+        self._flags, self._ranks = self._surface()
+        self.capabilities = restrict(self.capabilities, self._flags, self._ranks)
+
+    #: the ranks a user's class is tried on beyond 2 and 4, and their probe shapes (features last)
+    PROBE_SHAPES = {3: (4, 2, 3), 5: (2, 2, 2, 2, 3)}
+
+    def _surface(self) -> tuple[dict, dict]:
+        """(option -> refusal or None, rank -> refusal or None) (``bnconform.adapters.user_surface``):
+        ``center`` and ``scale`` by signature and by construction; ``trainable`` is every Keras layer's
+        attribute, set after building as a fine-tuning user does, so it is always drawn; ranks 3 and 5
+        by a ``training=True`` and a ``training=False`` call."""
+        from . import user_surface
+
+        def construct(keyword):
+            self.cls(axis=-1, momentum=0.99, epsilon=1e-3, **{keyword: False}).build((4, 3))
+
+        flags = user_surface.flag_refusals(self.cls, self.spec, {"center": "center", "scale": "scale"}, construct)
+        flags["trainable"] = None
+
+        def call(rank):
+            shape = self.PROBE_SHAPES[rank]
+            layer = self.cls(axis=-1, momentum=0.99, epsilon=1e-3)
+            layer.build(shape)
+            x = self._t(np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape))
+            layer(x, training=True)
+            layer(x, training=False)
+
+        ranks = user_surface.rank_refusals(self.spec, self.PROBE_SHAPES, call,
+                                           f"{self.cls.__name__}(axis=-1), training=True and False calls")
+        return flags, ranks
+
+    @property
+    def bn_flag_reasons(self) -> dict:
+        from .keras_layers import KerasLayersAdapter
+
+        return {**KerasLayersAdapter.bn_flag_reasons, **{f: r for f, r in self._flags.items() if r}}
+
+    def probes(self) -> dict:
+        return {f"batch_norm rank {rank}": reason for rank, reason in self._ranks.items()}
 
     def _t(self, a, dtype: str = "float32"):
         """``a`` as a tensor of ``dtype``, crossing without rounding (its values are representable)."""
@@ -83,9 +123,14 @@ class UserKerasAdapter(Adapter):
     def _layer(self, case, inputs):
         """A new layer built for ``case`` and holding its gamma, beta and moving statistics (each
         given in its variable's own dtype)."""
-        layer = self._new(case.dtype, axis=case.axis, momentum=case.momentum, epsilon=case.eps)
+        layer = self._new(case.dtype, axis=case.axis, momentum=case.momentum, epsilon=case.eps, **bn_options(case))
         layer.build(case.shape)
-        for name, value in zip(BN_PARAMS, (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)):
+        if not case.trainable:
+            layer.trainable = False  # frozen after building, as a fine-tuning user does
+        values = zip(BN_PARAMS, (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var))
+        for name, value in values:
+            if (name == "gamma" and not case.scale) or (name == "beta" and not case.center):
+                continue  # the case's layer has no such parameter
             variable = getattr(layer, name)
             variable.assign(self._t(value, self._variable_dtype(variable)))
         return layer

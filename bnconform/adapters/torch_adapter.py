@@ -1,4 +1,4 @@
-"""PyTorch: ``nn.BatchNorm1d/2d`` (and ``F.batch_norm``), ``F.conv2d``, ``F.max_pool2d``,
+"""PyTorch: ``nn.BatchNorm1d/2d/3d`` (and ``F.batch_norm``), ``F.conv2d``, ``F.max_pool2d``,
 ``F.avg_pool2d``, ``F.lp_pool2d``, ``F.adaptive_avg_pool2d``.
 
 Conventions (PyTorch documentation of ``torch.nn.BatchNorm2d``): momentum 0.1 weighs the *new* batch,
@@ -6,6 +6,14 @@ Conventions (PyTorch documentation of ``torch.nn.BatchNorm2d``): momentum 0.1 we
 (m / (m - 1)); ``momentum=None`` is the cumulative average; eps 1e-5; features on axis 1; a module
 starts in training mode. Channels-last data runs as an NCHW tensor in ``channels_last`` memory format,
 which takes PyTorch's channels-last kernels.
+
+Ranks: (N, C) and sequences (N, C, L) run through ``BatchNorm1d``, images (N, C, H, W) through
+``BatchNorm2d``, volumes (N, C, D, H, W) through ``BatchNorm3d``; ``F.batch_norm`` takes any rank.
+Options: ``affine=False`` (no weight and bias: gamma and beta on or off together) and
+``track_running_stats=False`` (no running buffers; batch statistics in train() and eval() mode) are
+drawn; ``F.batch_norm`` offers ``affine`` only (``weight=None, bias=None``: without running tensors it
+has no evaluation mode of its own). PyTorch has no ``trainable=False`` for a batch-norm layer
+(``requires_grad_(False)`` freezes the parameters, not the statistics).
 """
 
 from __future__ import annotations
@@ -43,9 +51,10 @@ CAPABILITIES = Capabilities(
     dtypes=tuple(DTYPES),
     bn_modes=("train", "inference"),
     bn_backward=True,
-    bn_ranks=(2, 4),
+    bn_ranks=(2, 3, 4, 5),
     bn_axes=(1,),  # features on axis 1 only
     bn_min_values_per_feature=2,
+    bn_flags=("affine", "track_running_stats"),
     conv_data_formats=("channels_last", "channels_first"),
     conv_paddings=("valid", "same", "explicit"),
     conv_dilated_strided=True,  # but not padding="same" with stride > 1
@@ -64,7 +73,33 @@ CAPABILITIES = Capabilities(
 )
 
 
-REUSABLE = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)  # modules ``TorchAdapter._module`` may reuse
+REUSABLE = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)  # modules ``TorchAdapter._module`` may reuse
+#: the module class by input rank
+MODULES = {2: torch.nn.BatchNorm1d, 3: torch.nn.BatchNorm1d, 4: torch.nn.BatchNorm2d, 5: torch.nn.BatchNorm3d}
+
+
+def flag_kwargs(case) -> dict:
+    """The constructor keywords of the options the case turns off (none for a default layer, so a
+    user's class without these keywords still takes every default case)."""
+    out = {}
+    if not case.scale:
+        out["affine"] = False
+    if not case.track_running_stats:
+        out["track_running_stats"] = False
+    return out
+
+
+def flag_refusal(case, *, functional: bool) -> str | None:
+    """Why PyTorch cannot express the case's options, or None."""
+    if case.op != "batch_norm":
+        return None
+    if case.scale != case.center:
+        return "PyTorch's affine turns gamma and beta on or off together (scale == center)"
+    if not case.trainable:
+        return "PyTorch has no trainable=False for batch norm (requires_grad_(False) does not freeze the statistics)"
+    if functional and not case.track_running_stats:
+        return "F.batch_norm has no track_running_stats option (running tensors of None work in training only)"
+    return None
 
 
 # NumPy holds every dtype but bfloat16, which crosses as float32 (exactly: the values are representable)
@@ -106,7 +141,7 @@ class TorchAdapter(Adapter):
         name = "torch-functional" if functional else "torch"
         caps, conventions = CAPABILITIES, CONVENTIONS
         if functional:  # F.batch_norm takes a float momentum only, and training=False by default; no synchronized form
-            caps = dataclasses.replace(CAPABILITIES, ops=("batch_norm",), bn_synchronized=False)
+            caps = dataclasses.replace(CAPABILITIES, ops=("batch_norm",), bn_flags=("affine",), bn_synchronized=False)
             conventions = dataclasses.replace(CONVENTIONS, momentum_none=False, call_without_flag="inference")
         super().__init__(
             name=name,
@@ -114,7 +149,7 @@ class TorchAdapter(Adapter):
             version=torch.__version__,
             conventions=conventions,
             capabilities=caps,
-            description="F.batch_norm" if functional else "nn.BatchNorm1d/2d, F.conv2d, F.*_pool2d",
+            description="F.batch_norm" if functional else "nn.BatchNorm1d/2d/3d, F.conv2d, F.*_pool2d",
         )
         self.functional = functional
         self._modules: dict = {}
@@ -123,9 +158,23 @@ class TorchAdapter(Adapter):
 
     # -- batch normalization ------------------------------------------------------------------
     def make_bn(self, rank: int, num_features: int, **kwargs) -> torch.nn.Module:
-        """A batch-norm module for ``rank``-D inputs; ``kwargs`` are eps and momentum, or none."""
-        cls = torch.nn.BatchNorm1d if rank == 2 else torch.nn.BatchNorm2d
-        return cls(num_features, **kwargs)
+        """A batch-norm module for ``rank``-D inputs; ``kwargs`` are eps and momentum and the options
+        turned off (``flag_kwargs``), or none."""
+        return MODULES[rank](num_features, **kwargs)
+
+    def unsupported(self, case) -> str | None:
+        return flag_refusal(case, functional=self.functional)
+
+    @property
+    def bn_flag_reasons(self) -> dict:
+        reasons = {"scale": "PyTorch turns gamma and beta on or off together: drawn as affine",
+                   "center": "PyTorch turns gamma and beta on or off together: drawn as affine",
+                   "trainable": "PyTorch has no trainable=False for batch norm (requires_grad_(False) does not "
+                                "freeze the statistics)"}
+        if self.functional:
+            reasons["track_running_stats"] = ("F.batch_norm has no track_running_stats option (running tensors "
+                                              "of None work in training only)")
+        return reasons
 
     def _module(self, case, inputs) -> tuple[torch.nn.Module, tuple]:
         """A module constructed with the case's eps and momentum, holding the case's values, and its
@@ -138,10 +187,11 @@ class TorchAdapter(Adapter):
         (``tests/adapters/test_torch_adapter.py`` compares the two). Any other class (a user's
         ``--bn-impl``) may read its arguments at construction only, so it is constructed every time.
         """
-        key = (len(case.shape), case.n_features, case.dtype)
+        flags = flag_kwargs(case)
+        key = (len(case.shape), case.n_features, case.dtype, tuple(sorted(flags)))
         entry = self._modules.get(key)
         if entry is None:
-            bn = self.make_bn(*key[:2], eps=case.eps, momentum=case.momentum).to(DTYPES[case.dtype])
+            bn = self.make_bn(*key[:2], eps=case.eps, momentum=case.momentum, **flags).to(DTYPES[case.dtype])
             entry = bn, (bn.weight, bn.bias, bn.running_mean, bn.running_var)
             if type(bn) in REUSABLE:
                 self._modules[key] = entry
@@ -149,12 +199,16 @@ class TorchAdapter(Adapter):
             bn = entry[0]
             if (bn.eps, bn.momentum) != (case.eps, case.momentum):  # (a Module's setattr is slow)
                 bn.eps, bn.momentum = case.eps, case.momentum
-            bn.num_batches_tracked.zero_()  # momentum=None averages over the batches seen
-            entry[1][0].grad = entry[1][1].grad = None
+            if bn.num_batches_tracked is not None:
+                bn.num_batches_tracked.zero_()  # momentum=None averages over the batches seen
+            for p in entry[1][:2]:
+                if p is not None:
+                    p.grad = None
         values = (inputs.gamma, inputs.beta, inputs.moving_mean, inputs.moving_var)
         with torch.no_grad():  # copy_ casts (exactly: the values are representable in the dtype)
             for t, v in zip(entry[1], values):
-                t.copy_(torch.from_numpy(np.asarray(v, np.float64)))
+                if t is not None:  # affine=False: no weight and bias; track_running_stats=False: no buffers
+                    t.copy_(torch.from_numpy(np.asarray(v, np.float64)))
         return entry
 
     def _layer(self, case, inputs, training: bool, grads: bool):
@@ -167,7 +221,7 @@ class TorchAdapter(Adapter):
             return bn, tensors
         dt = case.dtype
         rm, rv = tensor(inputs.moving_mean, dt), tensor(inputs.moving_var, dt)
-        w, b = tensor(inputs.gamma, dt, grads), tensor(inputs.beta, dt, grads)
+        w, b = (tensor(inputs.gamma, dt, grads), tensor(inputs.beta, dt, grads)) if case.scale else (None, None)
         kw = dict(training=training, momentum=case.momentum, eps=case.eps)
         return (lambda x: F.batch_norm(x, rm, rv, w, b, **kw)), (w, b, rm, rv)
 
@@ -198,9 +252,11 @@ class TorchAdapter(Adapter):
     def bn(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
         layer, (w, b, rm, rv), xs, dy = self._bn_args(case, inputs, training, grads)
         y = self._calls(layer, xs, dy)
-        out = dict(y=numpy(y), moving_mean=numpy(rm), moving_var=numpy(rv))
+        read = lambda t: None if t is None else numpy(t)  # noqa: E731 - an option's absent tensor
+        out = dict(y=numpy(y), moving_mean=read(rm), moving_var=read(rv))
         if grads:
-            out.update(dx=numpy(xs[-1].grad), dgamma=numpy(w.grad), dbeta=numpy(b.grad))
+            out.update(dx=numpy(xs[-1].grad), dgamma=read(None if w is None else w.grad),
+                       dbeta=read(None if b is None else b.grad))
         return BNRun(**out)
 
     def bn_synchronized(self, case, inputs, *, training: bool, grads: bool = False) -> BNRun:
@@ -241,7 +297,7 @@ class TorchAdapter(Adapter):
         if self.functional:
             dt = case.dtype
             rm, rv = tensor(inputs.moving_mean, dt), tensor(inputs.moving_var, dt)
-            w, b = tensor(inputs.gamma, dt), tensor(inputs.beta, dt)
+            w, b = (tensor(inputs.gamma, dt), tensor(inputs.beta, dt)) if case.scale else (None, None)
             flags = [{} if call == "no-flag" else {"training": call == "train"} for call in calls]
             layers = [lambda x, f=f: F.batch_norm(x, rm, rv, w, b, momentum=case.momentum, eps=case.eps, **f)
                       for f in flags]

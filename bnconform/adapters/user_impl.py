@@ -5,7 +5,7 @@ checked by every batch-norm property, with the conventions of the framework it s
 
 - ``torch``: a drop-in for ``torch.nn.BatchNorm2d``: constructor ``(num_features, eps=, momentum=)``,
   attributes ``weight``, ``bias``, ``running_mean``, ``running_var``, methods ``train()``/``eval()``,
-  called on (N, C) and (N, C, H, W) inputs; PyTorch's conventions (momentum weighs the new batch,
+  called on (N, C) and (N, C, H, W) inputs, and on (N, C, L) and (N, C, D, H, W) where it takes them; PyTorch's conventions (momentum weighs the new batch,
   unbiased running variance, eps 1e-5, momentum=None the cumulative average).
 - ``keras``: a drop-in for ``keras.layers.BatchNormalization``: constructor
   ``(axis=, momentum=, epsilon=)``, weights ``gamma``, ``beta``, ``moving_mean``,
@@ -18,7 +18,11 @@ The class is checked as the framework's own layer is: in every dtype the framewo
 (a ``torch`` class moved there with ``.to(dtype)``, a ``keras`` class built with ``dtype=``), its
 constructor's defaults by the fingerprint's probes (``conventions``), and through call sequences
 (``bn_call_sequence``). A dtype the class cannot be built or called in is skipped with its message
-(``Adapter.dtype_refusal``), never a crash.
+(``Adapter.dtype_refusal``), never a crash. The same holds for the rest of the surface
+(``bnconform.adapters.user_surface``): the class is constructed with an option turned off
+(``affine=False``, ``track_running_stats=False``; ``center=False``, ``scale=False``) only where its
+signature accepts the keyword, is frozen with ``trainable = False`` (a Keras layer's attribute), and is
+called on ranks 3 and 5 where a probe call succeeds; the rest is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -121,14 +125,60 @@ def torch_refusal(cls, spec: str, dtype: str) -> str | None:
     return None
 
 
+#: the ranks a user's torch class is tried on beyond (N, C) and (N, C, H, W), and their probe shapes
+TORCH_PROBE_SHAPES = {3: (4, 3, 2), 5: (2, 3, 2, 2, 2)}
+
+
+def torch_surface(cls, spec: str) -> tuple[dict, dict]:
+    """(option -> refusal or None, rank -> refusal or None) of a user's torch class
+    (``bnconform.adapters.user_surface``): ``affine`` and ``track_running_stats`` by signature and by
+    construction, ranks 3 and 5 by a train() and an eval() call."""
+    import torch
+
+    from . import user_surface
+
+    flags = user_surface.flag_refusals(
+        cls, spec, {"affine": "affine", "track_running_stats": "track_running_stats"},
+        lambda keyword: cls(3, eps=1e-5, momentum=0.1, **{keyword: False}))
+
+    def call(rank):
+        layer = cls(3, eps=1e-5, momentum=0.1)
+        shape = TORCH_PROBE_SHAPES[rank]
+        x = torch.linspace(-1.0, 1.0, _size(shape), dtype=torch.float32).reshape(shape)
+        with torch.no_grad():
+            layer.train()
+            layer(x)
+            layer.eval()
+            layer(x)
+
+    ranks = user_surface.rank_refusals(spec, TORCH_PROBE_SHAPES, call, f"{cls.__name__}(3), train() and eval() calls")
+    return flags, ranks
+
+
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def restrict(caps, flags: dict, ranks: dict):
+    """The capabilities narrowed to the options and ranks a user's class takes."""
+    return dataclasses.replace(
+        caps, ops=("batch_norm",), bn_flags=tuple(f for f in caps.bn_flags if flags.get(f, "absent") is None),
+        bn_ranks=tuple(r for r in caps.bn_ranks if ranks.get(r) is None))
+
+
 def torch_adapter(cls, spec: str, target: str):
     from .torch_adapter import CAPABILITIES, TorchAdapter
 
     check_torch_shape(cls, spec)
+    flags, ranks = torch_surface(cls, spec)
 
     class UserTorchAdapter(TorchAdapter):
-        """PyTorch's adapter with the user's class in place of ``nn.BatchNorm1d/2d``: every dtype
-        PyTorch's own layer is checked in, the class moved to it with ``.to(dtype)``."""
+        """PyTorch's adapter with the user's class in place of ``nn.BatchNorm1d/2d/3d``: every dtype
+        PyTorch's own layer is checked in, the class moved to it with ``.to(dtype)``; the options and
+        ranks it takes (``torch_surface``)."""
 
         def make_bn(self, rank, num_features, **kwargs):
             return cls(num_features, **kwargs)
@@ -141,12 +191,19 @@ def torch_adapter(cls, spec: str, target: str):
         def unsupported(self, case):
             return super().unsupported(case) or self.dtype_refusal(case.op, case.dtype)
 
+        @property
+        def bn_flag_reasons(self):
+            return {**TorchAdapter.bn_flag_reasons.fget(self), **{f: r for f, r in flags.items() if r}}
+
+        def probes(self):
+            return {f"batch_norm rank {rank}": reason for rank, reason in ranks.items()}
+
     adapter = UserTorchAdapter()
     adapter._refusals = {}  # dtype -> the refusal found by torch_refusal, or None
     adapter.name = target
     adapter.description = f"{cls.__module__}.{cls.__qualname__} (user class, PyTorch conventions)"
     # SyncBatchNorm is torch's own class, not the user's: not offered for a user's layer
-    adapter.capabilities = dataclasses.replace(CAPABILITIES, ops=("batch_norm",), bn_synchronized=False)
+    adapter.capabilities = dataclasses.replace(restrict(CAPABILITIES, flags, ranks), bn_synchronized=False)
     return adapter
 
 

@@ -93,6 +93,27 @@ def pytest_configure(config):
             raise pytest.UsageError(str(e)) from None
 
 
+def pytest_report_header(config):
+    """With --bn-impl, the part of the batch-norm surface each user's class is not checked on (an
+    option its constructor does not accept, a rank it refuses), with the reason
+    (``bnconform.adapters.user_surface``); the coverage view records the same."""
+    users = getattr(config, "_bnconform_user_targets", None)
+    if not users:
+        return None
+    from bnconform import adapters
+
+    lines = []
+    for target in users:
+        adapter = adapters.load(target)
+        coverage = adapter.coverage()["probes"]
+        skipped = [f"  not checked: {name}: {probe['reason']}" for name, probe in coverage.items()
+                   if not probe["offered"] and name.startswith("batch_norm ")]
+        lines.append(f"bnconform {target}: ranks {list(adapter.capabilities.bn_ranks)}, options drawn "
+                     f"{list(adapter.capabilities.bn_flags)}")
+        lines += skipped
+    return lines
+
+
 def _provide_target_lookups() -> None:
     """The results plugin records who is behind each target (framework, versions, device); reports
     imports no adapter, so this plugin, which may import everything, hands it the adapters' answers."""

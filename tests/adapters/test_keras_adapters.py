@@ -227,17 +227,24 @@ def test_coverage_of_keras_tensorflow_records_the_channels_first_conv_probe_per_
     adapter = load("keras-tensorflow")
     coverage = adapter.coverage()
     assert coverage["capabilities"]["conv_paddings"] == ["valid", "same"]
-    assert set(coverage["probes"]) == {f"conv2d channels_first {dt}" for dt in K.DTYPES}
+    assert set(coverage["probes"]) == {f"conv2d channels_first {dt}" for dt in K.DTYPES} | OPTION_PROBES
     for dtype in K.DTYPES:
         case = dataclasses.replace(CONV, data_format="channels_first", x_shape=(2, 3, 6, 7), dtype=dtype)
         reason = adapter.unsupported(case)
         assert coverage["probes"][f"conv2d channels_first {dtype}"] == {"offered": reason is None, "reason": reason}
 
 
+#: the batch-norm options every adapter's coverage lists (drawn, or not with the reason)
+OPTION_PROBES = {f"batch_norm option {flag}" for flag in ("affine", "scale", "center", "track_running_stats", "trainable")}
+
+
 @pytest.mark.parametrize("target", ["keras-jax", "keras-torch"])
 def test_backends_that_take_every_layout_have_no_probes(target):
     coverage = load(target).coverage()
-    assert coverage["probes"] == {} and coverage["capabilities"]["conv_data_formats"] == ["channels_last", "channels_first"]
+    assert set(coverage["probes"]) == OPTION_PROBES  # no layout probes, only the batch-norm options
+    assert coverage["capabilities"]["conv_data_formats"] == ["channels_last", "channels_first"]
+    assert [f for f in ("scale", "center", "trainable", "affine", "track_running_stats")
+            if coverage["probes"][f"batch_norm option {f}"]["offered"]] == ["scale", "center", "trainable"]
 
 
 def test_a_machine_whose_tensorflow_refuses_nchw_shows_it_in_coverage(monkeypatch):

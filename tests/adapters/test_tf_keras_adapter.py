@@ -126,8 +126,15 @@ def test_coverage_records_every_probe_and_agrees_with_what_is_refused(default):
     assert coverage["available"] is True
     assert coverage["capabilities"]["pool_kinds"] == ["max", "avg", "global_avg"]
     dtypes = ("float16", "bfloat16", "float32", "float64")
-    assert set(coverage["probes"]) == {f"{op} channels_first {dt}"
-                                       for op in ("conv2d", "max_pool2d", "avg_pool2d") for dt in dtypes}
-    for name, probe in coverage["probes"].items():
+    options = {name: probe for name, probe in coverage["probes"].items() if name.startswith("batch_norm option ")}
+    assert options == {  # Keras's batch-norm options, drawn or not with the reason (bnconform.cases.BN_FLAGS)
+        f"batch_norm option {flag}": {"offered": flag in ("scale", "center", "trainable"),
+                                      "reason": default.bn_flag_refusals()[flag]}
+        for flag in ("affine", "scale", "center", "track_running_stats", "trainable")}
+    assert "always keeps moving statistics" in options["batch_norm option track_running_stats"]["reason"]
+    probes = {name: probe for name, probe in coverage["probes"].items() if name not in options}
+    assert set(probes) == {f"{op} channels_first {dt}"
+                           for op in ("conv2d", "max_pool2d", "avg_pool2d") for dt in dtypes}
+    for name, probe in probes.items():
         reason = default.unsupported(_channels_first_case(name))
         assert probe == {"offered": reason is None, "reason": reason}, name

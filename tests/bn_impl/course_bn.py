@@ -100,7 +100,7 @@ class CorrectedBatchNormalization(LectureBatchNormalization):
         out_dtype = x.dtype
         if keras.backend.standardize_dtype(out_dtype) in ("float16", "bfloat16"):
             x = ops.cast(x, "float32")
-        if not training:
+        if not (training and self.trainable):  # a frozen layer runs in inference mode (Keras's rule)
             y = self._normalize(x, self.moving_mean, self.moving_variance)
         else:
             mean, var = self._moments(x)

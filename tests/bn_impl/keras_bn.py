@@ -33,6 +33,7 @@ class HandBatchNormalization(keras.layers.Layer):
         self.moving_variance = self.add_weight(shape=c, initializer="ones", name="moving_variance", trainable=False)
 
     def call(self, x, training=False):
+        training = training and self.trainable  # a frozen layer runs in inference mode (Keras's rule)
         out_dtype = x.dtype
         compute = "float32" if keras.backend.standardize_dtype(out_dtype) in ("float16", "bfloat16") else out_dtype
         x = ops.cast(x, compute)

@@ -155,7 +155,7 @@ class VariantBatchNormalization(keras.layers.Layer):
         ct = self._compute_dtype(out_dtype)
         x2d, moved, axis = self._to_2d(ops.cast(x, ct))
         gamma, beta = ops.cast(self.gamma, ct), ops.cast(self.beta, ct)
-        if training:
+        if training and self.trainable:  # a frozen layer runs in inference mode (Keras's rule)
             y2d = self._training_output(x2d, gamma, beta)
         else:
             y2d = self._affine(x2d, ops.cast(self.moving_mean, ct), ops.cast(self.moving_variance, ct), gamma, beta)

@@ -1,5 +1,5 @@
 """Batch norm for ``--bn-impl torch:...``, computed several honest ways and with one subtle planted bug
-each (issue 11's matrix), so that the suite's verdict on a user's layer is proven both ways through the
+each (issue 11's matrix; every rank, 2 to 5), so that the suite's verdict on a user's layer is proven both ways through the
 path a user takes: every honest variant conforms in every dtype, every planted bug fails.
 
 Each class is a drop-in for ``torch.nn.BatchNorm2d`` built on :class:`VariantBatchNorm2d`, which
@@ -36,15 +36,16 @@ HALF = (torch.float16, torch.bfloat16)
 
 
 def to_2d(x: torch.Tensor) -> torch.Tensor:
-    """(N, C) or (N, C, H, W) -> (m, C)."""
+    """(N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W) -> (m, C), m the product of every axis but C."""
     return x if x.dim() == 2 else x.movedim(1, -1).reshape(-1, x.shape[1])
 
 
 def from_2d(y2d: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(m, C) back to the layout of ``like`` (features on axis 1)."""
     if like.dim() == 2:
         return y2d
-    n, c, h, w = like.shape
-    return y2d.reshape(n, h, w, c).movedim(-1, 1)
+    moved = like.movedim(1, -1).shape
+    return y2d.reshape(moved).movedim(-1, 1)
 
 
 def round_tf32(x: torch.Tensor) -> torch.Tensor:

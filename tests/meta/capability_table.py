@@ -27,7 +27,7 @@ from bnconform import cases, dtypes, shapes, strategies
 _FORMATS, _PADDINGS = ("channels_last", "channels_first"), ("valid", "same", "explicit")
 WIDEST = Capabilities(  # capabilities are declared positively (the defaults offer nothing): every option named
     ops=("batch_norm", "conv2d", "pool2d"), dtypes=("float32",), bn_modes=("train", "inference"), bn_backward=True,
-    bn_ranks=(2, 4), bn_any_axis=True, bn_axes=(-1, 1), conv_data_formats=_FORMATS, conv_paddings=_PADDINGS,
+    bn_ranks=(2, 3, 4, 5), bn_any_axis=True, bn_axes=(-1, 1), bn_flags=cases.BN_FLAGS, conv_data_formats=_FORMATS, conv_paddings=_PADDINGS,
     conv_same_strided=True, conv_dilated_strided=True, conv_groups=True, conv_dilation=True, conv_bias=True,
     pool_kinds=("max", "avg", "lp", "global_avg"), pool_data_formats=_FORMATS, pool_paddings=_PADDINGS,
     pool_lp_paddings=_PADDINGS, pool_lp_p=(1.0, 2.0, 3.0), pool_ceil_mode=True, pool_count_include_pad=(False, True))
@@ -75,6 +75,11 @@ def _bn4(case) -> bool:
     return isinstance(case, cases.BNCase) and len(case.shape) == 4
 
 
+def _bn_nd(case) -> bool:
+    """A batch-norm case of rank 3 or more (a feature axis is chosen)."""
+    return isinstance(case, cases.BNCase) and len(case.shape) > 2
+
+
 def _explicit(padding) -> bool:
     return not isinstance(padding, str)
 
@@ -102,10 +107,19 @@ ROWS = (
         lambda c: isinstance(c, cases.BNCase) and len(c.shape) != 4, ("bn_cases",)),
     Row("bn_ranks=2", "bn_ranks", dict(bn_ranks=(2,)),
         lambda c: isinstance(c, cases.BNCase) and len(c.shape) != 2, ("bn_cases", "production_keys")),
+    Row("bn_ranks=3", "bn_ranks", dict(bn_ranks=(3,)),
+        lambda c: isinstance(c, cases.BNCase) and len(c.shape) != 3, ("bn_cases",)),
+    Row("bn_ranks=5", "bn_ranks", dict(bn_ranks=(5,)),
+        lambda c: isinstance(c, cases.BNCase) and len(c.shape) != 5, ("bn_cases",)),
     Row("bn_any_axis=False,bn_axes=1", "bn_any_axis", dict(bn_any_axis=False, bn_axes=(1,)),
-        lambda c: _bn4(c) and c.axis % 4 != 1, ("bn_cases", "production_cases")),
+        lambda c: _bn_nd(c) and c.axis % len(c.shape) != 1, ("bn_cases", "production_cases")),
     Row("bn_axes=2", "bn_axes", dict(bn_any_axis=False, bn_axes=(2,)),
         lambda c: _bn4(c) and c.axis % 4 != 2, ("bn_cases", "production_cases")),
+    Row("bn_flags=()", "bn_flags", dict(bn_flags=()),
+        lambda c: isinstance(c, cases.BNCase) and bool(c.flags()), ("bn_cases",)),
+    Row("bn_flags=affine", "bn_flags", dict(bn_flags=("affine",)),
+        lambda c: isinstance(c, cases.BNCase) and (c.scale != c.center or not c.track_running_stats or not c.trainable),
+        ("bn_cases",)),
     Row("bn_min_values_per_feature=3", "bn_min_values_per_feature", dict(bn_min_values_per_feature=3),
         lambda c: isinstance(c, cases.BNCase) and shapes.values_per_feature(c.shape, c.axis) < 3, ("bn_cases",)),
     # convolution

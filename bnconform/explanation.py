@@ -18,12 +18,16 @@ The conformance run (``bnconform/conformance/conftest.py``) and ``bnconform repl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Protocol
 
 from . import models
 from .checks import Check, Example
 from .compare import Comparison, worst
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class Entry(Protocol):
@@ -49,7 +53,8 @@ class Crash:
     @property
     def line(self) -> str:
         """``IndexError: tuple index out of range``: the exception's line, as the record keeps it."""
-        return f"{type(self.error).__name__}: {' '.join(str(self.error).split())}"
+        message = _ANSI.sub("", " ".join(str(self.error).split()))  # Keras bolds the backend's message
+        return f"{type(self.error).__name__}: {message}"
 
 
 @dataclass(frozen=True)

@@ -268,8 +268,9 @@ def run_example(observe, adapter, prop: str, case, mode: str) -> None:
     try:
         example = checks.run(prop, adapter, case, mode)
     except Exception as exc:  # the framework raised: an error, unless a crash model predicts exactly this crash
-        crash = explanation.Crash(prop, properties.get(prop).check, case, mode, exc)
-        decision = explanation.decide(crash, observe.known_deviations())
+        row = properties.PROPERTIES.get(prop)  # None: the suite refused an unknown property; that error stands
+        crash = None if row is None else explanation.Crash(prop, row.check, case, mode, exc)
+        decision = explanation.decide(crash, observe.known_deviations()) if crash else explanation.Decision(())
         if decision.explained_by is not None:  # a known crash: counted, and the property goes on checking
             observe.explained_crash(decision.explained_by.entry.id, crash.line)
             return

@@ -16,6 +16,9 @@ class _Observe:
     def explained(self, entry_id, comparison):
         pass
 
+    def explained_crash(self, entry_id, line):
+        pass
+
     def cifar(self, record):
         pass
 

@@ -405,9 +405,9 @@ def cmd_replay(args) -> int:
     except ValueError as e:
         if _USAGE_MESSAGE.match(str(e)):  # the suite refused the arguments before calling the framework
             return out.done("usage", USAGE, str(e))
-        return _framework_error(out, heading, e, case)
+        return _framework_error(out, heading, e, case, _crash_lines(adapter, prop.name, case, args, e))
     except Exception as e:  # noqa: BLE001 - whatever the framework raises is its verdict: error
-        return _framework_error(out, heading, e, case)
+        return _framework_error(out, heading, e, case, _crash_lines(adapter, prop.name, case, args, e))
     comparisons = checks.judge(example)
     out.line(heading)
     for c in comparisons:
@@ -423,17 +423,42 @@ def cmd_replay(args) -> int:
 _USAGE_MESSAGE = re.compile(r"^(mode|target|kind|property|case|numerics|conventions): ")
 
 
-def _framework_error(out: _ReplayOutput, heading: str, exc: BaseException, case) -> int:
+def _framework_error(out: _ReplayOutput, heading: str, exc: BaseException, case,
+                     decision: tuple[list[str], str | None] = ([], None)) -> int:
     """A framework's exception during a replay, as its verdict: one paragraph (what raised, the
-    message, the case, where it ran), no traceback; exit 1, as the test's ``error`` record."""
+    message, the case, where it ran), no traceback, then what the conformance run decides of this
+    crash (``decision``: :func:`_crash_lines`, the entries tried and the one whose crash model
+    explains it, if any); exit 1 (verdict ``error``) either way: the framework did not return."""
+    lines, explained_by = decision
     message = " ".join(str(exc).split()) or "(no message)"
     if len(message) > 2000:
         message = message[:2000] + " ..."
     out.line(heading)
+    verdict = ("verdict: error (the conformance test of this case records an error, not a failed property)"
+               if explained_by is None else
+               f"verdict: error, a known crash (the conformance test counts this example as the known deviation "
+               f"{explained_by} and goes on checking)")
     out.line(f"ERROR: the framework raised {type(exc).__module__}.{type(exc).__qualname__}: {message}\n"
-             f"case: {case.dumps()}\n"
-             "verdict: error (the conformance test of this case records an error, not a failed property)")
+             f"case: {case.dumps()}")
+    for line in lines:
+        out.line(line)
+    out.line(verdict)
     return out.done("error", 1)
+
+
+def _crash_lines(adapter, prop: str, case, args, exc: BaseException) -> tuple[list[str], str | None]:
+    """What the conformance run decides of this crash (:func:`_known_deviation_lines` on a
+    :class:`bnconform.explanation.Crash`): its lines, and the id of the entry that explains it or None."""
+    from bnconform import explanation, properties
+
+    crash = explanation.Crash(prop, properties.get(prop).check, case, args.mode, exc)
+    lines, decision = _known_deviation_decision(adapter, crash, args.known_deviations)
+    if decision is None or not decision.attempts:
+        return lines, None
+    if decision.explained_by is None:
+        lines = lines[:-1] if lines and lines[-1].startswith("verdict:") else lines
+        return lines + ["no entry that covers this test explains this crash"], None
+    return lines, decision.explained_by.entry.id
 
 
 _PROBE = """
@@ -477,6 +502,12 @@ def _known_deviation_lines(adapter, example, project: str | None = None) -> list
     test tried in order until one explains it (:func:`bnconform.explanation.decide`), one line each.
     The entries in force are the shipped ones with the project's applied (``project``, else
     ./bnconform.toml or ./pyproject.toml); the test's identity is the results plugin's."""
+    return _known_deviation_decision(adapter, example, project)[0]
+
+
+def _known_deviation_decision(adapter, example, project: str | None = None):
+    """:func:`_known_deviation_lines` and the decision (None when the file could not be read);
+    ``example`` an :class:`bnconform.checks.Example` or an :class:`bnconform.explanation.Crash`."""
     from bnconform import adapters, explanation
     from bnconform.reports import known
     from bnconform.reports.deviations import DeviationsError, candidates
@@ -485,7 +516,7 @@ def _known_deviation_lines(adapter, example, project: str | None = None) -> list
     try:
         entries = known.load(project).entries
     except DeviationsError as e:
-        return [f"known deviations: {e}"]
+        return [f"known deviations: {e}"], None
     case = example.case
     path = adapters.kernels_of(adapter.name)
     identity = {**adapter.describe(), "target": adapter.name, "property": example.prop, "op": case.op,
@@ -496,7 +527,7 @@ def _known_deviation_lines(adapter, example, project: str | None = None) -> list
     lines = [f"known deviation {attempt.describe()}" for attempt in decision.attempts]
     if lines and decision.explained_by is None:
         lines.append("verdict: a NEW FAILURE (no entry that covers this test explains this example)")
-    return lines or ["no known deviation covers this test"]
+    return lines or ["no known deviation covers this test"], decision
 
 
 def cmd_targets(args) -> int:

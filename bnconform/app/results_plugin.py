@@ -383,7 +383,10 @@ class ResultsPlugin:
             if explained:  # every failing example was explained by a model: xfail for pytest
                 by_id = {d.id: d for d in state.observation.candidates}
                 state.deviations = [by_id[i] for i in explained if i in by_id]
-                summary = ", ".join(f"{i} ({n} example{'s' if n != 1 else ''})" for i, n in explained.items())
+                crashes = state.observation.explained_crashes  # examples that raised, predicted by a crash model
+                summary = ", ".join(f"{i} ({n} example{'s' if n != 1 else ''}"
+                                    + (f"; crash {crashes[i]}" if i in crashes else "") + ")"
+                                    for i, n in explained.items())
                 state.escalate("known-deviation", reason=state.deviations[0].reason if state.deviations else None)
                 report.outcome = "skipped"
                 report.wasxfail = f"known deviation {summary}"
@@ -437,6 +440,8 @@ class ResultsPlugin:
             "duration_s": round(state.duration, 6),
             "explained": dict(obs.explained),
             "explained_max_tol_ratio": dict(obs.explained_max_tol_ratio),
+            # entry id -> the exception line of a crash its crash model explained (bnconform.models)
+            "explained_crashes": dict(obs.explained_crashes),
             "deviations": explaining,
             "deviation": explaining[0] if explaining else None,
         }

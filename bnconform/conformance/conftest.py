@@ -257,7 +257,9 @@ def replay_command(target: str, prop: str, mode: str, case) -> str:
 def run_example(observe, adapter, prop: str, case, mode: str) -> None:
     """One Hypothesis example: run the adapter once, judge its outputs against the reference, record
     the errors; a failing example is either explained by a known deviation's model (and the property
-    goes on checking) or fails with a replayable report."""
+    goes on checking) or fails with a replayable report. An exception the run raised is an error,
+    unless a candidate entry's crash model predicts this crash for this case (the same decision,
+    :func:`bnconform.explanation.decide`): then it counts as that known deviation, with its line."""
     reason = adapter.unsupported(case)
     if reason is not None:
         observe.unsupported(reason)
@@ -265,8 +267,17 @@ def run_example(observe, adapter, prop: str, case, mode: str) -> None:
     replay = replay_command(adapter.name, prop, mode, case)
     try:
         example = checks.run(prop, adapter, case, mode)
-    except Exception:  # the framework raised: an error, whose record names the case and its replay
+    except Exception as exc:  # the framework raised: an error, unless a crash model predicts exactly this crash
+        row = properties.PROPERTIES.get(prop)  # None: the suite refused an unknown property; that error stands
+        crash = None if row is None else explanation.Crash(prop, row.check, case, mode, exc)
+        decision = explanation.decide(crash, observe.known_deviations()) if crash else explanation.Decision(())
+        if decision.explained_by is not None:  # a known crash: counted, and the property goes on checking
+            observe.explained_crash(decision.explained_by.entry.id, crash.line)
+            return
         observe.failing_case(case.to_json(), replay)
+        if decision.attempts:
+            exc.add_note("known deviations that match this test but not this crash (an error):\n"
+                         + "\n".join(f"  {attempt.describe()}" for attempt in decision.attempts))
         raise
     comparisons = checks.judge(example)
     observe.example(compare.worst(comparisons))

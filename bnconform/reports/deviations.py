@@ -13,7 +13,9 @@ the reference's math or the tolerance model's numerics.
 A failing example is explained by an entry only when the framework's outputs agree with that
 model within the model's own tolerance (``bnconform.explanation.decide``);
 the record then counts it in ``explained`` (``{entry id: examples}``) and the property goes on
-checking. A record's verdict is ``fail`` if any example failed unexplained, else
+checking. A crash (the framework raised) is explained only by an entry whose *crash model* predicts
+it for that case, with that exception type and message; the record also keeps its exception line
+(``explained_crashes``), and any other crash stays an ``error``. A record's verdict is ``fail`` if any example failed unexplained, else
 ``known-deviation`` if any example was explained, else ``pass``.
 
 The report and the gate re-derive verdicts from the file in force then (:func:`classify`): a

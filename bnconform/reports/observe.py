@@ -53,6 +53,7 @@ class ItemObservation:
     candidates: list = field(default_factory=list)  # known-deviation entries that may explain examples
     explained: dict = field(default_factory=dict)  # entry id -> examples it explained
     explained_max_tol_ratio: dict = field(default_factory=dict)  # entry id -> worst err/tol against it
+    explained_crashes: dict = field(default_factory=dict)  # entry id -> the line of the last crash it explained
 
     def add_example(self, comparison: Any) -> None:
         """Count one example and fold its comparison into the maxima."""
@@ -120,6 +121,14 @@ class Observer:
         item.explained[str(entry_id)] = item.explained.get(str(entry_id), 0) + 1
         ratio = comparison.get("max_ratio") if isinstance(comparison, Mapping) else getattr(comparison, "max_ratio", None)
         item.explained_max_tol_ratio[str(entry_id)] = worst(item.explained_max_tol_ratio.get(str(entry_id)), ratio)
+
+    def explained_crash(self, entry_id: str, line: str) -> None:
+        """Count one crash (the framework raised) that entry ``entry_id``'s crash model predicts, with
+        the exception's line (``IndexError: tuple index out of range``): counted in ``explained``
+        like an explained failing example, and kept in ``explained_crashes``."""
+        item = self._item("explained_crash")
+        item.explained[str(entry_id)] = item.explained.get(str(entry_id), 0) + 1
+        item.explained_crashes[str(entry_id)] = str(line)
 
     def failing_case(self, case_json: Any, replay: str) -> None:
         """Record the failing example and its replay command; the last call wins (Hypothesis

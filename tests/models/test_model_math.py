@@ -442,7 +442,9 @@ def test_probe_4d_unbiased_running_variance_explains_only_that_disagreement():
 def test_every_variant_documents_its_mechanism_and_kind():
     for name, model in models.REGISTRY.items():
         assert model.NAME == name
-        assert model.REPLACES in ("reference", "tolerance")
+        assert model.REPLACES in ("reference", "tolerance", "crash")
+        # a crash model predicts (bnconform.models.judge_crash), an output model judges
+        assert callable(getattr(model, "predict" if model.REPLACES == "crash" else "judge", None)), name
         assert len((model.__doc__ or "").split()) > 40, name
         # it declares checks (each a row's), never property names; every check is some row's
         assert model.CHECKS and all(isinstance(c, checks.Check) for c in model.CHECKS), name

@@ -138,14 +138,15 @@ def _linen_step_grads(params, stats, x, dy, eps, momentum, *, axis, training, us
 REPLICA = "replica"
 
 
-def _linen_apply_synchronized(params, stats, x, eps, momentum, axis: int, training: bool):
+def _linen_apply_synchronized(params, stats, x, eps, momentum, axis: int, training: bool, use_scale: bool = True,
+                              use_bias: bool = True):
     """``linen.BatchNorm(axis_name=REPLICA)`` on one replica: x given a leading replica axis of size 1
     under ``jax.vmap(axis_name=REPLICA)``, so the batch statistics go through ``lax.pmean`` over it
     (flax/linen/normalization.py, ``_compute_stats``), as under ``pmap`` or ``shard_map``."""
 
     def one(x):
         layer = nn.BatchNorm(axis=axis, momentum=momentum, epsilon=eps, dtype=x.dtype, param_dtype=x.dtype,
-                             axis_name=REPLICA)
+                             axis_name=REPLICA, use_scale=use_scale, use_bias=use_bias)
         y, updated = layer.apply({"params": params, "batch_stats": stats}, x, use_running_average=not training,
                                  mutable=["batch_stats"])
         return y, updated["batch_stats"]
@@ -154,14 +155,15 @@ def _linen_apply_synchronized(params, stats, x, eps, momentum, axis: int, traini
     return y[0], jax.tree_util.tree_map(lambda a: a[0], updated)
 
 
-@partial(jax.jit, static_argnames=("axis", "training"))
-def _linen_sync_step(params, stats, x, eps, momentum, *, axis, training):
-    return _linen_apply_synchronized(params, stats, x, eps, momentum, axis, training)
+@partial(jax.jit, static_argnames=_STATIC)
+def _linen_sync_step(params, stats, x, eps, momentum, *, axis, training, use_scale=True, use_bias=True):
+    return _linen_apply_synchronized(params, stats, x, eps, momentum, axis, training, use_scale, use_bias)
 
 
-@partial(jax.jit, static_argnames=("axis", "training"))
-def _linen_sync_step_grads(params, stats, x, dy, eps, momentum, *, axis, training):
-    return _vjp_step(_linen_apply_synchronized, params, stats, x, dy, eps, momentum, axis, training)
+@partial(jax.jit, static_argnames=_STATIC)
+def _linen_sync_step_grads(params, stats, x, dy, eps, momentum, *, axis, training, use_scale=True, use_bias=True):
+    return _vjp_step(_linen_apply_synchronized, params, stats, x, dy, eps, momentum, axis, training, use_scale,
+                     use_bias)
 
 
 @partial(jax.jit, static_argnames=("window", "strides", "padding"))

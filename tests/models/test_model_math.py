@@ -559,3 +559,25 @@ def test_tf32_inputs_leaves_other_dtypes_to_the_reference():
 def test_tf32_inputs_rejects_an_unknown_rounding():
     with pytest.raises(ValueError, match='rounding must be "nearest" or "truncate"'):
         models.check_params("tf32_inputs", {"rounding": "stochastic"})
+
+
+def test_one_pass_variance_unclamped_predicts_one_variance_per_unresolved_feature_and_nothing_else():
+    """float32, offset 1e4, spread about 1, eps 1e-3: every feature is unresolved, and E[x^2] - E[x]^2
+    in float32 gives 0, -8 and 16 for variances 0.83, 0.39 and 0.25. So feature 0 is normalized by
+    sqrt(eps) (y about 30 times too large), feature 1 is NaN and feature 2 by sqrt(16) (y about 8
+    times too small): the reference rejects it, the unclamped model explains it (one variance per
+    feature in the one-pass interval), and still rejects an output that is no such normalization."""
+    x = dtypes.round_to(np.random.default_rng(0).normal(1e4, 1.0, (4, 3)), "float32")
+    y = float32_batch_norm(x, 1e-3, one_pass=True)
+    assert np.isnan(y[:, 1]).all() and np.isfinite(y[:, [0, 2]]).all()
+    ex = bn_forward_example(x, y, dtype="float32")
+    assert not reference_ok(ex)
+    assert ok("one_pass_variance", ex, clamped=False)
+    one_element = y.copy()
+    one_element[0, 2] *= 1.5  # not one scale for the whole feature
+    shifted = y.copy()
+    shifted[:, 0] += 1.0  # a shift of the feature: beyond the one-pass mean's bound
+    flipped = y.copy()
+    flipped[:, 2] *= -1.0  # a negative scale: no variance gives it
+    for bad in (one_element, shifted, flipped):
+        assert not ok("one_pass_variance", bn_forward_example(x, bad, dtype="float32"), clamped=False)

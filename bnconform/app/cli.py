@@ -347,7 +347,9 @@ class _ReplayOutput:
     """What a replay says: its lines on stdout and its complaints on stderr as it goes, or (``--json``)
     one JSON object on stdout at the end, :meth:`record`: ``verdict`` (one of :data:`REPLAY_VERDICTS`),
     ``exit`` (the exit code), ``lines`` (the human lines), ``message`` (a usage or load error), and
-    ``framework``/``version``/``heading`` once the target loaded. ``bnconform bisect`` reads it."""
+    ``framework``/``version``/``heading`` once the target loaded, and for an ``error`` ``origin``
+    (``framework``, ``suite`` or ``other``: ``bnconform.reports.error_origin``) and ``raised_in``.
+    ``bnconform bisect`` reads it: a release where the suite itself raised is not judged."""
 
     def __init__(self, args, as_json: bool):
         self.as_json = as_json
@@ -443,6 +445,10 @@ def _framework_error(out: _ReplayOutput, heading: str, exc: BaseException, case,
     for line in lines:
         out.line(line)
     out.line(verdict)
+    from bnconform.reports import error_origin
+
+    found = error_origin.origin_of(exc)  # who raised: the framework, the suite or other (bisect reads it)
+    out.record.update(origin=found[0] if found else None, raised_in=found[1] if found else None)
     return out.done("error", 1)
 
 

@@ -125,6 +125,19 @@ def test_replay_of_the_crash_prints_the_run_s_decision(backend):
     assert out[(5, 2)][0] in (0, 1) and "raised" not in out[(5, 2)][1]  # C = 2 returns outputs
 
 
+def test_replay_json_says_the_framework_raised_the_crash():
+    """``bnconform bisect`` takes a release where the suite itself raised for no verdict: the replay's
+    JSON record says who raised (``error_origin``), here Keras on jax."""
+    _keras("jax")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "bnconform", "replay", "keras-jax", "bn_masked", "train",
+                           case((5, 1)).dumps(), "--json"], env=env, capture_output=True, text=True, timeout=300,
+                          cwd=ROOT)
+    record = json.loads(proc.stdout)
+    assert (proc.returncode, record["verdict"], record["origin"]) == (1, "error", "framework"), proc.stdout[-2000:]
+    assert record["raised_in"].startswith(("keras", "jax")), record["raised_in"]
+
+
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_the_main_job_passes_the_gate_with_the_crash_as_known_deviation(backend, tmp_path, monkeypatch, capsys):
     _keras(backend)

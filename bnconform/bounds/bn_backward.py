@@ -95,7 +95,9 @@ def param_grad_bounds(t: Terms, grads) -> tuple[np.ndarray, np.ndarray]:
     carried = (e.mean / e.sigma).reshape(-1) * np.abs(total(dy)) + e.rho.reshape(-1) * np.abs(total(dy_x_hat)) + own
     e_dgamma = t.bound.gamma(t.m + 1, e.r, dy_x_hat, t.axis) * total(np.abs(dy_x_hat)) + carried
     e_dbeta = t.bound.gamma(t.m, e.r, dy, t.axis) * total(np.abs(dy))
-    return finish(e_dgamma, grads.dgamma, e.r), finish(e_dbeta, grads.dbeta, e.r)
+    # None: a parameter the layer does not have, or a frozen one (no gradient of it to judge)
+    return (None if grads.dgamma is None else finish(e_dgamma, grads.dgamma, e.r),
+            None if grads.dbeta is None else finish(e_dbeta, grads.dbeta, e.r))
 
 
 class GradTolerance(NamedTuple):

@@ -46,7 +46,10 @@ def test_the_eigen_entries_explain_bfloat16_average_pooling_on_that_path_only(tm
     assert records and {r["kernels"] for r in records} == {"onednn-off"}
     production = [r for r in records if r["id"].endswith(PRODUCTION_AVG)]
     assert [r["verdict"] for r in production] == ["known-deviation"]
-    assert production[0]["explained"] == {"keras-tensorflow-avg-pool-bfloat16-sum-eigen": 1}
+    # the drawn production sizes (two examples a test): each one that fails is this entry's
+    explained = production[0]["explained"]
+    assert set(explained) == {"keras-tensorflow-avg-pool-bfloat16-sum-eigen"} and explained[
+        "keras-tensorflow-avg-pool-bfloat16-sum-eigen"] >= 1, explained
     assert production[0]["max_tol_ratio"] > 100  # hundreds of units of the float32-accumulation bound
 
     known = tmp_path / "bnconform.toml"  # the project disables the two entries

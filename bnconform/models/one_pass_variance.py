@@ -131,11 +131,11 @@ def judge(example: checks.Example, *, compute_dtype: str | None = None, clamped:
     fitted = []
     if not clamped and example.mode == "train" and example.check is not checks.BN_MOVING_STATS:
         rr = r or tolerance.roundoff(example.case.dtype)
-        if example.check is checks.BN_FORWARD and example.case.batch_statistics(True) \
-                and unresolved_features(example.case, example.inputs.xs[-1], rr).any():
+        unresolved = unresolved_features(example.case, example.inputs.xs[-1], rr)
+        if example.check is checks.BN_FORWARD and example.case.batch_statistics(True) and unresolved.any():
             # the unresolved features' finite y against the one-variance prediction, at the roundoff of y
             # alone; the bound then judges the rest, those features' values taken as the reference's
-            where, predicted, tol = fit_unresolved(example, rr, unresolved_features(example.case, example.inputs.xs[-1], rr))
+            where, predicted, tol = fit_unresolved(example, rr, unresolved)
             y = np.array(example.outputs["y"], np.float64)
             fitted.append(compare.compare(y[where], predicted[where], tol[where], dtype=example.case.dtype,
                                           name="y (unresolved features: one variance in the one-pass interval)"))

@@ -18,6 +18,7 @@ import torch  # noqa: E402
 from bnconform import checks  # noqa: E402
 from bnconform.adapters import user_impl  # noqa: E402
 from bnconform.cases import BNCase, Values  # noqa: E402
+from tests.adapters.surface_matrix import assert_fails_only_where_broken  # noqa: E402
 from tests.bn_impl import torch_bn, torch_surface, torch_variants  # noqa: E402
 
 SHAPES = {2: (6, 3), 3: (3, 4, 7), 4: (2, 3, 4, 4), 5: (2, 3, 2, 3, 4)}  # features on axis 1
@@ -71,14 +72,7 @@ BROKEN = {
 def test_each_planted_bug_fails_where_it_breaks_and_only_there(name):
     assert set(BROKEN) == set(torch_surface.PLANTED)
     a = adapter(getattr(torch_surface, name))
-    ranks, broken, expected = BROKEN[name]
-    for rank in SHAPES:
-        for options in OPTIONS:
-            found = failures(a, case(rank, **OPTIONS[options]))
-            if rank in ranks and options in broken:
-                assert expected in found, (rank, options, found)
-            else:
-                assert found == [], (rank, options)
+    assert_fails_only_where_broken(a, BROKEN[name], SHAPES, OPTIONS, case, failures)
 
 
 def test_an_option_the_constructor_does_not_take_is_not_drawn_with_its_reason():

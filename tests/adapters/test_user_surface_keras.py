@@ -14,6 +14,7 @@ if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("k
 
 from bnconform import checks  # noqa: E402
 from bnconform.cases import BNCase, Values  # noqa: E402
+from tests.adapters.surface_matrix import assert_fails_only_where_broken  # noqa: E402
 
 SHAPES = {2: ((6, 3), 1), 3: ((3, 7, 4), -1), 4: ((2, 4, 4, 3), -1), 5: ((2, 3, 2, 3, 4), 1)}
 OPTIONS = {"default": {}, "center=False": dict(center=False), "scale=False": dict(scale=False),
@@ -76,14 +77,7 @@ BROKEN = {
 def test_each_planted_bug_fails_where_it_breaks_and_only_there(surface, name):
     assert set(BROKEN) == set(surface.PLANTED)
     a = adapter(getattr(surface, name))
-    ranks, broken, expected = BROKEN[name]
-    for rank in SHAPES:
-        for options in OPTIONS:
-            found = failures(a, case(rank, **OPTIONS[options]))
-            if rank in ranks and options in broken:
-                assert expected in found, (rank, options, found)
-            else:
-                assert found == [], (rank, options)
+    assert_fails_only_where_broken(a, BROKEN[name], SHAPES, OPTIONS, case, failures)
 
 
 def test_options_the_constructor_does_not_take_are_not_drawn_with_the_reason(surface):

@@ -209,9 +209,24 @@ class Float64Accumulation(VariantBatchNormalization):
 
 def streams_of(m: int) -> int:
     """How many interleaved sequential streams a row-by-row loop over m rows runs: 16 from m = 4,096
-    on (when 16 divides m), as a GPU kernel gives each thread a stream; one below (a Python loop of
-    16,384 eager steps costs about 20 s per call)."""
-    return STREAMS if m >= 4096 and m % STREAMS == 0 else 1
+    on, as a GPU kernel gives each thread a stream; one below. Row i goes to stream i % 16 (the first
+    m % 16 streams take one row more, as a kernel's first threads take the remainder): a loop of
+    about m / 16 eager steps (a Python loop of 16,384 eager steps costs about 20 s per call, and as
+    much again for the gradient through it)."""
+    return STREAMS if m >= 4096 else 1
+
+
+def interleaved(a, s: int):
+    """``a`` (m, c) as its s streams: ((q, s, c) the first q = m // s rows of each, (r, c) the last
+    m - q s rows, one more each for streams 0 to r - 1)."""
+    m, c = a.shape
+    q = m // s
+    return ops.reshape(a[:q * s], (q, s, c)), a[q * s:]
+
+
+def _with_first(a, head):
+    """``a`` with its first ``len(head)`` rows replaced by ``head``."""
+    return ops.concatenate([head, a[head.shape[0]:]], axis=0) if head.shape[0] else a
 
 
 class Welford(VariantBatchNormalization):
@@ -225,20 +240,27 @@ class Welford(VariantBatchNormalization):
     def _stats(self, x2d):
         m, c = x2d.shape
         s = streams_of(m)
-        x3 = ops.reshape(x2d, (m // s, s, c))
+        x3, tail = interleaved(x2d, s)
+        q, r = x3.shape[0], tail.shape[0]
         mean = ops.zeros_like(x3[0])
         m2 = ops.zeros_like(x3[0])
-        for k in range(m // s):
+        for k in range(q):
             row = x3[k]
             delta = row - mean
             mean = mean + delta / (k + 1)
             m2 = m2 + delta * (row - mean)
-        n, mean_t, m2_t = m // s, mean[0], m2[0]
+        if r:  # the remainder: one more step of the first r streams
+            delta = tail - mean[:r]
+            mean_r = mean[:r] + delta / (q + 1)
+            m2 = _with_first(m2, m2[:r] + delta * (tail - mean_r))
+            mean = _with_first(mean, mean_r)
+        counts = [q + 1] * r + [q] * (s - r)
+        n, mean_t, m2_t = counts[0], mean[0], m2[0]
         for j in range(1, s):  # Chan, Golub and LeVeque: M2 = M2_a + M2_b + delta^2 n_a n_b / n
             delta = mean[j] - mean_t
-            total = n + m // s
-            m2_t = m2_t + m2[j] + delta * delta * (n * (m // s) / total)
-            mean_t = mean_t + delta * ((m // s) / total)
+            total = n + counts[j]
+            m2_t = m2_t + m2[j] + delta * delta * (n * counts[j] / total)
+            mean_t = mean_t + delta * (counts[j] / total)
             n = total
         return mean_t, m2_t / m
 
@@ -373,12 +395,12 @@ class HalfPrecisionAccumulation(VariantBatchNormalization):
     def _sum(self, a):
         if self._input_dtype not in HALF:
             return super()._sum(a)
-        m, c = a.shape
-        s = streams_of(m)
-        half = ops.reshape(ops.cast(a, self._input_dtype), (m // s, s, c))
+        s = streams_of(a.shape[0])
+        half, tail = interleaved(ops.cast(a, self._input_dtype), s)
         acc = ops.zeros_like(half[0])
-        for k in range(m // s):
+        for k in range(half.shape[0]):
             acc = acc + half[k]
+        acc = _with_first(acc, acc[:tail.shape[0]] + tail)  # the remainder rows
         total = acc[0]
         for j in range(1, s):
             total = total + acc[j]

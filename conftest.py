@@ -10,6 +10,20 @@ import pytest
 
 pytest_plugins = ["pytester", "bnconform.app.suite_plugin"]
 
+
+def pytest_runtest_setup(item):
+    """torch imported before a ``pytester`` test's in-process run, where it is installed. pytester
+    restores ``sys.modules`` after each run, so a torch the run imported (the results plugin reads the
+    version of a fake suite's target ``torch`` by importing it) is dropped from ``sys.modules`` while
+    its libraries stay loaded, and the next ``import torch`` in that process fails (``SystemError:
+    ... bad call flags``, measured in a worker that ran tests/reports/test_plugin.py and then
+    tests/models/test_planted_bugs.py). Imported before the snapshot, it is kept."""
+    if "pytester" in getattr(item, "fixturenames", ()):
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is not None:
+            import torch  # noqa: F401
+
 # -- the tests on every CPU: pytest-xdist, one worker per CPU --------------------------------------
 #
 # `python -m pytest` (the README's command, CI's) runs on as many worker processes as this process

@@ -81,3 +81,17 @@ def test_the_root_conftest_loads_where_xdist_is_not_installed():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_torch_imports_in_a_worker_after_pytester_runs():
+    """A worker that ran pytester's in-process runs (whose fake suites make the results plugin import
+    torch) can still import torch: the root conftest imports it before each pytester test, else
+    pytester's restored ``sys.modules`` drops it and the next ``import torch`` fails with
+    ``SystemError`` (see ``pytest_runtest_setup`` there; without it this test fails)."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-n0", "-q", "-p", "no:cacheprovider",
+                           "tests/reports/test_plugin.py", "tests/meta/data/torch_after_pytester.py"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -101,7 +101,7 @@ BUGS: tuple[Bug, ...] = (
     Bug(id="keras-19721", link="https://github.com/keras-team/keras/issues/19721",
         summary="'same' average pooling on the torch backend with its own padding logic: outputs of the "
                 "wrong shape and values (fixed by PR #19979, which pads with the common same-padding "
-                "function: edges replicated, known deviation keras-torch-same-avg-pool-replicated-edges-*)",
+                "function: edges replicated, known deviation keras-torch-same-avg-pool-replicated-edges)",
         property="pool2d", select="pool2d and not nonfinite and not lp_", kinds=("avg",),
         buggy=_keras_torch("3.4.1"), fixed=_keras_torch("3.5.0"), carries=("keras-20235",)),
     Bug(id="keras-20235", link="https://github.com/keras-team/keras/issues/20235",
@@ -112,13 +112,18 @@ BUGS: tuple[Bug, ...] = (
         property="pool2d", select="pool2d and not nonfinite and not lp_", kinds=("max", "avg"),
         crash=r"pad (must be non-negative|should be at most half of effective kernel size)",
         buggy=_keras_torch("3.8.0"), fixed=_keras_torch("3.9.0")),
+    Bug(id="keras-19848", link="https://github.com/keras-team/keras/issues/19848",
+        summary="a mask with a size-1 axis, which broadcasts along it, counted before broadcasting: the "
+                "masked mean and variance divided by the mask's own count instead of the number of "
+                "unmasked values (fixed by PR #20815, the mask broadcast to the input's shape first; "
+                "3.9.0 still divides by the count + 1e-7 and crashes on one feature, known deviations "
+                "keras-torch-masked-count-epsilon and keras-torch-masked-one-feature-crash)",
+        property="bn_masked", select="bn_masked",
+        buggy=_keras_torch("3.8.0"), fixed=_keras_torch("3.9.0")),
 )
 
 #: rows not built yet, with what they need (the README lists them as such)
-TODO: tuple[tuple[str, str], ...] = (
-    ("keras 3.8.0 / 3.9.0 (https://github.com/keras-team/keras/issues/19848, a broadcast mask divided "
-     "by the wrong count)", "needs a masked batch-norm property (issue 22, part 3), not built yet"),
-)
+TODO: tuple[tuple[str, str], ...] = ()
 
 
 def envs() -> dict[str, Release]:

@@ -89,7 +89,8 @@ def test_any_other_crash_stays_an_error_naming_the_candidates(shape, exc, why):
 
 
 def test_the_crash_outside_the_entry_s_range_stays_an_error():
-    observe = Observe(version="3.14.1")
+    # 3.0.1 accepts a mask and ignores it: the entry's range starts with masking, in 3.0.2
+    observe = Observe(version="3.0.1")
     assert ENTRY not in {d.id for d in observe.candidates}
     with pytest.raises(IndexError):
         run_example(observe, Raising(IndexError("tuple index out of range")), "bn_masked", case((5, 1)), "train")

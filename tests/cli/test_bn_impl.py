@@ -18,6 +18,9 @@ pytest.importorskip("torch")
 PROPERTIES = "bnconform/conformance/test_properties.py"
 CONVENTIONS = "bnconform/conformance/test_fingerprint.py"
 DTYPES = ("float16", "bfloat16", "float32", "float64")
+#: the ci profile's examples without shrinking, for a test that asks only which property fails (a
+#: failure then shows the first failing example; shrinking it is most of such a run's time)
+UNSHRUNK = ("--hypothesis-profile", "verdict")
 
 
 def run_bn_impl(spec: str, *extra: str, path: str | None = None) -> subprocess.CompletedProcess:
@@ -64,7 +67,7 @@ def test_hand_written_torch_batchnorm_conforms():
     ],
 )
 def test_each_planted_bug_fails(mutant, property_name):
-    proc = run_bn_impl(f"torch:tests.bn_impl.torch_bn:{mutant}", "-x", "-k", property_name, path=PROPERTIES)
+    proc = run_bn_impl(f"torch:tests.bn_impl.torch_bn:{mutant}", "-x", "-k", property_name, *UNSHRUNK, path=PROPERTIES)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert f"property {property_name} " in proc.stdout, proc.stdout[-3000:]
 
@@ -88,7 +91,7 @@ def test_hand_written_keras_batchnormalization_conforms():
 )
 def test_each_planted_bug_in_the_keras_copy_fails(mutant, property_name):
     pytest.importorskip("keras")
-    proc = run_bn_impl(f"keras:tests.bn_impl.keras_bn:{mutant}", "-x", "-k", property_name, path=PROPERTIES)
+    proc = run_bn_impl(f"keras:tests.bn_impl.keras_bn:{mutant}", "-x", "-k", property_name, *UNSHRUNK, path=PROPERTIES)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert f"property {property_name} " in proc.stdout, proc.stdout[-3000:]
 
@@ -185,7 +188,8 @@ def test_the_course_layer_fails_where_the_lecture_departs_from_keras():
     (``trainable=False``, drawn); its training-mode forward arithmetic is right in every dtype. Checked in half precision too, it also sums dgamma and dbeta in float16
     (it computes in the input's dtype, where Keras upcasts half precision to float32)."""
     pytest.importorskip("keras")
-    proc = run_bn_impl("keras:tests.bn_impl.course_bn:LectureBatchNormalization", "-rf", path="bnconform/conformance")
+    proc = run_bn_impl("keras:tests.bn_impl.course_bn:LectureBatchNormalization", "-rf", *UNSHRUNK,
+                       path="bnconform/conformance")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     failed = _failed(proc)
     for dtype in ("float16", "bfloat16", "float32", "float64"):

@@ -185,14 +185,29 @@ def _nnx_layer(gamma, beta, mean, var, eps, momentum, axis: int, n_features: int
         n_features, axis=axis, momentum=momentum, epsilon=eps, dtype=dtype, param_dtype=dtype, rngs=nnx.Rngs(0),
         use_scale=gamma is not None, use_bias=beta is not None,
     )
-    # set_value replaces the array (``layer.mean[...] = v`` would cast v into the float32 store)
+    # the array replaced, not written into (``layer.mean[...] = v`` would cast v into the float32 store)
     if gamma is not None:
-        layer.scale.set_value(gamma)
+        set_array(layer.scale, gamma)
     if beta is not None:
-        layer.bias.set_value(beta)
-    layer.mean.set_value(mean)
-    layer.var.set_value(var)
+        set_array(layer.bias, beta)
+    set_array(layer.mean, mean)
+    set_array(layer.var, var)
     return layer
+
+
+def set_array(variable, array) -> None:
+    """Replace an ``nnx.Variable``'s array: ``set_value`` where flax has it (0.11 on), else the
+    ``value`` setter (flax 0.10, which has no ``set_value``: its ``Variable.__getattr__`` forwards the
+    name to the array, and a traced array has no such attribute), which replaces the array too."""
+    if hasattr(type(variable), "set_value"):
+        variable.set_value(array)
+    else:
+        variable.value = array
+
+
+def get_array(variable):
+    """An ``nnx.Variable``'s array: ``get_value`` where flax has it, else ``value`` (flax 0.10)."""
+    return variable.get_value() if hasattr(type(variable), "get_value") else variable.value
 
 
 def _nnx_apply(params, stats, x, eps, momentum, axis: int, training: bool, use_scale: bool, use_bias: bool):
@@ -201,7 +216,7 @@ def _nnx_apply(params, stats, x, eps, momentum, axis: int, training: bool, use_s
         x.dtype
     )
     y = layer(x, use_running_average=not training)
-    return y, {"mean": layer.mean.get_value(), "var": layer.var.get_value()}
+    return y, {"mean": get_array(layer.mean), "var": get_array(layer.var)}
 
 
 @partial(jax.jit, static_argnames=_STATIC)
@@ -238,7 +253,7 @@ def _linen_default_call(variables, x, *, flag):
 def _nnx_default_call(graphdef, state, x, *, flag):
     layer = nnx.merge(graphdef, state)
     y = layer(x, **dict(flag))
-    return y, layer.mean.get_value(), layer.var.get_value()
+    return y, get_array(layer.mean), get_array(layer.var)
 
 
 _IMPL = {
@@ -371,7 +386,7 @@ class FlaxAdapter(Adapter):
         graphdef, state = nnx.split(nnx.BatchNorm(x.shape[-1], rngs=nnx.Rngs(0)))
         layer = nnx.merge(graphdef, state)
         initial = LayerState(
-            *(as_float64(v.get_value()) for v in (layer.scale, layer.bias, layer.mean, layer.var))
+            *(as_float64(get_array(v)) for v in (layer.scale, layer.bias, layer.mean, layer.var))
         )
         return default_run(initial, lambda: _nnx_default_call(graphdef, state, x, flag=_flag(training)), as_float64)
 

@@ -200,3 +200,37 @@ def test_keras_without_keras_device_is_placed_by_its_engine_alone(monkeypatch):
         with device.keras_placement("keras-torch", "torch", "cpu").enter():
             pass
     assert entered == ["engine", "keras.device(cpu)"]
+
+
+class _Flax010Variable:
+    """An ``nnx.Variable`` as flax 0.10 has it: a ``value`` property, no ``set_value``/``get_value``
+    (its ``__getattr__`` forwards other names to the array, which has none of them)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["value"], name)
+
+
+def test_flax_variables_are_set_and_read_through_value_where_flax_has_no_set_value():
+    pytest.importorskip("flax")
+    from bnconform.adapters.flax_adapter import get_array, set_array
+
+    old = _Flax010Variable(np.zeros(2, np.float32))
+    new = np.ones(2, np.float64)
+    set_array(old, new)
+    assert old.value is new  # replaced, not cast into the float32 array
+    assert get_array(old) is new
+    with pytest.raises(AttributeError):
+        old.set_value(new)  # what the adapter called before: the array has no set_value
+
+
+def test_flax_variables_use_set_value_where_flax_has_it():
+    nnx = pytest.importorskip("flax.nnx")
+    from bnconform.adapters.flax_adapter import get_array, set_array
+
+    variable = nnx.BatchStat(np.zeros(2, np.float32))
+    new = np.ones(2, np.float64)
+    set_array(variable, new)
+    assert get_array(variable).dtype == np.float64 and float(get_array(variable).sum()) == 2.0

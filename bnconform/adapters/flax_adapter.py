@@ -196,7 +196,7 @@ def _nnx_layer(gamma, beta, mean, var, eps, momentum, axis: int, n_features: int
 
 
 def set_array(variable, array) -> None:
-    """Replace an ``nnx.Variable``'s array: ``set_value`` where flax has it (0.11 on), else the
+    """Replace an ``nnx.Variable``'s array: ``set_value`` where flax has it (0.12.8 does), else the
     ``value`` setter (flax 0.10, which has no ``set_value``: its ``Variable.__getattr__`` forwards the
     name to the array, and a traced array has no such attribute), which replaces the array too."""
     if hasattr(type(variable), "set_value"):

@@ -20,6 +20,7 @@ docs/history.md (which functions each entry's mechanism lives in is written besi
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import re
 import sys
@@ -52,16 +53,17 @@ def find(tree: ast.Module, qualname: str) -> ast.AST | None:
     return node
 
 
-def digest(source: str, qualname: str) -> str:
-    """Eight hex digits of the AST of ``qualname`` in ``source`` (docstrings dropped), or ``-``;
-    for ``qualname~regex``, ``+`` when the function's source matches ``regex``, else ``.``."""
+def digest(source: str, tree: ast.Module, qualname: str) -> str:
+    """Eight hex digits of the AST of ``qualname`` in ``source`` (parsed: ``tree``; docstrings
+    dropped), or ``-``; for ``qualname~regex``, ``+`` when the function's source matches ``regex``,
+    else ``.``."""
     qualname, tilde, pattern = qualname.partition("~")
-    node = find(ast.parse(source), qualname)
+    node = find(tree, qualname)
     if node is None:
         return "-"
     if tilde:
         return "+" if re.search(pattern, ast.get_source_segment(source, node) or "") else "."
-    return hashlib.sha256(ast.dump(_strip_docstrings(node)).encode()).hexdigest()[:8]
+    return hashlib.sha256(ast.dump(_strip_docstrings(copy.deepcopy(node))).encode()).hexdigest()[:8]
 
 
 def wheels(folder: Path, package: str) -> list[tuple[Version, Path]]:
@@ -81,10 +83,17 @@ def table(folder: Path, package: str, targets: list[str]) -> list[str]:
     for version, wheel in wheels(folder, package):
         with zipfile.ZipFile(wheel) as zf:
             names = set(zf.namelist())
+            parsed: dict[str, tuple[str, ast.Module]] = {}  # each file read and parsed once
             row = []
             for target in targets:
                 path, _, qualname = target.partition(":")
-                row.append(digest(zf.read(path).decode("utf-8"), qualname) if path in names else "-")
+                if path not in names:
+                    row.append("-")
+                    continue
+                if path not in parsed:
+                    source = zf.read(path).decode("utf-8")
+                    parsed[path] = source, ast.parse(source)
+                row.append(digest(*parsed[path], qualname))
         lines.append(f"{version!s:>8}  " + "  ".join(row))
         if runs and runs[-1][2] == row:
             runs[-1][1] = version

@@ -32,7 +32,7 @@ from bnconform import reference as R
 
 from . import cases as C
 from .bounds import bn_backward, bn_forward, conv2d, moving_stats, pool2d
-from .compare import Comparison, compare, with_systematic
+from .compare import Comparison, comparable, compare, with_systematic
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def judge_bn_forward(ex: Example, *, numerics=None) -> list[Comparison]:
     tol = bn_forward.tolerance(x, gamma, beta, mean, var, case.eps, case.axis, case.dtype,
                                training=training, numerics=numerics)
     result = compare(ex.outputs["y"], y, tol, dtype=case.dtype, name="y")
-    if numerics is None:  # the statistical tier belongs to the default model only
+    if numerics is None and comparable(result):  # the statistical tier belongs to the default model only
         result = with_systematic(result, bn_forward.findings(ex.outputs["y"], y, x, gamma, beta, mean,
                                                              var, case.eps, case.axis, case.dtype, training=training))
     return [result]
@@ -149,14 +149,15 @@ def judge_bn_backward(ex: Example, *, numerics=None) -> list[Comparison]:
         numerics=numerics,
     )
     dx = compare(ex.outputs["dx"], grads.dx, tol.dx, dtype=case.dtype, name="dx")
-    if numerics is None and training:  # the statistical tier belongs to the default model only
+    if numerics is None and training and comparable(dx):  # the statistical tier belongs to the default model only
         dx = with_systematic(dx, bn_backward.dx_findings(ex.outputs["dx"], grads.dx, inputs.dy, x, gamma, mean,
                                                          var, case.eps, case.axis, case.dtype))
     out = [dx]
     params = [(name, getattr(grads, name), getattr(tol, name)) for name in ("dgamma", "dbeta")
               if getattr(grads, name) is not None]
     found = {}
-    if numerics is None and training and params:
+    if numerics is None and training and params and all(
+            np.shape(ex.outputs.get(name, e)) == np.shape(e) for name, e, _ in params):
         found = dict(zip(("dgamma", "dbeta"), bn_backward.param_grad_findings(
             ex.outputs.get("dgamma", full.dgamma), ex.outputs.get("dbeta", full.dbeta), full, inputs.dy, x, gamma,
             mean, var, case.eps, case.axis, case.dtype)))
@@ -206,7 +207,7 @@ def judge_bn_moving_stats(ex: Example, *, numerics=None) -> list[Comparison]:
         return judge_bn_inference_keeps_stats(ex)
     states = reference_moving_stats(case, inputs, ex.convention)
     mean, var = judge_moving_stats_against(ex, states, unbiased=unbiased, numerics=numerics)
-    if numerics is None:  # the statistical tier belongs to the default model only (not the models' states)
+    if numerics is None and comparable(mean, var):  # the statistical tier belongs to the default model only (not the models' states)
         found_mean, found_var = moving_stats.findings(
             ex.outputs["moving_mean"], ex.outputs["moving_var"], inputs.xs, inputs.moving_mean, inputs.moving_var,
             states, axis=case.axis, dtype=case.dtype,
@@ -345,6 +346,8 @@ def judge_conv2d(ex: Example, *, numerics=None) -> list[Comparison]:
     expected = R.conv2d(inputs.x, inputs.w, inputs.b, **kwargs)
     tol = conv2d.tolerance(inputs.x, inputs.w, inputs.b, expected, dtype=case.dtype, **kwargs)
     result = compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")
+    if not comparable(result):
+        return [result]
     return [with_systematic(result, conv2d.findings(ex.outputs["y"], expected, inputs.x, inputs.w, inputs.b,
                                                     dtype=case.dtype, **kwargs))]
 
@@ -380,7 +383,7 @@ def judge_pool2d(ex: Example, *, numerics=None) -> list[Comparison]:
     expected, kwargs = reference_pool(case, x)
     tol = pool_tolerance(case, x, expected, kwargs, numerics=numerics)
     result = compare(ex.outputs["y"], expected, tol, dtype=case.dtype, name="y")
-    if numerics is None:  # the statistical tier belongs to the default model only
+    if numerics is None and comparable(result):  # the statistical tier belongs to the default model only
         result = with_systematic(result, pool2d.findings(ex.outputs["y"], expected, case.kind, x, dtype=case.dtype,
                                                          window=case.window, **kwargs))
     return [result]

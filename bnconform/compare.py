@@ -39,12 +39,19 @@ class Comparison:
     first_mismatch: str | None  # a description of one mismatch of NaN/inf class, or of value
     systematic: tuple[str, ...] = ()  # shared per-feature errors beyond the statistical tier (bnconform.bounds, the statistical tier)
     stat_ratio: float | None = None  # the statistical tier's largest |fitted| / allowed (None: not checked)
+    actual_shape: tuple | None = None  # set when the output's shape is not the expected ``shape``: nothing compared
+
+    @property
+    def wrong_shape(self) -> bool:
+        return self.actual_shape is not None and tuple(self.actual_shape) != tuple(self.shape)
 
     @property
     def ok(self) -> bool:
-        return self.n_mismatch == 0 and not self.systematic
+        return self.n_mismatch == 0 and not self.systematic and not self.wrong_shape
 
     def message(self) -> str:
+        if self.wrong_shape:
+            return f"{self.name!r}: shape {tuple(self.actual_shape)} does not match the expected {tuple(self.shape)}"
         if self.ok:
             stat = "" if self.stat_ratio is None else f"; statistical tier {self.stat_ratio:.3g} of its allowance"
             return (f"{self.name!r}: all {self.n_total} elements within tolerance "
@@ -91,16 +98,26 @@ def with_systematic(comparison: Comparison, findings) -> Comparison:
     return dataclasses.replace(comparison, systematic=tuple(lines))
 
 
+def comparable(*comparisons: Comparison) -> bool:
+    """Whether every output had the expected shape (the statistical tier needs it)."""
+    return not any(c.wrong_shape for c in comparisons)
+
+
 def _index(flat_index: int, shape: tuple) -> tuple:
     return tuple(int(i) for i in np.unravel_index(flat_index, shape)) if shape else ()
 
 
 def compare(actual, expected, tol, *, dtype: str, name: str = "output") -> Comparison:
-    """Compare ``actual`` (any float array) with ``expected`` (float64) under ``tol``."""
+    """Compare ``actual`` (any float array) with ``expected`` (float64) under ``tol``. An output of
+    another shape is a mismatch of every element (``actual_shape`` set, error infinite), so that a
+    known deviation's model of another shape can still explain it."""
     expected = np.asarray(expected, np.float64)
     actual = np.asarray(actual, np.float64)
     if actual.shape != expected.shape:
-        raise AssertionError(f"{name!r}: shape {actual.shape} does not match the reference's {expected.shape}")
+        return Comparison(name=name, dtype=dtype, shape=expected.shape, n_total=int(expected.size),
+                          n_mismatch=max(int(expected.size), 1), max_abs=np.inf, max_abs_index=None, max_rel=np.inf,
+                          max_rel_index=None, max_ulp=np.inf, max_ratio=np.inf, max_ratio_index=None,
+                          tol_at_max_abs=0.0, first_mismatch=None, actual_shape=tuple(actual.shape))
     tol = np.broadcast_to(np.asarray(tol, np.float64), expected.shape)
     nan_e, nan_a = np.isnan(expected), np.isnan(actual)
     inf_e, inf_a = np.isinf(expected), np.isinf(actual)

@@ -24,7 +24,7 @@ from bnconform.reference.masked import unmasked_values
 from . import cases as C
 from .bounds import bn_forward, moving_stats
 from .checks import Check, Example, moving_weights
-from .compare import Comparison, compare, with_systematic
+from .compare import Comparison, comparable, compare, with_systematic
 
 
 def run_bn_masked(prop: str, adapter, case: C.BNCase, mode: str) -> Example:
@@ -82,7 +82,7 @@ def judge_bn_masked(ex: Example, *, numerics=None, moments=None, values=None,
     tol = bn_forward.tolerance(x, inputs.gamma, inputs.beta, stats.mean, stats.var, case.eps, case.axis, case.dtype,
                                training=True, numerics=numerics, reduced=reduced)
     result = compare(ex.outputs["y"], y, tol, dtype=case.dtype, name="y")
-    if numerics is None:  # the statistical tier belongs to the default model only
+    if numerics is None and comparable(result):  # the statistical tier belongs to the default model only
         result = with_systematic(result, bn_forward.findings(
             ex.outputs["y"], y, x, inputs.gamma, inputs.beta, stats.mean, stats.var, case.eps, case.axis, case.dtype,
             training=True, reduced=reduced))
@@ -94,7 +94,7 @@ def judge_bn_masked(ex: Example, *, numerics=None, moments=None, values=None,
                                                numerics=numerics)
     mean = compare(ex.outputs["moving_mean"], states[-1].mean, tol_mean, dtype=case.dtype, name="moving_mean")
     var = compare(ex.outputs["moving_var"], states[-1].var, tol_var, dtype=case.dtype, name="moving_var")
-    if numerics is None:
+    if numerics is None and comparable(mean, var):
         found_mean, found_var = moving_stats.findings(
             ex.outputs["moving_mean"], ex.outputs["moving_var"], rows, inputs.moving_mean, inputs.moving_var, states,
             axis=case.axis, dtype=case.dtype, weights_old=weights, unbiased=unbiased)

@@ -155,3 +155,17 @@ def test_assert_all_within_lists_every_failing_output_and_worst_picks_the_larges
 def test_a_nan_tolerance_excuses_nothing():
     result = compare(np.array([5.0, 1.0]), np.array([1.0, 1.0]), np.array([np.nan, 0.0]), dtype="float64")
     assert not result.ok and result.n_mismatch == 1
+
+
+def test_an_output_of_another_shape_is_a_mismatch_of_every_element_not_an_exception():
+    """A known deviation's model may produce the framework's shape (keras 3.5.0's 'same' pooling
+    pads the wrong axis): so the comparison reports the shape instead of raising, and the model's
+    comparison of the same output can still explain it."""
+    result = compare(np.zeros((1, 2)), EXPECTED, TOL, dtype="float32", name="y")
+    assert not result.ok and result.wrong_shape and result.n_mismatch == EXPECTED.size
+    assert result.max_ratio == np.inf
+    assert result.message() == "'y': shape (1, 2) does not match the expected (2, 3)"
+    assert worst([compare(EXPECTED, EXPECTED, TOL, dtype="float32"), result]) is result
+    with pytest.raises(AssertionError, match=r"shape \(1, 2\) does not match the expected \(2, 3\)"):
+        assert_all_within([result])
+    assert compare(EXPECTED.copy(), EXPECTED, TOL, dtype="float32").wrong_shape is False

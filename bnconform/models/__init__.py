@@ -100,6 +100,8 @@ def _registry() -> dict[str, Model]:
         nan_skipping_max_pool,
         one_pass_variance,
         probe_4d_unbiased_running_variance,
+        same_padding_mod_stride,
+        same_padding_mod_stride_crash,
         same_padding_replicated_edges,
         tf32_inputs,
         unbiased_moving_variance,
@@ -109,7 +111,8 @@ def _registry() -> dict[str, Model]:
         bias_along_last_axis, float32_compute, half_precision_accumulation, lp_pool_ceil_rescaled, lp_pool_signed,
         mask_ignored, masked_count_epsilon, masked_one_feature_crash, momentum_rounded,
         nan_skipping_max_pool, one_pass_variance, probe_4d_unbiased_running_variance,
-        same_padding_replicated_edges, tf32_inputs, unbiased_moving_variance,
+        same_padding_mod_stride, same_padding_mod_stride_crash, same_padding_replicated_edges, tf32_inputs,
+        unbiased_moving_variance,
     )
     return {module.NAME: module for module in modules}
 

@@ -60,6 +60,22 @@ def selected_targets(config) -> list[str]:
     return [t for t in value.split(",") if t] if value else list(TARGETS)
 
 
+def gated_targets(config) -> list[str]:
+    """The targets the gated profile trains: those named (``--cifar-targets``), else one per trainer
+    (``bnconform.training.targets.TARGETS``: torch, Keras, Flax), the first of each in registry order.
+    Keras's three backends share one trainer and one model (``keras_trainer``); the backends' batch
+    norms are the conformance suite's, and their training runs are checked here by the determinism
+    tests (every target), so a plain run gates one Keras backend, keras-tensorflow, where the broken-BN
+    control runs too. ``--cifar-targets torch,keras-tensorflow,keras-jax,keras-torch,flax-linen`` gates
+    all five (each has a recorded band, docs/cifar10.md#in-ci)."""
+    if option(config, "--cifar-targets", "BNCONFORM_CIFAR_TARGETS"):
+        return selected_targets(config)
+    first: dict[str, str] = {}
+    for target, (trainer, _, _) in TARGETS.items():
+        first.setdefault(trainer, target)
+    return list(first.values())
+
+
 @pytest.fixture(scope="session")
 def cifar_data(cifar_path, require_data):
     """The CIFAR-10 data, or a skip (a failure under --require-data) saying where to put it."""
@@ -116,16 +132,19 @@ def _profile(config):
 
 
 def pytest_generate_tests(metafunc):
-    """``cifar_target``: once per selected target; ``cifar_config``: once per (arch, bn) of the
-    profile's matrix; ``broken_target``: once per target the broken-BN check runs on."""
+    """``cifar_target``: once per selected target; ``gated_target``: once per target the gated
+    profile trains (:func:`gated_targets`); ``cifar_config``: once per (arch, bn) of the profile's
+    matrix; ``broken_target``: once per target the broken-BN check runs on."""
     targets = selected_targets(metafunc.config)
     if "cifar_target" in metafunc.fixturenames:
         metafunc.parametrize("cifar_target", targets)
+    if "gated_target" in metafunc.fixturenames:
+        metafunc.parametrize("gated_target", gated_targets(metafunc.config))
     if "cifar_config" in metafunc.fixturenames:
         metafunc.parametrize("cifar_config", _profile(metafunc.config).matrix,
                              ids=lambda c: f"{c[0]}-{'BN' if c[1] else 'noBN'}")
     if "broken_target" in metafunc.fixturenames:
-        broken = [t for t in _profile(metafunc.config).broken_bn_targets if t in targets]
+        broken = [t for t in _profile(metafunc.config).broken_bn_targets if t in gated_targets(metafunc.config)]
         metafunc.parametrize("broken_target", broken)
 
 
@@ -146,7 +165,7 @@ def profile_runs(pytestconfig, cifar_data, cifar_path, cifar_profile):
     from bnconform.cifar.worker import Job
 
     profile = profiles.get(cifar_profile)
-    targets = selected_targets(pytestconfig)
+    targets = gated_targets(pytestconfig)
     runs = {(t, a, bn, False) for t in targets for a, bn in profile.matrix}
     for t in profile.broken_bn_targets:
         if t in targets:

@@ -1,4 +1,5 @@
-"""The gated profile (``quick`` in CI) against the recorded baselines, and the broken-BN control.
+"""The gated profile (``quick`` in CI) against the recorded baselines, and the broken-BN control,
+on one target per trainer unless ``--cifar-targets`` names them (``conftest.gated_targets``).
 
 Each run's record goes to the results file (``observe.cifar``) with its baseline band, threshold,
 margin and verdict. A version without a baseline is skipped with the command that records one
@@ -35,10 +36,10 @@ def _no_baseline(record, profile):
     pytest.skip(message)
 
 
-def test_profile_passes_the_gate(cifar_target, cifar_config, profile_runs, baseline_store,
+def test_profile_passes_the_gate(gated_target, cifar_config, profile_runs, baseline_store,
                                  record_run, cifar_profile):
     arch, bn = cifar_config
-    record = judge(_get(profile_runs, (cifar_target, arch, bn, False)), baseline_store)
+    record = judge(_get(profile_runs, (gated_target, arch, bn, False)), baseline_store)
     record_run(record)
     print(summary_line(record))
     if record["verdict"] == "no-baseline":
@@ -62,3 +63,26 @@ def test_broken_bn_fails_the_gate(broken_target, profile_runs, baseline_store, r
     assert record["verdict"] == "fail", (
         f"broken BN not caught: {summary_line(record)}; correct model "
         f"{correct['test_accuracy']:.4f}")
+
+
+class _Config:
+    """A config whose ``--cifar-targets`` is ``value`` (None: not given)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def getoption(self, name):
+        return self.value if name == "--cifar-targets" else None
+
+
+def test_the_gate_trains_one_target_per_trainer_unless_targets_are_named(monkeypatch):
+    from bnconform.training.targets import TARGETS
+
+    from .conftest import gated_targets
+
+    monkeypatch.delenv("BNCONFORM_CIFAR_TARGETS", raising=False)
+    default = gated_targets(_Config(None))
+    trainers = [TARGETS[t][0] for t in default]
+    assert sorted(trainers) == sorted({trainer for trainer, _, _ in TARGETS.values()}) and len(set(trainers)) == len(trainers)
+    assert "keras-tensorflow" in default  # the broken-BN control's target
+    assert gated_targets(_Config("keras-jax,keras-torch")) == ["keras-jax", "keras-torch"]

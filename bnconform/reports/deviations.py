@@ -56,7 +56,8 @@ __all__ = [
 
 _PATTERN_FIELDS = ("target", "framework", "property", "op", "kind", "mode", "dtype")
 _REQUIRED = ("id", "framework", "versions", "property", "model", "reason", "link")
-_KNOWN = set(_PATTERN_FIELDS) | {"id", "versions", "device", "kernels", "model", "params", "reason", "link"}
+_KNOWN = set(_PATTERN_FIELDS) | {"id", "versions", "gone_in", "device", "kernels", "model", "params", "reason",
+                                  "link"}
 _RETIRED = {
     "occurs": "'occurs' is no longer used: an entry is a model (model = ...), and only the examples that "
               "agree with it count as the deviation",
@@ -100,6 +101,7 @@ class Deviation:
     dtype: str = "*"
     device: str = "*"  # "*", "cpu" or "cuda" (the accelerator; "gpu" is read as "cuda")
     kernels: str = "*"  # "*" or a kernel configuration of bnconform.engines.kernels (the path the record measured)
+    gone_in: str | None = None  # the first release examined whose code no longer has the mechanism (past the range)
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     line: int | None = None
     origin: str = "shipped"  # "shipped", or PATH:LINE of a project's own entry (bnconform.reports.known)
@@ -128,6 +130,16 @@ class Deviation:
         """``one_pass_variance(compute_dtype="float32")``."""
         args = ", ".join(f"{k}={_toml_value(v)}" for k, v in self.params.items())
         return f"{self.model}({args})"
+
+    def past_gone_in(self, versions: Iterable[str]) -> bool:
+        """Whether every one of ``versions`` is at or above ``gone_in`` (False without one, or for an
+        unparseable version)."""
+        if not self.gone_in:
+            return False
+        try:
+            return all(Version(v).release >= Version(self.gone_in).release for v in versions)
+        except InvalidVersion:
+            return False
 
     def version_matches(self, version: str | None) -> bool:
         """Whether the framework ``version`` lies in ``versions`` (pre-releases and local versions
@@ -280,6 +292,8 @@ def _entry(raw: Mapping[str, Any], index: int, line: int | None, path) -> Deviat
     if not _ID.match(raw["id"]):
         fail(f"id {raw['id']!r} must be a slug: lower-case letters, digits, '.', '_' and '-'")
     spec = _versions(raw["versions"].strip(), fail)
+    if "gone_in" in raw:
+        _gone_in(raw["gone_in"].strip(), spec, fail)
     params = raw.get("params", {})
     if not isinstance(params, Mapping):
         fail(f"params must be an inline table (params = {{ name = value }}), got {type(params).__name__}")
@@ -305,6 +319,19 @@ def _entry(raw: Mapping[str, Any], index: int, line: int | None, path) -> Deviat
     values = {key: raw[key] for key in raw if key not in ("versions", "params")}
     return Deviation(index=index, versions=raw["versions"].strip(), params=dict(params), line=line, _spec=spec,
                      **values)
+
+
+def _gone_in(gone_in: str, spec: SpecifierSet, fail) -> None:
+    """``gone_in`` must be a release above every release of the range: the first one examined whose code
+    no longer has the mechanism, so that the range ends there on purpose."""
+    try:
+        version = Version(gone_in)
+    except InvalidVersion:
+        fail(f"gone_in {gone_in!r} is not a PEP 440 version (the first release without the mechanism, e.g. \"3.12.0\")")
+    uppers = [Version(s.version) for s in spec if s.operator in _UPPER_BOUND_OPERATORS]
+    if spec.contains(version, prereleases=True) or any(version < upper for upper in uppers):
+        fail(f"gone_in {gone_in!r} is not above the range {str(spec)!r}: it names the first release past it "
+             "whose code no longer has the mechanism")
 
 
 def _versions(versions: str, fail) -> SpecifierSet:
@@ -437,6 +464,8 @@ class EntryStatus:
       the failing inputs are rare, or the deviation is gone);
     - ``"inconclusive"``: the tests it covers were all skipped or raised errors;
     - ``"stale"``: its framework was tested, but no tested version lies in ``versions`` (warning);
+    - ``"gone"``: every tested version is at or above its ``gone_in``, the first release examined
+      without the mechanism: the range ends there on purpose (informational, not stale);
     - ``"unused"``: a tested version matches, but no test matches its property/op/mode/dtype
       (a typo or a renamed property? warning);
     - ``"not-tested"``: its framework does not appear in the results at all (on its device, for
@@ -480,7 +509,7 @@ def entry_statuses(deviations: Iterable[Deviation], records: Iterable[Mapping[st
         elif covered:
             status = "inconclusive"
         elif not any(deviation.version_matches(r.get("version")) for r in same_framework):
-            status = "stale"
+            status = "gone" if deviation.past_gone_in(versions) else "stale"
         else:
             status = "unused"
         statuses.append(EntryStatus(deviation, status, examples, len(explaining), versions))

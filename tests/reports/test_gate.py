@@ -316,3 +316,41 @@ def test_versions_equal_under_pep440_or_files_without_imports_are_not_mismatches
     code, out, _ = gate(capsys, write(make_doc("torch213", [same, old])), "--no-known-deviations")
     assert code == 0, out
     assert "torch 2.13.0  [" in out and "imported" not in out
+
+
+def _ended(gone_in: str) -> str:
+    return f'''
+[[deviation]]
+id = "torch-ended"
+framework = "torch"
+versions = ">=2.0,<=2.11.3"
+gone_in = "{gone_in}"
+property = "bn_forward"
+model = "float32_compute"
+reason = "a mechanism that the release after 2.11.3 no longer has"
+link = "https://example.org/torch/3"
+'''
+
+
+def test_an_entry_past_its_gone_in_release_is_gone_not_stale(write, tmp_path, capsys):
+    """A range that ends on purpose (``gone_in``: the first release examined without the mechanism)
+    is no warning for results of that release or later; a tested version between the range and
+    ``gone_in`` (not examined) still is, and so is an entry without ``gone_in``."""
+    kd = tmp_path / "kd.toml"
+    path = write(make_doc("torch213", [make_record()]))  # torch 2.13.0
+    kd.write_text(_ended("2.12.0"))
+    code, out, _ = gate(capsys, path, "--known-deviations", kd, "--strict")
+    assert code == 0 and "stale" not in out and "(1 entries: 1 gone)" in out
+    kd.write_text(_ended("2.14.0"))  # 2.13.0 lies between the range and gone_in: nobody examined it
+    code, out, _ = gate(capsys, path, "--known-deviations", kd, "--strict")
+    assert code == 1 and "stale known deviation #1 torch-ended" in out
+
+
+@pytest.mark.parametrize("gone_in, words", [("2.11.3", "is not above the range"), ("1.9", "is not above the range"),
+                                            ("soon", "is not a PEP 440 version")])
+def test_a_gone_in_inside_or_below_the_range_is_exit_2(write, tmp_path, capsys, gone_in, words):
+    kd = tmp_path / "kd.toml"
+    kd.write_text(_ended(gone_in))
+    path = write(make_doc("torch213", [make_record()]))
+    code, _, err = gate(capsys, path, "--known-deviations", kd)
+    assert code == 2 and f"gone_in {gone_in!r} {words}" in err

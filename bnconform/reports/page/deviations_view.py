@@ -1,6 +1,6 @@
 """The known-deviations file against these results: per entry its model and parameters, how many
-examples it explained, and whether it is active, not reached, stale (no tested version in range) or
-unused."""
+examples it explained, and whether it is active, not reached, stale (no tested version in range),
+gone (past the release it names as the first without the mechanism) or unused."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ _EXPLAIN = {
     "not-tested": "its framework is not in these results (not on its device, for an entry that names one)",
     "inconclusive": "the tests it covers were skipped or raised errors",
     "not-reached": "its tests ran and no example needed it (its inputs are rare, or it is fixed)",
+    "gone": "every tested version is at or past the release its entry names as the first without the "
+            "mechanism (gone_in): the range ends there on purpose",
 }
 _CLASS = {"stale": "warn", "unused": "warn"}
 

@@ -231,3 +231,17 @@ def test_evil(target, mode, dtype, observe):
     page = render(tmp_path, [pytester.path / "out" / "results.json"], "--no-known-deviations")
     assert "&lt;script&gt;document.title=&#39;owned&#39;&lt;/script&gt;" in page
     assert "<script" not in page
+
+
+def test_a_known_crash_shows_the_exception_its_crash_model_explained(write, tmp_path):
+    kd = tmp_path / "kd.toml"
+    kd.write_text(DEVIATION_FLAX)
+    line = "IndexError: tuple index out of range <b>"  # escaped on the page, like any text of a record
+    known = explained_record(count=2, explained_crashes={"flax-one-pass": line})
+    section = render(tmp_path, [write(make_doc("jax", [known]))], "--known-deviations", kd)
+    section = section[section.index('id="failures"'):section.index('id="deviations"')]
+    assert ("explained 2 example(s). The framework raised, as its crash model predicts (the last one): "
+            "<code>IndexError: tuple index out of range &lt;b&gt;</code>.") in section
+    plain = explained_record(count=2)
+    section = render(tmp_path, [write(make_doc("jax", [plain]))], "--known-deviations", kd)
+    assert "The framework raised" not in section

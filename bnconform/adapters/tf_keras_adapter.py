@@ -47,10 +47,9 @@ CONVENTIONS = dataclasses.replace(
 )
 
 # The same layers and arguments as Keras 3 (Conv2D refuses stride > 1 with dilation > 1 here too), with
-# synchronized=True (any backend is TF), but 5-D batch norm is not drawn yet: the default layer takes the
-# fused kernel for 5-D inputs with axis 1 or 4 as well, whose Bessel-corrected moving variance the known
-# deviation's entry (4-D only) does not cover; extending that entry needs its own measurement.
-CAPABILITIES = dataclasses.replace(KERAS3_CAPABILITIES, bn_synchronized=True, bn_ranks=(2, 3, 4))
+# synchronized=True (any backend is TF). The default layer takes the fused kernel for 5-D inputs with axis
+# 1 or 4 as for 4-D ones with axis 1 or 3 (BatchNormalization.build), so the fused entries cover both.
+CAPABILITIES = dataclasses.replace(KERAS3_CAPABILITIES, bn_synchronized=True)
 
 class TfKerasAdapter(KerasLayersAdapter):
     """tf_keras layers, eagerly; ``fused`` is passed to BatchNormalization (None: the default layer)."""

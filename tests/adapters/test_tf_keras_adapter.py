@@ -57,10 +57,27 @@ def test_default_layer_on_4d_input_is_fused_and_its_moving_variance_bessel_corre
     assert layer.fused is True
 
 
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_default_layer_on_5d_input_is_fused_too(default, non_fused, axis):
+    """tf_keras's build takes the fused kernel for 5-D inputs with axis 1 or 4 as for 4-D ones with
+    axis 1 or 3, so the fused entries' mechanism (the Bessel-corrected moving variance) holds there."""
+    case = one_step((2, 2, 3, 2, 4) if axis == -1 else (2, 4, 2, 3, 2), axis)
+    var, m = batch_var(case)
+    fused = default.bn(case, C.materialize_bn(case), training=True)
+    plain = non_fused.bn(case, C.materialize_bn(case), training=True)
+    np.testing.assert_allclose(fused.moving_var, var * m / (m - 1), rtol=1e-5)
+    np.testing.assert_allclose(plain.moving_var, var, rtol=1e-5)
+    layer = next(e.layer for e in default._cache.entries.values() if len(e.layer.input_spec.axes) == 1
+                 and e.layer.input_spec.ndim == 5 and e.layer.axis == [case.axis % 5])
+    assert layer.fused is True
+    assert 5 in default.capabilities.bn_ranks
+
+
 @pytest.mark.parametrize(
     "case",
-    [one_step((8, 3), 1), one_step((2, 3, 4, 5), 2), one_step((2, 3, 3, 4), -1, "float64")],
-    ids=["2-D", "axis 2", "float64"],
+    [one_step((8, 3), 1), one_step((2, 3, 4, 5), 2), one_step((2, 3, 3, 4), -1, "float64"),
+     one_step((2, 3, 2, 3, 4), 2)],
+    ids=["2-D", "axis 2", "float64", "5-D axis 2"],
 )
 def test_default_layer_is_not_fused_elsewhere_and_keeps_the_biased_variance(default, case):
     var, _ = batch_var(case)

@@ -85,3 +85,22 @@ def test_a_planted_torch_lp_pool_scaling_is_a_new_failure(tmp_path):
     (record,) = records.values()
     assert record["verdict"] == "fail", proc.stdout[-3000:]
     assert "torch-lp-pool-signed = lp_pool_signed(powers_in_dtype=true): does not explain this example" in record["message"]
+
+
+FLAX_FORWARD_FLOAT32 = "float32 and train and bn_forward and not production and not adversarial"
+
+
+def test_a_planted_flax_use_scale_false_path_without_epsilon_is_caught_on_that_option_only(tmp_path):
+    """Flax's constructor options are drawn (``use_scale``, ``use_bias``): a bug on the
+    ``use_scale=False`` path alone fails, with a minimal example that has the option off, while the
+    unplanted layer passes the same draws."""
+    pytest.importorskip("flax")
+    records, proc = run_conformance(tmp_path, "flax-linen", FLAX_FORWARD_FLOAT32)
+    (unplanted,) = records.values()  # flax's one-pass variance (a known deviation) may show
+    assert unplanted["verdict"] in ("pass", "known-deviation"), proc.stdout[-3000:]
+    records, proc = run_conformance(tmp_path, "flax-linen", FLAX_FORWARD_FLOAT32,
+                                    "-p", "tests.models.planted_flax_use_scale")
+    (record,) = records.values()
+    assert record["verdict"] == "fail", proc.stdout[-3000:]
+    assert record["example"]["scale"] is False, record["example"]  # the option that has the bug
+    assert "flax-one-pass-variance = one_pass_variance(): does not explain this example" in record["message"]

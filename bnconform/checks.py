@@ -277,7 +277,8 @@ def judge_bn_call_sequence(ex: Example, *, numerics=None, moving_states=None, un
       reference's after the training calls so far (``momentum=None``: the cumulative average over the
       training calls only; inference calls do not count), within the ``bn_moving_stats`` bound carried
       over those calls;
-    - an inference call (and a call with no flag where the framework declares that inference)
+    - an inference call (and a call with no flag where the framework declares that inference), and
+      every call of a frozen layer (``trainable=False``: Keras's rule, ``case.batch_statistics``),
       normalizes with the moving statistics the layer holds, which the call before checked, and leaves
       them bit for bit as they were.
 
@@ -289,8 +290,8 @@ def judge_bn_call_sequence(ex: Example, *, numerics=None, moving_states=None, un
     calls, flagless = ex.extra["calls"], ex.extra["flagless"]
     moving_states = moving_states or reference_moving_stats
     unbiased = convention == "torch" if unbiased is None else unbiased
-    if not (case.track_running_stats and case.trainable):
-        raise ValueError("case: a call sequence is drawn with running statistics and a trainable layer only")
+    if not case.track_running_stats:
+        raise ValueError("case: a call sequence is drawn with running statistics only")
     gamma, beta = bn_affine(case, inputs)  # without scale or center: 1 and 0
     held = (inputs.moving_mean, inputs.moving_var)
     trained: list = []
@@ -298,7 +299,7 @@ def judge_bn_call_sequence(ex: Example, *, numerics=None, moving_states=None, un
     for i, (call, x) in enumerate(zip(calls, inputs.xs), start=1):
         where = f" after call {i} ({call})"
         y_run, mean_run, var_run = (ex.outputs[f"{name}@{i}"] for name in ("y", "moving_mean", "moving_var"))
-        if call == "train" or (call == "no-flag" and flagless == "train"):
+        if case.batch_statistics(call == "train" or (call == "no-flag" and flagless == "train")):
             stats = R.batch_stats(x, case.axis)
             y = R.normalize(x, stats.mean, stats.var, gamma, beta, case.eps, case.axis)
             tol_y = bn_forward.tolerance(x, gamma, beta, stats.mean, stats.var, case.eps, case.axis,

@@ -153,9 +153,10 @@ def _moving_stats_options(adapter, kind):
 
 
 def _call_sequence_options(adapter, kind):
-    """A call sequence switches modes on one layer: drawn with gamma and beta on or off, never frozen
-    and always with running statistics (``bn_forward``/``bn_moving_stats`` check those)."""
-    return dict(momentum_none=adapter.conventions.momentum_none, flags=("affine", "scale", "center"))
+    """A call sequence switches modes on one layer: drawn with gamma and beta on or off, frozen or not
+    (Keras's ``trainable=False``: every call then normalizes with the moving statistics and leaves them),
+    and always with running statistics (``bn_forward`` checks a layer without them)."""
+    return dict(momentum_none=adapter.conventions.momentum_none, flags=("affine", "scale", "center", "trainable"))
 
 
 def _call_sequence_example(row, data, adapter, dtype, mode, kind):

@@ -59,19 +59,23 @@ def fixed_subset(n_total: int, n: int | None) -> np.ndarray:
     return perm if n is None else perm[:n]
 
 
-def split(data, n_train: int | None, n_val: int | None, validation_split: float) -> Split:
+def split(data, n_train: int | None, n_val: int | None, validation_split: float,
+          n_test: int | None = None) -> Split:
     """Train/validation/test for one profile and architecture.
 
     ``validation_split == 0``: validate on (the first ``n_val`` of the fixed permutation of) the test
     images (model A, as the first lecture did). Otherwise the last ``validation_split`` of the
     (sub)set of training images is held out, as Keras' ``fit(validation_split=...)`` does (model B).
-    The test set is always all test images, in file order.
+    The test set is all test images, in file order (every profile), or the first ``n_test`` of their
+    fixed permutation (a custom run that needs fewer, the determinism test's).
     """
     train = fixed_subset(len(data.y_train), n_train)
-    x_test, y_test = np.asarray(data.x_test), np.asarray(data.y_test)
+    x_all, y_all = np.asarray(data.x_test), np.asarray(data.y_test)
+    keep = fixed_subset(len(y_all), n_test) if n_test is not None else slice(None)
+    x_test, y_test = x_all[keep], y_all[keep]
     x, y = np.asarray(data.x_train[train]), np.asarray(data.y_train[train])
     if not validation_split:
-        val = fixed_subset(len(y_test), n_val)
-        return Split(x, y, x_test[val], y_test[val], x_test, y_test)
+        val = fixed_subset(len(y_all), n_val)
+        return Split(x, y, x_all[val], y_all[val], x_test, y_test)
     cut = len(y) - int(round(len(y) * validation_split))
     return Split(x[:cut], y[:cut], x[cut:], y[cut:], x_test, y_test)

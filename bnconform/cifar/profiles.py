@@ -28,6 +28,7 @@ class Protocol:
     epochs: int
     n_train: int | None  # None: all 50,000 (model B then trains on 45,000)
     n_val: int | None = None  # model A: test images validated on after each epoch (None: all)
+    n_test: int | None = None  # test images the test accuracy is measured on (None: all 10,000; the gate's profiles)
 
 
 @dataclass(frozen=True)

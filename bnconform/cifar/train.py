@@ -48,7 +48,7 @@ def run(target: str, arch: str, bn: bool, profile: str, protocol: Protocol, seed
     placement = placement or CPU_PLACEMENT
     started = time.perf_counter()
     spec = build_spec(arch, bn)
-    parts = order.split(data, protocol.n_train, protocol.n_val, VALIDATION_SPLIT[arch])
+    parts = order.split(data, protocol.n_train, protocol.n_val, VALIDATION_SPLIT[arch], protocol.n_test)
     x_train, y_train = to_float(parts.x_train), parts.y_train.astype(np.int64)
     x_val, y_val = to_float(parts.x_val), parts.y_val.astype(np.int64)
     test_is_val = len(parts.y_val) == len(parts.y_test) and VALIDATION_SPLIT[arch] == 0

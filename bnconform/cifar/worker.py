@@ -32,6 +32,7 @@ class Job(TrainingJob):
     epochs: int | None = None  # overrides of the profile (profile name becomes "custom")
     n_train: int | None = None
     n_val: int | None = None
+    n_test: int | None = None  # None: every test image (a profile's own; fewer only in a custom run)
     progress: bool = True
     device: str = "cpu"  # "cpu" or "cuda" (bnconform.cifar.device): where the worker trains
     # task "forward": logits of initial models on parity.parity_batch, forward_configs dicts
@@ -91,6 +92,7 @@ def train_job(job: Job, placement=None) -> dict:
         job.epochs if job.epochs is not None else base.epochs,
         job.n_train if job.n_train is not None else base.n_train,
         job.n_val if job.n_val is not None else base.n_val,
+        job.n_test if job.n_test is not None else base.n_test,
     )
     overridden = protocol != base or profile is None
     return train.run(job.target, job.arch, job.bn, "custom" if overridden else job.profile,

@@ -5,9 +5,10 @@ Targets: every target of the CIFAR-10 harness (``keras-tensorflow``, ``keras-jax
 ``torch``, ``flax-linen``), narrowed by the suite's ``--target`` option or ``BNCONFORM_TARGETS`` as
 the conformance tests are; a target whose framework is not installed is skipped with that reason.
 
-Per target, two processes: one trains the CI matrix; the other computes the initial networks'
-logits (the parity test) and trains the matrix's shallow BN run of seed 0 again (the determinism
-test).
+Per target, two processes: one trains the CI matrix (on one target per trainer unless targets are
+chosen: :func:`matrix_targets`; the others train only the run the determinism test repeats); the
+other computes the initial networks' logits (the parity test) and trains the matrix's shallow BN run
+of seed 0 again (the determinism test).
 
 Every record goes to the results plugin (``observe.blobs``) and to ``$BNCONFORM_BLOBS_RESULTS``
 (default ``results/blobs-pytest.json``, a ``bnconform-blobs/1`` file the report and the gate read).
@@ -39,10 +40,27 @@ if REPEATED not in CI_RUNS:
     raise RuntimeError(f"the repeated run {REPEATED} is not in the CI matrix")
 
 
-def selected_targets(config) -> list[str]:
-    chosen = config.getoption("--target", default=None) or [
+def _chosen(config) -> list[str]:
+    return config.getoption("--target", default=None) or [
         t.strip() for t in os.environ.get("BNCONFORM_TARGETS", "").split(",") if t.strip()]
+
+
+def selected_targets(config) -> list[str]:
+    chosen = _chosen(config)
     return [t for t in TARGETS if not chosen or t in chosen]
+
+
+def matrix_targets(config) -> list[str]:
+    """The targets that train the whole CI matrix: those chosen (``--target``), else one per trainer
+    (``bnconform.training.targets.TARGETS``: torch, Keras, Flax, the first of each). Keras's three
+    backends share one trainer and one network; every selected target still runs the initial
+    networks' parity and the repeated run twice, in two processes (the determinism test)."""
+    if _chosen(config):
+        return selected_targets(config)
+    first: dict[str, str] = {}
+    for target, (trainer, _, _) in TARGETS.items():
+        first.setdefault(trainer, target)
+    return [t for t in selected_targets(config) if t in first.values()]
 
 
 def missing(target: str) -> str | None:
@@ -51,9 +69,13 @@ def missing(target: str) -> str | None:
 
 
 def pytest_generate_tests(metafunc):
+    """``blob_target``: every selected target (parity, determinism); ``matrix_target``: each target
+    that trains the whole matrix (:func:`matrix_targets`)."""
     targets = selected_targets(metafunc.config)
     if "blob_target" in metafunc.fixturenames:
         metafunc.parametrize("blob_target", targets)
+    if "matrix_target" in metafunc.fixturenames:
+        metafunc.parametrize("matrix_target", matrix_targets(metafunc.config))
     if "blob_run" in metafunc.fixturenames:
         runs = [r for r in CI_RUNS if not r[3]]
         metafunc.parametrize("blob_run", runs, ids=[f"{m}-{'BN' if bn else 'noBN'}-s{s}" for m, bn, s, _, _ in runs])
@@ -71,9 +93,12 @@ def blob_ci(pytestconfig):
     from concurrent.futures import ThreadPoolExecutor
 
     targets = [t for t in selected_targets(pytestconfig) if missing(t) is None]
+    whole = matrix_targets(pytestconfig)
     work = []
     for batch in batches(targets):
         target = batch[0].target
+        if target not in whole:  # the repeated run only, for the determinism test
+            batch = [job for job in batch if (job.model, job.bn, job.seed, job.broken_bn, job.twin) == REPEATED]
         model, bn, seed, broken, twin = REPEATED
         work.append((target, "matrix", batch))
         work.append((target, "extras", [Job(target=target, task="forward", forward_configs=PARITY_CONFIGS),

@@ -1,6 +1,7 @@
-"""The two-blob CI run on every target: each run passes its checks, the planted bug is caught (and
-only by what should catch it), the initial networks agree with float64 within the float32 bound,
-and the same seed gives the same numbers in another process."""
+"""The two-blob CI run: each run passes its checks and the planted bug is caught (and only by what
+should catch it), on one target per trainer (``conftest.matrix_targets``); on every target, the
+initial networks agree with float64 within the float32 bound, and the same seed gives the same
+numbers in another process."""
 
 from __future__ import annotations
 
@@ -31,11 +32,11 @@ def _get(blob_ci, target, model, bn, seed, broken):
     return blob_ci[0][key]
 
 
-def test_run_passes_its_checks(blob_target, blob_run, blob_ci, record_blob):
+def test_run_passes_its_checks(matrix_target, blob_run, blob_ci, record_blob):
     """Accuracy in the Bayes band (recalibrated with BN), the moving statistics' decay (BN runs
     with a twin), and the loss gap's measured direction (BN runs with a no-BN partner)."""
     model, bn, seed, _, twin = blob_run
-    record = _get(blob_ci, blob_target, model, bn, seed, False)
+    record = _get(blob_ci, matrix_target, model, bn, seed, False)
     record_blob(record)
     line = summary_lines([record])[0]
     print(line)
@@ -46,16 +47,16 @@ def test_run_passes_its_checks(blob_target, blob_run, blob_ci, record_blob):
     assert record["verdict"] == "pass", line
 
 
-def test_planted_bug_is_caught_by_the_moving_statistics(blob_target, broken_run, blob_ci, record_blob):
+def test_planted_bug_is_caught_by_the_moving_statistics(matrix_target, broken_run, blob_ci, record_blob):
     """The inverted momentum trains exactly like the correct network (the training-mode pass never
     reads the moving statistics), passes the accuracy check (even the lecture's inference accuracy
     is fine: its moving statistics are the last batch's), and fails the decay by far."""
     model, _, seed, _, _ = broken_run
-    record = _get(blob_ci, blob_target, model, True, seed, True)
+    record = _get(blob_ci, matrix_target, model, True, seed, True)
     record_blob(record)
     line = summary_lines([record])[0]
     print(line)
-    correct = _get(blob_ci, blob_target, model, True, seed, False)
+    correct = _get(blob_ci, matrix_target, model, True, seed, False)
     assert [e["loss"] for e in record["epochs"]] == [e["loss"] for e in correct["epochs"]], (
         "the planted bug changed training: not the fault meant here")
     assert record["verdict"] == "pass" and record["control"]["caught_by"] == ["moving_statistics"], line
@@ -115,3 +116,19 @@ def test_same_seed_same_numbers_in_another_process(blob_target, blob_ci):
     assert again["recalibrated"] == first["recalibrated"]
     assert again["moving_statistics"] == first["moving_statistics"]
     assert again["test_accuracy"] == first["test_accuracy"]
+
+
+def test_the_whole_matrix_runs_on_one_target_per_trainer_unless_targets_are_chosen(monkeypatch):
+    from types import SimpleNamespace
+
+    from bnconform.training.targets import TARGETS
+
+    from .conftest import matrix_targets, selected_targets
+
+    monkeypatch.delenv("BNCONFORM_TARGETS", raising=False)
+    plain = SimpleNamespace(getoption=lambda name, default=None: None)
+    whole = matrix_targets(plain)
+    assert sorted(TARGETS[t][0] for t in whole) == sorted({trainer for trainer, _, _ in TARGETS.values()})
+    assert set(whole) < set(selected_targets(plain))  # the others: parity and determinism only
+    chosen = SimpleNamespace(getoption=lambda name, default=None: ["keras-jax"] if name == "--target" else None)
+    assert matrix_targets(chosen) == ["keras-jax"]

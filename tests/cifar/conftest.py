@@ -76,6 +76,20 @@ def gated_targets(config) -> list[str]:
     return list(first.values())
 
 
+def gated_runs(config) -> list[tuple[str, str, bool]]:
+    """``(target, arch, bn)`` of every run the gate judges: the profile's matrix on each gated target;
+    in a plain run (no ``--cifar-targets``), a target of the broken-BN control is gated by that
+    control's correct model B instead (it trains anyway; one gated run per trainer)."""
+    profile, named = _profile(config), bool(option(config, "--cifar-targets", "BNCONFORM_CIFAR_TARGETS"))
+    runs = []
+    for target in gated_targets(config):
+        if not named and target in profile.broken_bn_targets:
+            runs.append((target, "B", True))
+        else:
+            runs.extend((target, arch, bn) for arch, bn in profile.matrix)
+    return runs
+
+
 @pytest.fixture(scope="session")
 def cifar_data(cifar_path, require_data):
     """The CIFAR-10 data, or a skip (a failure under --require-data) saying where to put it."""
@@ -132,17 +146,14 @@ def _profile(config):
 
 
 def pytest_generate_tests(metafunc):
-    """``cifar_target``: once per selected target; ``gated_target``: once per target the gated
-    profile trains (:func:`gated_targets`); ``cifar_config``: once per (arch, bn) of the profile's
-    matrix; ``broken_target``: once per target the broken-BN check runs on."""
+    """``cifar_target``: once per selected target; ``gated_run``: once per run the gate judges
+    (:func:`gated_runs`); ``broken_target``: once per target the broken-BN check runs on."""
     targets = selected_targets(metafunc.config)
     if "cifar_target" in metafunc.fixturenames:
         metafunc.parametrize("cifar_target", targets)
-    if "gated_target" in metafunc.fixturenames:
-        metafunc.parametrize("gated_target", gated_targets(metafunc.config))
-    if "cifar_config" in metafunc.fixturenames:
-        metafunc.parametrize("cifar_config", _profile(metafunc.config).matrix,
-                             ids=lambda c: f"{c[0]}-{'BN' if c[1] else 'noBN'}")
+    if "gated_run" in metafunc.fixturenames:
+        metafunc.parametrize("gated_run", gated_runs(metafunc.config),
+                             ids=lambda r: f"{r[0]}-{r[1]}-{'BN' if r[2] else 'noBN'}")
     if "broken_target" in metafunc.fixturenames:
         broken = [t for t in _profile(metafunc.config).broken_bn_targets if t in gated_targets(metafunc.config)]
         metafunc.parametrize("broken_target", broken)
@@ -166,7 +177,7 @@ def profile_runs(pytestconfig, cifar_data, cifar_path, cifar_profile):
 
     profile = profiles.get(cifar_profile)
     targets = gated_targets(pytestconfig)
-    runs = {(t, a, bn, False) for t in targets for a, bn in profile.matrix}
+    runs = {(t, a, bn, False) for t, a, bn in gated_runs(pytestconfig)}
     for t in profile.broken_bn_targets:
         if t in targets:
             runs |= {(t, "B", True, False), (t, "B", True, True)}

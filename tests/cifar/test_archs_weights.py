@@ -120,6 +120,17 @@ def test_split_is_fixed_balanced_and_holds_out_the_end_for_model_b():
     np.testing.assert_array_equal(b.y_train, again.y_train)
     a = order.split(data, n_train=None, n_val=60, validation_split=0.0)
     assert len(a.y_train) == 1000 and len(a.y_val) == 60 and len(a.y_test) == 200
+    np.testing.assert_array_equal(a.y_test, data.y_test)  # every test image, in file order
+
+
+def test_a_custom_run_may_test_on_a_fixed_subset_that_leaves_validation_alone():
+    data = _Grouped()
+    full = order.split(data, n_train=None, n_val=60, validation_split=0.0)
+    few = order.split(data, n_train=None, n_val=60, validation_split=0.0, n_test=50)
+    assert len(few.y_test) == 50 and np.bincount(few.y_test, minlength=10).min() >= 1  # permuted, not the first classes
+    np.testing.assert_array_equal(few.y_val, full.y_val)  # validation still from all test images
+    np.testing.assert_array_equal(few.y_test, order.split(data, None, 60, 0.0, n_test=50).y_test)  # fixed
+    np.testing.assert_array_equal(few.y_test, full.y_val[:50])  # the same permutation's first images
 
 
 @pytest.mark.parametrize("name", sorted(profiles.PROFILES))

@@ -1,5 +1,6 @@
 """The gated profile (``quick`` in CI) against the recorded baselines, and the broken-BN control,
-on one target per trainer unless ``--cifar-targets`` names them (``conftest.gated_targets``).
+on one target per trainer unless ``--cifar-targets`` names them (``conftest.gated_runs``: where the
+control trains model B, its correct run is that trainer's gated one).
 
 Each run's record goes to the results file (``observe.cifar``) with its baseline band, threshold,
 margin and verdict. A version without a baseline is skipped with the command that records one
@@ -36,10 +37,9 @@ def _no_baseline(record, profile):
     pytest.skip(message)
 
 
-def test_profile_passes_the_gate(gated_target, cifar_config, profile_runs, baseline_store,
-                                 record_run, cifar_profile):
-    arch, bn = cifar_config
-    record = judge(_get(profile_runs, (gated_target, arch, bn, False)), baseline_store)
+def test_profile_passes_the_gate(gated_run, profile_runs, baseline_store, record_run, cifar_profile):
+    target, arch, bn = gated_run
+    record = judge(_get(profile_runs, (target, arch, bn, False)), baseline_store)
     record_run(record)
     print(summary_line(record))
     if record["verdict"] == "no-baseline":
@@ -76,13 +76,20 @@ class _Config:
 
 
 def test_the_gate_trains_one_target_per_trainer_unless_targets_are_named(monkeypatch):
+    from bnconform.cifar import profiles
     from bnconform.training.targets import TARGETS
 
-    from .conftest import gated_targets
+    from .conftest import gated_runs, gated_targets
 
     monkeypatch.delenv("BNCONFORM_CIFAR_TARGETS", raising=False)
+    monkeypatch.delenv("BNCONFORM_CIFAR_PROFILE", raising=False)
     default = gated_targets(_Config(None))
     trainers = [TARGETS[t][0] for t in default]
     assert sorted(trainers) == sorted({trainer for trainer, _, _ in TARGETS.values()}) and len(set(trainers)) == len(trainers)
-    assert "keras-tensorflow" in default  # the broken-BN control's target
+    control = profiles.get("quick").broken_bn_targets
+    assert set(control) <= set(default)  # the broken-BN control's target is gated
+    runs = gated_runs(_Config(None))
+    assert sorted(t for t, _, _ in runs) == sorted(default)  # one gated run per trainer
+    assert all((arch, bn) == (("B", True) if t in control else ("A", True)) for t, arch, bn in runs)
     assert gated_targets(_Config("keras-jax,keras-torch")) == ["keras-jax", "keras-torch"]
+    assert gated_runs(_Config("keras-tensorflow")) == [("keras-tensorflow", "A", True)]  # named: the matrix

@@ -72,6 +72,16 @@ CAUGHT = {
     },
 }
 
+#: planted bugs that only the production-size tests reach (half-precision sums, blocks of 256 rows,
+#: vector-width remainders); every other planted bug fails its small tests in every dtype of its row,
+#: so the matrix runs it without the production-size tests, which cost about half a variant's run
+#: (the honest variants run them all: no false alarm at production size)
+AT_PRODUCTION = {
+    "torch": ("HalfPrecisionAccumulation", "ChanWithoutBetweenBlockTerm", "VectorTailStaleStatistics",
+              "VectorTailRowsDropped"),
+    "keras": ("HalfPrecisionAccumulation", "ChanWithoutBetweenBlockTerm"),
+}
+
 #: tests any planted bug may also fail: a call sequence runs the forward pass and the moving
 #: statistics, the conventions probe measures eps, momentum and the running variance's bias, and
 #: the drift corpus replays stored forward cases.
@@ -104,11 +114,13 @@ def matrix(request):
     module = importlib.import_module(MODULES[framework])
     specs = [f"{framework}:{MODULES[framework]}:{name}" for name in (*module.HONEST, *module.PLANTED)]
     first, *rest = specs
+    small_only = [name for name in module.PLANTED if name not in AT_PRODUCTION[framework]]
+    select = f"not (test_property_at_production_size and ({' or '.join(small_only)}))"
     with pytest.MonkeyPatch.context() as mp:
         for name, value in ENV.get(framework, {}).items():
             mp.setenv(name, value)
         proc = run_bn_impl(first, *[a for s in rest for a in ("--bn-impl", s)], "-rfp", "--hypothesis-profile",
-                           "verdict", path="bnconform/conformance")
+                           "verdict", "-k", select, path="bnconform/conformance")
     cache = getattr(request.config, "cache", None)
     if cache is not None:  # the whole output, for reading a surprise: .pytest_cache/d/bn-impl-variants/
         (cache.mkdir("bn-impl-variants") / f"{framework}.log").write_text(proc.stdout + proc.stderr)

@@ -174,7 +174,9 @@ def test_bnconform_run_from_an_empty_directory(installed, tmp_path):
     before = _package_files(installed)
     work = tmp_path / "myproj"
     work.mkdir()
-    proc = subprocess.run([str(installed / "bnconform"), "run", "--target", "torch", "--no-progress"], cwd=work,
+    # every property at its small size (production sizes are the conformance tests'): the installed tool from an empty directory
+    proc = subprocess.run([str(installed / "bnconform"), "run", "--target", "torch", "--no-progress", "--",
+                           "-k", "not test_property_at_production_size"], cwd=work,
                           env=_clean_env(), capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "bnconform gate: PASS (exit 0)" in proc.stdout

@@ -1,6 +1,7 @@
 """``torch.nn.SyncBatchNorm`` on one replica: a single-process gloo process group (rank 0, world size
 1, a ``file://`` rendezvous in a temporary directory), made once per process and left for the
-process's lifetime (``torch.distributed`` allows one default group).
+process's lifetime (``torch.distributed`` allows one default group); the directory is removed when
+the process exits.
 
 What PyTorch 2.13 does there (``SyncBatchNorm.forward``, torch/nn/modules/batchnorm.py): in training
 with an initialized group it needs a CUDA, XPU or PrivateUse1 tensor and raises ``ValueError`` for a
@@ -11,7 +12,9 @@ reason where it holds.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import torch
@@ -27,7 +30,10 @@ def process_group() -> None:
         raise RuntimeError("torch.distributed is not available in this build of torch")
     if dist.is_initialized():
         return
-    directory = _STATE.setdefault("dir", tempfile.mkdtemp(prefix="bnconform-gloo-"))
+    if "dir" not in _STATE:
+        _STATE["dir"] = tempfile.mkdtemp(prefix="bnconform-gloo-")
+        atexit.register(shutil.rmtree, _STATE["dir"], ignore_errors=True)
+    directory = _STATE["dir"]
     dist.init_process_group("gloo", init_method=f"file://{os.path.join(directory, 'rendezvous')}", rank=0,
                             world_size=1)
 

@@ -69,3 +69,20 @@ def test_torch_sync_batch_norm_refuses_cpu_tensors_and_says_so():
         pytest.skip("the refusal is CPU's; this run is on an accelerator")
     reason = adapter.synchronized_refusal()
     assert reason and "SyncBatchNorm" in reason and "GPU" in reason, reason
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_the_process_groups_rendezvous_directory_goes_with_the_process():
+    """The gloo group's ``file://`` rendezvous lives in a temporary directory for the process's
+    lifetime, and is removed when it exits (it was left behind in /tmp, one per test process)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from bnconform.adapters import torch_sync; torch_sync.process_group(); "
+            "import os; d = torch_sync._STATE['dir']; assert os.path.isdir(d); print(d)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    directory = Path(proc.stdout.strip().splitlines()[-1])
+    assert directory.name.startswith("bnconform-gloo-") and not directory.exists()

@@ -26,6 +26,15 @@ TARGETS = {
 DEFAULT_THREADS = 1
 
 
+def one_per_trainer() -> list[str]:
+    """The first target of each trainer module, in registry order (torch, keras-tensorflow, flax-linen):
+    Keras's three backends share one trainer and one network, so these train every trainer's code."""
+    first: dict[str, str] = {}
+    for target, (trainer, _, _) in TARGETS.items():
+        first.setdefault(trainer, target)
+    return list(first.values())
+
+
 def check_target(target: str) -> None:
     if target not in TARGETS:
         raise ValueError(f"target must be one of {sorted(TARGETS)}, got {target!r}")

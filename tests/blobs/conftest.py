@@ -26,7 +26,7 @@ import pytest
 
 from bnconform.blobs.matrix import CI_RUNS, batches
 from bnconform.blobs.worker import Job
-from bnconform.training.targets import TARGETS
+from bnconform.training.targets import TARGETS, one_per_trainer
 from bnconform.reports.atomic import write_atomic
 
 #: modules a target needs (the Keras backend's too)
@@ -57,10 +57,7 @@ def matrix_targets(config) -> list[str]:
     networks' parity and the repeated run twice, in two processes (the determinism test)."""
     if _chosen(config):
         return selected_targets(config)
-    first: dict[str, str] = {}
-    for target, (trainer, _, _) in TARGETS.items():
-        first.setdefault(trainer, target)
-    return [t for t in selected_targets(config) if t in first.values()]
+    return one_per_trainer()
 
 
 def missing(target: str) -> str | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bnconform.training.targets import TARGETS
+from bnconform.training.targets import TARGETS, one_per_trainer
 
 from .options import add_options
 
@@ -70,10 +70,7 @@ def gated_targets(config) -> list[str]:
     all five (each has a recorded band, docs/cifar10.md#in-ci)."""
     if option(config, "--cifar-targets", "BNCONFORM_CIFAR_TARGETS"):
         return selected_targets(config)
-    first: dict[str, str] = {}
-    for target, (trainer, _, _) in TARGETS.items():
-        first.setdefault(trainer, target)
-    return list(first.values())
+    return one_per_trainer()
 
 
 def gated_runs(config) -> list[tuple[str, str, bool]]:
